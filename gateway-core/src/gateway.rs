@@ -1,0 +1,145 @@
+//! The [`Gateway`] trait: the API a host calls, one method per use case, and its requests.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::GatewayError;
+use crate::idempotency::{IdempotencyKey, Idempotent};
+use crate::ids::MerchantId;
+use crate::instrument::CardInput;
+use crate::jobs::JobStats;
+use crate::order::Order;
+use crate::payment::Payment;
+use crate::refund::Refund;
+use crate::store::{Page, PageRequest, PaymentFilter};
+use crate::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDelivery};
+
+/// `POST /api/v1/orders`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreateOrder {
+    /// Minor units, at least 100.
+    pub amount: i64,
+    /// ISO 4217 code; `INR` if absent.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The merchant's reference.
+    #[serde(default)]
+    pub receipt: Option<String>,
+    /// Free-form key/values.
+    #[serde(default)]
+    pub notes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `POST /api/v1/payments`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatePayment {
+    /// The order to pay.
+    pub order_id: String,
+    /// `upi` or `card`.
+    pub method: String,
+    /// For UPI.
+    #[serde(default)]
+    pub vpa: Option<String>,
+    /// For cards.
+    #[serde(default)]
+    pub card: Option<CardInput>,
+}
+
+/// `POST /api/v1/payments/{id}/capture`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CapturePayment {
+    /// Must equal the payment's amount if given.
+    #[serde(default)]
+    pub amount: Option<i64>,
+}
+
+/// `POST /api/v1/payments/{id}/refunds`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CreateRefund {
+    /// Minor units; the whole payment if absent.
+    #[serde(default)]
+    pub amount: Option<i64>,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `PUT /api/v1/webhooks/config`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UpdateWebhookConfig {
+    /// An http(s) URL, or `null` to stop sending webhooks.
+    pub webhook_url: Option<String>,
+}
+
+/// The answer to a secret rotation: the new secret, shown once in this response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RotatedSecret {
+    /// `whsec_` + base64 of 32 random bytes.
+    pub webhook_secret: String,
+}
+
+/// The gateway's own view of its health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// `healthy` or `unhealthy`.
+    pub status: &'static str,
+    /// `connected` or `disconnected`.
+    pub database: &'static str,
+    /// `running` or `stopped`.
+    pub worker: &'static str,
+    /// RFC 3339 time of the check.
+    pub timestamp: String,
+}
+
+/// The payment gateway, as a host (HTTP server, CLI, embedding service) sees it.
+///
+/// Every `create_*` and other state-changing method takes the request's idempotency key, if
+/// any: a replay returns [`Idempotent::Replayed`] with the original response body.
+#[async_trait]
+pub trait Gateway: Send + Sync + 'static {
+    /// The merchant whose key and secret these are.
+    async fn authenticate(&self, api_key: &str, api_secret: &str) -> Result<MerchantId, GatewayError>;
+
+    /// Creates an order.
+    async fn create_order(&self, merchant: MerchantId, request: CreateOrder, key: Option<IdempotencyKey>) -> Result<Idempotent<Order>, GatewayError>;
+    /// One order.
+    async fn get_order(&self, merchant: MerchantId, id: &str) -> Result<Order, GatewayError>;
+    /// Orders, newest first.
+    async fn list_orders(&self, merchant: MerchantId, page: PageRequest) -> Result<Page<Order>, GatewayError>;
+
+    /// Creates a pending payment; a worker settles it.
+    async fn create_payment(&self, merchant: MerchantId, request: CreatePayment, key: Option<IdempotencyKey>) -> Result<Idempotent<Payment>, GatewayError>;
+    /// One payment.
+    async fn get_payment(&self, merchant: MerchantId, id: &str) -> Result<Payment, GatewayError>;
+    /// Payments, newest first.
+    async fn list_payments(&self, merchant: MerchantId, filter: PaymentFilter, page: PageRequest) -> Result<Page<Payment>, GatewayError>;
+    /// Captures a successful payment.
+    async fn capture_payment(&self, merchant: MerchantId, id: &str, request: CapturePayment, key: Option<IdempotencyKey>) -> Result<Idempotent<Payment>, GatewayError>;
+
+    /// Creates a pending refund of a successful payment; a worker settles it.
+    async fn create_refund(&self, merchant: MerchantId, payment_id: &str, request: CreateRefund, key: Option<IdempotencyKey>) -> Result<Idempotent<Refund>, GatewayError>;
+    /// One refund.
+    async fn get_refund(&self, merchant: MerchantId, id: &str) -> Result<Refund, GatewayError>;
+    /// Refunds (of one payment, if given), newest first.
+    async fn list_refunds(&self, merchant: MerchantId, payment_id: Option<&str>, page: PageRequest) -> Result<Page<Refund>, GatewayError>;
+
+    /// The merchant's webhook URL and secret.
+    async fn webhook_config(&self, merchant: MerchantId) -> Result<WebhookConfig, GatewayError>;
+    /// Sets or clears the webhook URL.
+    async fn update_webhook_config(&self, merchant: MerchantId, request: UpdateWebhookConfig) -> Result<WebhookConfig, GatewayError>;
+    /// Replaces the webhook secret with a fresh one.
+    async fn rotate_webhook_secret(&self, merchant: MerchantId, key: Option<IdempotencyKey>) -> Result<Idempotent<RotatedSecret>, GatewayError>;
+    /// Webhook deliveries, newest first.
+    async fn list_deliveries(&self, merchant: MerchantId, page: PageRequest) -> Result<Page<WebhookDelivery>, GatewayError>;
+    /// One delivery with its attempts.
+    async fn get_delivery(&self, merchant: MerchantId, id: &str) -> Result<DeliveryDetail, GatewayError>;
+    /// Re-arms a delivery for an immediate attempt.
+    async fn retry_delivery(&self, merchant: MerchantId, id: &str, key: Option<IdempotencyKey>) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
+    /// Sends a `webhook.test` event to the configured URL.
+    async fn send_test_webhook(&self, merchant: MerchantId, key: Option<IdempotencyKey>) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
+
+    /// Job queue counts and worker liveness.
+    async fn job_stats(&self) -> Result<JobStats, GatewayError>;
+    /// Database and worker health.
+    async fn health(&self) -> Health;
+}

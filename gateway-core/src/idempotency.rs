@@ -1,0 +1,116 @@
+//! Idempotency keys with Stripe's semantics: one key, one effect, one remembered response.
+//!
+//! The host computes a fingerprint of the request (method, path, canonical body). The gateway
+//! writes the key record in the same transaction as the effect; a replay with the same
+//! fingerprint returns the remembered body, a different request under the same key is refused.
+
+use std::time::Duration;
+
+use crate::clock::Timestamp;
+use crate::crypto::sha256;
+use crate::error::GatewayError;
+
+/// How long a key is remembered.
+pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The longest key accepted.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// A client's `Idempotency-Key` together with the fingerprint of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    key: String,
+    fingerprint: [u8; 32],
+}
+
+impl IdempotencyKey {
+    /// Validates `key` (1–255 visible ASCII characters) and fingerprints the request.
+    ///
+    /// `canonical_body` should not depend on formatting (e.g. JSON re-serialized with sorted keys)
+    /// so that a retried request with different whitespace is still recognised.
+    pub fn new(key: &str, method: &str, path: &str, canonical_body: &[u8]) -> Result<Self, GatewayError> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(GatewayError::bad_request(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            ));
+        }
+        let fingerprint = sha256(&[method.as_bytes(), b" ", path.as_bytes(), b"\n", canonical_body]);
+        Ok(Self { key: key.to_owned(), fingerprint })
+    }
+
+    /// The key as the client sent it.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// SHA-256 over method, path and body.
+    pub fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
+    }
+
+    /// The record to store with the effect, remembering `response` until `now` + 24 h.
+    pub fn record(&self, response: String, now: Timestamp) -> IdempotencyRecord {
+        IdempotencyRecord {
+            key: self.key.clone(),
+            fingerprint: self.fingerprint.to_vec(),
+            response,
+            created_at: now,
+            expires_at: now.add(IDEMPOTENCY_TTL),
+        }
+    }
+}
+
+/// A key record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// The client's key.
+    pub key: String,
+    /// SHA-256 of the original request.
+    pub fingerprint: Vec<u8>,
+    /// The JSON body of the original response.
+    pub response: String,
+    /// When the effect happened.
+    pub created_at: Timestamp,
+    /// When the key may be reused.
+    pub expires_at: Timestamp,
+}
+
+/// The result of an idempotent command: done now, or the remembered response of an earlier run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Idempotent<T> {
+    /// The command ran now.
+    Fresh(T),
+    /// The same request ran before; this is its response body, byte for byte.
+    Replayed(String),
+}
+
+impl<T> Idempotent<T> {
+    /// The fresh value, if the command ran now.
+    pub fn fresh(self) -> Option<T> {
+        match self {
+            Self::Fresh(v) => Some(v),
+            Self::Replayed(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_covers_method_path_and_body() {
+        let a = IdempotencyKey::new("k", "POST", "/api/v1/orders", b"{}").unwrap();
+        assert_eq!(a, IdempotencyKey::new("k", "POST", "/api/v1/orders", b"{}").unwrap());
+        assert_ne!(a.fingerprint(), IdempotencyKey::new("k", "POST", "/api/v1/payments", b"{}").unwrap().fingerprint());
+        assert_ne!(a.fingerprint(), IdempotencyKey::new("k", "POST", "/api/v1/orders", b"{ }").unwrap().fingerprint());
+    }
+
+    #[test]
+    fn keys_must_be_short_visible_ascii() {
+        assert!(IdempotencyKey::new("", "POST", "/", b"").is_err());
+        assert!(IdempotencyKey::new("with space", "POST", "/", b"").is_err());
+        assert!(IdempotencyKey::new(&"k".repeat(256), "POST", "/", b"").is_err());
+        assert!(IdempotencyKey::new("unique_request_id_123", "POST", "/", b"").is_ok());
+    }
+}

@@ -1,0 +1,115 @@
+//! Identifiers: prefixed random ids for orders, payments and refunds; UUIDs for the rest.
+
+use std::fmt;
+
+use rand::RngExt;
+use rand::distr::Alphanumeric;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Number of random alphanumerics after an id's prefix.
+pub const ID_RANDOM_LEN: usize = 16;
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix every id of this kind starts with.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh id: the prefix and 16 alphanumerics from the thread's CSPRNG.
+            pub fn generate() -> Self {
+                Self(random_id(Self::PREFIX))
+            }
+
+            /// Wraps an id read back from storage, trusted to be well formed.
+            pub fn from_trusted(value: String) -> Self {
+                Self(value)
+            }
+
+            /// Parses an id from a client, rejecting anything not of this kind's shape.
+            pub fn parse(value: &str) -> Option<Self> {
+                is_prefixed_id(value, Self::PREFIX).then(|| Self(value.to_owned()))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// An order's id: `order_` + 16 alphanumerics.
+    OrderId,
+    "order_"
+);
+prefixed_id!(
+    /// A payment's id: `pay_` + 16 alphanumerics.
+    PaymentId,
+    "pay_"
+);
+prefixed_id!(
+    /// A refund's id: `rfnd_` + 16 alphanumerics.
+    RefundId,
+    "rfnd_"
+);
+
+/// A merchant's id (a UUID, as in the reference).
+pub type MerchantId = Uuid;
+
+/// A webhook delivery's id (a UUID; also the Standard Webhooks `webhook-id`).
+pub type DeliveryId = Uuid;
+
+fn random_id(prefix: &str) -> String {
+    let mut id = String::with_capacity(prefix.len() + ID_RANDOM_LEN);
+    id.push_str(prefix);
+    id.extend(rand::rng().sample_iter(Alphanumeric).take(ID_RANDOM_LEN).map(char::from));
+    id
+}
+
+fn is_prefixed_id(value: &str, prefix: &str) -> bool {
+    value.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == ID_RANDOM_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_have_prefix_and_sixteen_alphanumerics() {
+        for id in [OrderId::generate().0, PaymentId::generate().0, RefundId::generate().0] {
+            let (prefix, rest) = id.split_once('_').expect("prefix");
+            assert!(["order", "pay", "rfnd"].contains(&prefix));
+            assert_eq!(rest.len(), 16);
+            assert!(rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+        }
+    }
+
+    #[test]
+    fn generated_ids_differ() {
+        assert_ne!(PaymentId::generate(), PaymentId::generate());
+    }
+
+    #[test]
+    fn parse_rejects_wrong_prefix_length_and_characters() {
+        assert!(OrderId::parse("order_NXhj67fGH2jk9mPq").is_some());
+        assert!(OrderId::parse("pay_NXhj67fGH2jk9mPq").is_none());
+        assert!(OrderId::parse("order_NXhj67fGH2jk9mP").is_none());
+        assert!(OrderId::parse("order_NXhj67fGH2jk9mP!").is_none());
+        assert!(OrderId::parse("order_NXhj67fGH2jk9mPq'--").is_none());
+    }
+}

@@ -1,0 +1,175 @@
+//! The job queue's vocabulary: job kinds, claims, leases, stats and the retry backoff.
+//!
+//! Job lifecycle (a table row, written in the same transaction as the change that needs it):
+//!
+//! ```text
+//! queued ──claim (lease)──▶ running ──effects + complete, one tx──▶ completed
+//!   ▲                          │
+//!   │    handler error,        ├── lease expires (worker died) ──▶ claimable again
+//!   └── attempts < max ◀───────┤
+//!                              └── handler error, attempts = max ──▶ failed
+//! ```
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::ids::{DeliveryId, PaymentId, RefundId};
+use crate::instrument::InstrumentVerdict;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Ask the bank about a payment and settle it.
+    ProcessPayment,
+    /// Ask the bank about a refund and settle it.
+    ProcessRefund,
+    /// Attempt one webhook delivery.
+    DeliverWebhook,
+}
+
+impl JobKind {
+    /// The kind as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ProcessPayment => "process_payment",
+            Self::ProcessRefund => "process_refund",
+            Self::DeliverWebhook => "deliver_webhook",
+        }
+    }
+
+    /// Parses a stored kind.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "process_payment" => Self::ProcessPayment,
+            "process_refund" => Self::ProcessRefund,
+            "deliver_webhook" => Self::DeliverWebhook,
+            _ => return None,
+        })
+    }
+}
+
+/// How many times a job's handler may fail (error, panic, lost lease) before the job is `failed`.
+pub const JOB_MAX_ATTEMPTS: i32 = 10;
+
+/// A job to enqueue with a state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// What to do.
+    pub kind: JobKind,
+    /// The payment, refund or delivery id it acts on.
+    pub entity_id: String,
+    /// Extra JSON input, if any (never card data).
+    pub payload: Option<String>,
+    /// Not before this time.
+    pub run_at: Timestamp,
+    /// Handler failures allowed.
+    pub max_attempts: i32,
+}
+
+/// The payload of a payment job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentJobPayload {
+    /// A test instrument's verdict, decided while the card number was in memory.
+    pub verdict: Option<InstrumentVerdict>,
+}
+
+impl NewJob {
+    /// Settle `payment` at `run_at`.
+    pub fn process_payment(payment: &PaymentId, verdict: Option<InstrumentVerdict>, run_at: Timestamp) -> Self {
+        let payload = serde_json::to_string(&PaymentJobPayload { verdict }).ok();
+        Self { kind: JobKind::ProcessPayment, entity_id: payment.to_string(), payload, run_at, max_attempts: JOB_MAX_ATTEMPTS }
+    }
+
+    /// Settle `refund` at `run_at`.
+    pub fn process_refund(refund: &RefundId, run_at: Timestamp) -> Self {
+        Self { kind: JobKind::ProcessRefund, entity_id: refund.to_string(), payload: None, run_at, max_attempts: JOB_MAX_ATTEMPTS }
+    }
+
+    /// Attempt `delivery` at `run_at`.
+    pub fn deliver_webhook(delivery: DeliveryId, run_at: Timestamp) -> Self {
+        Self { kind: JobKind::DeliverWebhook, entity_id: delivery.to_string(), payload: None, run_at, max_attempts: JOB_MAX_ATTEMPTS }
+    }
+}
+
+/// A job a worker holds under a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    /// Row id.
+    pub id: i64,
+    /// What to do (`None` if the stored kind is unknown to this version).
+    pub kind: Option<JobKind>,
+    /// What it acts on.
+    pub entity_id: String,
+    /// Extra input.
+    pub payload: Option<String>,
+    /// This claim's attempt number (1-based).
+    pub attempt: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Proof of the claim, required to complete or fail the job.
+    pub lease: Lease,
+}
+
+/// A worker's hold on a job. Completing or failing needs a matching lease, so a worker whose
+/// lease expired (and whose job was claimed again) cannot overwrite the new holder's work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The job.
+    pub job_id: i64,
+    /// The worker holding it.
+    pub worker: String,
+}
+
+/// Job counts by state (the reference's `/api/v1/test/jobs/status`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct JobCounts {
+    /// Queued, due now or later.
+    pub pending: i64,
+    /// Held by a worker.
+    pub processing: i64,
+    /// Done.
+    pub completed: i64,
+    /// Gave up after their attempts.
+    pub failed: i64,
+}
+
+/// Job counts plus whether any worker is alive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobStats {
+    /// Counts by state.
+    #[serde(flatten)]
+    pub counts: JobCounts,
+    /// `running` if a worker checked in recently, else `stopped`.
+    pub worker_status: &'static str,
+}
+
+/// The wait before retrying a job whose handler failed for the `attempt`-th time: 1 s doubling
+/// to at most 5 min, scaled by `jitter` (expected in `0.75..=1.25`) so failed jobs spread out.
+pub fn retry_backoff(attempt: i32, jitter: f64) -> Duration {
+    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
+    let base = Duration::from_secs(1u64 << exponent).min(Duration::from_secs(300));
+    base.mul_f64(jitter.clamp(0.5, 1.5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(retry_backoff(1, 1.0), Duration::from_secs(1));
+        assert_eq!(retry_backoff(2, 1.0), Duration::from_secs(2));
+        assert_eq!(retry_backoff(4, 1.0), Duration::from_secs(8));
+        assert_eq!(retry_backoff(30, 1.0), Duration::from_secs(300));
+        assert_eq!(retry_backoff(3, 1.25), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in [JobKind::ProcessPayment, JobKind::ProcessRefund, JobKind::DeliverWebhook] {
+            assert_eq!(JobKind::parse(k.as_str()), Some(k));
+        }
+    }
+}

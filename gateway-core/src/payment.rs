@@ -1,0 +1,267 @@
+//! Payments and their state machine: `pending` → `success` | `failed`, exactly once;
+//! `captured` may become true once, only on `success`.
+
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::error::GatewayError;
+use crate::ids::{MerchantId, OrderId, PaymentId};
+use crate::instrument::StoredInstrument;
+use crate::money::{Amount, Currency};
+
+/// How the customer pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentMethod {
+    /// UPI with a VPA.
+    Upi,
+    /// A debit or credit card.
+    Card,
+}
+
+impl PaymentMethod {
+    /// The method as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upi => "upi",
+            Self::Card => "card",
+        }
+    }
+}
+
+/// Where a payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentStatus {
+    /// Created; the bank has not answered yet.
+    Pending,
+    /// The bank accepted it. Final.
+    Success,
+    /// The bank refused it. Final.
+    Failed,
+}
+
+impl PaymentStatus {
+    /// The status as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Success => "success",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored or filtered status.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "success" => Self::Success,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// What the (simulated) bank said about a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// Money moved.
+    Succeeded,
+    /// Refused, with a machine code and a human description.
+    Failed {
+        /// e.g. `PAYMENT_FAILED`.
+        code: String,
+        /// e.g. `Payment processing failed`.
+        description: String,
+    },
+}
+
+/// A payment, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Payment {
+    /// `pay_` + 16 alphanumerics.
+    pub id: PaymentId,
+    /// The order it pays.
+    pub order_id: OrderId,
+    /// The owning merchant; never shown.
+    #[serde(skip)]
+    pub merchant_id: MerchantId,
+    /// The order's amount.
+    pub amount: Amount,
+    /// The order's currency.
+    pub currency: Currency,
+    /// `upi` or `card`.
+    pub method: PaymentMethod,
+    /// UPI only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpa: Option<String>,
+    /// Card only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_network: Option<String>,
+    /// Card only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_last4: Option<String>,
+    /// Card only; never shown (kept for disputes and the dashboard).
+    #[serde(skip)]
+    pub card_expiry: Option<(u8, u16)>,
+    /// Lifecycle state.
+    pub status: PaymentStatus,
+    /// Whether the merchant captured it.
+    pub captured: bool,
+    /// Why it failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// Human text for `error_code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+impl Payment {
+    /// A new pending payment for `amount`/`currency` made with `instrument`.
+    pub fn new_pending(
+        merchant_id: MerchantId,
+        order_id: OrderId,
+        amount: Amount,
+        currency: Currency,
+        instrument: StoredInstrument,
+        now: Timestamp,
+    ) -> Self {
+        let mut payment = Payment {
+            id: PaymentId::generate(),
+            order_id,
+            merchant_id,
+            amount,
+            currency,
+            method: PaymentMethod::Upi,
+            vpa: None,
+            card_network: None,
+            card_last4: None,
+            card_expiry: None,
+            status: PaymentStatus::Pending,
+            captured: false,
+            error_code: None,
+            error_description: None,
+            created_at: now,
+            updated_at: now,
+        };
+        match instrument {
+            StoredInstrument::Upi { vpa } => payment.vpa = Some(vpa),
+            StoredInstrument::Card { network, last4, expiry_month, expiry_year } => {
+                payment.method = PaymentMethod::Card;
+                payment.card_network = Some(network.as_str().to_owned());
+                payment.card_last4 = Some(last4);
+                payment.card_expiry = Some((expiry_month, expiry_year));
+            }
+        }
+        payment
+    }
+
+    /// Applies the bank's answer. Only a pending payment can settle, and only once.
+    pub fn settle(&mut self, outcome: PaymentOutcome, now: Timestamp) -> Result<(), GatewayError> {
+        if self.status != PaymentStatus::Pending {
+            return Err(GatewayError::invalid_state("Payment has already been settled"));
+        }
+        match outcome {
+            PaymentOutcome::Succeeded => self.status = PaymentStatus::Success,
+            PaymentOutcome::Failed { code, description } => {
+                self.status = PaymentStatus::Failed;
+                self.error_code = Some(code);
+                self.error_description = Some(description);
+            }
+        }
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Captures the payment: only a successful, not yet captured payment, for its full amount.
+    pub fn capture(&mut self, amount: Option<i64>, now: Timestamp) -> Result<(), GatewayError> {
+        if self.status != PaymentStatus::Success || self.captured {
+            return Err(GatewayError::invalid_state("Payment not in capturable state"));
+        }
+        if amount.is_some_and(|a| a != self.amount.minor()) {
+            return Err(GatewayError::bad_request("Capture amount must equal the payment amount"));
+        }
+        self.captured = true;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Whether refunds may be made against this payment.
+    pub fn is_refundable(&self) -> bool {
+        self.status == PaymentStatus::Success
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instrument::CardNetwork;
+
+    fn pending() -> Payment {
+        Payment::new_pending(
+            uuid::Uuid::nil(),
+            OrderId::generate(),
+            Amount::new(50_000).unwrap(),
+            Currency::INR,
+            StoredInstrument::Upi { vpa: "user@paytm".into() },
+            Timestamp::from_millis(0),
+        )
+    }
+
+    fn failed() -> PaymentOutcome {
+        PaymentOutcome::Failed { code: "PAYMENT_FAILED".into(), description: "declined".into() }
+    }
+
+    #[test]
+    fn a_payment_leaves_pending_exactly_once() {
+        let mut p = pending();
+        p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(5)).unwrap();
+        assert_eq!(p.status, PaymentStatus::Success);
+        assert!(p.settle(failed(), Timestamp::from_millis(6)).is_err());
+        assert!(p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(6)).is_err());
+        assert_eq!(p.status, PaymentStatus::Success);
+        assert_eq!(p.updated_at, Timestamp::from_millis(5));
+    }
+
+    #[test]
+    fn a_failed_payment_carries_its_error() {
+        let mut p = pending();
+        p.settle(failed(), Timestamp::from_millis(5)).unwrap();
+        assert_eq!(p.status, PaymentStatus::Failed);
+        assert_eq!(p.error_code.as_deref(), Some("PAYMENT_FAILED"));
+        assert!(!p.is_refundable());
+    }
+
+    #[test]
+    fn capture_needs_success_happens_once_and_only_for_the_full_amount() {
+        let mut p = pending();
+        assert!(p.capture(None, Timestamp::from_millis(1)).is_err(), "pending cannot be captured");
+        p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(1)).unwrap();
+        assert!(p.capture(Some(100), Timestamp::from_millis(2)).is_err(), "partial capture");
+        assert!(!p.captured);
+        p.capture(Some(50_000), Timestamp::from_millis(2)).unwrap();
+        assert!(p.captured);
+        assert!(p.capture(None, Timestamp::from_millis(3)).is_err(), "second capture");
+    }
+
+    #[test]
+    fn card_payments_keep_network_last4_and_expiry_only() {
+        let p = Payment::new_pending(
+            uuid::Uuid::nil(),
+            OrderId::generate(),
+            Amount::new(100).unwrap(),
+            Currency::INR,
+            StoredInstrument::Card { network: CardNetwork::Visa, last4: "1111".into(), expiry_month: 12, expiry_year: 2030 },
+            Timestamp::from_millis(0),
+        );
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["method"], "card");
+        assert_eq!(json["card_network"], "visa");
+        assert_eq!(json["card_last4"], "1111");
+        assert!(json.get("vpa").is_none());
+    }
+}

@@ -1,0 +1,171 @@
+//! The (simulated) bank: how long it takes and what it says.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::instrument::InstrumentVerdict;
+use crate::payment::{Payment, PaymentMethod, PaymentOutcome};
+use crate::refund::Refund;
+
+/// Decides payment and refund outcomes. The gateway ships a simulation; a real acquirer
+/// integration would implement this.
+pub trait Processor: Send + Sync + 'static {
+    /// How long after creation a payment is settled.
+    fn payment_delay(&self, method: PaymentMethod) -> Duration;
+    /// How long after creation a refund is settled.
+    fn refund_delay(&self) -> Duration;
+    /// The bank's answer for `payment`; a test instrument's `verdict` always wins.
+    fn decide_payment(&self, payment: &Payment, verdict: Option<InstrumentVerdict>) -> PaymentOutcome;
+    /// Whether `refund` goes through.
+    fn decide_refund(&self, refund: &Refund) -> bool;
+}
+
+/// Settings of the simulated bank (the reference's test-mode variables).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulationConfig {
+    /// `TEST_MODE`: fixed delay and outcome instead of random ones.
+    pub test_mode: bool,
+    /// `TEST_PROCESSING_DELAY` (ms) in test mode.
+    pub test_delay: Duration,
+    /// `TEST_PAYMENT_SUCCESS` in test mode.
+    pub test_success: bool,
+}
+
+impl Default for SimulationConfig {
+    fn default() -> Self {
+        Self { test_mode: false, test_delay: Duration::from_millis(1000), test_success: true }
+    }
+}
+
+/// The reference's bank: 5–10 s per payment (UPI 90 %, card 95 % success), 3–5 s per refund
+/// (always processed); in test mode a fixed delay and outcome. Randomness comes from a seedable
+/// RNG so tests are deterministic.
+#[derive(Debug)]
+pub struct SimulatedBank {
+    config: SimulationConfig,
+    rng: Mutex<StdRng>,
+}
+
+impl SimulatedBank {
+    /// A bank with randomness from the OS.
+    pub fn new(config: SimulationConfig) -> Self {
+        Self { config, rng: Mutex::new(rand::make_rng()) }
+    }
+
+    /// A bank whose random choices are reproducible.
+    pub fn seeded(config: SimulationConfig, seed: u64) -> Self {
+        Self { config, rng: Mutex::new(StdRng::seed_from_u64(seed)) }
+    }
+
+    fn with_rng<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> T {
+        let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut rng)
+    }
+}
+
+fn failed(description: &str) -> PaymentOutcome {
+    PaymentOutcome::Failed { code: "PAYMENT_FAILED".into(), description: description.into() }
+}
+
+impl Processor for SimulatedBank {
+    fn payment_delay(&self, _method: PaymentMethod) -> Duration {
+        if self.config.test_mode {
+            self.config.test_delay
+        } else {
+            Duration::from_millis(self.with_rng(|r| r.random_range(5_000..=10_000)))
+        }
+    }
+
+    fn refund_delay(&self) -> Duration {
+        if self.config.test_mode {
+            self.config.test_delay
+        } else {
+            Duration::from_millis(self.with_rng(|r| r.random_range(3_000..=5_000)))
+        }
+    }
+
+    fn decide_payment(&self, payment: &Payment, verdict: Option<InstrumentVerdict>) -> PaymentOutcome {
+        let succeeded = match verdict {
+            Some(InstrumentVerdict::Succeed) => true,
+            Some(InstrumentVerdict::Decline) => false,
+            None if self.config.test_mode => self.config.test_success,
+            None => {
+                let rate = if payment.method == PaymentMethod::Upi { 0.90 } else { 0.95 };
+                self.with_rng(|r| r.random_bool(rate))
+            }
+        };
+        if succeeded {
+            PaymentOutcome::Succeeded
+        } else if payment.method == PaymentMethod::Card {
+            failed("Card was declined by the issuing bank")
+        } else {
+            failed("Payment processing failed")
+        }
+    }
+
+    fn decide_refund(&self, _refund: &Refund) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+    use crate::ids::OrderId;
+    use crate::instrument::StoredInstrument;
+    use crate::money::{Amount, Currency};
+
+    fn upi() -> Payment {
+        Payment::new_pending(
+            uuid::Uuid::nil(),
+            OrderId::generate(),
+            Amount::new(100).unwrap(),
+            Currency::INR,
+            StoredInstrument::Upi { vpa: "a@b".into() },
+            Timestamp::from_millis(0),
+        )
+    }
+
+    #[test]
+    fn instruments_decide_their_own_outcome_even_against_test_mode() {
+        let bank = SimulatedBank::seeded(SimulationConfig { test_mode: true, test_success: false, ..Default::default() }, 1);
+        assert_eq!(bank.decide_payment(&upi(), Some(InstrumentVerdict::Succeed)), PaymentOutcome::Succeeded);
+        assert_ne!(bank.decide_payment(&upi(), None), PaymentOutcome::Succeeded);
+        let bank = SimulatedBank::seeded(SimulationConfig { test_mode: true, ..Default::default() }, 1);
+        assert_ne!(bank.decide_payment(&upi(), Some(InstrumentVerdict::Decline)), PaymentOutcome::Succeeded);
+        assert_eq!(bank.decide_payment(&upi(), None), PaymentOutcome::Succeeded);
+    }
+
+    #[test]
+    fn test_mode_uses_the_configured_delay() {
+        let bank = SimulatedBank::seeded(SimulationConfig { test_mode: true, test_delay: Duration::from_millis(7), test_success: true }, 1);
+        assert_eq!(bank.payment_delay(PaymentMethod::Card), Duration::from_millis(7));
+        assert_eq!(bank.refund_delay(), Duration::from_millis(7));
+    }
+
+    #[test]
+    fn outside_test_mode_delays_and_success_rates_follow_the_reference() {
+        let bank = SimulatedBank::seeded(SimulationConfig::default(), 42);
+        for _ in 0..100 {
+            let d = bank.payment_delay(PaymentMethod::Upi).as_millis();
+            assert!((5_000..=10_000).contains(&d));
+            let r = bank.refund_delay().as_millis();
+            assert!((3_000..=5_000).contains(&r));
+        }
+        let successes = (0..2_000).filter(|_| bank.decide_payment(&upi(), None) == PaymentOutcome::Succeeded).count();
+        assert!((1_700..=1_900).contains(&successes), "UPI success ~90%, got {successes}/2000");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_choices() {
+        let a = SimulatedBank::seeded(SimulationConfig::default(), 7);
+        let b = SimulatedBank::seeded(SimulationConfig::default(), 7);
+        let da: Vec<_> = (0..10).map(|_| a.payment_delay(PaymentMethod::Upi)).collect();
+        let db: Vec<_> = (0..10).map(|_| b.payment_delay(PaymentMethod::Upi)).collect();
+        assert_eq!(da, db);
+    }
+}

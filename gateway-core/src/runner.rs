@@ -1,0 +1,349 @@
+//! [`Worker`]: the job runner. It claims due jobs under a lease, runs each in its own task
+//! (so one slow webhook endpoint never delays another), and completes each job in the same
+//! transaction as its effects.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::clock::{Clock, SystemClock};
+use crate::event::{Event, EventType};
+use crate::ids::{PaymentId, RefundId};
+use crate::jobs::{ClaimedJob, JobKind, PaymentJobPayload, retry_backoff};
+use crate::payment::{PaymentOutcome, PaymentStatus};
+use crate::processor::Processor;
+use crate::refund::RefundStatus;
+use crate::signer::WebhookSigner;
+use crate::store::{Store, StoreError};
+use crate::transport::{TransportError, WebhookRequest, WebhookTransport};
+use crate::webhook::{DeliveryAttempt, DeliveryStatus, RetrySchedule, cap_body};
+
+/// A future that resolves when the runner should stop.
+pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs queued jobs.
+#[async_trait]
+pub trait JobRunner: Send + Sync + 'static {
+    /// Claims one batch of due jobs, runs them to completion and returns how many ran.
+    async fn run_once(self: Arc<Self>) -> usize;
+    /// Runs jobs until `shutdown` resolves, then stops claiming, lets in-flight jobs finish
+    /// within the configured grace period and hands back the leases of the rest.
+    async fn run(self: Arc<Self>, shutdown: ShutdownSignal);
+}
+
+/// How a [`Worker`] behaves; every field has a default suited to one process on SQLite.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Unique per process: leases are held in its name.
+    pub id: String,
+    /// Jobs claimed per query.
+    pub batch_size: u32,
+    /// How long a claim lasts before another worker may take the job; longer than any handler.
+    pub lease: Duration,
+    /// Longest sleep between checks when nothing wakes the worker.
+    pub poll_interval: Duration,
+    /// Jobs running at once (bounds memory and connections).
+    pub max_in_flight: usize,
+    /// When failed webhook attempts are retried.
+    pub retry_schedule: RetrySchedule,
+    /// Per-attempt webhook timeout.
+    pub delivery_timeout: Duration,
+    /// How long shutdown waits for in-flight jobs.
+    pub shutdown_grace: Duration,
+    /// How often the worker records that it is alive.
+    pub heartbeat_interval: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            id: format!("worker-{}", uuid::Uuid::new_v4()),
+            batch_size: 32,
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            max_in_flight: 256,
+            retry_schedule: RetrySchedule::production(),
+            delivery_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The job runner over a [`Store`].
+pub struct Worker {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    processor: Arc<dyn Processor>,
+    signer: Arc<dyn WebhookSigner>,
+    transport: Arc<dyn WebhookTransport>,
+    config: WorkerConfig,
+    wake: Arc<Notify>,
+    /// Jitter for handler retries; seedable for reproducible tests.
+    jitter: Mutex<StdRng>,
+}
+
+/// A handler's failure, retried with backoff.
+type HandlerError = String;
+
+impl Worker {
+    /// A worker with the system clock; share `wake` with the gateway so new jobs start at once.
+    pub fn new(
+        store: Arc<dyn Store>,
+        processor: Arc<dyn Processor>,
+        signer: Arc<dyn WebhookSigner>,
+        transport: Arc<dyn WebhookTransport>,
+        config: WorkerConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            clock: Arc::new(SystemClock),
+            processor,
+            signer,
+            transport,
+            config,
+            wake,
+            jitter: Mutex::new(rand::make_rng()),
+        }
+    }
+
+    /// Uses `clock` (leases, schedules, attempt times) instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Seeds the retry jitter.
+    pub fn with_seed(self, seed: u64) -> Self {
+        Self { jitter: Mutex::new(StdRng::seed_from_u64(seed)), ..self }
+    }
+
+    /// The worker's id (the name its leases are held in).
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    async fn claim(&self, limit: u32) -> Vec<ClaimedJob> {
+        match self.store.claim_jobs(&self.config.id, self.clock.now(), self.config.lease, limit).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming jobs failed");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Runs one job in its own task so a panic is caught and recorded as a failure.
+    async fn process(self: Arc<Self>, job: ClaimedJob) {
+        let runner = self.clone();
+        let task_job = job.clone();
+        let result = match tokio::spawn(async move { runner.execute(&task_job).await }).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => Err("handler panicked".to_owned()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = result {
+            let now = self.clock.now();
+            let retry_at = (job.attempt < job.max_attempts).then(|| {
+                let jitter = self.jitter.lock().map(|mut r| r.random_range(0.75..=1.25)).unwrap_or(1.0);
+                now.add(retry_backoff(job.attempt, jitter))
+            });
+            tracing::warn!(job = job.id, kind = ?job.kind, attempt = job.attempt, %error, will_retry = retry_at.is_some(), "job failed");
+            if let Err(e) = self.store.fail_job(&job.lease, &error, retry_at, now).await {
+                tracing::warn!(job = job.id, error = %e, "recording the job failure failed; its lease will expire");
+            }
+        }
+    }
+
+    async fn execute(&self, job: &ClaimedJob) -> Result<(), HandlerError> {
+        let result = match job.kind {
+            Some(JobKind::ProcessPayment) => self.process_payment(job).await,
+            Some(JobKind::ProcessRefund) => self.process_refund(job).await,
+            Some(JobKind::DeliverWebhook) => self.deliver_webhook(job).await,
+            None => return Err("unknown job kind".into()),
+        };
+        match result {
+            Err(StoreError::LeaseLost) => {
+                tracing::info!(job = job.id, "lease lost; another worker owns the job now");
+                Ok(())
+            }
+            other => other.map_err(|e| e.to_string()),
+        }
+    }
+
+    async fn process_payment(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+        let id = PaymentId::from_trusted(job.entity_id.clone());
+        let Some(mut payment) = self.store.payment(None, &id).await? else {
+            return self.store.complete_job(&job.lease, self.clock.now()).await;
+        };
+        if payment.status != PaymentStatus::Pending {
+            return self.store.complete_job(&job.lease, self.clock.now()).await;
+        }
+        let verdict = job
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<PaymentJobPayload>(p).ok())
+            .and_then(|p| p.verdict);
+        let outcome = self.processor.decide_payment(&payment, verdict);
+        let now = self.clock.now();
+        let event_type = match outcome {
+            PaymentOutcome::Succeeded => EventType::PaymentSuccess,
+            PaymentOutcome::Failed { .. } => EventType::PaymentFailed,
+        };
+        if payment.settle(outcome, now).is_err() {
+            return self.store.complete_job(&job.lease, now).await;
+        }
+        let events = [Event::payment(event_type, &payment, now)];
+        self.store.settle_payment(&job.lease, &payment, &events).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    async fn process_refund(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+        let id = RefundId::from_trusted(job.entity_id.clone());
+        let Some(mut refund) = self.store.refund(None, &id).await? else {
+            return self.store.complete_job(&job.lease, self.clock.now()).await;
+        };
+        let now = self.clock.now();
+        if refund.status != RefundStatus::Pending || refund.settle(self.processor.decide_refund(&refund), now).is_err() {
+            return self.store.complete_job(&job.lease, now).await;
+        }
+        let events: Vec<Event> = match refund.status {
+            RefundStatus::Processed => vec![Event::refund(EventType::RefundProcessed, &refund, now)],
+            _ => Vec::new(),
+        };
+        self.store.settle_refund(&job.lease, &refund, &events).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    async fn deliver_webhook(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+        let Ok(id) = uuid::Uuid::parse_str(&job.entity_id) else {
+            return self.store.complete_job(&job.lease, self.clock.now()).await;
+        };
+        let Some(target) = self.store.delivery_target(id).await? else {
+            return self.store.complete_job(&job.lease, self.clock.now()).await;
+        };
+        if target.delivery.status != DeliveryStatus::Pending {
+            return self.store.complete_job(&job.lease, self.clock.now()).await;
+        }
+        let attempted_at = self.clock.now();
+        let started = Instant::now();
+        let result = match &target.url {
+            None => Err(TransportError::Refused("no webhook URL configured".into())),
+            Some(url) => {
+                let headers = self.signer.sign(&target.secret, &id.to_string(), attempted_at.as_secs(), target.payload.as_bytes()).to_pairs();
+                let request = WebhookRequest { url, headers: &headers, body: target.payload.as_bytes(), timeout: self.config.delivery_timeout };
+                self.transport.post(request).await
+            }
+        };
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let finished = self.clock.now();
+        let attempt = target.delivery.attempts + 1;
+        let succeeded = matches!(&result, Ok(r) if (200..300).contains(&r.status));
+        let next_retry_at = if succeeded || target.url.is_none() {
+            None
+        } else {
+            self.config.retry_schedule.delay_after(attempt).map(|d| finished.add(d))
+        };
+        let status = match (succeeded, next_retry_at) {
+            (true, _) => DeliveryStatus::Success,
+            (false, Some(_)) => DeliveryStatus::Pending,
+            (false, None) => DeliveryStatus::Failed,
+        };
+        let (response_code, response_body, error) = match result {
+            Ok(r) => (Some(i32::from(r.status)), Some(cap_body(&r.body)), None),
+            Err(e) => (None, None, Some(e.to_string())),
+        };
+        tracing::debug!(delivery = %id, attempt, ?response_code, ?status, "webhook attempt");
+        let record = DeliveryAttempt {
+            delivery_id: id,
+            attempt,
+            attempted_at,
+            response_code,
+            response_body,
+            duration_ms,
+            error,
+            status,
+            next_retry_at,
+        };
+        self.store.record_delivery_attempt(&job.lease, &record, finished).await
+    }
+
+    /// How long to sleep when idle: until the next job is due, at most the poll interval.
+    async fn idle_wait(&self) -> Duration {
+        match self.store.next_job_due().await {
+            Ok(Some(due)) => due.since(self.clock.now()).min(self.config.poll_interval),
+            _ => self.config.poll_interval,
+        }
+    }
+}
+
+#[async_trait]
+impl JobRunner for Worker {
+    async fn run_once(self: Arc<Self>) -> usize {
+        let jobs = self.claim(self.config.batch_size).await;
+        let count = jobs.len();
+        let mut tasks = JoinSet::new();
+        for job in jobs {
+            tasks.spawn(self.clone().process(job));
+        }
+        while tasks.join_next().await.is_some() {}
+        count
+    }
+
+    async fn run(self: Arc<Self>, mut shutdown: ShutdownSignal) {
+        tracing::info!(worker = %self.config.id, "worker started");
+        let mut tasks = JoinSet::new();
+        let mut last_heartbeat: Option<Instant> = None;
+        loop {
+            if last_heartbeat.is_none_or(|at| at.elapsed() >= self.config.heartbeat_interval) {
+                if let Err(e) = self.store.heartbeat(&self.config.id, self.clock.now()).await {
+                    tracing::warn!(error = %e, "worker heartbeat failed");
+                }
+                last_heartbeat = Some(Instant::now());
+            }
+            while tasks.try_join_next().is_some() {}
+            let free = self.config.max_in_flight.saturating_sub(tasks.len());
+            let limit = u32::try_from(free).unwrap_or(u32::MAX).min(self.config.batch_size);
+            if limit > 0 {
+                let jobs = self.claim(limit).await;
+                let full = jobs.len() == limit as usize;
+                for job in jobs {
+                    tasks.spawn(self.clone().process(job));
+                }
+                if full {
+                    continue;
+                }
+            }
+            let wait = self.idle_wait().await;
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        tracing::info!(worker = %self.config.id, in_flight = tasks.len(), "worker stopping");
+        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        match self.store.release_jobs(&self.config.id, self.clock.now()).await {
+            Ok(released) => tracing::info!(worker = %self.config.id, released, "worker stopped"),
+            Err(e) => tracing::warn!(error = %e, "releasing leases failed; they will expire"),
+        }
+    }
+}

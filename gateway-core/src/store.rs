@@ -1,0 +1,219 @@
+//! The storage seam: one trait, one implementation per database (in `gateway-store`).
+//!
+//! Every method is a command or a query; every command is one transaction that writes the
+//! domain rows, the idempotency record, the events' deliveries and the jobs together, and
+//! enforces its invariant itself (conditional updates, balance checks), so concurrent callers
+//! can never break it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::event::Event;
+use crate::idempotency::IdempotencyRecord;
+use crate::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
+use crate::jobs::{ClaimedJob, JobCounts, Lease, NewJob};
+use crate::merchant::{Merchant, NewMerchant, StoredCredential};
+use crate::order::Order;
+use crate::payment::{Payment, PaymentStatus};
+use crate::refund::Refund;
+use crate::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The row does not exist (for this merchant).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A conditional update found the row in another state.
+    #[error("{0}")]
+    InvalidState(String),
+    /// The refund would take the payment's refunds above its amount.
+    #[error("refund exceeds the available amount {available}")]
+    RefundExceedsPayment {
+        /// What can still be refunded.
+        available: i64,
+    },
+    /// A unique value is taken or an operation is already in progress.
+    #[error("{0}")]
+    Conflict(String),
+    /// The idempotency key already has a live record.
+    #[error("idempotency key already used")]
+    IdempotencyKeyTaken,
+    /// The job's lease is no longer held by this worker.
+    #[error("job lease lost")]
+    LeaseLost,
+    /// The database cannot be reached or is overloaded; retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// Which page of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// At most this many items (1–100).
+    pub limit: i64,
+    /// Skip this many.
+    pub offset: i64,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self { limit: 10, offset: 0 }
+    }
+}
+
+/// A page of a list, newest first (the reference's webhook list shape).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// How many items the whole list has.
+    pub total: i64,
+    /// The limit used.
+    pub limit: i64,
+    /// The offset used.
+    pub offset: i64,
+}
+
+/// Filters for listing payments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentFilter {
+    /// Only this status.
+    pub status: Option<PaymentStatus>,
+    /// Only payments of this order.
+    pub order_id: Option<OrderId>,
+}
+
+/// Where and how to deliver a webhook: the delivery with the merchant's current settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryTarget {
+    /// The delivery.
+    pub delivery: WebhookDelivery,
+    /// The exact payload bytes to send.
+    pub payload: String,
+    /// The merchant's endpoint now, if configured.
+    pub url: Option<String>,
+    /// The merchant's signing secret now.
+    pub secret: String,
+}
+
+/// Persistence for the gateway. See the module docs for the transaction rule.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Inserts a merchant; `Conflict` if its email or key exists.
+    async fn insert_merchant(&self, merchant: &NewMerchant) -> Result<(), StoreError>;
+    /// Inserts a merchant or, if its id exists, refreshes its key and secret hash (test merchant seeding).
+    async fn upsert_merchant(&self, merchant: &NewMerchant) -> Result<(), StoreError>;
+    /// Every merchant, oldest first.
+    async fn list_merchants(&self) -> Result<Vec<Merchant>, StoreError>;
+    /// The credential behind an API key.
+    async fn credential(&self, api_key: &str) -> Result<Option<StoredCredential>, StoreError>;
+    /// A merchant's webhook settings.
+    async fn webhook_config(&self, merchant: MerchantId) -> Result<WebhookConfig, StoreError>;
+    /// Sets (or clears) a merchant's webhook URL.
+    async fn set_webhook_url(&self, merchant: MerchantId, url: Option<&str>, now: Timestamp) -> Result<WebhookConfig, StoreError>;
+    /// Replaces a merchant's webhook secret.
+    async fn set_webhook_secret(
+        &self,
+        merchant: MerchantId,
+        secret: &str,
+        now: Timestamp,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// A live (unexpired) idempotency record.
+    async fn idempotency_record(&self, merchant: MerchantId, key: &str, now: Timestamp) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Inserts an order.
+    async fn create_order(&self, order: &Order, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError>;
+    /// One of the merchant's orders.
+    async fn order(&self, merchant: MerchantId, id: &OrderId) -> Result<Option<Order>, StoreError>;
+    /// The merchant's orders, newest first.
+    async fn list_orders(&self, merchant: MerchantId, page: PageRequest) -> Result<Page<Order>, StoreError>;
+
+    /// Inserts a pending payment with its job and events and marks its order `attempted`.
+    /// `NotFound` unless the order is the merchant's; `InvalidState` if it is already paid.
+    async fn create_payment(
+        &self,
+        payment: &Payment,
+        job: &NewJob,
+        events: &[Event],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+    /// A payment; `merchant: None` is the worker's unscoped read.
+    async fn payment(&self, merchant: Option<MerchantId>, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
+    /// The merchant's payments, newest first.
+    async fn list_payments(&self, merchant: MerchantId, filter: &PaymentFilter, page: PageRequest) -> Result<Page<Payment>, StoreError>;
+    /// Marks a successful, uncaptured payment captured; `InvalidState` otherwise.
+    async fn capture_payment(&self, captured: &Payment, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError>;
+
+    /// Inserts a pending refund with its job and events, if the payment is `success` and the
+    /// sum of its non-failed refunds plus this one stays within its amount — checked inside
+    /// the transaction (`RefundExceedsPayment` otherwise).
+    async fn create_refund(
+        &self,
+        refund: &Refund,
+        job: &NewJob,
+        events: &[Event],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+    /// A refund; `merchant: None` is the worker's unscoped read.
+    async fn refund(&self, merchant: Option<MerchantId>, id: &RefundId) -> Result<Option<Refund>, StoreError>;
+    /// The merchant's refunds (of one payment, if given), newest first.
+    async fn list_refunds(&self, merchant: MerchantId, payment: Option<&PaymentId>, page: PageRequest) -> Result<Page<Refund>, StoreError>;
+
+    /// The merchant's webhook deliveries, newest first.
+    async fn list_deliveries(&self, merchant: MerchantId, page: PageRequest) -> Result<Page<WebhookDelivery>, StoreError>;
+    /// One delivery with its attempt log.
+    async fn delivery(&self, merchant: MerchantId, id: DeliveryId) -> Result<Option<DeliveryDetail>, StoreError>;
+    /// Re-arms a delivery: status `pending`, attempts 0, a new job due `now`.
+    /// `Conflict` while an attempt is in flight.
+    async fn retry_delivery(
+        &self,
+        merchant: MerchantId,
+        id: DeliveryId,
+        now: Timestamp,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+    /// Creates a delivery and its job for `event` (a test event); `InvalidState` without a webhook URL.
+    async fn create_test_delivery(&self, event: &Event, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError>;
+    /// What a delivery job needs: the delivery, payload, the merchant's URL and secret.
+    async fn delivery_target(&self, id: DeliveryId) -> Result<Option<DeliveryTarget>, StoreError>;
+
+    /// Claims up to `limit` due jobs (queued and due, or running with an expired lease) for
+    /// `worker` until `now + lease`.
+    async fn claim_jobs(&self, worker: &str, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<ClaimedJob>, StoreError>;
+    /// When the next queued job falls due.
+    async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// Marks a job completed (its work was a no-op).
+    async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError>;
+    /// Records a handler failure: queued again at `retry_at`, or `failed` when `None`.
+    async fn fail_job(&self, lease: &Lease, error: &str, retry_at: Option<Timestamp>, now: Timestamp) -> Result<(), StoreError>;
+    /// Settles a pending payment (and its order if it succeeded), writes its events and
+    /// completes the job, in one transaction. `Ok(false)` if it was no longer pending.
+    async fn settle_payment(&self, lease: &Lease, settled: &Payment, events: &[Event]) -> Result<bool, StoreError>;
+    /// Settles a pending refund, writes its events and completes the job. `Ok(false)` if it was
+    /// no longer pending.
+    async fn settle_refund(&self, lease: &Lease, settled: &Refund, events: &[Event]) -> Result<bool, StoreError>;
+    /// Logs a delivery attempt, updates the delivery and either re-queues the job for
+    /// `attempt.next_retry_at` or completes it.
+    async fn record_delivery_attempt(&self, lease: &Lease, attempt: &DeliveryAttempt, now: Timestamp) -> Result<(), StoreError>;
+    /// Hands back every job `worker` holds (graceful shutdown).
+    async fn release_jobs(&self, worker: &str, now: Timestamp) -> Result<u64, StoreError>;
+    /// Job counts by state.
+    async fn job_counts(&self) -> Result<JobCounts, StoreError>;
+    /// Records that `worker` is alive.
+    async fn heartbeat(&self, worker: &str, now: Timestamp) -> Result<(), StoreError>;
+    /// The latest heartbeat of any worker.
+    async fn last_heartbeat(&self) -> Result<Option<Timestamp>, StoreError>;
+}

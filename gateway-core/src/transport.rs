@@ -1,0 +1,201 @@
+//! Sending a signed webhook over HTTP, behind a trait so tests and embedders can replace it.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// One webhook POST.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest<'a> {
+    /// The merchant's endpoint.
+    pub url: &'a str,
+    /// Signature and other headers.
+    pub headers: &'a [(&'static str, String)],
+    /// The exact JSON bytes (signed).
+    pub body: &'a [u8],
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+/// The endpoint's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Body, capped at [`crate::webhook::RESPONSE_BODY_CAP`] bytes.
+    pub body: String,
+}
+
+/// Why no answer came.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The endpoint did not answer in time.
+    #[error("timed out")]
+    Timeout,
+    /// The target is not allowed (private address outside development, bad scheme, bad URL).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Connection or protocol failure.
+    #[error("connection failed: {0}")]
+    Connect(String),
+}
+
+/// Sends webhook requests.
+#[async_trait]
+pub trait WebhookTransport: Send + Sync + 'static {
+    /// POSTs `request` and returns the response, whatever its status.
+    async fn post(&self, request: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError>;
+}
+
+/// Whether `ip` is loopback, private, link-local or otherwise not a public internet address.
+pub fn is_private_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.octets()[0] == 0
+                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])) // CGNAT
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_private_address(IpAddr::V4(v4)))
+        }
+    }
+}
+
+#[cfg(feature = "http-client")]
+pub use reqwest_transport::ReqwestTransport;
+
+#[cfg(feature = "http-client")]
+mod reqwest_transport {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+    use super::{TransportError, WebhookRequest, WebhookResponse, WebhookTransport, is_private_address};
+    use crate::webhook::{RESPONSE_BODY_CAP, cap_body};
+
+    /// The default transport: reqwest over rustls (ring), no redirects, no proxies.
+    ///
+    /// Unless private targets are allowed (development), the host name is resolved at delivery
+    /// time and every address must be public, so DNS rebinding cannot reach internal services.
+    #[derive(Debug, Clone)]
+    pub struct ReqwestTransport {
+        client: reqwest::Client,
+        allow_private: bool,
+    }
+
+    impl ReqwestTransport {
+        /// A transport; `allow_private` permits loopback and private targets (development only).
+        pub fn new(allow_private: bool) -> Result<Self, TransportError> {
+            // Installing twice is harmless: the first provider wins.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let mut builder = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .connect_timeout(Duration::from_secs(5))
+                .pool_idle_timeout(Duration::from_secs(30))
+                .user_agent(concat!("gateway-webhooks/", env!("CARGO_PKG_VERSION")));
+            if !allow_private {
+                builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
+            }
+            let client = builder.build().map_err(|e| TransportError::Connect(e.to_string()))?;
+            Ok(Self { client, allow_private })
+        }
+    }
+
+    #[async_trait]
+    impl WebhookTransport for ReqwestTransport {
+        async fn post(&self, request: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+            let url = reqwest::Url::parse(request.url).map_err(|e| TransportError::Refused(format!("invalid URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(TransportError::Refused("only http and https URLs are allowed".into()));
+            }
+            if !self.allow_private {
+                let host = url.host_str().unwrap_or_default();
+                let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
+                if literal.is_some_and(is_private_address) || host.eq_ignore_ascii_case("localhost") {
+                    return Err(TransportError::Refused("private address".into()));
+                }
+            }
+            let mut builder = self.client.post(url).timeout(request.timeout).body(request.body.to_vec());
+            builder = builder.header("Content-Type", "application/json");
+            for (name, value) in request.headers {
+                builder = builder.header(*name, value);
+            }
+            let mut response = builder.send().await.map_err(classify)?;
+            let status = response.status().as_u16();
+            let mut body = Vec::new();
+            while body.len() < RESPONSE_BODY_CAP {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                    Ok(None) => break,
+                    Err(e) if e.is_timeout() => return Err(TransportError::Timeout),
+                    Err(_) => break,
+                }
+            }
+            Ok(WebhookResponse { status, body: cap_body(&String::from_utf8_lossy(&body)) })
+        }
+    }
+
+    fn classify(e: reqwest::Error) -> TransportError {
+        if e.is_timeout() {
+            TransportError::Timeout
+        } else {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            if text.contains("private address") {
+                TransportError::Refused("private address".into())
+            } else {
+                TransportError::Connect(text)
+            }
+        }
+    }
+
+    /// Resolves names and refuses any that map to a non-public address.
+    struct PublicOnlyResolver;
+
+    impl Resolve for PublicOnlyResolver {
+        fn resolve(&self, name: Name) -> Resolving {
+            let host = name.as_str().to_owned();
+            Box::pin(async move {
+                let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+                if addrs.is_empty() || addrs.iter().any(|a| is_private_address(a.ip())) {
+                    return Err("refusing to deliver to a private address".into());
+                }
+                Ok(Box::new(addrs.into_iter()) as Addrs)
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_loopback_and_link_local_addresses_are_recognised() {
+        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "100.64.0.1"] {
+            assert!(is_private_address(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+            assert!(!is_private_address(ip.parse().unwrap()), "{ip}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Webhook deliveries (the reference's `webhook_logs`), their attempts and the retry schedule.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::ids::{DeliveryId, MerchantId};
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// An attempt got a 2xx. Final (until a manual retry).
+    Success,
+    /// Every attempt failed. Final (until a manual retry).
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The status as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Success => "success",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored status.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "success" => Self::Success,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// One webhook delivery: an event on its way to a merchant's endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookDelivery {
+    /// UUID; also the `webhook-id` header.
+    pub id: DeliveryId,
+    /// Whose delivery; never shown.
+    #[serde(skip)]
+    pub merchant_id: MerchantId,
+    /// Event name, e.g. `payment.success`.
+    pub event: String,
+    /// The exact JSON sent.
+    pub payload: serde_json::Value,
+    /// Lifecycle state.
+    pub status: DeliveryStatus,
+    /// Attempts made so far (reset by a manual retry).
+    pub attempts: i32,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When the latest attempt happened.
+    pub last_attempt_at: Option<Timestamp>,
+    /// When the next attempt is due, while pending.
+    pub next_retry_at: Option<Timestamp>,
+    /// The latest attempt's HTTP status, if it got one.
+    pub response_code: Option<i32>,
+    /// The latest attempt's response body, capped.
+    pub response_body: Option<String>,
+    /// The latest attempt's duration.
+    pub duration_ms: Option<i64>,
+    /// The latest attempt's transport error, if any.
+    pub error: Option<String>,
+}
+
+/// One attempt at a delivery, as logged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryAttempt {
+    /// The delivery.
+    pub delivery_id: DeliveryId,
+    /// 1-based, continuing across manual retries.
+    pub attempt: i32,
+    /// When the request was sent.
+    pub attempted_at: Timestamp,
+    /// HTTP status, if a response came.
+    pub response_code: Option<i32>,
+    /// Response body, capped at [`RESPONSE_BODY_CAP`] bytes.
+    pub response_body: Option<String>,
+    /// How long the attempt took.
+    pub duration_ms: i64,
+    /// Transport error (timeout, refused, …), if any.
+    pub error: Option<String>,
+    /// The delivery's status after this attempt.
+    pub status: DeliveryStatus,
+    /// When the next attempt is due, if one is.
+    pub next_retry_at: Option<Timestamp>,
+}
+
+/// A delivery with its attempt log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryDetail {
+    /// The delivery.
+    #[serde(flatten)]
+    pub delivery: WebhookDelivery,
+    /// Every attempt, oldest first.
+    pub attempt_log: Vec<DeliveryAttempt>,
+}
+
+/// How much of a response body is kept.
+pub const RESPONSE_BODY_CAP: usize = 4096;
+
+/// When to try again after each failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule {
+    intervals: Vec<Duration>,
+}
+
+impl RetrySchedule {
+    /// The reference's schedule: immediately, then after 1 m, 5 m, 30 m and 2 h (5 attempts).
+    pub fn production() -> Self {
+        Self::new([60, 300, 1_800, 7_200].map(Duration::from_secs).to_vec())
+    }
+
+    /// The reference's test schedule (`WEBHOOK_RETRY_INTERVALS_TEST`): 5, 10, 15, 20 s.
+    pub fn test() -> Self {
+        Self::new([5, 10, 15, 20].map(Duration::from_secs).to_vec())
+    }
+
+    /// A schedule waiting `intervals[n-1]` after failed attempt `n`; `intervals.len() + 1` attempts in all.
+    pub fn new(intervals: Vec<Duration>) -> Self {
+        Self { intervals }
+    }
+
+    /// Total attempts before a delivery is marked failed.
+    pub fn max_attempts(&self) -> i32 {
+        i32::try_from(self.intervals.len() + 1).unwrap_or(i32::MAX)
+    }
+
+    /// The wait after failed attempt `attempt` (1-based), or `None` if it was the last.
+    pub fn delay_after(&self, attempt: i32) -> Option<Duration> {
+        usize::try_from(attempt).ok().and_then(|n| n.checked_sub(1)).and_then(|i| self.intervals.get(i).copied())
+    }
+}
+
+/// Caps a response body at [`RESPONSE_BODY_CAP`] bytes on a character boundary.
+pub fn cap_body(body: &str) -> String {
+    if body.len() <= RESPONSE_BODY_CAP {
+        return body.to_owned();
+    }
+    let mut end = RESPONSE_BODY_CAP;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    body[..end].to_owned()
+}
+
+/// The webhook settings shown to a merchant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebhookConfig {
+    /// Where deliveries go; `null` disables webhooks.
+    pub webhook_url: Option<String>,
+    /// The signing secret.
+    pub webhook_secret: String,
+}
+
+/// The answer to a manual retry or a test event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryScheduled {
+    /// The delivery.
+    pub id: DeliveryId,
+    /// Always `pending`.
+    pub status: DeliveryStatus,
+    /// Human text.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_production_schedule_is_1m_5m_30m_2h_then_stop() {
+        let s = RetrySchedule::production();
+        let waits: Vec<_> = (1..=5).map(|n| s.delay_after(n).map(|d| d.as_secs())).collect();
+        assert_eq!(waits, vec![Some(60), Some(300), Some(1_800), Some(7_200), None]);
+        assert_eq!(s.max_attempts(), 5);
+        assert_eq!(s.delay_after(0), None);
+    }
+
+    #[test]
+    fn the_test_schedule_is_5_10_15_20_seconds() {
+        let s = RetrySchedule::test();
+        let waits: Vec<_> = (1..=5).map(|n| s.delay_after(n).map(|d| d.as_secs())).collect();
+        assert_eq!(waits, vec![Some(5), Some(10), Some(15), Some(20), None]);
+    }
+
+    #[test]
+    fn bodies_are_capped_on_a_char_boundary() {
+        let long = "é".repeat(RESPONSE_BODY_CAP);
+        let capped = cap_body(&long);
+        assert!(capped.len() <= RESPONSE_BODY_CAP && capped.len() >= RESPONSE_BODY_CAP - 1);
+        assert_eq!(cap_body("ok"), "ok");
+    }
+}
