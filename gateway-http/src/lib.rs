@@ -1,1 +1,61 @@
-//! placeholder
+//! # gateway-http
+//!
+//! The gateway's HTTP API as an axum [`Router`], with the reference's paths, headers and JSON
+//! shapes. The host (the `gateway` binary, a test, or a merchant's own axum app) builds an
+//! [`AppState`] around any [`Gateway`] and serves [`router`].
+//!
+//! Layout: [`extract`] (auth, JSON commands + idempotency, list queries), [`error`] (the one
+//! error → JSON mapping), `routes/` (one file per resource).
+
+pub mod error;
+pub mod extract;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use gateway_core::Gateway;
+
+use crate::error::ApiError;
+
+/// The largest request body accepted (larger ones get 413).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The gateway the API fronts.
+    pub gateway: Arc<dyn Gateway>,
+    /// Requests running longer than this get a 503 instead of hanging.
+    pub request_timeout: Duration,
+}
+
+impl AppState {
+    /// State around `gateway` with a 30 s request timeout.
+    pub fn new(gateway: Arc<dyn Gateway>) -> Self {
+        Self { gateway, request_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// The whole API: `/api/v1/…`, `/health` and `/ready`.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.request_timeout;
+    routes::routes()
+        .fallback(|| async { ApiError::route_not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(move |req: Request, next: Next| bounded(timeout, req, next)))
+        .with_state(state)
+}
+
+/// Answers 503 (as JSON) instead of letting a request hang past `timeout`.
+async fn bounded(timeout: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::timeout().into_response(),
+    }
+}

@@ -1,0 +1,79 @@
+//! The one mapping from failures to HTTP: every error answer is
+//! `{"error": {"code": "...", "description": "..."}}` with a status chosen here and nowhere else.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gateway_core::GatewayError;
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine code, e.g. `BAD_REQUEST_ERROR`.
+    pub code: &'static str,
+    /// Human text.
+    pub description: String,
+}
+
+impl ApiError {
+    /// 400 `BAD_REQUEST_ERROR`.
+    pub fn bad_request(description: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code: "BAD_REQUEST_ERROR", description: description.into() }
+    }
+
+    /// 401 `AUTHENTICATION_ERROR`.
+    pub fn unauthenticated() -> Self {
+        Self { status: StatusCode::UNAUTHORIZED, code: "AUTHENTICATION_ERROR", description: "Invalid API credentials".into() }
+    }
+
+    /// 404 `NOT_FOUND_ERROR` for an unknown route.
+    pub fn route_not_found() -> Self {
+        Self { status: StatusCode::NOT_FOUND, code: "NOT_FOUND_ERROR", description: "Route not found".into() }
+    }
+
+    /// 405 for a known route with another method.
+    pub fn method_not_allowed() -> Self {
+        Self { status: StatusCode::METHOD_NOT_ALLOWED, code: "METHOD_NOT_ALLOWED_ERROR", description: "Method not allowed for this route".into() }
+    }
+
+    /// 413 for bodies over the limit.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "PAYLOAD_TOO_LARGE_ERROR",
+            description: format!("Request body must be at most {limit} bytes"),
+        }
+    }
+
+    /// 503 when a request took too long.
+    pub fn timeout() -> Self {
+        Self { status: StatusCode::SERVICE_UNAVAILABLE, code: "SERVICE_UNAVAILABLE_ERROR", description: "The request timed out; retry later".into() }
+    }
+}
+
+impl From<GatewayError> for ApiError {
+    fn from(e: GatewayError) -> Self {
+        let description = e.to_string();
+        let (status, code) = match &e {
+            GatewayError::Invalid { code, .. } => (StatusCode::BAD_REQUEST, code.as_str()),
+            GatewayError::InvalidState(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST_ERROR"),
+            GatewayError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND_ERROR"),
+            GatewayError::Authentication => (StatusCode::UNAUTHORIZED, "AUTHENTICATION_ERROR"),
+            GatewayError::IdempotencyMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED_ERROR"),
+            GatewayError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT_ERROR"),
+            GatewayError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE_ERROR"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+        };
+        Self { status, code, description }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "description": self.description } });
+        (self.status, Json(body)).into_response()
+    }
+}

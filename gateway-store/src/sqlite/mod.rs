@@ -1,0 +1,88 @@
+//! [`SqliteStore`]: the embedded backend.
+//!
+//! Writer discipline: one pooled connection does every write, each command in a
+//! `BEGIN IMMEDIATE` transaction (so it holds the write lock from its first statement and never
+//! fails half-way on a lock upgrade); several connections read concurrently under WAL. Other
+//! processes on the same file wait on `busy_timeout`.
+
+mod outbox;
+mod rows;
+mod store;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use gateway_core::StoreError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use crate::error::db_error;
+
+/// The gateway's data in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// One connection: SQLite has one writer at a time, so queueing here beats lock retries.
+    writer: SqlitePool,
+    /// Concurrent readers (WAL lets them run beside the writer).
+    reader: SqlitePool,
+}
+
+/// How long a connection waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a pooled connection before the store reports `Unavailable`.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url`, e.g. `sqlite://gateway.db`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL under WAL survives process crashes (kill -9); only a power loss can drop
+            // the last commits. See docs/operations.md.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-16000");
+        let in_memory = url.contains(":memory:");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(db_error)?;
+        // An in-memory database exists per connection, so it must share the writer.
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map_err(db_error)?
+        };
+        Ok(Self { writer, reader })
+    }
+
+    /// Applies the embedded migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.writer)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+
+    /// Starts a write transaction holding the database's write lock.
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+    }
+
+    /// Closes both pools, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
