@@ -1,0 +1,97 @@
+//! Configuration from flags and the reference's environment variables, validated once.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::Args;
+use clap::builder::BoolishValueParser;
+use gateway_core::SimulationConfig;
+use gateway_core::merchant::DEVELOPMENT_PEPPER;
+use gateway_core::webhook::RetrySchedule;
+
+/// Raw settings as given on the command line or in the environment.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Database to use: `sqlite://path.db` (created if missing).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://gateway.db", global = true)]
+    pub database_url: String,
+    /// `development` (seeds the test merchant, allows private webhook targets) or `production`.
+    #[arg(long = "env", env = "GATEWAY_ENV", default_value = "development", global = true)]
+    pub environment: String,
+    /// Key for hashing API secrets; required in production. Changing it invalidates all secrets.
+    #[arg(long, env = "API_SECRET_SALT", hide_env_values = true, global = true)]
+    pub api_secret_salt: Option<String>,
+    /// Fixed processing delay and outcome instead of the simulated bank's random ones.
+    #[arg(long, env = "TEST_MODE", value_parser = BoolishValueParser::new(), default_value = "false", global = true)]
+    pub test_mode: bool,
+    /// Processing delay in test mode, in milliseconds.
+    #[arg(long, env = "TEST_PROCESSING_DELAY", default_value_t = 1000, global = true)]
+    pub test_processing_delay: u64,
+    /// Outcome of payments in test mode (test instruments decide their own).
+    #[arg(long, env = "TEST_PAYMENT_SUCCESS", value_parser = BoolishValueParser::new(), default_value = "true", global = true)]
+    pub test_payment_success: bool,
+    /// Retry failed webhooks after 5, 10, 15, 20 s instead of 1 m, 5 m, 30 m, 2 h.
+    #[arg(long, env = "WEBHOOK_RETRY_INTERVALS_TEST", value_parser = BoolishValueParser::new(), default_value = "false", global = true)]
+    pub webhook_retry_intervals_test: bool,
+    /// Per-attempt webhook timeout, in milliseconds.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    pub webhook_timeout_ms: u64,
+}
+
+/// Settings after validation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub production: bool,
+    pub pepper: String,
+    pub simulation: SimulationConfig,
+    pub retry_schedule: RetrySchedule,
+    pub webhook_timeout: Duration,
+}
+
+impl Settings {
+    /// Checks the settings and resolves defaults that depend on the environment.
+    pub fn validate(self) -> anyhow::Result<Config> {
+        let production = match self.environment.as_str() {
+            "development" => false,
+            "production" => true,
+            other => bail!("GATEWAY_ENV must be development or production, not {other:?}"),
+        };
+        let pepper = match (self.api_secret_salt, production) {
+            (Some(salt), _) if salt.len() >= 16 => salt,
+            (Some(_), _) => bail!("API_SECRET_SALT must be at least 16 characters"),
+            (None, true) => bail!("API_SECRET_SALT is required in production"),
+            (None, false) => DEVELOPMENT_PEPPER.to_owned(),
+        };
+        if self.test_processing_delay > 600_000 {
+            bail!("TEST_PROCESSING_DELAY must be at most 600000 ms");
+        }
+        if !(100..=120_000).contains(&self.webhook_timeout_ms) {
+            bail!("WEBHOOK_TIMEOUT_MS must be between 100 and 120000");
+        }
+        Ok(Config {
+            database_url: self.database_url,
+            production,
+            pepper,
+            simulation: SimulationConfig {
+                test_mode: self.test_mode,
+                test_delay: Duration::from_millis(self.test_processing_delay),
+                test_success: self.test_payment_success,
+            },
+            retry_schedule: if self.webhook_retry_intervals_test { RetrySchedule::test() } else { RetrySchedule::production() },
+            webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
+        })
+    }
+}
+
+/// Where `serve` listens.
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// Address to bind; 127.0.0.1 keeps the gateway private to this machine.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    pub port: u16,
+}

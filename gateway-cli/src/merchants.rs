@@ -1,0 +1,68 @@
+//! `gateway merchants create|list`: direct database administration.
+
+use clap::Subcommand;
+use gateway_core::merchant::SecretHasher;
+use gateway_core::{Clock, SystemClock};
+
+use crate::app;
+use crate::config::Config;
+
+/// Merchant administration.
+#[derive(Debug, Subcommand)]
+pub enum MerchantsCommand {
+    /// Create a merchant and print its credentials (shown only this once).
+    Create {
+        /// Contact email (unique).
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Print JSON (`id`, `api_key`, `api_secret`, `webhook_secret`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List merchants.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(config: Config, command: MerchantsCommand) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    match command {
+        MerchantsCommand::Create { email, name, json } => {
+            if !email.contains('@') || email.len() > 254 {
+                anyhow::bail!("--email must be an email address");
+            }
+            if name.trim().is_empty() || name.len() > 255 {
+                anyhow::bail!("--name must be 1 to 255 characters");
+            }
+            let (row, issued) = SecretHasher::new(config.pepper.clone()).issue(&email, name.trim(), SystemClock.now());
+            store.insert_merchant(&row).await.map_err(|e| anyhow::anyhow!("creating the merchant: {e}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&issued)?);
+            } else {
+                println!("Merchant created. Store these now; the secret cannot be shown again.");
+                println!("  id:             {}", issued.id);
+                println!("  api_key:        {}", issued.api_key);
+                println!("  api_secret:     {}", issued.api_secret);
+                println!("  webhook_secret: {}", issued.webhook_secret);
+            }
+        }
+        MerchantsCommand::List { json } => {
+            let merchants = store.list_merchants().await.map_err(|e| anyhow::anyhow!("listing merchants: {e}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&merchants)?);
+            } else {
+                println!("{:<38} {:<24} {:<30} {}", "ID", "API KEY", "EMAIL", "NAME");
+                for m in merchants {
+                    println!("{:<38} {:<24} {:<30} {}", m.id, m.api_key, m.email, m.business_name);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `gateway serve` and `gateway worker`, with graceful shutdown on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+use gateway_core::JobRunner;
+use gateway_http::AppState;
+use tokio::sync::watch;
+
+use crate::app;
+use crate::config::{Config, ListenArgs};
+
+/// Options of `gateway serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    /// Serve the API only; run `gateway worker` processes to settle payments and send webhooks.
+    #[arg(long)]
+    no_worker: bool,
+}
+
+/// Serves the API (and runs a worker unless told not to) until a shutdown signal.
+pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    let app = app::build(&config, store)?;
+    let (stop, stopped) = watch::channel(false);
+    let worker = (!args.no_worker).then(|| tokio::spawn(app.worker.clone().run(Box::pin(wait(stopped.clone())))));
+
+    let addr = SocketAddr::new(args.listen.bind, args.listen.port);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, database = %config.database_url, production = config.production, worker = !args.no_worker, "gateway listening");
+    let router = gateway_http::router(AppState::new(app.gateway));
+    let server = axum::serve(listener, router).with_graceful_shutdown(wait(stopped));
+    let signals = tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: draining requests and jobs");
+        let _ = stop.send(true);
+    });
+    server.await.context("serving HTTP")?;
+    if let Some(worker) = worker {
+        worker.await.context("worker task")?;
+    }
+    signals.abort();
+    Ok(())
+}
+
+/// Runs workers only until a shutdown signal.
+pub async fn worker(config: Config) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    let app = app::build(&config, store)?;
+    tracing::info!(database = %config.database_url, "worker process started");
+    app.worker.clone().run(Box::pin(shutdown_signal())).await;
+    Ok(())
+}
+
+async fn wait(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
