@@ -14,10 +14,20 @@ use gateway_core::webhook::RetrySchedule;
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Database to use: `sqlite://path.db` (created if missing).
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://gateway.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://gateway.db",
+        global = true
+    )]
     pub database_url: String,
     /// `development` (seeds the test merchant, allows private webhook targets) or `production`.
-    #[arg(long = "env", env = "GATEWAY_ENV", default_value = "development", global = true)]
+    #[arg(
+        long = "env",
+        env = "GATEWAY_ENV",
+        default_value = "development",
+        global = true
+    )]
     pub environment: String,
     /// Key for hashing API secrets; required in production. Changing it invalidates all secrets.
     #[arg(long, env = "API_SECRET_SALT", hide_env_values = true, global = true)]
@@ -26,7 +36,12 @@ pub struct Settings {
     #[arg(long, env = "TEST_MODE", value_parser = BoolishValueParser::new(), default_value = "false", global = true)]
     pub test_mode: bool,
     /// Processing delay in test mode, in milliseconds.
-    #[arg(long, env = "TEST_PROCESSING_DELAY", default_value_t = 1000, global = true)]
+    #[arg(
+        long,
+        env = "TEST_PROCESSING_DELAY",
+        default_value_t = 1000,
+        global = true
+    )]
     pub test_processing_delay: u64,
     /// Outcome of payments in test mode (test instruments decide their own).
     #[arg(long, env = "TEST_PAYMENT_SUCCESS", value_parser = BoolishValueParser::new(), default_value = "true", global = true)]
@@ -35,7 +50,12 @@ pub struct Settings {
     #[arg(long, env = "WEBHOOK_RETRY_INTERVALS_TEST", value_parser = BoolishValueParser::new(), default_value = "false", global = true)]
     pub webhook_retry_intervals_test: bool,
     /// Per-attempt webhook timeout, in milliseconds.
-    #[arg(long, env = "WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    #[arg(
+        long,
+        env = "WEBHOOK_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
     pub webhook_timeout_ms: u64,
 }
 
@@ -79,7 +99,11 @@ impl Settings {
                 test_delay: Duration::from_millis(self.test_processing_delay),
                 test_success: self.test_payment_success,
             },
-            retry_schedule: if self.webhook_retry_intervals_test { RetrySchedule::test() } else { RetrySchedule::production() },
+            retry_schedule: if self.webhook_retry_intervals_test {
+                RetrySchedule::test()
+            } else {
+                RetrySchedule::production()
+            },
             webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
         })
     }

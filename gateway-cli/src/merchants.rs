@@ -40,8 +40,15 @@ pub async fn run(config: Config, command: MerchantsCommand) -> anyhow::Result<()
             if name.trim().is_empty() || name.len() > 255 {
                 anyhow::bail!("--name must be 1 to 255 characters");
             }
-            let (row, issued) = SecretHasher::new(config.pepper.clone()).issue(&email, name.trim(), SystemClock.now());
-            store.insert_merchant(&row).await.map_err(|e| anyhow::anyhow!("creating the merchant: {e}"))?;
+            let (row, issued) = SecretHasher::new(config.pepper.clone()).issue(
+                &email,
+                name.trim(),
+                SystemClock.now(),
+            );
+            store
+                .insert_merchant(&row)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating the merchant: {e}"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&issued)?);
             } else {
@@ -53,13 +60,19 @@ pub async fn run(config: Config, command: MerchantsCommand) -> anyhow::Result<()
             }
         }
         MerchantsCommand::List { json } => {
-            let merchants = store.list_merchants().await.map_err(|e| anyhow::anyhow!("listing merchants: {e}"))?;
+            let merchants = store
+                .list_merchants()
+                .await
+                .map_err(|e| anyhow::anyhow!("listing merchants: {e}"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&merchants)?);
             } else {
-                println!("{:<38} {:<24} {:<30} {}", "ID", "API KEY", "EMAIL", "NAME");
+                println!("{:<38} {:<24} {:<30} NAME", "ID", "API KEY", "EMAIL");
                 for m in merchants {
-                    println!("{:<38} {:<24} {:<30} {}", m.id, m.api_key, m.email, m.business_name);
+                    println!(
+                        "{:<38} {:<24} {:<30} {}",
+                        m.id, m.api_key, m.email, m.business_name
+                    );
                 }
             }
         }

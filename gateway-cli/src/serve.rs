@@ -26,10 +26,13 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let store = app::open_store(&config).await?;
     let app = app::build(&config, store)?;
     let (stop, stopped) = watch::channel(false);
-    let worker = (!args.no_worker).then(|| tokio::spawn(app.worker.clone().run(Box::pin(wait(stopped.clone())))));
+    let worker = (!args.no_worker)
+        .then(|| tokio::spawn(app.worker.clone().run(Box::pin(wait(stopped.clone())))));
 
     let addr = SocketAddr::new(args.listen.bind, args.listen.port);
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, database = %config.database_url, production = config.production, worker = !args.no_worker, "gateway listening");
     let router = gateway_http::router(AppState::new(app.gateway));
     let server = axum::serve(listener, router).with_graceful_shutdown(wait(stopped));

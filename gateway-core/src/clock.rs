@@ -35,7 +35,7 @@ impl Timestamp {
     }
 
     /// This timestamp moved forward by `duration` (saturating).
-    pub fn add(self, duration: Duration) -> Self {
+    pub fn plus(self, duration: Duration) -> Self {
         let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
         Self(self.0.saturating_add(millis))
     }
@@ -51,6 +51,20 @@ impl Timestamp {
             .ok()
             .and_then(|t| t.format(&Rfc3339).ok())
             .unwrap_or_else(|| self.0.to_string())
+    }
+}
+
+impl Timestamp {
+    /// The UTC calendar (year, month) of this instant, for card expiry checks.
+    pub fn year_month(self) -> (u16, u8) {
+        OffsetDateTime::from_unix_timestamp(self.as_secs())
+            .map(|t| {
+                (
+                    u16::try_from(t.year()).unwrap_or(u16::MAX),
+                    u8::from(t.month()),
+                )
+            })
+            .unwrap_or((u16::MAX, 12))
     }
 }
 
@@ -120,7 +134,10 @@ mod tests {
 
     #[test]
     fn renders_rfc3339_with_second_precision() {
-        assert_eq!(Timestamp::from_millis(1_705_314_600_999).to_rfc3339(), "2024-01-15T10:30:00Z");
+        assert_eq!(
+            Timestamp::from_millis(1_705_314_600_999).to_rfc3339(),
+            "2024-01-15T10:30:00Z"
+        );
     }
 
     #[test]
@@ -129,15 +146,9 @@ mod tests {
         assert_eq!(clock.now().as_millis(), 1_000);
         clock.advance(Duration::from_secs(60));
         assert_eq!(clock.now().as_millis(), 61_000);
-        assert_eq!(clock.now().since(Timestamp::from_millis(1_000)), Duration::from_secs(60));
-    }
-}
-
-impl Timestamp {
-    /// The UTC calendar (year, month) of this instant, for card expiry checks.
-    pub fn year_month(self) -> (u16, u8) {
-        OffsetDateTime::from_unix_timestamp(self.as_secs())
-            .map(|t| (u16::try_from(t.year()).unwrap_or(u16::MAX), u8::from(t.month())))
-            .unwrap_or((u16::MAX, 12))
+        assert_eq!(
+            clock.now().since(Timestamp::from_millis(1_000)),
+            Duration::from_secs(60)
+        );
     }
 }

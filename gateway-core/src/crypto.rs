@@ -11,7 +11,8 @@ type HmacSha256 = Hmac<Sha256>;
 
 fn mac_over(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     for part in parts {
         mac.update(part);
     }
@@ -39,7 +40,11 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 
 /// `len` alphanumerics from the thread's CSPRNG.
 pub fn random_alphanumeric(len: usize) -> String {
-    rand::rng().sample_iter(Alphanumeric).take(len).map(char::from).collect()
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 /// Standard base64 of `n` bytes from the thread's CSPRNG.
@@ -56,8 +61,19 @@ mod tests {
     #[test]
     fn hmac_matches_rfc4231_test_case_2() {
         let tag = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
-        assert_eq!(hex::encode(tag), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-        assert!(hmac_sha256_verify(b"Jefe", &[b"what do ya want for nothing?"], &tag));
-        assert!(!hmac_sha256_verify(b"Jefe", &[b"what do ya want for nothing!"], &tag));
+        assert_eq!(
+            hex::encode(tag),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert!(hmac_sha256_verify(
+            b"Jefe",
+            &[b"what do ya want for nothing?"],
+            &tag
+        ));
+        assert!(!hmac_sha256_verify(
+            b"Jefe",
+            &[b"what do ya want for nothing!"],
+            &tag
+        ));
     }
 }

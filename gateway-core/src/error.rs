@@ -70,12 +70,18 @@ pub enum GatewayError {
 impl GatewayError {
     /// A `BAD_REQUEST_ERROR` with `message`.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::Invalid { code: ErrorCode::BadRequest, message: message.into() }
+        Self::Invalid {
+            code: ErrorCode::BadRequest,
+            message: message.into(),
+        }
     }
 
     /// An invalid request with a specific `code`.
     pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Invalid { code, message: message.into() }
+        Self::Invalid {
+            code,
+            message: message.into(),
+        }
     }
 
     /// An operation the object's state does not allow.

@@ -66,8 +66,14 @@ pub struct Event {
 }
 
 impl Event {
-    fn new(merchant_id: MerchantId, event_type: EventType, data: serde_json::Value, now: Timestamp) -> Self {
-        let payload = json!({ "event": event_type.as_str(), "timestamp": now.as_secs(), "data": data });
+    fn new(
+        merchant_id: MerchantId,
+        event_type: EventType,
+        data: serde_json::Value,
+        now: Timestamp,
+    ) -> Self {
+        let payload =
+            json!({ "event": event_type.as_str(), "timestamp": now.as_secs(), "data": data });
         Event {
             delivery_id: uuid::Uuid::new_v4(),
             merchant_id,
@@ -79,12 +85,22 @@ impl Event {
 
     /// `{"event": …, "timestamp": …, "data": {"payment": {…}}}`.
     pub fn payment(event_type: EventType, payment: &Payment, now: Timestamp) -> Self {
-        Self::new(payment.merchant_id, event_type, json!({ "payment": payment }), now)
+        Self::new(
+            payment.merchant_id,
+            event_type,
+            json!({ "payment": payment }),
+            now,
+        )
     }
 
     /// `{"event": …, "timestamp": …, "data": {"refund": {…}}}`.
     pub fn refund(event_type: EventType, refund: &Refund, now: Timestamp) -> Self {
-        Self::new(refund.merchant_id, event_type, json!({ "refund": refund }), now)
+        Self::new(
+            refund.merchant_id,
+            event_type,
+            json!({ "refund": refund }),
+            now,
+        )
     }
 
     /// A `webhook.test` event.

@@ -98,45 +98,110 @@ pub struct Health {
 #[async_trait]
 pub trait Gateway: Send + Sync + 'static {
     /// The merchant whose key and secret these are.
-    async fn authenticate(&self, api_key: &str, api_secret: &str) -> Result<MerchantId, GatewayError>;
+    async fn authenticate(
+        &self,
+        api_key: &str,
+        api_secret: &str,
+    ) -> Result<MerchantId, GatewayError>;
 
     /// Creates an order.
-    async fn create_order(&self, merchant: MerchantId, request: CreateOrder, key: Option<IdempotencyKey>) -> Result<Idempotent<Order>, GatewayError>;
+    async fn create_order(
+        &self,
+        merchant: MerchantId,
+        request: CreateOrder,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Order>, GatewayError>;
     /// One order.
     async fn get_order(&self, merchant: MerchantId, id: &str) -> Result<Order, GatewayError>;
     /// Orders, newest first.
-    async fn list_orders(&self, merchant: MerchantId, page: PageRequest) -> Result<Page<Order>, GatewayError>;
+    async fn list_orders(
+        &self,
+        merchant: MerchantId,
+        page: PageRequest,
+    ) -> Result<Page<Order>, GatewayError>;
 
     /// Creates a pending payment; a worker settles it.
-    async fn create_payment(&self, merchant: MerchantId, request: CreatePayment, key: Option<IdempotencyKey>) -> Result<Idempotent<Payment>, GatewayError>;
+    async fn create_payment(
+        &self,
+        merchant: MerchantId,
+        request: CreatePayment,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Payment>, GatewayError>;
     /// One payment.
     async fn get_payment(&self, merchant: MerchantId, id: &str) -> Result<Payment, GatewayError>;
     /// Payments, newest first.
-    async fn list_payments(&self, merchant: MerchantId, filter: PaymentFilter, page: PageRequest) -> Result<Page<Payment>, GatewayError>;
+    async fn list_payments(
+        &self,
+        merchant: MerchantId,
+        filter: PaymentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Payment>, GatewayError>;
     /// Captures a successful payment.
-    async fn capture_payment(&self, merchant: MerchantId, id: &str, request: CapturePayment, key: Option<IdempotencyKey>) -> Result<Idempotent<Payment>, GatewayError>;
+    async fn capture_payment(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        request: CapturePayment,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Payment>, GatewayError>;
 
     /// Creates a pending refund of a successful payment; a worker settles it.
-    async fn create_refund(&self, merchant: MerchantId, payment_id: &str, request: CreateRefund, key: Option<IdempotencyKey>) -> Result<Idempotent<Refund>, GatewayError>;
+    async fn create_refund(
+        &self,
+        merchant: MerchantId,
+        payment_id: &str,
+        request: CreateRefund,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Refund>, GatewayError>;
     /// One refund.
     async fn get_refund(&self, merchant: MerchantId, id: &str) -> Result<Refund, GatewayError>;
     /// Refunds (of one payment, if given), newest first.
-    async fn list_refunds(&self, merchant: MerchantId, payment_id: Option<&str>, page: PageRequest) -> Result<Page<Refund>, GatewayError>;
+    async fn list_refunds(
+        &self,
+        merchant: MerchantId,
+        payment_id: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<Refund>, GatewayError>;
 
     /// The merchant's webhook URL and secret.
     async fn webhook_config(&self, merchant: MerchantId) -> Result<WebhookConfig, GatewayError>;
     /// Sets or clears the webhook URL.
-    async fn update_webhook_config(&self, merchant: MerchantId, request: UpdateWebhookConfig) -> Result<WebhookConfig, GatewayError>;
+    async fn update_webhook_config(
+        &self,
+        merchant: MerchantId,
+        request: UpdateWebhookConfig,
+    ) -> Result<WebhookConfig, GatewayError>;
     /// Replaces the webhook secret with a fresh one.
-    async fn rotate_webhook_secret(&self, merchant: MerchantId, key: Option<IdempotencyKey>) -> Result<Idempotent<RotatedSecret>, GatewayError>;
+    async fn rotate_webhook_secret(
+        &self,
+        merchant: MerchantId,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<RotatedSecret>, GatewayError>;
     /// Webhook deliveries, newest first.
-    async fn list_deliveries(&self, merchant: MerchantId, page: PageRequest) -> Result<Page<WebhookDelivery>, GatewayError>;
+    async fn list_deliveries(
+        &self,
+        merchant: MerchantId,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>, GatewayError>;
     /// One delivery with its attempts.
-    async fn get_delivery(&self, merchant: MerchantId, id: &str) -> Result<DeliveryDetail, GatewayError>;
+    async fn get_delivery(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+    ) -> Result<DeliveryDetail, GatewayError>;
     /// Re-arms a delivery for an immediate attempt.
-    async fn retry_delivery(&self, merchant: MerchantId, id: &str, key: Option<IdempotencyKey>) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
+    async fn retry_delivery(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
     /// Sends a `webhook.test` event to the configured URL.
-    async fn send_test_webhook(&self, merchant: MerchantId, key: Option<IdempotencyKey>) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
+    async fn send_test_webhook(
+        &self,
+        merchant: MerchantId,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
 
     /// Job queue counts and worker liveness.
     async fn job_stats(&self) -> Result<JobStats, GatewayError>;

@@ -28,14 +28,28 @@ impl IdempotencyKey {
     ///
     /// `canonical_body` should not depend on formatting (e.g. JSON re-serialized with sorted keys)
     /// so that a retried request with different whitespace is still recognised.
-    pub fn new(key: &str, method: &str, path: &str, canonical_body: &[u8]) -> Result<Self, GatewayError> {
+    pub fn new(
+        key: &str,
+        method: &str,
+        path: &str,
+        canonical_body: &[u8],
+    ) -> Result<Self, GatewayError> {
         if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(GatewayError::bad_request(
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
             ));
         }
-        let fingerprint = sha256(&[method.as_bytes(), b" ", path.as_bytes(), b"\n", canonical_body]);
-        Ok(Self { key: key.to_owned(), fingerprint })
+        let fingerprint = sha256(&[
+            method.as_bytes(),
+            b" ",
+            path.as_bytes(),
+            b"\n",
+            canonical_body,
+        ]);
+        Ok(Self {
+            key: key.to_owned(),
+            fingerprint,
+        })
     }
 
     /// The key as the client sent it.
@@ -55,7 +69,7 @@ impl IdempotencyKey {
             fingerprint: self.fingerprint.to_vec(),
             response,
             created_at: now,
-            expires_at: now.add(IDEMPOTENCY_TTL),
+            expires_at: now.plus(IDEMPOTENCY_TTL),
         }
     }
 }
@@ -101,9 +115,22 @@ mod tests {
     #[test]
     fn the_fingerprint_covers_method_path_and_body() {
         let a = IdempotencyKey::new("k", "POST", "/api/v1/orders", b"{}").unwrap();
-        assert_eq!(a, IdempotencyKey::new("k", "POST", "/api/v1/orders", b"{}").unwrap());
-        assert_ne!(a.fingerprint(), IdempotencyKey::new("k", "POST", "/api/v1/payments", b"{}").unwrap().fingerprint());
-        assert_ne!(a.fingerprint(), IdempotencyKey::new("k", "POST", "/api/v1/orders", b"{ }").unwrap().fingerprint());
+        assert_eq!(
+            a,
+            IdempotencyKey::new("k", "POST", "/api/v1/orders", b"{}").unwrap()
+        );
+        assert_ne!(
+            a.fingerprint(),
+            IdempotencyKey::new("k", "POST", "/api/v1/payments", b"{}")
+                .unwrap()
+                .fingerprint()
+        );
+        assert_ne!(
+            a.fingerprint(),
+            IdempotencyKey::new("k", "POST", "/api/v1/orders", b"{ }")
+                .unwrap()
+                .fingerprint()
+        );
     }
 
     #[test]

@@ -75,7 +75,12 @@ pub type DeliveryId = Uuid;
 fn random_id(prefix: &str) -> String {
     let mut id = String::with_capacity(prefix.len() + ID_RANDOM_LEN);
     id.push_str(prefix);
-    id.extend(rand::rng().sample_iter(Alphanumeric).take(ID_RANDOM_LEN).map(char::from));
+    id.extend(
+        rand::rng()
+            .sample_iter(Alphanumeric)
+            .take(ID_RANDOM_LEN)
+            .map(char::from),
+    );
     id
 }
 
@@ -91,7 +96,11 @@ mod tests {
 
     #[test]
     fn generated_ids_have_prefix_and_sixteen_alphanumerics() {
-        for id in [OrderId::generate().0, PaymentId::generate().0, RefundId::generate().0] {
+        for id in [
+            OrderId::generate().0,
+            PaymentId::generate().0,
+            RefundId::generate().0,
+        ] {
             let (prefix, rest) = id.split_once('_').expect("prefix");
             assert!(["order", "pay", "rfnd"].contains(&prefix));
             assert_eq!(rest.len(), 16);

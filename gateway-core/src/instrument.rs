@@ -71,7 +71,12 @@ impl CardNetwork {
     }
 
     fn detect(digits: &str) -> Self {
-        let prefix = |n: usize| digits.get(..n).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+        let prefix = |n: usize| {
+            digits
+                .get(..n)
+                .and_then(|p| p.parse::<u32>().ok())
+                .unwrap_or(0)
+        };
         match (prefix(1), prefix(2), prefix(4)) {
             (4, _, _) => Self::Visa,
             (_, 51..=55, _) | (_, _, 2221..=2720) => Self::Mastercard,
@@ -129,13 +134,20 @@ pub fn validate_vpa(vpa: &str) -> Result<StoredInstrument, GatewayError> {
         && vpa.split_once('@').is_some_and(|(name, handle)| {
             !name.is_empty()
                 && !handle.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
                 && handle.bytes().all(|b| b.is_ascii_alphanumeric())
         });
     if valid {
-        Ok(StoredInstrument::Upi { vpa: vpa.to_owned() })
+        Ok(StoredInstrument::Upi {
+            vpa: vpa.to_owned(),
+        })
     } else {
-        Err(GatewayError::invalid(ErrorCode::InvalidVpa, "VPA format is invalid"))
+        Err(GatewayError::invalid(
+            ErrorCode::InvalidVpa,
+            "VPA format is invalid",
+        ))
     }
 }
 
@@ -154,12 +166,25 @@ pub fn validate_card(
     card: &CardInput,
     (year, month): (u16, u8),
 ) -> Result<(StoredInstrument, Option<InstrumentVerdict>), GatewayError> {
-    let digits: String = card.number.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    if !(12..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) || !luhn(&digits) {
-        return Err(GatewayError::invalid(ErrorCode::InvalidCard, "Card validation failed"));
+    let digits: String = card
+        .number
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect();
+    if !(12..=19).contains(&digits.len())
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || !luhn(&digits)
+    {
+        return Err(GatewayError::invalid(
+            ErrorCode::InvalidCard,
+            "Card validation failed",
+        ));
     }
     if !(3..=4).contains(&card.cvv.len()) || !card.cvv.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(GatewayError::invalid(ErrorCode::InvalidCard, "Card validation failed"));
+        return Err(GatewayError::invalid(
+            ErrorCode::InvalidCard,
+            "Card validation failed",
+        ));
     }
     let expiry_month = number_field(&card.expiry_month)
         .filter(|m| (1..=12).contains(m))
@@ -172,7 +197,10 @@ pub fn validate_card(
         })
         .ok_or_else(|| GatewayError::invalid(ErrorCode::ExpiredCard, "Card expiry date invalid"))?;
     if (expiry_year, expiry_month) < (u32::from(year), u32::from(month)) {
-        return Err(GatewayError::invalid(ErrorCode::ExpiredCard, "Card expiry date invalid"));
+        return Err(GatewayError::invalid(
+            ErrorCode::ExpiredCard,
+            "Card expiry date invalid",
+        ));
     }
     let verdict = match digits.as_str() {
         TEST_CARD_SUCCESS => Some(InstrumentVerdict::Succeed),
@@ -192,7 +220,9 @@ pub fn validate_card(
 fn number_field(value: &serde_json::Value) -> Option<u32> {
     match value {
         serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-        serde_json::Value::String(s) if (1..=4).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) => {
+        serde_json::Value::String(s)
+            if (1..=4).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
             s.parse().ok()
         }
         _ => None,
@@ -207,10 +237,14 @@ pub fn luhn(digits: &str) -> bool {
         .enumerate()
         .map(|(i, b)| {
             let d = u32::from(b - b'0');
-            if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
@@ -219,8 +253,19 @@ mod tests {
 
     use super::*;
 
-    fn card(number: &str, month: serde_json::Value, year: serde_json::Value, cvv: &str) -> CardInput {
-        CardInput { number: number.into(), expiry_month: month, expiry_year: year, cvv: cvv.into(), holder_name: None }
+    fn card(
+        number: &str,
+        month: serde_json::Value,
+        year: serde_json::Value,
+        cvv: &str,
+    ) -> CardInput {
+        CardInput {
+            number: number.into(),
+            expiry_month: month,
+            expiry_year: year,
+            cvv: cvv.into(),
+            holder_name: None,
+        }
     }
 
     const NOW: (u16, u8) = (2026, 11);
@@ -229,7 +274,15 @@ mod tests {
     fn vpas_need_a_name_and_a_handle() {
         assert!(validate_vpa("user@paytm").is_ok());
         assert!(validate_vpa("first.last-1_x@okhdfcbank").is_ok());
-        for bad in ["userpaytm", "@paytm", "user@", "us er@paytm", "user@pay.tm", "a@b@c", ""] {
+        for bad in [
+            "userpaytm",
+            "@paytm",
+            "user@",
+            "us er@paytm",
+            "user@pay.tm",
+            "a@b@c",
+            "",
+        ] {
             assert!(validate_vpa(bad).is_err(), "{bad}");
         }
     }
@@ -243,40 +296,68 @@ mod tests {
 
     #[test]
     fn a_valid_card_keeps_only_network_last4_and_expiry() {
-        let (stored, verdict) = validate_card(&card("4111 1111 1111 1111", json!(12), json!("2030"), "123"), NOW).unwrap();
+        let (stored, verdict) = validate_card(
+            &card("4111 1111 1111 1111", json!(12), json!("2030"), "123"),
+            NOW,
+        )
+        .unwrap();
         assert_eq!(
             stored,
-            StoredInstrument::Card { network: CardNetwork::Visa, last4: "1111".into(), expiry_month: 12, expiry_year: 2030 }
+            StoredInstrument::Card {
+                network: CardNetwork::Visa,
+                last4: "1111".into(),
+                expiry_month: 12,
+                expiry_year: 2030
+            }
         );
         assert_eq!(verdict, Some(InstrumentVerdict::Succeed));
     }
 
     #[test]
     fn networks_are_detected_from_prefixes() {
-        assert_eq!(CardNetwork::detect("5555555555554444"), CardNetwork::Mastercard);
-        assert_eq!(CardNetwork::detect("2221000000000009"), CardNetwork::Mastercard);
+        assert_eq!(
+            CardNetwork::detect("5555555555554444"),
+            CardNetwork::Mastercard
+        );
+        assert_eq!(
+            CardNetwork::detect("2221000000000009"),
+            CardNetwork::Mastercard
+        );
         assert_eq!(CardNetwork::detect("378282246310005"), CardNetwork::Amex);
         assert_eq!(CardNetwork::detect("6521000000000000"), CardNetwork::Rupay);
-        assert_eq!(CardNetwork::detect("3530111333300000"), CardNetwork::Unknown);
+        assert_eq!(
+            CardNetwork::detect("3530111333300000"),
+            CardNetwork::Unknown
+        );
     }
 
     #[test]
     fn expired_and_malformed_cards_are_rejected_with_their_codes() {
-        let expired = validate_card(&card(TEST_CARD_SUCCESS, json!(10), json!(2026), "123"), NOW).unwrap_err();
+        let expired = validate_card(&card(TEST_CARD_SUCCESS, json!(10), json!(2026), "123"), NOW)
+            .unwrap_err();
         assert_eq!(expired.code(), Some(ErrorCode::ExpiredCard));
         let this_month = validate_card(&card(TEST_CARD_SUCCESS, json!(11), json!(26), "123"), NOW);
         assert!(this_month.is_ok());
-        let bad_luhn = validate_card(&card("4111111111111112", json!(12), json!(2030), "123"), NOW).unwrap_err();
+        let bad_luhn = validate_card(
+            &card("4111111111111112", json!(12), json!(2030), "123"),
+            NOW,
+        )
+        .unwrap_err();
         assert_eq!(bad_luhn.code(), Some(ErrorCode::InvalidCard));
-        let bad_cvv = validate_card(&card(TEST_CARD_SUCCESS, json!(12), json!(2030), "12a"), NOW).unwrap_err();
+        let bad_cvv = validate_card(&card(TEST_CARD_SUCCESS, json!(12), json!(2030), "12a"), NOW)
+            .unwrap_err();
         assert_eq!(bad_cvv.code(), Some(ErrorCode::InvalidCard));
-        let bad_month = validate_card(&card(TEST_CARD_SUCCESS, json!(13), json!(2030), "123"), NOW).unwrap_err();
+        let bad_month = validate_card(&card(TEST_CARD_SUCCESS, json!(13), json!(2030), "123"), NOW)
+            .unwrap_err();
         assert_eq!(bad_month.code(), Some(ErrorCode::ExpiredCard));
     }
 
     #[test]
     fn card_debug_output_never_shows_number_or_cvv() {
-        let text = format!("{:?}", card("4111111111111111", json!(12), json!(2030), "987"));
+        let text = format!(
+            "{:?}",
+            card("4111111111111111", json!(12), json!(2030), "987")
+        );
         assert!(!text.contains("4111") && !text.contains("987"));
     }
 }

@@ -77,19 +77,41 @@ pub struct PaymentJobPayload {
 
 impl NewJob {
     /// Settle `payment` at `run_at`.
-    pub fn process_payment(payment: &PaymentId, verdict: Option<InstrumentVerdict>, run_at: Timestamp) -> Self {
+    pub fn process_payment(
+        payment: &PaymentId,
+        verdict: Option<InstrumentVerdict>,
+        run_at: Timestamp,
+    ) -> Self {
         let payload = serde_json::to_string(&PaymentJobPayload { verdict }).ok();
-        Self { kind: JobKind::ProcessPayment, entity_id: payment.to_string(), payload, run_at, max_attempts: JOB_MAX_ATTEMPTS }
+        Self {
+            kind: JobKind::ProcessPayment,
+            entity_id: payment.to_string(),
+            payload,
+            run_at,
+            max_attempts: JOB_MAX_ATTEMPTS,
+        }
     }
 
     /// Settle `refund` at `run_at`.
     pub fn process_refund(refund: &RefundId, run_at: Timestamp) -> Self {
-        Self { kind: JobKind::ProcessRefund, entity_id: refund.to_string(), payload: None, run_at, max_attempts: JOB_MAX_ATTEMPTS }
+        Self {
+            kind: JobKind::ProcessRefund,
+            entity_id: refund.to_string(),
+            payload: None,
+            run_at,
+            max_attempts: JOB_MAX_ATTEMPTS,
+        }
     }
 
     /// Attempt `delivery` at `run_at`.
     pub fn deliver_webhook(delivery: DeliveryId, run_at: Timestamp) -> Self {
-        Self { kind: JobKind::DeliverWebhook, entity_id: delivery.to_string(), payload: None, run_at, max_attempts: JOB_MAX_ATTEMPTS }
+        Self {
+            kind: JobKind::DeliverWebhook,
+            entity_id: delivery.to_string(),
+            payload: None,
+            run_at,
+            max_attempts: JOB_MAX_ATTEMPTS,
+        }
     }
 }
 
@@ -168,7 +190,11 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for k in [JobKind::ProcessPayment, JobKind::ProcessRefund, JobKind::DeliverWebhook] {
+        for k in [
+            JobKind::ProcessPayment,
+            JobKind::ProcessRefund,
+            JobKind::DeliverWebhook,
+        ] {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
         }
     }

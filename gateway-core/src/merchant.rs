@@ -66,7 +66,10 @@ pub struct IssuedCredentials {
 
 impl std::fmt::Debug for IssuedCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedCredentials").field("id", &self.id).field("api_key", &self.api_key).finish_non_exhaustive()
+        f.debug_struct("IssuedCredentials")
+            .field("id", &self.id)
+            .field("api_key", &self.api_key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,7 +101,9 @@ pub const DEVELOPMENT_PEPPER: &str = "gateway-development-pepper-do-not-use-in-p
 impl SecretHasher {
     /// A hasher keyed with `pepper` (the `API_SECRET_SALT` setting).
     pub fn new(pepper: impl Into<Vec<u8>>) -> Self {
-        Self { pepper: pepper.into() }
+        Self {
+            pepper: pepper.into(),
+        }
     }
 
     /// The keyed hash of `secret`.
@@ -112,7 +117,12 @@ impl SecretHasher {
     }
 
     /// Fresh credentials for a new merchant, and the row that stores them.
-    pub fn issue(&self, email: &str, business_name: &str, now: Timestamp) -> (NewMerchant, IssuedCredentials) {
+    pub fn issue(
+        &self,
+        email: &str,
+        business_name: &str,
+        now: Timestamp,
+    ) -> (NewMerchant, IssuedCredentials) {
         let issued = IssuedCredentials {
             id: uuid::Uuid::new_v4(),
             api_key: format!("key_live_{}", random_alphanumeric(16)),
@@ -172,7 +182,11 @@ mod tests {
     #[test]
     fn the_stored_hash_is_not_the_secret() {
         let (row, issued) = SecretHasher::new("p").issue("a@b.c", "A", Timestamp::from_millis(0));
-        assert!(!row.api_secret_hash.windows(issued.api_secret.len()).any(|w| w == issued.api_secret.as_bytes()));
+        assert!(
+            !row.api_secret_hash
+                .windows(issued.api_secret.len())
+                .any(|w| w == issued.api_secret.as_bytes())
+        );
         assert!(issued.api_key.starts_with("key_live_"));
         assert!(!format!("{issued:?}").contains(&issued.api_secret));
     }
@@ -181,7 +195,9 @@ mod tests {
     fn webhook_secrets_are_whsec_and_32_random_bytes() {
         use base64::Engine;
         let secret = generate_webhook_secret();
-        let raw = base64::engine::general_purpose::STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(secret.strip_prefix("whsec_").unwrap())
+            .unwrap();
         assert_eq!(raw.len(), 32);
         assert_ne!(secret, generate_webhook_secret());
     }

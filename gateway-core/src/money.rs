@@ -44,7 +44,9 @@ impl Amount {
 
     /// `self + other`, if the result is still a valid amount.
     pub fn checked_add(self, other: Amount) -> Option<Amount> {
-        self.0.checked_add(other.0).and_then(|sum| Amount::new(sum).ok())
+        self.0
+            .checked_add(other.0)
+            .and_then(|sum| Amount::new(sum).ok())
     }
 
     /// `self - other` in minor units, if `other` does not exceed `self` (zero is allowed).
@@ -106,7 +108,10 @@ mod tests {
     fn bounds_are_enforced() {
         assert_eq!(Amount::new(0), Err(AmountError::NotPositive));
         assert_eq!(Amount::new(-1), Err(AmountError::NotPositive));
-        assert_eq!(Amount::new(Amount::MAX.minor() + 1), Err(AmountError::TooLarge));
+        assert_eq!(
+            Amount::new(Amount::MAX.minor() + 1),
+            Err(AmountError::TooLarge)
+        );
         assert_eq!(Amount::new(1).map(Amount::minor), Ok(1));
         assert_eq!(Amount::new(Amount::MAX.minor()), Ok(Amount::MAX));
     }

@@ -81,7 +81,11 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_text() {
-        for s in [OrderStatus::Created, OrderStatus::Attempted, OrderStatus::Paid] {
+        for s in [
+            OrderStatus::Created,
+            OrderStatus::Attempted,
+            OrderStatus::Paid,
+        ] {
             assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(OrderStatus::parse("unknown"), None);

@@ -150,7 +150,12 @@ impl Payment {
         };
         match instrument {
             StoredInstrument::Upi { vpa } => payment.vpa = Some(vpa),
-            StoredInstrument::Card { network, last4, expiry_month, expiry_year } => {
+            StoredInstrument::Card {
+                network,
+                last4,
+                expiry_month,
+                expiry_year,
+            } => {
                 payment.method = PaymentMethod::Card;
                 payment.card_network = Some(network.as_str().to_owned());
                 payment.card_last4 = Some(last4);
@@ -163,7 +168,9 @@ impl Payment {
     /// Applies the bank's answer. Only a pending payment can settle, and only once.
     pub fn settle(&mut self, outcome: PaymentOutcome, now: Timestamp) -> Result<(), GatewayError> {
         if self.status != PaymentStatus::Pending {
-            return Err(GatewayError::invalid_state("Payment has already been settled"));
+            return Err(GatewayError::invalid_state(
+                "Payment has already been settled",
+            ));
         }
         match outcome {
             PaymentOutcome::Succeeded => self.status = PaymentStatus::Success,
@@ -180,10 +187,14 @@ impl Payment {
     /// Captures the payment: only a successful, not yet captured payment, for its full amount.
     pub fn capture(&mut self, amount: Option<i64>, now: Timestamp) -> Result<(), GatewayError> {
         if self.status != PaymentStatus::Success || self.captured {
-            return Err(GatewayError::invalid_state("Payment not in capturable state"));
+            return Err(GatewayError::invalid_state(
+                "Payment not in capturable state",
+            ));
         }
         if amount.is_some_and(|a| a != self.amount.minor()) {
-            return Err(GatewayError::bad_request("Capture amount must equal the payment amount"));
+            return Err(GatewayError::bad_request(
+                "Capture amount must equal the payment amount",
+            ));
         }
         self.captured = true;
         self.updated_at = now;
@@ -207,22 +218,31 @@ mod tests {
             OrderId::generate(),
             Amount::new(50_000).unwrap(),
             Currency::INR,
-            StoredInstrument::Upi { vpa: "user@paytm".into() },
+            StoredInstrument::Upi {
+                vpa: "user@paytm".into(),
+            },
             Timestamp::from_millis(0),
         )
     }
 
     fn failed() -> PaymentOutcome {
-        PaymentOutcome::Failed { code: "PAYMENT_FAILED".into(), description: "declined".into() }
+        PaymentOutcome::Failed {
+            code: "PAYMENT_FAILED".into(),
+            description: "declined".into(),
+        }
     }
 
     #[test]
     fn a_payment_leaves_pending_exactly_once() {
         let mut p = pending();
-        p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(5)).unwrap();
+        p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(5))
+            .unwrap();
         assert_eq!(p.status, PaymentStatus::Success);
         assert!(p.settle(failed(), Timestamp::from_millis(6)).is_err());
-        assert!(p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(6)).is_err());
+        assert!(
+            p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(6))
+                .is_err()
+        );
         assert_eq!(p.status, PaymentStatus::Success);
         assert_eq!(p.updated_at, Timestamp::from_millis(5));
     }
@@ -239,13 +259,23 @@ mod tests {
     #[test]
     fn capture_needs_success_happens_once_and_only_for_the_full_amount() {
         let mut p = pending();
-        assert!(p.capture(None, Timestamp::from_millis(1)).is_err(), "pending cannot be captured");
-        p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(1)).unwrap();
-        assert!(p.capture(Some(100), Timestamp::from_millis(2)).is_err(), "partial capture");
+        assert!(
+            p.capture(None, Timestamp::from_millis(1)).is_err(),
+            "pending cannot be captured"
+        );
+        p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(1))
+            .unwrap();
+        assert!(
+            p.capture(Some(100), Timestamp::from_millis(2)).is_err(),
+            "partial capture"
+        );
         assert!(!p.captured);
         p.capture(Some(50_000), Timestamp::from_millis(2)).unwrap();
         assert!(p.captured);
-        assert!(p.capture(None, Timestamp::from_millis(3)).is_err(), "second capture");
+        assert!(
+            p.capture(None, Timestamp::from_millis(3)).is_err(),
+            "second capture"
+        );
     }
 
     #[test]
@@ -255,7 +285,12 @@ mod tests {
             OrderId::generate(),
             Amount::new(100).unwrap(),
             Currency::INR,
-            StoredInstrument::Card { network: CardNetwork::Visa, last4: "1111".into(), expiry_month: 12, expiry_year: 2030 },
+            StoredInstrument::Card {
+                network: CardNetwork::Visa,
+                last4: "1111".into(),
+                expiry_month: 12,
+                expiry_year: 2030,
+            },
             Timestamp::from_millis(0),
         );
         let json = serde_json::to_value(&p).unwrap();

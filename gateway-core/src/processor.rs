@@ -18,7 +18,11 @@ pub trait Processor: Send + Sync + 'static {
     /// How long after creation a refund is settled.
     fn refund_delay(&self) -> Duration;
     /// The bank's answer for `payment`; a test instrument's `verdict` always wins.
-    fn decide_payment(&self, payment: &Payment, verdict: Option<InstrumentVerdict>) -> PaymentOutcome;
+    fn decide_payment(
+        &self,
+        payment: &Payment,
+        verdict: Option<InstrumentVerdict>,
+    ) -> PaymentOutcome;
     /// Whether `refund` goes through.
     fn decide_refund(&self, refund: &Refund) -> bool;
 }
@@ -36,7 +40,11 @@ pub struct SimulationConfig {
 
 impl Default for SimulationConfig {
     fn default() -> Self {
-        Self { test_mode: false, test_delay: Duration::from_millis(1000), test_success: true }
+        Self {
+            test_mode: false,
+            test_delay: Duration::from_millis(1000),
+            test_success: true,
+        }
     }
 }
 
@@ -52,22 +60,34 @@ pub struct SimulatedBank {
 impl SimulatedBank {
     /// A bank with randomness from the OS.
     pub fn new(config: SimulationConfig) -> Self {
-        Self { config, rng: Mutex::new(rand::make_rng()) }
+        Self {
+            config,
+            rng: Mutex::new(rand::make_rng()),
+        }
     }
 
     /// A bank whose random choices are reproducible.
     pub fn seeded(config: SimulationConfig, seed: u64) -> Self {
-        Self { config, rng: Mutex::new(StdRng::seed_from_u64(seed)) }
+        Self {
+            config,
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        }
     }
 
     fn with_rng<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> T {
-        let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut rng)
     }
 }
 
 fn failed(description: &str) -> PaymentOutcome {
-    PaymentOutcome::Failed { code: "PAYMENT_FAILED".into(), description: description.into() }
+    PaymentOutcome::Failed {
+        code: "PAYMENT_FAILED".into(),
+        description: description.into(),
+    }
 }
 
 impl Processor for SimulatedBank {
@@ -87,13 +107,21 @@ impl Processor for SimulatedBank {
         }
     }
 
-    fn decide_payment(&self, payment: &Payment, verdict: Option<InstrumentVerdict>) -> PaymentOutcome {
+    fn decide_payment(
+        &self,
+        payment: &Payment,
+        verdict: Option<InstrumentVerdict>,
+    ) -> PaymentOutcome {
         let succeeded = match verdict {
             Some(InstrumentVerdict::Succeed) => true,
             Some(InstrumentVerdict::Decline) => false,
             None if self.config.test_mode => self.config.test_success,
             None => {
-                let rate = if payment.method == PaymentMethod::Upi { 0.90 } else { 0.95 };
+                let rate = if payment.method == PaymentMethod::Upi {
+                    0.90
+                } else {
+                    0.95
+                };
                 self.with_rng(|r| r.random_bool(rate))
             }
         };
@@ -132,18 +160,47 @@ mod tests {
 
     #[test]
     fn instruments_decide_their_own_outcome_even_against_test_mode() {
-        let bank = SimulatedBank::seeded(SimulationConfig { test_mode: true, test_success: false, ..Default::default() }, 1);
-        assert_eq!(bank.decide_payment(&upi(), Some(InstrumentVerdict::Succeed)), PaymentOutcome::Succeeded);
+        let bank = SimulatedBank::seeded(
+            SimulationConfig {
+                test_mode: true,
+                test_success: false,
+                ..Default::default()
+            },
+            1,
+        );
+        assert_eq!(
+            bank.decide_payment(&upi(), Some(InstrumentVerdict::Succeed)),
+            PaymentOutcome::Succeeded
+        );
         assert_ne!(bank.decide_payment(&upi(), None), PaymentOutcome::Succeeded);
-        let bank = SimulatedBank::seeded(SimulationConfig { test_mode: true, ..Default::default() }, 1);
-        assert_ne!(bank.decide_payment(&upi(), Some(InstrumentVerdict::Decline)), PaymentOutcome::Succeeded);
+        let bank = SimulatedBank::seeded(
+            SimulationConfig {
+                test_mode: true,
+                ..Default::default()
+            },
+            1,
+        );
+        assert_ne!(
+            bank.decide_payment(&upi(), Some(InstrumentVerdict::Decline)),
+            PaymentOutcome::Succeeded
+        );
         assert_eq!(bank.decide_payment(&upi(), None), PaymentOutcome::Succeeded);
     }
 
     #[test]
     fn test_mode_uses_the_configured_delay() {
-        let bank = SimulatedBank::seeded(SimulationConfig { test_mode: true, test_delay: Duration::from_millis(7), test_success: true }, 1);
-        assert_eq!(bank.payment_delay(PaymentMethod::Card), Duration::from_millis(7));
+        let bank = SimulatedBank::seeded(
+            SimulationConfig {
+                test_mode: true,
+                test_delay: Duration::from_millis(7),
+                test_success: true,
+            },
+            1,
+        );
+        assert_eq!(
+            bank.payment_delay(PaymentMethod::Card),
+            Duration::from_millis(7)
+        );
         assert_eq!(bank.refund_delay(), Duration::from_millis(7));
     }
 
@@ -156,16 +213,25 @@ mod tests {
             let r = bank.refund_delay().as_millis();
             assert!((3_000..=5_000).contains(&r));
         }
-        let successes = (0..2_000).filter(|_| bank.decide_payment(&upi(), None) == PaymentOutcome::Succeeded).count();
-        assert!((1_700..=1_900).contains(&successes), "UPI success ~90%, got {successes}/2000");
+        let successes = (0..2_000)
+            .filter(|_| bank.decide_payment(&upi(), None) == PaymentOutcome::Succeeded)
+            .count();
+        assert!(
+            (1_700..=1_900).contains(&successes),
+            "UPI success ~90%, got {successes}/2000"
+        );
     }
 
     #[test]
     fn the_same_seed_gives_the_same_choices() {
         let a = SimulatedBank::seeded(SimulationConfig::default(), 7);
         let b = SimulatedBank::seeded(SimulationConfig::default(), 7);
-        let da: Vec<_> = (0..10).map(|_| a.payment_delay(PaymentMethod::Upi)).collect();
-        let db: Vec<_> = (0..10).map(|_| b.payment_delay(PaymentMethod::Upi)).collect();
+        let da: Vec<_> = (0..10)
+            .map(|_| a.payment_delay(PaymentMethod::Upi))
+            .collect();
+        let db: Vec<_> = (0..10)
+            .map(|_| b.payment_delay(PaymentMethod::Upi))
+            .collect();
         assert_eq!(da, db);
     }
 }

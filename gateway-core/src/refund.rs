@@ -66,7 +66,9 @@ impl Refund {
     /// Settles a pending refund, once.
     pub fn settle(&mut self, processed: bool, now: Timestamp) -> Result<(), GatewayError> {
         if self.status != RefundStatus::Pending {
-            return Err(GatewayError::invalid_state("Refund has already been settled"));
+            return Err(GatewayError::invalid_state(
+                "Refund has already been settled",
+            ));
         }
         if processed {
             self.status = RefundStatus::Processed;
@@ -80,9 +82,17 @@ impl Refund {
 
 /// Whether a refund of `requested` fits in `payment_amount` given `already_refunded`
 /// (the sum of the payment's non-failed refunds). Err carries the amount still available.
-pub fn check_refundable(payment_amount: Amount, already_refunded: i64, requested: Amount) -> Result<(), i64> {
+pub fn check_refundable(
+    payment_amount: Amount,
+    already_refunded: i64,
+    requested: Amount,
+) -> Result<(), i64> {
     let available = payment_amount.checked_sub(already_refunded).unwrap_or(0);
-    if requested.minor() <= available { Ok(()) } else { Err(available) }
+    if requested.minor() <= available {
+        Ok(())
+    } else {
+        Err(available)
+    }
 }
 
 #[cfg(test)]
@@ -104,7 +114,10 @@ mod tests {
             processed_at: None,
         };
         r.settle(true, Timestamp::from_millis(9)).unwrap();
-        assert_eq!((r.status, r.processed_at), (RefundStatus::Processed, Some(Timestamp::from_millis(9))));
+        assert_eq!(
+            (r.status, r.processed_at),
+            (RefundStatus::Processed, Some(Timestamp::from_millis(9)))
+        );
         assert!(r.settle(false, Timestamp::from_millis(10)).is_err());
         assert_eq!(r.status, RefundStatus::Processed);
     }
@@ -112,10 +125,22 @@ mod tests {
     #[test]
     fn refunds_fit_within_the_payment() {
         let payment = Amount::new(1_000).unwrap();
-        assert_eq!(check_refundable(payment, 0, Amount::new(1_000).unwrap()), Ok(()));
-        assert_eq!(check_refundable(payment, 600, Amount::new(400).unwrap()), Ok(()));
-        assert_eq!(check_refundable(payment, 600, Amount::new(401).unwrap()), Err(400));
-        assert_eq!(check_refundable(payment, 1_000, Amount::new(1).unwrap()), Err(0));
+        assert_eq!(
+            check_refundable(payment, 0, Amount::new(1_000).unwrap()),
+            Ok(())
+        );
+        assert_eq!(
+            check_refundable(payment, 600, Amount::new(400).unwrap()),
+            Ok(())
+        );
+        assert_eq!(
+            check_refundable(payment, 600, Amount::new(401).unwrap()),
+            Err(400)
+        );
+        assert_eq!(
+            check_refundable(payment, 1_000, Amount::new(1).unwrap()),
+            Err(0)
+        );
     }
 
     proptest! {

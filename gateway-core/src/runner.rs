@@ -90,6 +90,15 @@ pub struct Worker {
     jitter: Mutex<StdRng>,
 }
 
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A handler's failure, retried with backoff.
 type HandlerError = String;
 
@@ -123,7 +132,10 @@ impl Worker {
 
     /// Seeds the retry jitter.
     pub fn with_seed(self, seed: u64) -> Self {
-        Self { jitter: Mutex::new(StdRng::seed_from_u64(seed)), ..self }
+        Self {
+            jitter: Mutex::new(StdRng::seed_from_u64(seed)),
+            ..self
+        }
     }
 
     /// The worker's id (the name its leases are held in).
@@ -132,7 +144,11 @@ impl Worker {
     }
 
     async fn claim(&self, limit: u32) -> Vec<ClaimedJob> {
-        match self.store.claim_jobs(&self.config.id, self.clock.now(), self.config.lease, limit).await {
+        match self
+            .store
+            .claim_jobs(&self.config.id, self.clock.now(), self.config.lease, limit)
+            .await
+        {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming jobs failed");
@@ -145,7 +161,11 @@ impl Worker {
     async fn process(self: Arc<Self>, job: ClaimedJob) {
         let runner = self.clone();
         let task_job = job.clone();
-        let result = match tokio::spawn(async move { runner.execute(&task_job).await }).await {
+        let handle = tokio::spawn(async move { runner.execute(&task_job).await });
+        // If this task is aborted (shutdown past its grace period), the handler must stop too,
+        // or it would keep working on a job whose lease is about to be released.
+        let _abort_handler_with_me = AbortOnDrop(handle.abort_handle());
+        let result = match handle.await {
             Ok(result) => result,
             Err(e) if e.is_panic() => Err("handler panicked".to_owned()),
             Err(e) => Err(e.to_string()),
@@ -153,8 +173,12 @@ impl Worker {
         if let Err(error) = result {
             let now = self.clock.now();
             let retry_at = (job.attempt < job.max_attempts).then(|| {
-                let jitter = self.jitter.lock().map(|mut r| r.random_range(0.75..=1.25)).unwrap_or(1.0);
-                now.add(retry_backoff(job.attempt, jitter))
+                let jitter = self
+                    .jitter
+                    .lock()
+                    .map(|mut r| r.random_range(0.75..=1.25))
+                    .unwrap_or(1.0);
+                now.plus(retry_backoff(job.attempt, jitter))
             });
             tracing::warn!(job = job.id, kind = ?job.kind, attempt = job.attempt, %error, will_retry = retry_at.is_some(), "job failed");
             if let Err(e) = self.store.fail_job(&job.lease, &error, retry_at, now).await {
@@ -202,7 +226,9 @@ impl Worker {
             return self.store.complete_job(&job.lease, now).await;
         }
         let events = [Event::payment(event_type, &payment, now)];
-        self.store.settle_payment(&job.lease, &payment, &events).await?;
+        self.store
+            .settle_payment(&job.lease, &payment, &events)
+            .await?;
         self.wake.notify_one();
         Ok(())
     }
@@ -213,14 +239,22 @@ impl Worker {
             return self.store.complete_job(&job.lease, self.clock.now()).await;
         };
         let now = self.clock.now();
-        if refund.status != RefundStatus::Pending || refund.settle(self.processor.decide_refund(&refund), now).is_err() {
+        if refund.status != RefundStatus::Pending
+            || refund
+                .settle(self.processor.decide_refund(&refund), now)
+                .is_err()
+        {
             return self.store.complete_job(&job.lease, now).await;
         }
         let events: Vec<Event> = match refund.status {
-            RefundStatus::Processed => vec![Event::refund(EventType::RefundProcessed, &refund, now)],
+            RefundStatus::Processed => {
+                vec![Event::refund(EventType::RefundProcessed, &refund, now)]
+            }
             _ => Vec::new(),
         };
-        self.store.settle_refund(&job.lease, &refund, &events).await?;
+        self.store
+            .settle_refund(&job.lease, &refund, &events)
+            .await?;
         self.wake.notify_one();
         Ok(())
     }
@@ -240,8 +274,21 @@ impl Worker {
         let result = match &target.url {
             None => Err(TransportError::Refused("no webhook URL configured".into())),
             Some(url) => {
-                let headers = self.signer.sign(&target.secret, &id.to_string(), attempted_at.as_secs(), target.payload.as_bytes()).to_pairs();
-                let request = WebhookRequest { url, headers: &headers, body: target.payload.as_bytes(), timeout: self.config.delivery_timeout };
+                let headers = self
+                    .signer
+                    .sign(
+                        &target.secret,
+                        &id.to_string(),
+                        attempted_at.as_secs(),
+                        target.payload.as_bytes(),
+                    )
+                    .to_pairs();
+                let request = WebhookRequest {
+                    url,
+                    headers: &headers,
+                    body: target.payload.as_bytes(),
+                    timeout: self.config.delivery_timeout,
+                };
                 self.transport.post(request).await
             }
         };
@@ -252,7 +299,10 @@ impl Worker {
         let next_retry_at = if succeeded || target.url.is_none() {
             None
         } else {
-            self.config.retry_schedule.delay_after(attempt).map(|d| finished.add(d))
+            self.config
+                .retry_schedule
+                .delay_after(attempt)
+                .map(|d| finished.plus(d))
         };
         let status = match (succeeded, next_retry_at) {
             (true, _) => DeliveryStatus::Success,
@@ -275,7 +325,9 @@ impl Worker {
             status,
             next_retry_at,
         };
-        self.store.record_delivery_attempt(&job.lease, &record, finished).await
+        self.store
+            .record_delivery_attempt(&job.lease, &record, finished)
+            .await
     }
 
     /// How long to sleep when idle: until the next job is due, at most the poll interval.
@@ -306,14 +358,20 @@ impl JobRunner for Worker {
         let mut last_heartbeat: Option<Instant> = None;
         loop {
             if last_heartbeat.is_none_or(|at| at.elapsed() >= self.config.heartbeat_interval) {
-                if let Err(e) = self.store.heartbeat(&self.config.id, self.clock.now()).await {
+                if let Err(e) = self
+                    .store
+                    .heartbeat(&self.config.id, self.clock.now())
+                    .await
+                {
                     tracing::warn!(error = %e, "worker heartbeat failed");
                 }
                 last_heartbeat = Some(Instant::now());
             }
             while tasks.try_join_next().is_some() {}
             let free = self.config.max_in_flight.saturating_sub(tasks.len());
-            let limit = u32::try_from(free).unwrap_or(u32::MAX).min(self.config.batch_size);
+            let limit = u32::try_from(free)
+                .unwrap_or(u32::MAX)
+                .min(self.config.batch_size);
             if limit > 0 {
                 let jobs = self.claim(limit).await;
                 let full = jobs.len() == limit as usize;
@@ -341,7 +399,11 @@ impl JobRunner for Worker {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }
-        match self.store.release_jobs(&self.config.id, self.clock.now()).await {
+        match self
+            .store
+            .release_jobs(&self.config.id, self.clock.now())
+            .await
+        {
             Ok(released) => tracing::info!(worker = %self.config.id, released, "worker stopped"),
             Err(e) => tracing::warn!(error = %e, "releasing leases failed; they will expire"),
         }

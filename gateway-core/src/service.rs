@@ -12,7 +12,8 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::error::GatewayError;
 use crate::event::{Event, EventType};
 use crate::gateway::{
-    CapturePayment, CreateOrder, CreatePayment, CreateRefund, Gateway, Health, RotatedSecret, UpdateWebhookConfig,
+    CapturePayment, CreateOrder, CreatePayment, CreateRefund, Gateway, Health, RotatedSecret,
+    UpdateWebhookConfig,
 };
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Idempotent};
 use crate::ids::{MerchantId, OrderId, PaymentId, RefundId};
@@ -25,7 +26,9 @@ use crate::payment::Payment;
 use crate::processor::Processor;
 use crate::refund::{Refund, RefundStatus};
 use crate::store::{Page, PageRequest, PaymentFilter, Store, StoreError};
-use crate::webhook::{DeliveryDetail, DeliveryScheduled, DeliveryStatus, WebhookConfig, WebhookDelivery};
+use crate::webhook::{
+    DeliveryDetail, DeliveryScheduled, DeliveryStatus, WebhookConfig, WebhookDelivery,
+};
 
 /// The smallest order amount, as in the reference (₹1.00).
 pub const MIN_ORDER_AMOUNT: i64 = 100;
@@ -82,13 +85,20 @@ impl GatewayService {
         self.jobs_enqueued.clone()
     }
 
-    async fn cached_credential(&self, api_key: &str) -> Result<Option<StoredCredential>, GatewayError> {
+    async fn cached_credential(
+        &self,
+        api_key: &str,
+    ) -> Result<Option<StoredCredential>, GatewayError> {
         let now = self.clock.now();
-        let cached = self.credentials.read().ok().and_then(|map| map.get(api_key).cloned());
-        if let Some((credential, fetched)) = cached {
-            if now.since(fetched) < CREDENTIAL_CACHE_TTL {
-                return Ok(Some(credential));
-            }
+        let cached = self
+            .credentials
+            .read()
+            .ok()
+            .and_then(|map| map.get(api_key).cloned());
+        if let Some((credential, fetched)) = cached
+            && now.since(fetched) < CREDENTIAL_CACHE_TTL
+        {
+            return Ok(Some(credential));
         }
         let fresh = self.store.credential(api_key).await?;
         if let (Some(credential), Ok(mut map)) = (&fresh, self.credentials.write()) {
@@ -98,16 +108,28 @@ impl GatewayService {
     }
 
     /// The remembered response for `key`, if this request ran before.
-    async fn replayed(&self, merchant: MerchantId, key: Option<&IdempotencyKey>) -> Result<Option<String>, GatewayError> {
+    async fn replayed(
+        &self,
+        merchant: MerchantId,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Option<String>, GatewayError> {
         let Some(key) = key else { return Ok(None) };
-        match self.store.idempotency_record(merchant, key.key(), self.clock.now()).await? {
+        match self
+            .store
+            .idempotency_record(merchant, key.key(), self.clock.now())
+            .await?
+        {
             Some(record) if record.fingerprint == key.fingerprint() => Ok(Some(record.response)),
             Some(_) => Err(GatewayError::IdempotencyMismatch),
             None => Ok(None),
         }
     }
 
-    fn record<T: Serialize>(&self, key: Option<&IdempotencyKey>, response: &T) -> Result<Option<IdempotencyRecord>, GatewayError> {
+    fn record<T: Serialize>(
+        &self,
+        key: Option<&IdempotencyKey>,
+        response: &T,
+    ) -> Result<Option<IdempotencyRecord>, GatewayError> {
         key.map(|k| {
             serde_json::to_string(response)
                 .map(|body| k.record(body, self.clock.now()))
@@ -129,7 +151,9 @@ impl GatewayService {
             Ok(()) => Ok(Idempotent::Fresh(value)),
             Err(StoreError::IdempotencyKeyTaken) => match self.replayed(merchant, key).await? {
                 Some(body) => Ok(Idempotent::Replayed(body)),
-                None => Err(GatewayError::Conflict("A request with this idempotency key is in progress".into())),
+                None => Err(GatewayError::Conflict(
+                    "A request with this idempotency key is in progress".into(),
+                )),
             },
             Err(e) => Err(e.into()),
         }
@@ -148,26 +172,41 @@ impl GatewayService {
 
 fn optional_text(value: Option<String>, field: &str) -> Result<Option<String>, GatewayError> {
     match value {
-        Some(text) if text.chars().count() > MAX_TEXT_LEN => {
-            Err(GatewayError::bad_request(format!("{field} must be at most {MAX_TEXT_LEN} characters")))
-        }
+        Some(text) if text.chars().count() > MAX_TEXT_LEN => Err(GatewayError::bad_request(
+            format!("{field} must be at most {MAX_TEXT_LEN} characters"),
+        )),
         other => Ok(other),
     }
 }
 
 fn validate_webhook_url(url: &str) -> Result<(), GatewayError> {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
     let host_ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'));
-    if url.len() > MAX_URL_LEN || !host_ok || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(GatewayError::bad_request("webhook_url must be an http or https URL"));
+    if url.len() > MAX_URL_LEN
+        || !host_ok
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(GatewayError::bad_request(
+            "webhook_url must be an http or https URL",
+        ));
     }
     Ok(())
 }
 
 #[async_trait]
 impl Gateway for GatewayService {
-    async fn authenticate(&self, api_key: &str, api_secret: &str) -> Result<MerchantId, GatewayError> {
-        if api_key.is_empty() || api_secret.is_empty() || api_key.len() > 128 || api_secret.len() > 256 {
+    async fn authenticate(
+        &self,
+        api_key: &str,
+        api_secret: &str,
+    ) -> Result<MerchantId, GatewayError> {
+        if api_key.is_empty()
+            || api_secret.is_empty()
+            || api_key.len() > 128
+            || api_secret.len() > 256
+        {
             return Err(GatewayError::Authentication);
         }
         match self.cached_credential(api_key).await? {
@@ -176,21 +215,33 @@ impl Gateway for GatewayService {
         }
     }
 
-    async fn create_order(&self, merchant: MerchantId, request: CreateOrder, key: Option<IdempotencyKey>) -> Result<Idempotent<Order>, GatewayError> {
+    async fn create_order(
+        &self,
+        merchant: MerchantId,
+        request: CreateOrder,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Order>, GatewayError> {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
         if request.amount < MIN_ORDER_AMOUNT {
-            return Err(GatewayError::bad_request(format!("amount must be at least {MIN_ORDER_AMOUNT}")));
+            return Err(GatewayError::bad_request(format!(
+                "amount must be at least {MIN_ORDER_AMOUNT}"
+            )));
         }
-        let amount = Amount::new(request.amount).map_err(|e| GatewayError::bad_request(e.to_string()))?;
+        let amount =
+            Amount::new(request.amount).map_err(|e| GatewayError::bad_request(e.to_string()))?;
         let currency = match request.currency.as_deref() {
             None => Currency::INR,
-            Some(code) => Currency::parse(code).ok_or_else(|| GatewayError::bad_request("currency must be a supported ISO 4217 code"))?,
+            Some(code) => Currency::parse(code).ok_or_else(|| {
+                GatewayError::bad_request("currency must be a supported ISO 4217 code")
+            })?,
         };
         let notes = request.notes.unwrap_or_default();
         if serde_json::to_string(&notes).map_or(true, |s| s.len() > MAX_NOTES_BYTES) {
-            return Err(GatewayError::bad_request(format!("notes must be at most {MAX_NOTES_BYTES} bytes")));
+            return Err(GatewayError::bad_request(format!(
+                "notes must be at most {MAX_NOTES_BYTES} bytes"
+            )));
         }
         let now = self.clock.now();
         let order = Order {
@@ -206,62 +257,121 @@ impl Gateway for GatewayService {
         };
         let record = self.record(key.as_ref(), &order)?;
         let result = self.store.create_order(&order, record.as_ref()).await;
-        self.settle_idempotent(merchant, key.as_ref(), result, order).await
+        self.settle_idempotent(merchant, key.as_ref(), result, order)
+            .await
     }
 
     async fn get_order(&self, merchant: MerchantId, id: &str) -> Result<Order, GatewayError> {
         let id = OrderId::parse(id).ok_or(GatewayError::NotFound("Order"))?;
-        self.store.order(merchant, &id).await?.ok_or(GatewayError::NotFound("Order"))
+        self.store
+            .order(merchant, &id)
+            .await?
+            .ok_or(GatewayError::NotFound("Order"))
     }
 
-    async fn list_orders(&self, merchant: MerchantId, page: PageRequest) -> Result<Page<Order>, GatewayError> {
+    async fn list_orders(
+        &self,
+        merchant: MerchantId,
+        page: PageRequest,
+    ) -> Result<Page<Order>, GatewayError> {
         Ok(self.store.list_orders(merchant, Self::page(page)?).await?)
     }
 
-    async fn create_payment(&self, merchant: MerchantId, request: CreatePayment, key: Option<IdempotencyKey>) -> Result<Idempotent<Payment>, GatewayError> {
+    async fn create_payment(
+        &self,
+        merchant: MerchantId,
+        request: CreatePayment,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Payment>, GatewayError> {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
         let now = self.clock.now();
         let (instrument, verdict) = match request.method.as_str() {
             "upi" => {
-                let vpa = request.vpa.as_deref().ok_or_else(|| GatewayError::bad_request("vpa is required for UPI payments"))?;
+                let vpa = request
+                    .vpa
+                    .as_deref()
+                    .ok_or_else(|| GatewayError::bad_request("vpa is required for UPI payments"))?;
                 (validate_vpa(vpa)?, vpa_verdict(vpa))
             }
             "card" => {
-                let card = request.card.as_ref().ok_or_else(|| GatewayError::bad_request("card is required for card payments"))?;
+                let card = request.card.as_ref().ok_or_else(|| {
+                    GatewayError::bad_request("card is required for card payments")
+                })?;
                 validate_card(card, now.year_month())?
             }
-            _ => return Err(GatewayError::bad_request("method must be \"upi\" or \"card\"")),
+            _ => {
+                return Err(GatewayError::bad_request(
+                    "method must be \"upi\" or \"card\"",
+                ));
+            }
         };
         let order_id = OrderId::parse(&request.order_id).ok_or(GatewayError::NotFound("Order"))?;
-        let order = self.store.order(merchant, &order_id).await?.ok_or(GatewayError::NotFound("Order"))?;
+        let order = self
+            .store
+            .order(merchant, &order_id)
+            .await?
+            .ok_or(GatewayError::NotFound("Order"))?;
         if !order.status.accepts_payment() {
             return Err(GatewayError::invalid_state("Order has already been paid"));
         }
-        let payment = Payment::new_pending(merchant, order.id, order.amount, order.currency, instrument, now);
-        let job = NewJob::process_payment(&payment.id, verdict, now.add(self.processor.payment_delay(payment.method)));
+        let payment = Payment::new_pending(
+            merchant,
+            order.id,
+            order.amount,
+            order.currency,
+            instrument,
+            now,
+        );
+        let job = NewJob::process_payment(
+            &payment.id,
+            verdict,
+            now.plus(self.processor.payment_delay(payment.method)),
+        );
         let events = [
             Event::payment(EventType::PaymentCreated, &payment, now),
             Event::payment(EventType::PaymentPending, &payment, now),
         ];
         let record = self.record(key.as_ref(), &payment)?;
-        let result = self.store.create_payment(&payment, &job, &events, record.as_ref()).await;
-        let outcome = self.settle_idempotent(merchant, key.as_ref(), result, payment).await?;
+        let result = self
+            .store
+            .create_payment(&payment, &job, &events, record.as_ref())
+            .await;
+        let outcome = self
+            .settle_idempotent(merchant, key.as_ref(), result, payment)
+            .await?;
         self.jobs_enqueued.notify_one();
         Ok(outcome)
     }
 
     async fn get_payment(&self, merchant: MerchantId, id: &str) -> Result<Payment, GatewayError> {
         let id = PaymentId::parse(id).ok_or(GatewayError::NotFound("Payment"))?;
-        self.store.payment(Some(merchant), &id).await?.ok_or(GatewayError::NotFound("Payment"))
+        self.store
+            .payment(Some(merchant), &id)
+            .await?
+            .ok_or(GatewayError::NotFound("Payment"))
     }
 
-    async fn list_payments(&self, merchant: MerchantId, filter: PaymentFilter, page: PageRequest) -> Result<Page<Payment>, GatewayError> {
-        Ok(self.store.list_payments(merchant, &filter, Self::page(page)?).await?)
+    async fn list_payments(
+        &self,
+        merchant: MerchantId,
+        filter: PaymentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Payment>, GatewayError> {
+        Ok(self
+            .store
+            .list_payments(merchant, &filter, Self::page(page)?)
+            .await?)
     }
 
-    async fn capture_payment(&self, merchant: MerchantId, id: &str, request: CapturePayment, key: Option<IdempotencyKey>) -> Result<Idempotent<Payment>, GatewayError> {
+    async fn capture_payment(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        request: CapturePayment,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Payment>, GatewayError> {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
@@ -269,23 +379,36 @@ impl Gateway for GatewayService {
         payment.capture(request.amount, self.clock.now())?;
         let record = self.record(key.as_ref(), &payment)?;
         let result = self.store.capture_payment(&payment, record.as_ref()).await;
-        self.settle_idempotent(merchant, key.as_ref(), result, payment).await
+        self.settle_idempotent(merchant, key.as_ref(), result, payment)
+            .await
     }
 
-    async fn create_refund(&self, merchant: MerchantId, payment_id: &str, request: CreateRefund, key: Option<IdempotencyKey>) -> Result<Idempotent<Refund>, GatewayError> {
+    async fn create_refund(
+        &self,
+        merchant: MerchantId,
+        payment_id: &str,
+        request: CreateRefund,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Refund>, GatewayError> {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
         let payment = self.get_payment(merchant, payment_id).await?;
         if !payment.is_refundable() {
-            return Err(GatewayError::invalid_state("Payment not in refundable state"));
+            return Err(GatewayError::invalid_state(
+                "Payment not in refundable state",
+            ));
         }
         let amount = match request.amount {
             None => payment.amount,
-            Some(minor) => Amount::new(minor).map_err(|e| GatewayError::bad_request(e.to_string()))?,
+            Some(minor) => {
+                Amount::new(minor).map_err(|e| GatewayError::bad_request(e.to_string()))?
+            }
         };
         if amount > payment.amount {
-            return Err(GatewayError::bad_request("Refund amount exceeds available amount"));
+            return Err(GatewayError::bad_request(
+                "Refund amount exceeds available amount",
+            ));
         }
         let now = self.clock.now();
         let refund = Refund {
@@ -298,98 +421,196 @@ impl Gateway for GatewayService {
             created_at: now,
             processed_at: None,
         };
-        let job = NewJob::process_refund(&refund.id, now.add(self.processor.refund_delay()));
+        let job = NewJob::process_refund(&refund.id, now.plus(self.processor.refund_delay()));
         let events = [Event::refund(EventType::RefundCreated, &refund, now)];
         let record = self.record(key.as_ref(), &refund)?;
-        let result = self.store.create_refund(&refund, &job, &events, record.as_ref()).await;
-        let outcome = self.settle_idempotent(merchant, key.as_ref(), result, refund).await?;
+        let result = self
+            .store
+            .create_refund(&refund, &job, &events, record.as_ref())
+            .await;
+        let outcome = self
+            .settle_idempotent(merchant, key.as_ref(), result, refund)
+            .await?;
         self.jobs_enqueued.notify_one();
         Ok(outcome)
     }
 
     async fn get_refund(&self, merchant: MerchantId, id: &str) -> Result<Refund, GatewayError> {
         let id = RefundId::parse(id).ok_or(GatewayError::NotFound("Refund"))?;
-        self.store.refund(Some(merchant), &id).await?.ok_or(GatewayError::NotFound("Refund"))
+        self.store
+            .refund(Some(merchant), &id)
+            .await?
+            .ok_or(GatewayError::NotFound("Refund"))
     }
 
-    async fn list_refunds(&self, merchant: MerchantId, payment_id: Option<&str>, page: PageRequest) -> Result<Page<Refund>, GatewayError> {
+    async fn list_refunds(
+        &self,
+        merchant: MerchantId,
+        payment_id: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<Refund>, GatewayError> {
         let payment = match payment_id {
             Some(id) => Some(PaymentId::parse(id).ok_or(GatewayError::NotFound("Payment"))?),
             None => None,
         };
-        Ok(self.store.list_refunds(merchant, payment.as_ref(), Self::page(page)?).await?)
+        Ok(self
+            .store
+            .list_refunds(merchant, payment.as_ref(), Self::page(page)?)
+            .await?)
     }
 
     async fn webhook_config(&self, merchant: MerchantId) -> Result<WebhookConfig, GatewayError> {
         Ok(self.store.webhook_config(merchant).await?)
     }
 
-    async fn update_webhook_config(&self, merchant: MerchantId, request: UpdateWebhookConfig) -> Result<WebhookConfig, GatewayError> {
+    async fn update_webhook_config(
+        &self,
+        merchant: MerchantId,
+        request: UpdateWebhookConfig,
+    ) -> Result<WebhookConfig, GatewayError> {
         let url = request.webhook_url.filter(|u| !u.is_empty());
         if let Some(url) = &url {
             validate_webhook_url(url)?;
         }
-        Ok(self.store.set_webhook_url(merchant, url.as_deref(), self.clock.now()).await?)
+        Ok(self
+            .store
+            .set_webhook_url(merchant, url.as_deref(), self.clock.now())
+            .await?)
     }
 
-    async fn rotate_webhook_secret(&self, merchant: MerchantId, key: Option<IdempotencyKey>) -> Result<Idempotent<RotatedSecret>, GatewayError> {
+    async fn rotate_webhook_secret(
+        &self,
+        merchant: MerchantId,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<RotatedSecret>, GatewayError> {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
-        let rotated = RotatedSecret { webhook_secret: generate_webhook_secret() };
+        let rotated = RotatedSecret {
+            webhook_secret: generate_webhook_secret(),
+        };
         let record = self.record(key.as_ref(), &rotated)?;
-        let result = self.store.set_webhook_secret(merchant, &rotated.webhook_secret, self.clock.now(), record.as_ref()).await;
-        self.settle_idempotent(merchant, key.as_ref(), result, rotated).await
+        let result = self
+            .store
+            .set_webhook_secret(
+                merchant,
+                &rotated.webhook_secret,
+                self.clock.now(),
+                record.as_ref(),
+            )
+            .await;
+        self.settle_idempotent(merchant, key.as_ref(), result, rotated)
+            .await
     }
 
-    async fn list_deliveries(&self, merchant: MerchantId, page: PageRequest) -> Result<Page<WebhookDelivery>, GatewayError> {
-        Ok(self.store.list_deliveries(merchant, Self::page(page)?).await?)
+    async fn list_deliveries(
+        &self,
+        merchant: MerchantId,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>, GatewayError> {
+        Ok(self
+            .store
+            .list_deliveries(merchant, Self::page(page)?)
+            .await?)
     }
 
-    async fn get_delivery(&self, merchant: MerchantId, id: &str) -> Result<DeliveryDetail, GatewayError> {
-        let id = uuid::Uuid::parse_str(id).map_err(|_| GatewayError::NotFound("Webhook delivery"))?;
-        self.store.delivery(merchant, id).await?.ok_or(GatewayError::NotFound("Webhook delivery"))
+    async fn get_delivery(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+    ) -> Result<DeliveryDetail, GatewayError> {
+        let id =
+            uuid::Uuid::parse_str(id).map_err(|_| GatewayError::NotFound("Webhook delivery"))?;
+        self.store
+            .delivery(merchant, id)
+            .await?
+            .ok_or(GatewayError::NotFound("Webhook delivery"))
     }
 
-    async fn retry_delivery(&self, merchant: MerchantId, id: &str, key: Option<IdempotencyKey>) -> Result<Idempotent<DeliveryScheduled>, GatewayError> {
+    async fn retry_delivery(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<DeliveryScheduled>, GatewayError> {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
-        let id = uuid::Uuid::parse_str(id).map_err(|_| GatewayError::NotFound("Webhook delivery"))?;
-        let scheduled = DeliveryScheduled { id, status: DeliveryStatus::Pending, message: "Webhook retry scheduled".into() };
+        let id =
+            uuid::Uuid::parse_str(id).map_err(|_| GatewayError::NotFound("Webhook delivery"))?;
+        let scheduled = DeliveryScheduled {
+            id,
+            status: DeliveryStatus::Pending,
+            message: "Webhook retry scheduled".into(),
+        };
         let record = self.record(key.as_ref(), &scheduled)?;
-        let result = self.store.retry_delivery(merchant, id, self.clock.now(), record.as_ref()).await;
-        let outcome = self.settle_idempotent(merchant, key.as_ref(), result, scheduled).await?;
+        let result = self
+            .store
+            .retry_delivery(merchant, id, self.clock.now(), record.as_ref())
+            .await;
+        let outcome = self
+            .settle_idempotent(merchant, key.as_ref(), result, scheduled)
+            .await?;
         self.jobs_enqueued.notify_one();
         Ok(outcome)
     }
 
-    async fn send_test_webhook(&self, merchant: MerchantId, key: Option<IdempotencyKey>) -> Result<Idempotent<DeliveryScheduled>, GatewayError> {
+    async fn send_test_webhook(
+        &self,
+        merchant: MerchantId,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<DeliveryScheduled>, GatewayError> {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
         let event = Event::test(merchant, self.clock.now());
-        let scheduled = DeliveryScheduled { id: event.delivery_id, status: DeliveryStatus::Pending, message: "Test webhook scheduled".into() };
+        let scheduled = DeliveryScheduled {
+            id: event.delivery_id,
+            status: DeliveryStatus::Pending,
+            message: "Test webhook scheduled".into(),
+        };
         let record = self.record(key.as_ref(), &scheduled)?;
-        let result = self.store.create_test_delivery(&event, record.as_ref()).await;
-        let outcome = self.settle_idempotent(merchant, key.as_ref(), result, scheduled).await?;
+        let result = self
+            .store
+            .create_test_delivery(&event, record.as_ref())
+            .await;
+        let outcome = self
+            .settle_idempotent(merchant, key.as_ref(), result, scheduled)
+            .await?;
         self.jobs_enqueued.notify_one();
         Ok(outcome)
     }
 
     async fn job_stats(&self) -> Result<JobStats, GatewayError> {
         let counts = self.store.job_counts().await?;
-        let alive = self.store.last_heartbeat().await?.is_some_and(|at| self.clock.now().since(at) < WORKER_HEARTBEAT_GRACE);
-        Ok(JobStats { counts, worker_status: if alive { "running" } else { "stopped" } })
+        let alive = self
+            .store
+            .last_heartbeat()
+            .await?
+            .is_some_and(|at| self.clock.now().since(at) < WORKER_HEARTBEAT_GRACE);
+        Ok(JobStats {
+            counts,
+            worker_status: if alive { "running" } else { "stopped" },
+        })
     }
 
     async fn health(&self) -> Health {
         let database = self.store.ping().await.is_ok();
         let worker = database
-            && self.store.last_heartbeat().await.ok().flatten().is_some_and(|at| self.clock.now().since(at) < WORKER_HEARTBEAT_GRACE);
+            && self
+                .store
+                .last_heartbeat()
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|at| self.clock.now().since(at) < WORKER_HEARTBEAT_GRACE);
         Health {
             status: if database { "healthy" } else { "unhealthy" },
-            database: if database { "connected" } else { "disconnected" },
+            database: if database {
+                "connected"
+            } else {
+                "disconnected"
+            },
             worker: if worker { "running" } else { "stopped" },
             timestamp: self.clock.now().to_rfc3339(),
         }

@@ -53,7 +53,10 @@ impl WebhookSigner for HmacSigner {
             webhook_signature: hex::encode(hmac_sha256(secret.as_bytes(), &[body])),
             id: id.to_owned(),
             timestamp,
-            standard_signature: format!("v1,{}", STANDARD.encode(standard_mac(secret, id, timestamp, body))),
+            standard_signature: format!(
+                "v1,{}",
+                STANDARD.encode(standard_mac(secret, id, timestamp, body))
+            ),
         }
     }
 }
@@ -68,7 +71,10 @@ pub fn standard_key(secret: &str) -> Vec<u8> {
 
 fn standard_mac(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
     let ts = timestamp.to_string();
-    hmac_sha256(&standard_key(secret), &[id.as_bytes(), b".", ts.as_bytes(), b".", body])
+    hmac_sha256(
+        &standard_key(secret),
+        &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
+    )
 }
 
 /// Why a signature was rejected.
@@ -83,9 +89,15 @@ pub enum VerifyError {
 }
 
 /// Verifies `X-Webhook-Signature` (hex) over `body`, in constant time.
-pub fn verify_webhook_signature(secret: &str, body: &[u8], signature_hex: &str) -> Result<(), VerifyError> {
+pub fn verify_webhook_signature(
+    secret: &str,
+    body: &[u8],
+    signature_hex: &str,
+) -> Result<(), VerifyError> {
     let tag = hex::decode(signature_hex.trim()).map_err(|_| VerifyError::Mismatch)?;
-    hmac_sha256_verify(secret.as_bytes(), &[body], &tag).then_some(()).ok_or(VerifyError::Mismatch)
+    hmac_sha256_verify(secret.as_bytes(), &[body], &tag)
+        .then_some(())
+        .ok_or(VerifyError::Mismatch)
 }
 
 /// Verifies Standard Webhooks headers: `timestamp` within `tolerance_secs` of `now_secs`, and
@@ -129,7 +141,18 @@ mod tests {
     fn standard_signature_matches_the_published_test_vector() {
         let headers = HmacSigner.sign(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY);
         assert_eq!(headers.standard_signature, SPEC_SIGNATURE);
-        assert_eq!(verify_standard_signature(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY, SPEC_SIGNATURE, SPEC_TS, 300), Ok(()));
+        assert_eq!(
+            verify_standard_signature(
+                SPEC_SECRET,
+                SPEC_ID,
+                SPEC_TS,
+                SPEC_BODY,
+                SPEC_SIGNATURE,
+                SPEC_TS,
+                300
+            ),
+            Ok(())
+        );
     }
 
     #[test]
@@ -139,25 +162,53 @@ mod tests {
         let expected = hex::encode(crate::crypto::hmac_sha256(b"whsec_test_abc123", &[body]));
         let headers = HmacSigner.sign("whsec_test_abc123", "id", 1, body);
         assert_eq!(headers.webhook_signature, expected);
-        assert_eq!(verify_webhook_signature("whsec_test_abc123", body, &expected), Ok(()));
-        assert_eq!(verify_webhook_signature("whsec_other", body, &expected), Err(VerifyError::Mismatch));
-        assert_eq!(verify_webhook_signature("whsec_test_abc123", b"{}", &expected), Err(VerifyError::Mismatch));
+        assert_eq!(
+            verify_webhook_signature("whsec_test_abc123", body, &expected),
+            Ok(())
+        );
+        assert_eq!(
+            verify_webhook_signature("whsec_other", body, &expected),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify_webhook_signature("whsec_test_abc123", b"{}", &expected),
+            Err(VerifyError::Mismatch)
+        );
     }
 
     #[test]
     fn standard_verification_rejects_stale_tampered_and_rotated_away_signatures() {
-        let sig = HmacSigner.sign(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY).standard_signature;
-        let verify = |secret, body: &[u8], now| verify_standard_signature(secret, SPEC_ID, SPEC_TS, body, &sig, now, 300);
-        assert_eq!(verify(SPEC_SECRET, SPEC_BODY, SPEC_TS + 301), Err(VerifyError::Stale));
-        assert_eq!(verify(SPEC_SECRET, b"{}", SPEC_TS), Err(VerifyError::Mismatch));
-        assert_eq!(verify("whsec_test_abc123", SPEC_BODY, SPEC_TS), Err(VerifyError::Mismatch));
+        let sig = HmacSigner
+            .sign(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY)
+            .standard_signature;
+        let verify = |secret, body: &[u8], now| {
+            verify_standard_signature(secret, SPEC_ID, SPEC_TS, body, &sig, now, 300)
+        };
+        assert_eq!(
+            verify(SPEC_SECRET, SPEC_BODY, SPEC_TS + 301),
+            Err(VerifyError::Stale)
+        );
+        assert_eq!(
+            verify(SPEC_SECRET, b"{}", SPEC_TS),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify("whsec_test_abc123", SPEC_BODY, SPEC_TS),
+            Err(VerifyError::Mismatch)
+        );
         let two = format!("v1,bm90IGl0 {sig}");
-        assert_eq!(verify_standard_signature(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY, &two, SPEC_TS, 300), Ok(()));
+        assert_eq!(
+            verify_standard_signature(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY, &two, SPEC_TS, 300),
+            Ok(())
+        );
     }
 
     #[test]
     fn secrets_that_are_not_base64_sign_with_their_own_bytes() {
-        assert_eq!(standard_key("whsec_test_abc123"), b"whsec_test_abc123".to_vec());
+        assert_eq!(
+            standard_key("whsec_test_abc123"),
+            b"whsec_test_abc123".to_vec()
+        );
         assert_eq!(standard_key(SPEC_SECRET).len(), 24);
     }
 }

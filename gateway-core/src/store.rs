@@ -65,7 +65,10 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self { limit: 10, offset: 0 }
+        Self {
+            limit: 10,
+            offset: 0,
+        }
     }
 }
 
@@ -121,7 +124,12 @@ pub trait Store: Send + Sync + 'static {
     /// A merchant's webhook settings.
     async fn webhook_config(&self, merchant: MerchantId) -> Result<WebhookConfig, StoreError>;
     /// Sets (or clears) a merchant's webhook URL.
-    async fn set_webhook_url(&self, merchant: MerchantId, url: Option<&str>, now: Timestamp) -> Result<WebhookConfig, StoreError>;
+    async fn set_webhook_url(
+        &self,
+        merchant: MerchantId,
+        url: Option<&str>,
+        now: Timestamp,
+    ) -> Result<WebhookConfig, StoreError>;
     /// Replaces a merchant's webhook secret.
     async fn set_webhook_secret(
         &self,
@@ -132,14 +140,27 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// A live (unexpired) idempotency record.
-    async fn idempotency_record(&self, merchant: MerchantId, key: &str, now: Timestamp) -> Result<Option<IdempotencyRecord>, StoreError>;
+    async fn idempotency_record(
+        &self,
+        merchant: MerchantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     /// Inserts an order.
-    async fn create_order(&self, order: &Order, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError>;
+    async fn create_order(
+        &self,
+        order: &Order,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
     /// One of the merchant's orders.
     async fn order(&self, merchant: MerchantId, id: &OrderId) -> Result<Option<Order>, StoreError>;
     /// The merchant's orders, newest first.
-    async fn list_orders(&self, merchant: MerchantId, page: PageRequest) -> Result<Page<Order>, StoreError>;
+    async fn list_orders(
+        &self,
+        merchant: MerchantId,
+        page: PageRequest,
+    ) -> Result<Page<Order>, StoreError>;
 
     /// Inserts a pending payment with its job and events and marks its order `attempted`.
     /// `NotFound` unless the order is the merchant's; `InvalidState` if it is already paid.
@@ -151,11 +172,24 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
     /// A payment; `merchant: None` is the worker's unscoped read.
-    async fn payment(&self, merchant: Option<MerchantId>, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
+    async fn payment(
+        &self,
+        merchant: Option<MerchantId>,
+        id: &PaymentId,
+    ) -> Result<Option<Payment>, StoreError>;
     /// The merchant's payments, newest first.
-    async fn list_payments(&self, merchant: MerchantId, filter: &PaymentFilter, page: PageRequest) -> Result<Page<Payment>, StoreError>;
+    async fn list_payments(
+        &self,
+        merchant: MerchantId,
+        filter: &PaymentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Payment>, StoreError>;
     /// Marks a successful, uncaptured payment captured; `InvalidState` otherwise.
-    async fn capture_payment(&self, captured: &Payment, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError>;
+    async fn capture_payment(
+        &self,
+        captured: &Payment,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
 
     /// Inserts a pending refund with its job and events, if the payment is `success` and the
     /// sum of its non-failed refunds plus this one stays within its amount — checked inside
@@ -168,14 +202,31 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
     /// A refund; `merchant: None` is the worker's unscoped read.
-    async fn refund(&self, merchant: Option<MerchantId>, id: &RefundId) -> Result<Option<Refund>, StoreError>;
+    async fn refund(
+        &self,
+        merchant: Option<MerchantId>,
+        id: &RefundId,
+    ) -> Result<Option<Refund>, StoreError>;
     /// The merchant's refunds (of one payment, if given), newest first.
-    async fn list_refunds(&self, merchant: MerchantId, payment: Option<&PaymentId>, page: PageRequest) -> Result<Page<Refund>, StoreError>;
+    async fn list_refunds(
+        &self,
+        merchant: MerchantId,
+        payment: Option<&PaymentId>,
+        page: PageRequest,
+    ) -> Result<Page<Refund>, StoreError>;
 
     /// The merchant's webhook deliveries, newest first.
-    async fn list_deliveries(&self, merchant: MerchantId, page: PageRequest) -> Result<Page<WebhookDelivery>, StoreError>;
+    async fn list_deliveries(
+        &self,
+        merchant: MerchantId,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>, StoreError>;
     /// One delivery with its attempt log.
-    async fn delivery(&self, merchant: MerchantId, id: DeliveryId) -> Result<Option<DeliveryDetail>, StoreError>;
+    async fn delivery(
+        &self,
+        merchant: MerchantId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliveryDetail>, StoreError>;
     /// Re-arms a delivery: status `pending`, attempts 0, a new job due `now`.
     /// `Conflict` while an attempt is in flight.
     async fn retry_delivery(
@@ -186,28 +237,59 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
     /// Creates a delivery and its job for `event` (a test event); `InvalidState` without a webhook URL.
-    async fn create_test_delivery(&self, event: &Event, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError>;
+    async fn create_test_delivery(
+        &self,
+        event: &Event,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
     /// What a delivery job needs: the delivery, payload, the merchant's URL and secret.
     async fn delivery_target(&self, id: DeliveryId) -> Result<Option<DeliveryTarget>, StoreError>;
 
     /// Claims up to `limit` due jobs (queued and due, or running with an expired lease) for
     /// `worker` until `now + lease`.
-    async fn claim_jobs(&self, worker: &str, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<ClaimedJob>, StoreError>;
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedJob>, StoreError>;
     /// When the next queued job falls due.
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
     /// Marks a job completed (its work was a no-op).
     async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError>;
     /// Records a handler failure: queued again at `retry_at`, or `failed` when `None`.
-    async fn fail_job(&self, lease: &Lease, error: &str, retry_at: Option<Timestamp>, now: Timestamp) -> Result<(), StoreError>;
+    async fn fail_job(
+        &self,
+        lease: &Lease,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
     /// Settles a pending payment (and its order if it succeeded), writes its events and
     /// completes the job, in one transaction. `Ok(false)` if it was no longer pending.
-    async fn settle_payment(&self, lease: &Lease, settled: &Payment, events: &[Event]) -> Result<bool, StoreError>;
+    async fn settle_payment(
+        &self,
+        lease: &Lease,
+        settled: &Payment,
+        events: &[Event],
+    ) -> Result<bool, StoreError>;
     /// Settles a pending refund, writes its events and completes the job. `Ok(false)` if it was
     /// no longer pending.
-    async fn settle_refund(&self, lease: &Lease, settled: &Refund, events: &[Event]) -> Result<bool, StoreError>;
+    async fn settle_refund(
+        &self,
+        lease: &Lease,
+        settled: &Refund,
+        events: &[Event],
+    ) -> Result<bool, StoreError>;
     /// Logs a delivery attempt, updates the delivery and either re-queues the job for
     /// `attempt.next_retry_at` or completes it.
-    async fn record_delivery_attempt(&self, lease: &Lease, attempt: &DeliveryAttempt, now: Timestamp) -> Result<(), StoreError>;
+    async fn record_delivery_attempt(
+        &self,
+        lease: &Lease,
+        attempt: &DeliveryAttempt,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
     /// Hands back every job `worker` holds (graceful shutdown).
     async fn release_jobs(&self, worker: &str, now: Timestamp) -> Result<u64, StoreError>;
     /// Job counts by state.

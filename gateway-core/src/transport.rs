@@ -83,7 +83,9 @@ mod reqwest_transport {
     use async_trait::async_trait;
     use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-    use super::{TransportError, WebhookRequest, WebhookResponse, WebhookTransport, is_private_address};
+    use super::{
+        TransportError, WebhookRequest, WebhookResponse, WebhookTransport, is_private_address,
+    };
     use crate::webhook::{RESPONSE_BODY_CAP, cap_body};
 
     /// The default transport: reqwest over rustls (ring), no redirects, no proxies.
@@ -110,26 +112,46 @@ mod reqwest_transport {
             if !allow_private {
                 builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
             }
-            let client = builder.build().map_err(|e| TransportError::Connect(e.to_string()))?;
-            Ok(Self { client, allow_private })
+            let client = builder
+                .build()
+                .map_err(|e| TransportError::Connect(e.to_string()))?;
+            Ok(Self {
+                client,
+                allow_private,
+            })
         }
     }
 
     #[async_trait]
     impl WebhookTransport for ReqwestTransport {
-        async fn post(&self, request: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
-            let url = reqwest::Url::parse(request.url).map_err(|e| TransportError::Refused(format!("invalid URL: {e}")))?;
+        async fn post(
+            &self,
+            request: WebhookRequest<'_>,
+        ) -> Result<WebhookResponse, TransportError> {
+            let url = reqwest::Url::parse(request.url)
+                .map_err(|e| TransportError::Refused(format!("invalid URL: {e}")))?;
             if !matches!(url.scheme(), "http" | "https") {
-                return Err(TransportError::Refused("only http and https URLs are allowed".into()));
+                return Err(TransportError::Refused(
+                    "only http and https URLs are allowed".into(),
+                ));
             }
             if !self.allow_private {
                 let host = url.host_str().unwrap_or_default();
-                let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
-                if literal.is_some_and(is_private_address) || host.eq_ignore_ascii_case("localhost") {
+                let literal = host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .ok();
+                if literal.is_some_and(is_private_address) || host.eq_ignore_ascii_case("localhost")
+                {
                     return Err(TransportError::Refused("private address".into()));
                 }
             }
-            let mut builder = self.client.post(url).timeout(request.timeout).body(request.body.to_vec());
+            let mut builder = self
+                .client
+                .post(url)
+                .timeout(request.timeout)
+                .body(request.body.to_vec());
             builder = builder.header("Content-Type", "application/json");
             for (name, value) in request.headers {
                 builder = builder.header(*name, value);
@@ -145,7 +167,10 @@ mod reqwest_transport {
                     Err(_) => break,
                 }
             }
-            Ok(WebhookResponse { status, body: cap_body(&String::from_utf8_lossy(&body)) })
+            Ok(WebhookResponse {
+                status,
+                body: cap_body(&String::from_utf8_lossy(&body)),
+            })
         }
     }
 
@@ -175,7 +200,8 @@ mod reqwest_transport {
         fn resolve(&self, name: Name) -> Resolving {
             let host = name.as_str().to_owned();
             Box::pin(async move {
-                let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+                let addrs: Vec<SocketAddr> =
+                    tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
                 if addrs.is_empty() || addrs.iter().any(|a| is_private_address(a.ip())) {
                     return Err("refusing to deliver to a private address".into());
                 }
@@ -191,7 +217,19 @@ mod tests {
 
     #[test]
     fn private_loopback_and_link_local_addresses_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "100.64.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+        ] {
             assert!(is_private_address(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {

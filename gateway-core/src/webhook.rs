@@ -137,7 +137,10 @@ impl RetrySchedule {
 
     /// The wait after failed attempt `attempt` (1-based), or `None` if it was the last.
     pub fn delay_after(&self, attempt: i32) -> Option<Duration> {
-        usize::try_from(attempt).ok().and_then(|n| n.checked_sub(1)).and_then(|i| self.intervals.get(i).copied())
+        usize::try_from(attempt)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| self.intervals.get(i).copied())
     }
 }
 
@@ -180,8 +183,13 @@ mod tests {
     #[test]
     fn the_production_schedule_is_1m_5m_30m_2h_then_stop() {
         let s = RetrySchedule::production();
-        let waits: Vec<_> = (1..=5).map(|n| s.delay_after(n).map(|d| d.as_secs())).collect();
-        assert_eq!(waits, vec![Some(60), Some(300), Some(1_800), Some(7_200), None]);
+        let waits: Vec<_> = (1..=5)
+            .map(|n| s.delay_after(n).map(|d| d.as_secs()))
+            .collect();
+        assert_eq!(
+            waits,
+            vec![Some(60), Some(300), Some(1_800), Some(7_200), None]
+        );
         assert_eq!(s.max_attempts(), 5);
         assert_eq!(s.delay_after(0), None);
     }
@@ -189,7 +197,9 @@ mod tests {
     #[test]
     fn the_test_schedule_is_5_10_15_20_seconds() {
         let s = RetrySchedule::test();
-        let waits: Vec<_> = (1..=5).map(|n| s.delay_after(n).map(|d| d.as_secs())).collect();
+        let waits: Vec<_> = (1..=5)
+            .map(|n| s.delay_after(n).map(|d| d.as_secs()))
+            .collect();
         assert_eq!(waits, vec![Some(5), Some(10), Some(15), Some(20), None]);
     }
 

@@ -21,22 +21,38 @@ pub struct ApiError {
 impl ApiError {
     /// 400 `BAD_REQUEST_ERROR`.
     pub fn bad_request(description: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: "BAD_REQUEST_ERROR", description: description.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BAD_REQUEST_ERROR",
+            description: description.into(),
+        }
     }
 
     /// 401 `AUTHENTICATION_ERROR`.
     pub fn unauthenticated() -> Self {
-        Self { status: StatusCode::UNAUTHORIZED, code: "AUTHENTICATION_ERROR", description: "Invalid API credentials".into() }
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "AUTHENTICATION_ERROR",
+            description: "Invalid API credentials".into(),
+        }
     }
 
     /// 404 `NOT_FOUND_ERROR` for an unknown route.
     pub fn route_not_found() -> Self {
-        Self { status: StatusCode::NOT_FOUND, code: "NOT_FOUND_ERROR", description: "Route not found".into() }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "NOT_FOUND_ERROR",
+            description: "Route not found".into(),
+        }
     }
 
     /// 405 for a known route with another method.
     pub fn method_not_allowed() -> Self {
-        Self { status: StatusCode::METHOD_NOT_ALLOWED, code: "METHOD_NOT_ALLOWED_ERROR", description: "Method not allowed for this route".into() }
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "METHOD_NOT_ALLOWED_ERROR",
+            description: "Method not allowed for this route".into(),
+        }
     }
 
     /// 413 for bodies over the limit.
@@ -50,7 +66,11 @@ impl ApiError {
 
     /// 503 when a request took too long.
     pub fn timeout() -> Self {
-        Self { status: StatusCode::SERVICE_UNAVAILABLE, code: "SERVICE_UNAVAILABLE_ERROR", description: "The request timed out; retry later".into() }
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "SERVICE_UNAVAILABLE_ERROR",
+            description: "The request timed out; retry later".into(),
+        }
     }
 }
 
@@ -62,12 +82,21 @@ impl From<GatewayError> for ApiError {
             GatewayError::InvalidState(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST_ERROR"),
             GatewayError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND_ERROR"),
             GatewayError::Authentication => (StatusCode::UNAUTHORIZED, "AUTHENTICATION_ERROR"),
-            GatewayError::IdempotencyMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED_ERROR"),
+            GatewayError::IdempotencyMismatch => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_REUSED_ERROR",
+            ),
             GatewayError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT_ERROR"),
-            GatewayError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE_ERROR"),
+            GatewayError::Unavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE_ERROR")
+            }
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         };
-        Self { status, code, description }
+        Self {
+            status,
+            code,
+            description,
+        }
     }
 }
 

@@ -21,9 +21,21 @@ pub struct Authenticated(pub MerchantId);
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let merchant = state.gateway.authenticate(header("x-api-key"), header("x-api-secret")).await?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+        };
+        let merchant = state
+            .gateway
+            .authenticate(header("x-api-key"), header("x-api-secret"))
+            .await?;
         Ok(Self(merchant))
     }
 }
@@ -46,7 +58,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Command<T> {
         let path = req.uri().path().to_owned();
         let key = match req.headers().get("idempotency-key") {
             None => None,
-            Some(v) => Some(v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?.to_owned()),
+            Some(v) => Some(
+                v.to_str()
+                    .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?
+                    .to_owned(),
+            ),
         };
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -58,14 +74,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Command<T> {
         let value: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             serde_json::Value::Object(serde_json::Map::new())
         } else {
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?
+            serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?
         };
         if !value.is_object() {
             return Err(ApiError::bad_request("Request body must be a JSON object"));
         }
-        let canonical = serde_json::to_vec(&value).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let idempotency = key.map(|k| IdempotencyKey::new(&k, &method, &path, &canonical)).transpose()?;
-        let body = serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+        let canonical =
+            serde_json::to_vec(&value).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let idempotency = key
+            .map(|k| IdempotencyKey::new(&k, &method, &path, &canonical))
+            .transpose()?;
+        let body = serde_json::from_value(value)
+            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
         Ok(Self { body, idempotency })
     }
 }
@@ -89,7 +110,10 @@ impl ListQuery {
     /// The page asked for.
     pub fn page(&self) -> PageRequest {
         let default = PageRequest::default();
-        PageRequest { limit: self.limit.unwrap_or(default.limit), offset: self.offset.unwrap_or(default.offset) }
+        PageRequest {
+            limit: self.limit.unwrap_or(default.limit),
+            offset: self.offset.unwrap_or(default.offset),
+        }
     }
 }
 

@@ -37,7 +37,10 @@ pub struct AppState {
 impl AppState {
     /// State around `gateway` with a 30 s request timeout.
     pub fn new(gateway: Arc<dyn Gateway>) -> Self {
-        Self { gateway, request_timeout: Duration::from_secs(30) }
+        Self {
+            gateway,
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -48,7 +51,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(move |req: Request, next: Next| bounded(timeout, req, next)))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            bounded(timeout, req, next)
+        }))
         .with_state(state)
 }
 

@@ -12,7 +12,8 @@ use gateway_core::merchant::{SecretHasher, test_merchant};
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::webhook::RetrySchedule;
 use gateway_core::{
-    Clock, GatewayService, HmacSigner, JobRunner, ManualClock, SimulatedBank, SimulationConfig, Store, Timestamp, Worker, WorkerConfig,
+    Clock, GatewayService, HmacSigner, JobRunner, ManualClock, SimulatedBank, SimulationConfig,
+    Store, Timestamp, Worker, WorkerConfig,
 };
 use gateway_http::AppState;
 use http_body_util::BodyExt;
@@ -37,7 +38,10 @@ pub struct Credentials {
 impl Credentials {
     /// The reference's seeded test merchant.
     pub fn test_merchant() -> Self {
-        Self { key: test_merchant::API_KEY.into(), secret: test_merchant::API_SECRET.into() }
+        Self {
+            key: test_merchant::API_KEY.into(),
+            secret: test_merchant::API_SECRET.into(),
+        }
     }
 }
 
@@ -57,7 +61,10 @@ pub struct TestResponse {
 impl TestResponse {
     /// The `id` field of the body.
     pub fn id(&self) -> String {
-        self.json["id"].as_str().unwrap_or_else(|| panic!("no id in {}: {}", self.status, self.text)).to_owned()
+        self.json["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {}: {}", self.status, self.text))
+            .to_owned()
     }
 
     /// The error code of an error body.
@@ -80,7 +87,11 @@ pub struct TestOptions {
 impl Default for TestOptions {
     fn default() -> Self {
         Self {
-            simulation: SimulationConfig { test_mode: true, test_delay: Duration::ZERO, test_success: true },
+            simulation: SimulationConfig {
+                test_mode: true,
+                test_delay: Duration::ZERO,
+                test_success: true,
+            },
             retry_schedule: RetrySchedule::production(),
             delivery_timeout: Duration::from_secs(2),
         }
@@ -114,19 +125,44 @@ impl TestApp {
     pub async fn with_options(options: TestOptions) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("gateway.db");
-        let store = gateway_store::open(&format!("sqlite://{}", db_path.display())).await.expect("open store");
+        let store = gateway_store::open(&format!("sqlite://{}", db_path.display()))
+            .await
+            .expect("open store");
         let clock = Arc::new(ManualClock::new(START));
         let hasher = SecretHasher::new(TEST_PEPPER);
-        store.upsert_merchant(&hasher.test_merchant(START)).await.expect("seed test merchant");
+        store
+            .upsert_merchant(&hasher.test_merchant(START))
+            .await
+            .expect("seed test merchant");
         let bank = Arc::new(SimulatedBank::seeded(options.simulation.clone(), 7));
         let wake = Arc::new(Notify::new());
-        let gateway = GatewayService::new(store.clone(), bank.clone(), hasher).with_clock(clock.clone()).with_job_notify(wake.clone());
+        let gateway = GatewayService::new(store.clone(), bank.clone(), hasher)
+            .with_clock(clock.clone())
+            .with_job_notify(wake.clone());
         let router = gateway_http::router(AppState::new(Arc::new(gateway)));
-        let worker = Arc::new(Self::make_worker(&store, &bank, &clock, &options, wake, "worker-a"));
-        Self { router, store, clock, worker, db_path, options, bank, _dir: dir }
+        let worker = Arc::new(Self::make_worker(
+            &store, &bank, &clock, &options, wake, "worker-a",
+        ));
+        Self {
+            router,
+            store,
+            clock,
+            worker,
+            db_path,
+            options,
+            bank,
+            _dir: dir,
+        }
     }
 
-    fn make_worker(store: &Arc<dyn Store>, bank: &Arc<SimulatedBank>, clock: &Arc<ManualClock>, options: &TestOptions, wake: Arc<Notify>, id: &str) -> Worker {
+    fn make_worker(
+        store: &Arc<dyn Store>,
+        bank: &Arc<SimulatedBank>,
+        clock: &Arc<ManualClock>,
+        options: &TestOptions,
+        wake: Arc<Notify>,
+        id: &str,
+    ) -> Worker {
         let config = WorkerConfig {
             id: id.into(),
             retry_schedule: options.retry_schedule.clone(),
@@ -134,14 +170,28 @@ impl TestApp {
             ..WorkerConfig::default()
         };
         let transport = ReqwestTransport::new(true).expect("http client");
-        Worker::new(store.clone(), bank.clone(), Arc::new(HmacSigner), Arc::new(transport), config, wake)
-            .with_clock(clock.clone())
-            .with_seed(11)
+        Worker::new(
+            store.clone(),
+            bank.clone(),
+            Arc::new(HmacSigner),
+            Arc::new(transport),
+            config,
+            wake,
+        )
+        .with_clock(clock.clone())
+        .with_seed(11)
     }
 
     /// Another worker on the same store and clock (for crash tests).
     pub fn another_worker(&self, id: &str) -> Arc<Worker> {
-        Arc::new(Self::make_worker(&self.store, &self.bank, &self.clock, &self.options, Arc::new(Notify::new()), id))
+        Arc::new(Self::make_worker(
+            &self.store,
+            &self.bank,
+            &self.clock,
+            &self.options,
+            Arc::new(Notify::new()),
+            id,
+        ))
     }
 
     /// Runs batches of due jobs until none is due; returns how many ran.
@@ -167,21 +217,48 @@ impl TestApp {
     }
 
     /// Sends a request with raw bytes as the body.
-    pub async fn send(&self, method: Method, path: &str, credentials: Option<&Credentials>, headers: &[(&str, &str)], body: Vec<u8>) -> TestResponse {
-        let mut builder = Request::builder().method(method).uri(path).header("content-type", "application/json");
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        credentials: Option<&Credentials>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> TestResponse {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
         if let Some(c) = credentials {
-            builder = builder.header("x-api-key", &c.key).header("x-api-secret", &c.secret);
+            builder = builder
+                .header("x-api-key", &c.key)
+                .header("x-api-secret", &c.secret);
         }
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let response = self.router.clone().oneshot(builder.body(Body::from(body)).expect("request")).await.expect("infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(builder.body(Body::from(body)).expect("request"))
+            .await
+            .expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        TestResponse { status, headers, json, text }
+        TestResponse {
+            status,
+            headers,
+            json,
+            text,
+        }
     }
 
     /// GET as the test merchant.
@@ -191,46 +268,91 @@ impl TestApp {
 
     /// GET as `credentials`.
     pub async fn get_as(&self, credentials: &Credentials, path: &str) -> TestResponse {
-        self.send(Method::GET, path, Some(credentials), &[], Vec::new()).await
+        self.send(Method::GET, path, Some(credentials), &[], Vec::new())
+            .await
     }
 
     /// POST JSON as the test merchant.
     pub async fn post(&self, path: &str, body: Value) -> TestResponse {
-        self.post_as(&Credentials::test_merchant(), path, body).await
+        self.post_as(&Credentials::test_merchant(), path, body)
+            .await
     }
 
     /// POST JSON as `credentials`.
-    pub async fn post_as(&self, credentials: &Credentials, path: &str, body: Value) -> TestResponse {
-        self.send(Method::POST, path, Some(credentials), &[], body.to_string().into_bytes()).await
+    pub async fn post_as(
+        &self,
+        credentials: &Credentials,
+        path: &str,
+        body: Value,
+    ) -> TestResponse {
+        self.send(
+            Method::POST,
+            path,
+            Some(credentials),
+            &[],
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     /// POST JSON as the test merchant with an `Idempotency-Key`.
     pub async fn post_idempotent(&self, path: &str, key: &str, body: Value) -> TestResponse {
-        self.send(Method::POST, path, Some(&Credentials::test_merchant()), &[("idempotency-key", key)], body.to_string().into_bytes()).await
+        self.send(
+            Method::POST,
+            path,
+            Some(&Credentials::test_merchant()),
+            &[("idempotency-key", key)],
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     /// PUT JSON as the test merchant.
     pub async fn put(&self, path: &str, body: Value) -> TestResponse {
-        self.send(Method::PUT, path, Some(&Credentials::test_merchant()), &[], body.to_string().into_bytes()).await
+        self.send(
+            Method::PUT,
+            path,
+            Some(&Credentials::test_merchant()),
+            &[],
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     /// Creates a merchant and returns its credentials.
     pub async fn create_merchant(&self, email: &str) -> Credentials {
-        let (row, issued) = SecretHasher::new(TEST_PEPPER).issue(email, "Other Merchant", self.now());
-        self.store.insert_merchant(&row).await.expect("insert merchant");
-        Credentials { key: issued.api_key, secret: issued.api_secret }
+        let (row, issued) =
+            SecretHasher::new(TEST_PEPPER).issue(email, "Other Merchant", self.now());
+        self.store
+            .insert_merchant(&row)
+            .await
+            .expect("insert merchant");
+        Credentials {
+            key: issued.api_key,
+            secret: issued.api_secret,
+        }
     }
 
     /// Creates an order for `amount` and returns its id.
     pub async fn create_order(&self, amount: i64) -> String {
-        let response = self.post("/api/v1/orders", json!({ "amount": amount, "currency": "INR", "receipt": "r1" })).await;
+        let response = self
+            .post(
+                "/api/v1/orders",
+                json!({ "amount": amount, "currency": "INR", "receipt": "r1" }),
+            )
+            .await;
         assert_eq!(response.status, StatusCode::CREATED, "{}", response.text);
         response.id()
     }
 
     /// Creates a UPI payment of `order` with `vpa` and returns its id.
     pub async fn create_upi_payment(&self, order: &str, vpa: &str) -> String {
-        let response = self.post("/api/v1/payments", json!({ "order_id": order, "method": "upi", "vpa": vpa })).await;
+        let response = self
+            .post(
+                "/api/v1/payments",
+                json!({ "order_id": order, "method": "upi", "vpa": vpa }),
+            )
+            .await;
         assert_eq!(response.status, StatusCode::CREATED, "{}", response.text);
         response.id()
     }
@@ -240,13 +362,18 @@ impl TestApp {
         let order = self.create_order(amount).await;
         let payment = self.create_upi_payment(&order, "success@paytm").await;
         self.run_jobs().await;
-        assert_eq!(self.get(&format!("/api/v1/payments/{payment}")).await.json["status"], "success");
+        assert_eq!(
+            self.get(&format!("/api/v1/payments/{payment}")).await.json["status"],
+            "success"
+        );
         payment
     }
 
     /// Points the test merchant's webhooks at `url`.
     pub async fn set_webhook_url(&self, url: &str) {
-        let response = self.put("/api/v1/webhooks/config", json!({ "webhook_url": url })).await;
+        let response = self
+            .put("/api/v1/webhooks/config", json!({ "webhook_url": url }))
+            .await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.text);
     }
 
@@ -254,11 +381,22 @@ impl TestApp {
     pub async fn deliveries(&self) -> Vec<Value> {
         let response = self.get("/api/v1/webhooks?limit=100").await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.text);
-        response.json["data"].as_array().cloned().unwrap_or_default()
+        response.json["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Job counts from the status endpoint.
     pub async fn job_status(&self) -> Value {
-        self.send(Method::GET, "/api/v1/test/jobs/status", None, &[], Vec::new()).await.json
+        self.send(
+            Method::GET,
+            "/api/v1/test/jobs/status",
+            None,
+            &[],
+            Vec::new(),
+        )
+        .await
+        .json
     }
 }

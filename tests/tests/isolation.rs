@@ -1,5 +1,7 @@
 //! Merchants cannot see or change each other's objects; bad credentials get 401.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 use tests::{Credentials, TestApp};
@@ -9,8 +11,17 @@ async fn another_merchants_objects_are_not_found() {
     let app = TestApp::spawn().await;
     let other = app.create_merchant("other@example.com").await;
     let payment = app.successful_payment(10000).await;
-    let order = app.get(&format!("/api/v1/payments/{payment}")).await.json["order_id"].as_str().unwrap().to_owned();
-    let refund = app.post(&format!("/api/v1/payments/{payment}/refunds"), json!({ "amount": 100 })).await.id();
+    let order = app.get(&format!("/api/v1/payments/{payment}")).await.json["order_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refund = app
+        .post(
+            &format!("/api/v1/payments/{payment}/refunds"),
+            json!({ "amount": 100 }),
+        )
+        .await
+        .id();
 
     for path in [
         format!("/api/v1/orders/{order}"),
@@ -24,25 +35,57 @@ async fn another_merchants_objects_are_not_found() {
     }
     for (path, body) in [
         (format!("/api/v1/payments/{payment}/capture"), json!({})),
-        (format!("/api/v1/payments/{payment}/refunds"), json!({ "amount": 100 })),
-        ("/api/v1/payments".to_owned(), json!({ "order_id": order, "method": "upi", "vpa": "a@b" })),
+        (
+            format!("/api/v1/payments/{payment}/refunds"),
+            json!({ "amount": 100 }),
+        ),
+        (
+            "/api/v1/payments".to_owned(),
+            json!({ "order_id": order, "method": "upi", "vpa": "a@b" }),
+        ),
     ] {
-        assert_eq!(app.post_as(&other, &path, body).await.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            app.post_as(&other, &path, body).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
-    for list in ["/api/v1/orders", "/api/v1/payments", "/api/v1/refunds", "/api/v1/webhooks"] {
+    for list in [
+        "/api/v1/orders",
+        "/api/v1/payments",
+        "/api/v1/refunds",
+        "/api/v1/webhooks",
+    ] {
         assert_eq!(app.get_as(&other, list).await.json["total"], 0, "{list}");
     }
-    assert_eq!(app.get(&format!("/api/v1/payments/{payment}")).await.json["captured"], false);
+    assert_eq!(
+        app.get(&format!("/api/v1/payments/{payment}")).await.json["captured"],
+        false
+    );
     assert_eq!(app.get("/api/v1/refunds").await.json["total"], 1);
 }
 
 #[tokio::test]
 async fn missing_or_wrong_credentials_are_rejected() {
     let app = TestApp::spawn().await;
-    let wrong_secret = Credentials { key: "key_test_abc123".into(), secret: "secret_test_xyz788".into() };
-    let unknown_key = Credentials { key: "key_unknown".into(), secret: "secret_test_xyz789".into() };
+    let wrong_secret = Credentials {
+        key: "key_test_abc123".into(),
+        secret: "secret_test_xyz788".into(),
+    };
+    let unknown_key = Credentials {
+        key: "key_unknown".into(),
+        secret: "secret_test_xyz789".into(),
+    };
     for credentials in [Some(&wrong_secret), Some(&unknown_key), None] {
-        let response = app.send(Method::POST, "/api/v1/orders", credentials, &[], json!({ "amount": 1000 }).to_string().into_bytes()).await;
+        let response = app
+            .send(
+                Method::POST,
+                "/api/v1/orders",
+                credentials,
+                &[],
+                json!({ "amount": 1000 }).to_string().into_bytes(),
+            )
+            .await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED);
         assert_eq!(response.error_code(), "AUTHENTICATION_ERROR");
     }

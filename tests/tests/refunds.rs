@@ -1,5 +1,7 @@
 //! Refunds: partial, multiple, over the limit, and under concurrency.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use axum::http::StatusCode;
 use proptest::prelude::*;
 use serde_json::json;
@@ -9,7 +11,12 @@ use tests::TestApp;
 async fn a_partial_refund_is_pending_then_processed() {
     let app = TestApp::spawn().await;
     let payment = app.successful_payment(50000).await;
-    let created = app.post(&format!("/api/v1/payments/{payment}/refunds"), json!({ "amount": 25000, "reason": "Customer requested partial refund" })).await;
+    let created = app
+        .post(
+            &format!("/api/v1/payments/{payment}/refunds"),
+            json!({ "amount": 25000, "reason": "Customer requested partial refund" }),
+        )
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let refund = created.id();
     assert!(refund.starts_with("rfnd_") && refund.len() == 21);
@@ -30,22 +37,38 @@ async fn multiple_refunds_may_add_up_to_the_payment_but_not_beyond() {
     let app = TestApp::spawn().await;
     let payment = app.successful_payment(10000).await;
     let path = format!("/api/v1/payments/{payment}/refunds");
-    assert_eq!(app.post(&path, json!({ "amount": 4000 })).await.status, StatusCode::CREATED);
-    assert_eq!(app.post(&path, json!({ "amount": 6000 })).await.status, StatusCode::CREATED);
+    assert_eq!(
+        app.post(&path, json!({ "amount": 4000 })).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.post(&path, json!({ "amount": 6000 })).await.status,
+        StatusCode::CREATED
+    );
     let over = app.post(&path, json!({ "amount": 1 })).await;
     assert_eq!(over.status, StatusCode::BAD_REQUEST);
     assert_eq!(over.error_code(), "BAD_REQUEST_ERROR");
     assert!(over.text.contains("exceeds"), "{}", over.text);
     let list = app.get(&path).await.json;
     assert_eq!(list["total"], 2);
-    assert_eq!(app.get(&format!("/api/v1/refunds?payment_id={payment}")).await.json["total"], 2);
+    assert_eq!(
+        app.get(&format!("/api/v1/refunds?payment_id={payment}"))
+            .await
+            .json["total"],
+        2
+    );
 }
 
 #[tokio::test]
 async fn a_refund_larger_than_the_payment_is_rejected() {
     let app = TestApp::spawn().await;
     let payment = app.successful_payment(10000).await;
-    let response = app.post(&format!("/api/v1/payments/{payment}/refunds"), json!({ "amount": 10001 })).await;
+    let response = app
+        .post(
+            &format!("/api/v1/payments/{payment}/refunds"),
+            json!({ "amount": 10001 }),
+        )
+        .await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get("/api/v1/refunds").await.json["total"], 0);
 }
@@ -54,7 +77,9 @@ async fn a_refund_larger_than_the_payment_is_rejected() {
 async fn a_refund_without_amount_refunds_the_whole_payment() {
     let app = TestApp::spawn().await;
     let payment = app.successful_payment(7000).await;
-    let response = app.post(&format!("/api/v1/payments/{payment}/refunds"), json!({})).await;
+    let response = app
+        .post(&format!("/api/v1/payments/{payment}/refunds"), json!({}))
+        .await;
     assert_eq!(response.status, StatusCode::CREATED);
     assert_eq!(response.json["amount"], 7000);
 }
@@ -64,12 +89,26 @@ async fn only_successful_payments_can_be_refunded() {
     let app = TestApp::spawn().await;
     let order = app.create_order(5000).await;
     let pending = app.create_upi_payment(&order, "failure@paytm").await;
-    let response = app.post(&format!("/api/v1/payments/{pending}/refunds"), json!({ "amount": 100 })).await;
+    let response = app
+        .post(
+            &format!("/api/v1/payments/{pending}/refunds"),
+            json!({ "amount": 100 }),
+        )
+        .await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     app.run_jobs().await;
-    let response = app.post(&format!("/api/v1/payments/{pending}/refunds"), json!({ "amount": 100 })).await;
+    let response = app
+        .post(
+            &format!("/api/v1/payments/{pending}/refunds"),
+            json!({ "amount": 100 }),
+        )
+        .await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
-    assert!(response.text.contains("not in refundable state"), "{}", response.text);
+    assert!(
+        response.text.contains("not in refundable state"),
+        "{}",
+        response.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -87,8 +126,20 @@ async fn ten_concurrent_refunds_of_sixty_percent_accept_exactly_one() {
     for task in tasks {
         statuses.push(task.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::BAD_REQUEST), "{statuses:?}");
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::BAD_REQUEST),
+        "{statuses:?}"
+    );
     assert_eq!(app.get("/api/v1/refunds").await.json["total"], 1);
 }
 

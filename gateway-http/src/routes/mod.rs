@@ -33,8 +33,14 @@ pub(crate) fn respond<T: Serialize>(status: StatusCode, outcome: Idempotent<T>) 
         Idempotent::Replayed(body) => (
             status,
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-                (header::HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true")),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (
+                    header::HeaderName::from_static("idempotent-replayed"),
+                    HeaderValue::from_static("true"),
+                ),
             ],
             body,
         )

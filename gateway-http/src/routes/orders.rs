@@ -15,18 +15,37 @@ use crate::error::ApiError;
 use crate::extract::{Authenticated, Command, ListQuery};
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/orders", get(list).post(create)).route("/api/v1/orders/{id}", get(show))
+    Router::new()
+        .route("/api/v1/orders", get(list).post(create))
+        .route("/api/v1/orders/{id}", get(show))
 }
 
-async fn create(State(state): State<AppState>, Authenticated(merchant): Authenticated, cmd: Command<CreateOrder>) -> Result<Response, ApiError> {
-    let outcome = state.gateway.create_order(merchant, cmd.body, cmd.idempotency).await?;
+async fn create(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    cmd: Command<CreateOrder>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .gateway
+        .create_order(merchant, cmd.body, cmd.idempotency)
+        .await?;
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
-async fn show(State(state): State<AppState>, Authenticated(merchant): Authenticated, Path(id): Path<String>) -> Result<Json<Order>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Order>, ApiError> {
     Ok(Json(state.gateway.get_order(merchant, &id).await?))
 }
 
-async fn list(State(state): State<AppState>, Authenticated(merchant): Authenticated, query: ListQuery) -> Result<Json<Page<Order>>, ApiError> {
-    Ok(Json(state.gateway.list_orders(merchant, query.page()).await?))
+async fn list(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    query: ListQuery,
+) -> Result<Json<Page<Order>>, ApiError> {
+    Ok(Json(
+        state.gateway.list_orders(merchant, query.page()).await?,
+    ))
 }

@@ -24,30 +24,60 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/payments/{id}/refunds", post(refund).get(refunds))
 }
 
-async fn create(State(state): State<AppState>, Authenticated(merchant): Authenticated, cmd: Command<CreatePayment>) -> Result<Response, ApiError> {
-    let outcome = state.gateway.create_payment(merchant, cmd.body, cmd.idempotency).await?;
+async fn create(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    cmd: Command<CreatePayment>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .gateway
+        .create_payment(merchant, cmd.body, cmd.idempotency)
+        .await?;
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
-async fn show(State(state): State<AppState>, Authenticated(merchant): Authenticated, Path(id): Path<String>) -> Result<Json<Payment>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Payment>, ApiError> {
     Ok(Json(state.gateway.get_payment(merchant, &id).await?))
 }
 
-async fn list(State(state): State<AppState>, Authenticated(merchant): Authenticated, query: ListQuery) -> Result<Json<Page<Payment>>, ApiError> {
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(s) => Some(PaymentStatus::parse(s).ok_or_else(|| ApiError::bad_request("status must be pending, success or failed"))?),
-    };
+async fn list(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    query: ListQuery,
+) -> Result<Json<Page<Payment>>, ApiError> {
+    let status =
+        match query.status.as_deref() {
+            None => None,
+            Some(s) => Some(PaymentStatus::parse(s).ok_or_else(|| {
+                ApiError::bad_request("status must be pending, success or failed")
+            })?),
+        };
     // An order id of the wrong shape matches nothing, like any unknown order.
     let order_id = match query.order_id.as_deref() {
         None => None,
         Some(id) => match OrderId::parse(id) {
             Some(id) => Some(id),
-            None => return Ok(Json(Page { data: Vec::new(), total: 0, limit: query.page().limit, offset: query.page().offset })),
+            None => {
+                return Ok(Json(Page {
+                    data: Vec::new(),
+                    total: 0,
+                    limit: query.page().limit,
+                    offset: query.page().offset,
+                }));
+            }
         },
     };
     let filter = PaymentFilter { status, order_id };
-    Ok(Json(state.gateway.list_payments(merchant, filter, query.page()).await?))
+    Ok(Json(
+        state
+            .gateway
+            .list_payments(merchant, filter, query.page())
+            .await?,
+    ))
 }
 
 async fn capture(
@@ -56,7 +86,10 @@ async fn capture(
     Path(id): Path<String>,
     cmd: Command<CapturePayment>,
 ) -> Result<Response, ApiError> {
-    let outcome = state.gateway.capture_payment(merchant, &id, cmd.body, cmd.idempotency).await?;
+    let outcome = state
+        .gateway
+        .capture_payment(merchant, &id, cmd.body, cmd.idempotency)
+        .await?;
     Ok(respond(StatusCode::OK, outcome))
 }
 
@@ -66,7 +99,10 @@ async fn refund(
     Path(id): Path<String>,
     cmd: Command<CreateRefund>,
 ) -> Result<Response, ApiError> {
-    let outcome = state.gateway.create_refund(merchant, &id, cmd.body, cmd.idempotency).await?;
+    let outcome = state
+        .gateway
+        .create_refund(merchant, &id, cmd.body, cmd.idempotency)
+        .await?;
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
@@ -77,5 +113,10 @@ async fn refunds(
     query: ListQuery,
 ) -> Result<Json<Page<Refund>>, ApiError> {
     state.gateway.get_payment(merchant, &id).await?;
-    Ok(Json(state.gateway.list_refunds(merchant, Some(&id), query.page()).await?))
+    Ok(Json(
+        state
+            .gateway
+            .list_refunds(merchant, Some(&id), query.page())
+            .await?,
+    ))
 }

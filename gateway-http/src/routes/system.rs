@@ -20,14 +20,22 @@ pub(super) fn routes() -> Router<AppState> {
 /// 200 with the health report while the database answers, 503 with it otherwise.
 async fn health(State(state): State<AppState>) -> Response {
     let health = state.gateway.health().await;
-    let status = if health.database == "connected" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if health.database == "connected" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(health)).into_response()
 }
 
 /// Readiness for load balancers: 200 `{"ready": true}` only while the database answers.
 async fn ready(State(state): State<AppState>) -> Response {
     let ready = state.gateway.health().await.database == "connected";
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(serde_json::json!({ "ready": ready }))).into_response()
 }
 

@@ -19,16 +19,32 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/webhooks", get(list))
         .route("/api/v1/webhooks/config", get(config).put(update_config))
         .route("/api/v1/webhooks/test", post(send_test))
-        .route("/api/v1/webhooks/secret/regenerate", post(regenerate_secret))
+        .route(
+            "/api/v1/webhooks/secret/regenerate",
+            post(regenerate_secret),
+        )
         .route("/api/v1/webhooks/{id}", get(show))
         .route("/api/v1/webhooks/{id}/retry", post(retry))
 }
 
-async fn list(State(state): State<AppState>, Authenticated(merchant): Authenticated, query: ListQuery) -> Result<Json<Page<WebhookDelivery>>, ApiError> {
-    Ok(Json(state.gateway.list_deliveries(merchant, query.page()).await?))
+async fn list(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    query: ListQuery,
+) -> Result<Json<Page<WebhookDelivery>>, ApiError> {
+    Ok(Json(
+        state
+            .gateway
+            .list_deliveries(merchant, query.page())
+            .await?,
+    ))
 }
 
-async fn show(State(state): State<AppState>, Authenticated(merchant): Authenticated, Path(id): Path<String>) -> Result<Json<DeliveryDetail>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<DeliveryDetail>, ApiError> {
     Ok(Json(state.gateway.get_delivery(merchant, &id).await?))
 }
 
@@ -38,16 +54,29 @@ async fn retry(
     Path(id): Path<String>,
     cmd: Command<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let outcome = state.gateway.retry_delivery(merchant, &id, cmd.idempotency).await?;
+    let outcome = state
+        .gateway
+        .retry_delivery(merchant, &id, cmd.idempotency)
+        .await?;
     Ok(respond(StatusCode::OK, outcome))
 }
 
-async fn send_test(State(state): State<AppState>, Authenticated(merchant): Authenticated, cmd: Command<serde_json::Value>) -> Result<Response, ApiError> {
-    let outcome = state.gateway.send_test_webhook(merchant, cmd.idempotency).await?;
+async fn send_test(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    cmd: Command<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .gateway
+        .send_test_webhook(merchant, cmd.idempotency)
+        .await?;
     Ok(respond(StatusCode::OK, outcome))
 }
 
-async fn config(State(state): State<AppState>, Authenticated(merchant): Authenticated) -> Result<Json<WebhookConfig>, ApiError> {
+async fn config(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+) -> Result<Json<WebhookConfig>, ApiError> {
     Ok(Json(state.gateway.webhook_config(merchant).await?))
 }
 
@@ -56,10 +85,22 @@ async fn update_config(
     Authenticated(merchant): Authenticated,
     cmd: Command<UpdateWebhookConfig>,
 ) -> Result<Json<WebhookConfig>, ApiError> {
-    Ok(Json(state.gateway.update_webhook_config(merchant, cmd.body).await?))
+    Ok(Json(
+        state
+            .gateway
+            .update_webhook_config(merchant, cmd.body)
+            .await?,
+    ))
 }
 
-async fn regenerate_secret(State(state): State<AppState>, Authenticated(merchant): Authenticated, cmd: Command<serde_json::Value>) -> Result<Response, ApiError> {
-    let outcome = state.gateway.rotate_webhook_secret(merchant, cmd.idempotency).await?;
+async fn regenerate_secret(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    cmd: Command<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .gateway
+        .rotate_webhook_secret(merchant, cmd.idempotency)
+        .await?;
     Ok(respond(StatusCode::OK, outcome))
 }

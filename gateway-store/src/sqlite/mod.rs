@@ -77,7 +77,10 @@ impl SqliteStore {
 
     /// Starts a write transaction holding the database's write lock.
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error)
     }
 
     /// Closes both pools, checkpointing the WAL.

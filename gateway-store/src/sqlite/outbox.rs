@@ -35,11 +35,19 @@ pub(crate) async fn claim_idempotency_key(
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
-    if inserted.rows_affected() == 0 { Err(StoreError::IdempotencyKeyTaken) } else { Ok(()) }
+    if inserted.rows_affected() == 0 {
+        Err(StoreError::IdempotencyKeyTaken)
+    } else {
+        Ok(())
+    }
 }
 
 /// Enqueues `job`.
-pub(crate) async fn insert_job(conn: &mut SqliteConnection, job: &NewJob, now: Timestamp) -> Result<(), StoreError> {
+pub(crate) async fn insert_job(
+    conn: &mut SqliteConnection,
+    job: &NewJob,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO jobs (kind, entity_id, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, 'queued', 0, ?4, ?5, ?6, ?6)",
@@ -58,7 +66,11 @@ pub(crate) async fn insert_job(conn: &mut SqliteConnection, job: &NewJob, now: T
 
 /// Records `events`: for a merchant with a webhook URL, each becomes a pending delivery and a
 /// delivery job due now. With `require_url`, a merchant without a URL is an error.
-pub(crate) async fn record_events(conn: &mut SqliteConnection, events: &[Event], require_url: bool) -> Result<(), StoreError> {
+pub(crate) async fn record_events(
+    conn: &mut SqliteConnection,
+    events: &[Event],
+    require_url: bool,
+) -> Result<(), StoreError> {
     for event in events {
         let created = sqlx::query(
             "INSERT INTO webhook_deliveries (id, merchant_id, event, payload, status, attempts, next_retry_at, created_at, updated_at)
@@ -73,16 +85,27 @@ pub(crate) async fn record_events(conn: &mut SqliteConnection, events: &[Event],
         .await
         .map_err(db_error)?;
         if created.rows_affected() == 1 {
-            insert_job(conn, &NewJob::deliver_webhook(event.delivery_id, event.created_at), event.created_at).await?;
+            insert_job(
+                conn,
+                &NewJob::deliver_webhook(event.delivery_id, event.created_at),
+                event.created_at,
+            )
+            .await?;
         } else if require_url {
-            return Err(StoreError::InvalidState("Webhook URL is not configured".into()));
+            return Err(StoreError::InvalidState(
+                "Webhook URL is not configured".into(),
+            ));
         }
     }
     Ok(())
 }
 
 /// Completes the leased job, or fails with `LeaseLost` if the lease is no longer held.
-pub(crate) async fn complete_leased_job(conn: &mut SqliteConnection, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
+pub(crate) async fn complete_leased_job(
+    conn: &mut SqliteConnection,
+    lease: &Lease,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE jobs SET status = 'completed', locked_by = NULL, locked_until = NULL, updated_at = ?1
          WHERE id = ?2 AND status = 'running' AND locked_by = ?3",
@@ -93,5 +116,9 @@ pub(crate) async fn complete_leased_job(conn: &mut SqliteConnection, lease: &Lea
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
-    if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::LeaseLost) }
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::LeaseLost)
+    }
 }

@@ -1,5 +1,6 @@
 //! Reading rows back into domain types.
 
+use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
 use gateway_core::ids::{OrderId, PaymentId, RefundId};
 use gateway_core::merchant::Merchant;
@@ -8,9 +9,8 @@ use gateway_core::order::{Order, OrderStatus};
 use gateway_core::payment::{Payment, PaymentMethod, PaymentStatus};
 use gateway_core::refund::{Refund, RefundStatus};
 use gateway_core::webhook::{DeliveryAttempt, DeliveryStatus, WebhookDelivery};
-use gateway_core::StoreError;
-use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
 use crate::error::db_error;
 
@@ -18,7 +18,10 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Other(format!("unreadable {what} in the database"))
 }
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(row: &'r SqliteRow, col: &str) -> Result<T, StoreError> {
+fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
+    row: &'r SqliteRow,
+    col: &str,
+) -> Result<T, StoreError> {
     row.try_get(col).map_err(db_error)
 }
 
@@ -51,7 +54,8 @@ pub(crate) fn order(row: &SqliteRow) -> Result<Order, StoreError> {
         currency: currency(row)?,
         receipt: get(row, "receipt")?,
         notes: serde_json::from_str(&get::<String>(row, "notes")?).map_err(|_| corrupt("notes"))?,
-        status: OrderStatus::parse(&get::<String>(row, "status")?).ok_or_else(|| corrupt("order status"))?,
+        status: OrderStatus::parse(&get::<String>(row, "status")?)
+            .ok_or_else(|| corrupt("order status"))?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })
@@ -64,8 +68,14 @@ pub(crate) fn payment(row: &SqliteRow) -> Result<Payment, StoreError> {
         "card" => PaymentMethod::Card,
         _ => return Err(corrupt("payment method")),
     };
-    let expiry = match (get::<Option<i64>>(row, "card_expiry_month")?, get::<Option<i64>>(row, "card_expiry_year")?) {
-        (Some(m), Some(y)) => Some((u8::try_from(m).map_err(|_| corrupt("expiry"))?, u16::try_from(y).map_err(|_| corrupt("expiry"))?)),
+    let expiry = match (
+        get::<Option<i64>>(row, "card_expiry_month")?,
+        get::<Option<i64>>(row, "card_expiry_year")?,
+    ) {
+        (Some(m), Some(y)) => Some((
+            u8::try_from(m).map_err(|_| corrupt("expiry"))?,
+            u16::try_from(y).map_err(|_| corrupt("expiry"))?,
+        )),
         _ => None,
     };
     Ok(Payment {
@@ -79,7 +89,8 @@ pub(crate) fn payment(row: &SqliteRow) -> Result<Payment, StoreError> {
         card_network: get(row, "card_network")?,
         card_last4: get(row, "card_last4")?,
         card_expiry: expiry,
-        status: PaymentStatus::parse(&get::<String>(row, "status")?).ok_or_else(|| corrupt("payment status"))?,
+        status: PaymentStatus::parse(&get::<String>(row, "status")?)
+            .ok_or_else(|| corrupt("payment status"))?,
         captured: get(row, "captured")?,
         error_code: get(row, "error_code")?,
         error_description: get(row, "error_description")?,
@@ -96,7 +107,8 @@ pub(crate) fn refund(row: &SqliteRow) -> Result<Refund, StoreError> {
         merchant_id: uuid(row, "merchant_id")?,
         amount: amount(row)?,
         reason: get(row, "reason")?,
-        status: RefundStatus::parse(&get::<String>(row, "status")?).ok_or_else(|| corrupt("refund status"))?,
+        status: RefundStatus::parse(&get::<String>(row, "status")?)
+            .ok_or_else(|| corrupt("refund status"))?,
         created_at: ts(row, "created_at")?,
         processed_at: opt_ts(row, "processed_at")?,
     })
@@ -124,7 +136,8 @@ pub(crate) fn delivery(row: &SqliteRow) -> Result<WebhookDelivery, StoreError> {
         id: uuid(row, "id")?,
         merchant_id: uuid(row, "merchant_id")?,
         event: get(row, "event")?,
-        payload: serde_json::from_str(&get::<String>(row, "payload")?).map_err(|_| corrupt("payload"))?,
+        payload: serde_json::from_str(&get::<String>(row, "payload")?)
+            .map_err(|_| corrupt("payload"))?,
         status: delivery_status(row)?,
         attempts: get(row, "attempts")?,
         created_at: ts(row, "created_at")?,

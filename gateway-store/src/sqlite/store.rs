@@ -22,18 +22,30 @@ use super::outbox::{claim_idempotency_key, complete_leased_job, insert_job, reco
 use super::{SqliteStore, rows};
 use crate::error::db_error;
 
-fn collect<T>(rows: Vec<SqliteRow>, map: fn(&SqliteRow) -> Result<T, StoreError>) -> Result<Vec<T>, StoreError> {
+fn collect<T>(
+    rows: Vec<SqliteRow>,
+    map: fn(&SqliteRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
     rows.iter().map(map).collect()
 }
 
 fn page<T>(data: Vec<T>, total: i64, request: PageRequest) -> Page<T> {
-    Page { data, total, limit: request.limit, offset: request.offset }
+    Page {
+        data,
+        total,
+        limit: request.limit,
+        offset: request.offset,
+    }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db_error).map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(db_error)
+            .map(|_| ())
     }
 
     async fn insert_merchant(&self, new: &NewMerchant) -> Result<(), StoreError> {
@@ -78,7 +90,10 @@ impl Store for SqliteStore {
     }
 
     async fn list_merchants(&self) -> Result<Vec<Merchant>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM merchants ORDER BY created_at, id").fetch_all(&self.reader).await.map_err(db_error)?;
+        let rows = sqlx::query("SELECT * FROM merchants ORDER BY created_at, id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_error)?;
         collect(rows, rows::merchant)
     }
 
@@ -91,7 +106,8 @@ impl Store for SqliteStore {
         row.map(|r| {
             let id: String = r.try_get("id").map_err(db_error)?;
             Ok(StoredCredential {
-                merchant_id: uuid::Uuid::parse_str(&id).map_err(|_| StoreError::Other("bad merchant id".into()))?,
+                merchant_id: uuid::Uuid::parse_str(&id)
+                    .map_err(|_| StoreError::Other("bad merchant id".into()))?,
                 api_secret_hash: r.try_get("api_secret_hash").map_err(db_error)?,
             })
         })
@@ -111,7 +127,12 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn set_webhook_url(&self, merchant: MerchantId, url: Option<&str>, now: Timestamp) -> Result<WebhookConfig, StoreError> {
+    async fn set_webhook_url(
+        &self,
+        merchant: MerchantId,
+        url: Option<&str>,
+        now: Timestamp,
+    ) -> Result<WebhookConfig, StoreError> {
         let row = sqlx::query("UPDATE merchants SET webhook_url = ?1, updated_at = ?2 WHERE id = ?3 RETURNING webhook_url, webhook_secret")
             .bind(url)
             .bind(now.as_millis())
@@ -126,24 +147,36 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn set_webhook_secret(&self, merchant: MerchantId, secret: &str, now: Timestamp, idem: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+    async fn set_webhook_secret(
+        &self,
+        merchant: MerchantId,
+        secret: &str,
+        now: Timestamp,
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let merchant = merchant.to_string();
         let mut tx = self.begin().await?;
         claim_idempotency_key(&mut tx, &merchant, idem).await?;
-        let updated = sqlx::query("UPDATE merchants SET webhook_secret = ?1, updated_at = ?2 WHERE id = ?3")
-            .bind(secret)
-            .bind(now.as_millis())
-            .bind(&merchant)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        let updated =
+            sqlx::query("UPDATE merchants SET webhook_secret = ?1, updated_at = ?2 WHERE id = ?3")
+                .bind(secret)
+                .bind(now.as_millis())
+                .bind(&merchant)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound("Merchant"));
         }
         tx.commit().await.map_err(db_error)
     }
 
-    async fn idempotency_record(&self, merchant: MerchantId, key: &str, now: Timestamp) -> Result<Option<IdempotencyRecord>, StoreError> {
+    async fn idempotency_record(
+        &self,
+        merchant: MerchantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let row = sqlx::query("SELECT * FROM idempotency_keys WHERE merchant_id = ?1 AND key = ?2 AND expires_at > ?3")
             .bind(merchant.to_string())
             .bind(key)
@@ -163,9 +196,14 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn create_order(&self, order: &Order, idem: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+    async fn create_order(
+        &self,
+        order: &Order,
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let merchant = order.merchant_id.to_string();
-        let notes = serde_json::to_string(&order.notes).map_err(|e| StoreError::Other(e.to_string()))?;
+        let notes =
+            serde_json::to_string(&order.notes).map_err(|e| StoreError::Other(e.to_string()))?;
         let mut tx = self.begin().await?;
         claim_idempotency_key(&mut tx, &merchant, idem).await?;
         sqlx::query(
@@ -197,7 +235,11 @@ impl Store for SqliteStore {
         row.as_ref().map(rows::order).transpose()
     }
 
-    async fn list_orders(&self, merchant: MerchantId, request: PageRequest) -> Result<Page<Order>, StoreError> {
+    async fn list_orders(
+        &self,
+        merchant: MerchantId,
+        request: PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
         let merchant = merchant.to_string();
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE merchant_id = ?1")
             .bind(&merchant)
@@ -214,22 +256,35 @@ impl Store for SqliteStore {
         Ok(page(collect(rows, rows::order)?, total, request))
     }
 
-    async fn create_payment(&self, payment: &Payment, job: &NewJob, events: &[Event], idem: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+    async fn create_payment(
+        &self,
+        payment: &Payment,
+        job: &NewJob,
+        events: &[Event],
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let merchant = payment.merchant_id.to_string();
         let mut tx = self.begin().await?;
         claim_idempotency_key(&mut tx, &merchant, idem).await?;
-        let order_status: Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = ?1 AND merchant_id = ?2")
-            .bind(payment.order_id.as_str())
-            .bind(&merchant)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        let order_status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM orders WHERE id = ?1 AND merchant_id = ?2")
+                .bind(payment.order_id.as_str())
+                .bind(&merchant)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
         match order_status.as_deref() {
             None => return Err(StoreError::NotFound("Order")),
-            Some("paid") => return Err(StoreError::InvalidState("Order has already been paid".into())),
+            Some("paid") => {
+                return Err(StoreError::InvalidState(
+                    "Order has already been paid".into(),
+                ));
+            }
             Some(_) => {}
         }
-        let (expiry_month, expiry_year) = payment.card_expiry.map_or((None, None), |(m, y)| (Some(i64::from(m)), Some(i64::from(y))));
+        let (expiry_month, expiry_year) = payment.card_expiry.map_or((None, None), |(m, y)| {
+            (Some(i64::from(m)), Some(i64::from(y)))
+        });
         sqlx::query(
             "INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa, card_network, card_last4,
                                    card_expiry_month, card_expiry_year, status, captured, created_at, updated_at)
@@ -262,17 +317,28 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_error)
     }
 
-    async fn payment(&self, merchant: Option<MerchantId>, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        let row = sqlx::query("SELECT * FROM payments WHERE id = ?1 AND (?2 IS NULL OR merchant_id = ?2)")
-            .bind(id.as_str())
-            .bind(merchant.map(|m| m.to_string()))
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_error)?;
+    async fn payment(
+        &self,
+        merchant: Option<MerchantId>,
+        id: &PaymentId,
+    ) -> Result<Option<Payment>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM payments WHERE id = ?1 AND (?2 IS NULL OR merchant_id = ?2)",
+        )
+        .bind(id.as_str())
+        .bind(merchant.map(|m| m.to_string()))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_error)?;
         row.as_ref().map(rows::payment).transpose()
     }
 
-    async fn list_payments(&self, merchant: MerchantId, filter: &PaymentFilter, request: PageRequest) -> Result<Page<Payment>, StoreError> {
+    async fn list_payments(
+        &self,
+        merchant: MerchantId,
+        filter: &PaymentFilter,
+        request: PageRequest,
+    ) -> Result<Page<Payment>, StoreError> {
         let merchant = merchant.to_string();
         let status = filter.status.map(PaymentStatus::as_str);
         let order = filter.order_id.as_ref().map(OrderId::as_str);
@@ -300,7 +366,11 @@ impl Store for SqliteStore {
         Ok(page(collect(rows, rows::payment)?, total, request))
     }
 
-    async fn capture_payment(&self, captured: &Payment, idem: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+    async fn capture_payment(
+        &self,
+        captured: &Payment,
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let merchant = captured.merchant_id.to_string();
         let mut tx = self.begin().await?;
         claim_idempotency_key(&mut tx, &merchant, idem).await?;
@@ -315,12 +385,20 @@ impl Store for SqliteStore {
         .await
         .map_err(db_error)?;
         if updated.rows_affected() == 0 {
-            return Err(StoreError::InvalidState("Payment not in capturable state".into()));
+            return Err(StoreError::InvalidState(
+                "Payment not in capturable state".into(),
+            ));
         }
         tx.commit().await.map_err(db_error)
     }
 
-    async fn create_refund(&self, refund: &Refund, job: &NewJob, events: &[Event], idem: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+    async fn create_refund(
+        &self,
+        refund: &Refund,
+        job: &NewJob,
+        events: &[Event],
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let merchant = refund.merchant_id.to_string();
         let mut tx = self.begin().await?;
         claim_idempotency_key(&mut tx, &merchant, idem).await?;
@@ -337,12 +415,15 @@ impl Store for SqliteStore {
         .ok_or(StoreError::NotFound("Payment"))?;
         let status: String = row.try_get("status").map_err(db_error)?;
         if status != PaymentStatus::Success.as_str() {
-            return Err(StoreError::InvalidState("Payment not in refundable state".into()));
+            return Err(StoreError::InvalidState(
+                "Payment not in refundable state".into(),
+            ));
         }
         let paid = gateway_core::money::Amount::new(row.try_get("amount").map_err(db_error)?)
             .map_err(|_| StoreError::Other("unreadable payment amount".into()))?;
         let refunded: i64 = row.try_get("refunded").map_err(db_error)?;
-        check_refundable(paid, refunded, refund.amount).map_err(|available| StoreError::RefundExceedsPayment { available })?;
+        check_refundable(paid, refunded, refund.amount)
+            .map_err(|available| StoreError::RefundExceedsPayment { available })?;
         sqlx::query(
             "INSERT INTO refunds (id, payment_id, merchant_id, amount, reason, status, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -362,17 +443,27 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_error)
     }
 
-    async fn refund(&self, merchant: Option<MerchantId>, id: &RefundId) -> Result<Option<Refund>, StoreError> {
-        let row = sqlx::query("SELECT * FROM refunds WHERE id = ?1 AND (?2 IS NULL OR merchant_id = ?2)")
-            .bind(id.as_str())
-            .bind(merchant.map(|m| m.to_string()))
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_error)?;
+    async fn refund(
+        &self,
+        merchant: Option<MerchantId>,
+        id: &RefundId,
+    ) -> Result<Option<Refund>, StoreError> {
+        let row =
+            sqlx::query("SELECT * FROM refunds WHERE id = ?1 AND (?2 IS NULL OR merchant_id = ?2)")
+                .bind(id.as_str())
+                .bind(merchant.map(|m| m.to_string()))
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_error)?;
         row.as_ref().map(rows::refund).transpose()
     }
 
-    async fn list_refunds(&self, merchant: MerchantId, payment: Option<&PaymentId>, request: PageRequest) -> Result<Page<Refund>, StoreError> {
+    async fn list_refunds(
+        &self,
+        merchant: MerchantId,
+        payment: Option<&PaymentId>,
+        request: PageRequest,
+    ) -> Result<Page<Refund>, StoreError> {
         let merchant = merchant.to_string();
         let payment = payment.map(PaymentId::as_str);
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM refunds WHERE merchant_id = ?1 AND (?2 IS NULL OR payment_id = ?2)")
@@ -395,13 +486,18 @@ impl Store for SqliteStore {
         Ok(page(collect(rows, rows::refund)?, total, request))
     }
 
-    async fn list_deliveries(&self, merchant: MerchantId, request: PageRequest) -> Result<Page<WebhookDelivery>, StoreError> {
+    async fn list_deliveries(
+        &self,
+        merchant: MerchantId,
+        request: PageRequest,
+    ) -> Result<Page<WebhookDelivery>, StoreError> {
         let merchant = merchant.to_string();
-        let total = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE merchant_id = ?1")
-            .bind(&merchant)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db_error)?;
+        let total =
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE merchant_id = ?1")
+                .bind(&merchant)
+                .fetch_one(&self.reader)
+                .await
+                .map_err(db_error)?;
         let rows = sqlx::query("SELECT * FROM webhook_deliveries WHERE merchant_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3")
             .bind(&merchant)
             .bind(request.limit)
@@ -412,44 +508,65 @@ impl Store for SqliteStore {
         Ok(page(collect(rows, rows::delivery)?, total, request))
     }
 
-    async fn delivery(&self, merchant: MerchantId, id: DeliveryId) -> Result<Option<DeliveryDetail>, StoreError> {
-        let row = sqlx::query("SELECT * FROM webhook_deliveries WHERE id = ?1 AND merchant_id = ?2")
-            .bind(id.to_string())
-            .bind(merchant.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_error)?;
+    async fn delivery(
+        &self,
+        merchant: MerchantId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliveryDetail>, StoreError> {
+        let row =
+            sqlx::query("SELECT * FROM webhook_deliveries WHERE id = ?1 AND merchant_id = ?2")
+                .bind(id.to_string())
+                .bind(merchant.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_error)?;
         let Some(row) = row else { return Ok(None) };
-        let attempts = sqlx::query("SELECT * FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY id")
-            .bind(id.to_string())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_error)?;
-        Ok(Some(DeliveryDetail { delivery: rows::delivery(&row)?, attempt_log: collect(attempts, rows::attempt)? }))
+        let attempts =
+            sqlx::query("SELECT * FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY id")
+                .bind(id.to_string())
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db_error)?;
+        Ok(Some(DeliveryDetail {
+            delivery: rows::delivery(&row)?,
+            attempt_log: collect(attempts, rows::attempt)?,
+        }))
     }
 
-    async fn retry_delivery(&self, merchant: MerchantId, id: DeliveryId, now: Timestamp, idem: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+    async fn retry_delivery(
+        &self,
+        merchant: MerchantId,
+        id: DeliveryId,
+        now: Timestamp,
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let merchant = merchant.to_string();
         let id_text = id.to_string();
         let mut tx = self.begin().await?;
         claim_idempotency_key(&mut tx, &merchant, idem).await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM webhook_deliveries WHERE id = ?1 AND merchant_id = ?2")
-            .bind(&id_text)
-            .bind(&merchant)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM webhook_deliveries WHERE id = ?1 AND merchant_id = ?2",
+        )
+        .bind(&id_text)
+        .bind(&merchant)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
         if exists.is_none() {
             return Err(StoreError::NotFound("Webhook delivery"));
         }
-        let in_flight: Option<i64> = sqlx::query_scalar("SELECT 1 FROM jobs WHERE entity_id = ?1 AND kind = ?2 AND status = 'running'")
-            .bind(&id_text)
-            .bind(JobKind::DeliverWebhook.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        let in_flight: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM jobs WHERE entity_id = ?1 AND kind = ?2 AND status = 'running'",
+        )
+        .bind(&id_text)
+        .bind(JobKind::DeliverWebhook.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
         if in_flight.is_some() {
-            return Err(StoreError::Conflict("An attempt of this delivery is in progress; retry shortly".into()));
+            return Err(StoreError::Conflict(
+                "An attempt of this delivery is in progress; retry shortly".into(),
+            ));
         }
         // Supersede a scheduled automatic retry: the manual one takes its place.
         sqlx::query("UPDATE jobs SET status = 'completed', updated_at = ?1 WHERE entity_id = ?2 AND kind = ?3 AND status = 'queued'")
@@ -469,7 +586,11 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_error)
     }
 
-    async fn create_test_delivery(&self, event: &Event, idem: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+    async fn create_test_delivery(
+        &self,
+        event: &Event,
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         claim_idempotency_key(&mut tx, &event.merchant_id.to_string(), idem).await?;
         record_events(&mut tx, std::slice::from_ref(event), true).await?;
@@ -496,7 +617,13 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn claim_jobs(&self, worker: &str, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<ClaimedJob>, StoreError> {
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
         let now_ms = now.as_millis();
         let mut tx = self.begin().await?;
         // A job whose worker died on its last allowed attempt is not retried forever.
@@ -521,7 +648,7 @@ impl Store for SqliteStore {
         )
         .bind(now_ms)
         .bind(worker)
-        .bind(now.add(lease).as_millis())
+        .bind(now.plus(lease).as_millis())
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await
@@ -537,17 +664,21 @@ impl Store for SqliteStore {
                     payload: r.try_get("payload").map_err(db_error)?,
                     attempt: r.try_get("attempts").map_err(db_error)?,
                     max_attempts: r.try_get("max_attempts").map_err(db_error)?,
-                    lease: Lease { job_id: id, worker: worker.to_owned() },
+                    lease: Lease {
+                        job_id: id,
+                        worker: worker.to_owned(),
+                    },
                 })
             })
             .collect()
     }
 
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let due: Option<i64> = sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE status = 'queued'")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db_error)?;
+        let due: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE status = 'queued'")
+                .fetch_one(&self.reader)
+                .await
+                .map_err(db_error)?;
         Ok(due.map(Timestamp::from_millis))
     }
 
@@ -557,7 +688,13 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_error)
     }
 
-    async fn fail_job(&self, lease: &Lease, error: &str, retry_at: Option<Timestamp>, now: Timestamp) -> Result<(), StoreError> {
+    async fn fail_job(
+        &self,
+        lease: &Lease,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let updated = sqlx::query(
             "UPDATE jobs SET status = CASE WHEN ?1 IS NULL THEN 'failed' ELSE 'queued' END,
                     run_at = COALESCE(?1, run_at), last_error = ?2, locked_by = NULL, locked_until = NULL, updated_at = ?3
@@ -571,10 +708,19 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(db_error)?;
-        if updated.rows_affected() == 1 { Ok(()) } else { Err(StoreError::LeaseLost) }
+        if updated.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost)
+        }
     }
 
-    async fn settle_payment(&self, lease: &Lease, settled: &Payment, events: &[Event]) -> Result<bool, StoreError> {
+    async fn settle_payment(
+        &self,
+        lease: &Lease,
+        settled: &Payment,
+        events: &[Event],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         complete_leased_job(&mut tx, lease, settled.updated_at).await?;
         let updated = sqlx::query(
@@ -605,7 +751,12 @@ impl Store for SqliteStore {
         Ok(applied)
     }
 
-    async fn settle_refund(&self, lease: &Lease, settled: &Refund, events: &[Event]) -> Result<bool, StoreError> {
+    async fn settle_refund(
+        &self,
+        lease: &Lease,
+        settled: &Refund,
+        events: &[Event],
+    ) -> Result<bool, StoreError> {
         let now = settled.processed_at.unwrap_or(settled.created_at);
         let mut tx = self.begin().await?;
         complete_leased_job(&mut tx, lease, now).await?;
@@ -625,7 +776,12 @@ impl Store for SqliteStore {
         Ok(applied)
     }
 
-    async fn record_delivery_attempt(&self, lease: &Lease, attempt: &DeliveryAttempt, now: Timestamp) -> Result<(), StoreError> {
+    async fn record_delivery_attempt(
+        &self,
+        lease: &Lease,
+        attempt: &DeliveryAttempt,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let id = attempt.delivery_id.to_string();
         let mut tx = self.begin().await?;
         match attempt.next_retry_at {
@@ -698,11 +854,18 @@ impl Store for SqliteStore {
     }
 
     async fn job_counts(&self) -> Result<JobCounts, StoreError> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetch_all(&self.reader).await.map_err(db_error)?;
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_error)?;
         let mut counts = JobCounts::default();
         for row in rows {
             let n: i64 = row.try_get("n").map_err(db_error)?;
-            match row.try_get::<String, _>("status").map_err(db_error)?.as_str() {
+            match row
+                .try_get::<String, _>("status")
+                .map_err(db_error)?
+                .as_str()
+            {
                 "queued" => counts.pending = n,
                 "running" => counts.processing = n,
                 "completed" => counts.completed = n,
@@ -724,7 +887,10 @@ impl Store for SqliteStore {
     }
 
     async fn last_heartbeat(&self) -> Result<Option<Timestamp>, StoreError> {
-        let seen: Option<i64> = sqlx::query_scalar("SELECT MAX(seen_at) FROM worker_heartbeats").fetch_one(&self.reader).await.map_err(db_error)?;
+        let seen: Option<i64> = sqlx::query_scalar("SELECT MAX(seen_at) FROM worker_heartbeats")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_error)?;
         Ok(seen.map(Timestamp::from_millis))
     }
 }

@@ -1,0 +1,323 @@
+//! The SQL job queue: claims, leases, failures with backoff, and the worker's panic handling.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gateway_core::ids::{OrderId, PaymentId};
+use gateway_core::instrument::{InstrumentVerdict, StoredInstrument};
+use gateway_core::jobs::{JOB_MAX_ATTEMPTS, NewJob};
+use gateway_core::merchant::SecretHasher;
+use gateway_core::money::{Amount, Currency};
+use gateway_core::order::{Order, OrderStatus};
+use gateway_core::payment::{Payment, PaymentOutcome, PaymentStatus};
+use gateway_core::refund::Refund;
+use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse, WebhookTransport};
+use gateway_core::{
+    HmacSigner, JobRunner, ManualClock, Processor, Store, StoreError, Timestamp, Worker,
+    WorkerConfig,
+};
+use gateway_store::SqliteStore;
+
+const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+const LEASE: Duration = Duration::from_secs(60);
+
+struct Fixture {
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("q.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    store
+        .upsert_merchant(&SecretHasher::new("pepper-for-queue-tests").test_merchant(T0))
+        .await
+        .unwrap();
+    Fixture { store, _dir: dir }
+}
+
+/// Inserts an order and a pending payment with its job due at `run_at`; returns the payment id.
+async fn pending_payment(store: &Arc<dyn Store>, run_at: Timestamp) -> PaymentId {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    let order = Order {
+        id: OrderId::generate(),
+        merchant_id: merchant,
+        amount: Amount::new(1000).unwrap(),
+        currency: Currency::INR,
+        receipt: None,
+        notes: Default::default(),
+        status: OrderStatus::Created,
+        created_at: T0,
+        updated_at: T0,
+    };
+    store.create_order(&order, None).await.unwrap();
+    let payment = Payment::new_pending(
+        merchant,
+        order.id,
+        order.amount,
+        order.currency,
+        StoredInstrument::Upi { vpa: "a@b".into() },
+        T0,
+    );
+    let job = NewJob::process_payment(&payment.id, Some(InstrumentVerdict::Succeed), run_at);
+    store
+        .create_payment(&payment, &job, &[], None)
+        .await
+        .unwrap();
+    payment.id
+}
+
+#[tokio::test]
+async fn claims_take_only_due_jobs_up_to_the_batch_size() {
+    let f = fixture().await;
+    for _ in 0..5 {
+        pending_payment(&f.store, T0).await;
+    }
+    pending_payment(&f.store, T0.plus(Duration::from_secs(10))).await;
+    let first = f.store.claim_jobs("w1", T0, LEASE, 3).await.unwrap();
+    assert_eq!(first.len(), 3);
+    let second = f.store.claim_jobs("w2", T0, LEASE, 10).await.unwrap();
+    assert_eq!(
+        second.len(),
+        2,
+        "claimed jobs are not claimed twice; the future one is not due"
+    );
+    assert!(first.iter().chain(&second).all(|j| j.attempt == 1));
+    assert_eq!(
+        f.store.next_job_due().await.unwrap(),
+        Some(T0.plus(Duration::from_secs(10)))
+    );
+    let counts = f.store.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.processing), (1, 5));
+}
+
+#[tokio::test]
+async fn an_expired_lease_makes_a_job_claimable_again_and_the_old_lease_useless() {
+    let f = fixture().await;
+    pending_payment(&f.store, T0).await;
+    let old = f
+        .store
+        .claim_jobs("w1", T0, LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        f.store
+            .claim_jobs("w2", T0.plus(Duration::from_secs(59)), LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let new = f
+        .store
+        .claim_jobs("w2", T0.plus(LEASE), LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((new.id, new.attempt), (old.id, 2));
+    assert_eq!(
+        f.store.complete_job(&old.lease, T0).await,
+        Err(StoreError::LeaseLost)
+    );
+    assert_eq!(
+        f.store.fail_job(&old.lease, "x", None, T0).await,
+        Err(StoreError::LeaseLost)
+    );
+    f.store.complete_job(&new.lease, T0).await.unwrap();
+    assert_eq!(f.store.job_counts().await.unwrap().completed, 1);
+}
+
+#[tokio::test]
+async fn failures_requeue_at_the_given_time_or_end_failed() {
+    let f = fixture().await;
+    pending_payment(&f.store, T0).await;
+    let job = f
+        .store
+        .claim_jobs("w1", T0, LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    f.store
+        .fail_job(
+            &job.lease,
+            "boom",
+            Some(T0.plus(Duration::from_secs(4))),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .claim_jobs("w1", T0.plus(Duration::from_secs(3)), LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = f
+        .store
+        .claim_jobs("w1", T0.plus(Duration::from_secs(4)), LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    f.store
+        .fail_job(&again.lease, "boom", None, T0)
+        .await
+        .unwrap();
+    let counts = f.store.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.failed), (0, 1));
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_dies_on_the_last_attempt_ends_failed() {
+    let f = fixture().await;
+    pending_payment(&f.store, T0).await;
+    let mut now = T0;
+    for _ in 0..JOB_MAX_ATTEMPTS {
+        assert_eq!(
+            f.store
+                .claim_jobs("dying", now, LEASE, 1)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        now = now.plus(LEASE);
+    }
+    assert!(
+        f.store
+            .claim_jobs("dying", now, LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(f.store.job_counts().await.unwrap().failed, 1);
+}
+
+#[tokio::test]
+async fn released_jobs_are_queued_again_without_losing_an_attempt() {
+    let f = fixture().await;
+    pending_payment(&f.store, T0).await;
+    f.store.claim_jobs("stopping", T0, LEASE, 1).await.unwrap();
+    assert_eq!(f.store.release_jobs("stopping", T0).await.unwrap(), 1);
+    let job = f
+        .store
+        .claim_jobs("next", T0, LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(job.attempt, 1);
+}
+
+#[tokio::test]
+async fn settling_is_conditional_on_pending() {
+    let f = fixture().await;
+    let id = pending_payment(&f.store, T0).await;
+    // A second payment whose job (by mistake, or a duplicate enqueue) targets the first payment.
+    let other = pending_payment(&f.store, T0.plus(Duration::from_secs(1))).await;
+    let jobs = f
+        .store
+        .claim_jobs("w", T0.plus(Duration::from_secs(1)), LEASE, 2)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 2);
+    let mut payment = f.store.payment(None, &id).await.unwrap().unwrap();
+    payment.settle(PaymentOutcome::Succeeded, T0).unwrap();
+    assert_eq!(
+        f.store.settle_payment(&jobs[0].lease, &payment, &[]).await,
+        Ok(true)
+    );
+    let mut again = payment.clone();
+    again.status = PaymentStatus::Failed;
+    assert_eq!(
+        f.store.settle_payment(&jobs[1].lease, &again, &[]).await,
+        Ok(false),
+        "a settled payment never settles again"
+    );
+    assert_eq!(
+        f.store.payment(None, &id).await.unwrap().unwrap().status,
+        PaymentStatus::Success
+    );
+    assert_eq!(
+        f.store.payment(None, &other).await.unwrap().unwrap().status,
+        PaymentStatus::Pending
+    );
+    assert_eq!(
+        f.store.job_counts().await.unwrap().completed,
+        2,
+        "both jobs completed with their (no-op) effects"
+    );
+}
+
+/// A bank that panics: the worker must catch it, retry with backoff and finally fail the job.
+struct PanickingBank;
+
+impl Processor for PanickingBank {
+    fn payment_delay(&self, _: gateway_core::payment::PaymentMethod) -> Duration {
+        Duration::ZERO
+    }
+    fn refund_delay(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn decide_payment(&self, _: &Payment, _: Option<InstrumentVerdict>) -> PaymentOutcome {
+        panic!("the bank exploded")
+    }
+    fn decide_refund(&self, _: &Refund) -> bool {
+        true
+    }
+}
+
+struct NoTransport;
+
+#[async_trait]
+impl WebhookTransport for NoTransport {
+    async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+        Err(TransportError::Refused("no network in this test".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_retried_with_backoff_then_marked_failed() {
+    let f = fixture().await;
+    let id = pending_payment(&f.store, T0).await;
+    let clock = Arc::new(ManualClock::new(T0));
+    let worker = Arc::new(
+        Worker::new(
+            f.store.clone(),
+            Arc::new(PanickingBank),
+            Arc::new(HmacSigner),
+            Arc::new(NoTransport),
+            WorkerConfig {
+                id: "w".into(),
+                ..WorkerConfig::default()
+            },
+            Arc::new(tokio::sync::Notify::new()),
+        )
+        .with_clock(clock.clone())
+        .with_seed(3),
+    );
+    let mut runs = 0;
+    for _ in 0..200 {
+        runs += worker.clone().run_once().await;
+        clock.advance(Duration::from_secs(30));
+    }
+    assert_eq!(
+        runs, JOB_MAX_ATTEMPTS as usize,
+        "each attempt waited for its backoff"
+    );
+    let counts = f.store.job_counts().await.unwrap();
+    assert_eq!(
+        (counts.failed, counts.pending, counts.processing),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        f.store.payment(None, &id).await.unwrap().unwrap().status,
+        PaymentStatus::Pending
+    );
+}
