@@ -181,7 +181,7 @@ impl Store for SqliteStore {
             .bind(merchant.to_string())
             .bind(key)
             .bind(now.as_millis())
-            .fetch_optional(&self.writer) // the writer sees a duplicate's commit without delay
+            .fetch_optional(&self.reader)
             .await
             .map_err(db_error)?;
         row.map(|r| {
