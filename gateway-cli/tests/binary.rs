@@ -26,14 +26,21 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start(dir: &std::path::Path) -> Server {
     let port = free_port();
     let child = Command::new(BIN)
         .arg("serve")
-        .env("DATABASE_URL", format!("sqlite://{}", dir.join("gateway.db").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("gateway.db").display()),
+        )
         .env("PORT", port.to_string())
         .env("TEST_MODE", "true")
         .env("TEST_PROCESSING_DELAY", "50")
@@ -41,10 +48,18 @@ async fn start(dir: &std::path::Path) -> Server {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let client = client();
     for _ in 0..100 {
-        if client.get(format!("{}/health", server.base)).send().await.is_ok() {
+        if client
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .is_ok()
+        {
             return server;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -54,10 +69,18 @@ async fn start(dir: &std::path::Path) -> Server {
 
 fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
 }
 
-async fn call(method: reqwest::Method, url: String, body: Option<Value>, key: Option<&str>) -> (u16, Value) {
+async fn call(
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> (u16, Value) {
     let mut request = client()
         .request(method, url)
         .header("X-Api-Key", "key_test_abc123")
@@ -71,7 +94,10 @@ async fn call(method: reqwest::Method, url: String, body: Option<Value>, key: Op
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    (status, serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,25 +105,62 @@ async fn the_reference_readme_flow_works_against_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path()).await;
     let receiver = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
     let base = &server.base;
 
-    let (status, _) = call(reqwest::Method::PUT, format!("{base}/api/v1/webhooks/config"), Some(json!({ "webhook_url": format!("{}/webhook", receiver.uri()) })), None).await;
+    let (status, _) = call(
+        reqwest::Method::PUT,
+        format!("{base}/api/v1/webhooks/config"),
+        Some(json!({ "webhook_url": format!("{}/webhook", receiver.uri()) })),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, order) = call(reqwest::Method::POST, format!("{base}/api/v1/orders"), Some(json!({ "amount": 50000, "currency": "INR", "receipt": "receipt_123" })), None).await;
+    let (status, order) = call(
+        reqwest::Method::POST,
+        format!("{base}/api/v1/orders"),
+        Some(json!({ "amount": 50000, "currency": "INR", "receipt": "receipt_123" })),
+        None,
+    )
+    .await;
     assert_eq!(status, 201);
     let order_id = order["id"].as_str().unwrap();
     let body = json!({ "order_id": order_id, "method": "upi", "vpa": "success@paytm" });
-    let (status, payment) = call(reqwest::Method::POST, format!("{base}/api/v1/payments"), Some(body.clone()), Some("unique_request_id_123")).await;
+    let (status, payment) = call(
+        reqwest::Method::POST,
+        format!("{base}/api/v1/payments"),
+        Some(body.clone()),
+        Some("unique_request_id_123"),
+    )
+    .await;
     assert_eq!(status, 201);
     assert_eq!(payment["status"], "pending");
     let payment_id = payment["id"].as_str().unwrap().to_owned();
-    let (status, replay) = call(reqwest::Method::POST, format!("{base}/api/v1/payments"), Some(body), Some("unique_request_id_123")).await;
-    assert_eq!((status, replay["id"].as_str()), (201, Some(payment_id.as_str())));
+    let (status, replay) = call(
+        reqwest::Method::POST,
+        format!("{base}/api/v1/payments"),
+        Some(body),
+        Some("unique_request_id_123"),
+    )
+    .await;
+    assert_eq!(
+        (status, replay["id"].as_str()),
+        (201, Some(payment_id.as_str()))
+    );
 
     let mut settled = Value::Null;
     for _ in 0..100 {
-        settled = call(reqwest::Method::GET, format!("{base}/api/v1/payments/{payment_id}"), None, None).await.1;
+        settled = call(
+            reqwest::Method::GET,
+            format!("{base}/api/v1/payments/{payment_id}"),
+            None,
+            None,
+        )
+        .await
+        .1;
         if settled["status"] != "pending" {
             break;
         }
@@ -116,7 +179,14 @@ async fn the_reference_readme_flow_works_against_the_binary() {
     let refund_id = refund["id"].as_str().unwrap();
     let mut processed = Value::Null;
     for _ in 0..100 {
-        processed = call(reqwest::Method::GET, format!("{base}/api/v1/refunds/{refund_id}"), None, None).await.1;
+        processed = call(
+            reqwest::Method::GET,
+            format!("{base}/api/v1/refunds/{refund_id}"),
+            None,
+            None,
+        )
+        .await
+        .1;
         if processed["status"] == "processed" {
             break;
         }
@@ -126,20 +196,42 @@ async fn the_reference_readme_flow_works_against_the_binary() {
 
     let mut log = Value::Null;
     for _ in 0..100 {
-        log = call(reqwest::Method::GET, format!("{base}/api/v1/webhooks?limit=10&offset=0"), None, None).await.1;
+        log = call(
+            reqwest::Method::GET,
+            format!("{base}/api/v1/webhooks?limit=10&offset=0"),
+            None,
+            None,
+        )
+        .await
+        .1;
         let data = log["data"].as_array().unwrap();
         if data.len() == 5 && data.iter().all(|d| d["status"] == "success") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(log["total"], 5, "payment.created, .pending, .success, refund.created, .processed: {log}");
+    assert_eq!(
+        log["total"], 5,
+        "payment.created, .pending, .success, refund.created, .processed: {log}"
+    );
     assert_eq!(receiver.received_requests().await.unwrap().len(), 5);
 
-    let jobs: Value = client().get(format!("{base}/api/v1/test/jobs/status")).send().await.unwrap().json_text().await;
+    let jobs: Value = client()
+        .get(format!("{base}/api/v1/test/jobs/status"))
+        .send()
+        .await
+        .unwrap()
+        .json_text()
+        .await;
     assert_eq!(jobs["worker_status"], "running");
     assert_eq!(jobs["failed"], 0);
-    let health: Value = client().get(format!("{base}/health")).send().await.unwrap().json_text().await;
+    let health: Value = client()
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json_text()
+        .await;
     assert_eq!(health["status"], "healthy");
 }
 
@@ -148,7 +240,13 @@ async fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path()).await;
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let mut exited = None;
     for _ in 0..150 {
         if let Some(status) = server.child.try_wait().unwrap() {
@@ -164,23 +262,56 @@ async fn sigterm_stops_the_server_cleanly() {
 fn merchants_create_prints_credentials_once_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(BIN)
-        .args(["merchants", "create", "--email", "shop@example.com", "--name", "Shop", "--json"])
-        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("gateway.db").display()))
+        .args([
+            "merchants",
+            "create",
+            "--email",
+            "shop@example.com",
+            "--name",
+            "Shop",
+            "--json",
+        ])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("gateway.db").display()),
+        )
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let created: Value = serde_json::from_slice(&output.stdout).unwrap();
     for field in ["id", "api_key", "api_secret", "webhook_secret"] {
-        assert!(created[field].as_str().is_some_and(|v| !v.is_empty()), "{field}");
+        assert!(
+            created[field].as_str().is_some_and(|v| !v.is_empty()),
+            "{field}"
+        );
     }
     let db = std::fs::read(dir.path().join("gateway.db")).unwrap_or_default();
     let wal = std::fs::read(dir.path().join("gateway.db-wal")).unwrap_or_default();
     let secret = created["api_secret"].as_str().unwrap().as_bytes();
-    assert!(![db, wal].iter().any(|bytes| bytes.windows(secret.len()).any(|w| w == secret)), "the API secret is stored only hashed");
+    assert!(
+        ![db, wal]
+            .iter()
+            .any(|bytes| bytes.windows(secret.len()).any(|w| w == secret)),
+        "the API secret is stored only hashed"
+    );
 
     let again = Command::new(BIN)
-        .args(["merchants", "create", "--email", "shop@example.com", "--name", "Shop"])
-        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("gateway.db").display()))
+        .args([
+            "merchants",
+            "create",
+            "--email",
+            "shop@example.com",
+            "--name",
+            "Shop",
+        ])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("gateway.db").display()),
+        )
         .output()
         .unwrap();
     assert!(!again.status.success(), "a duplicate email is refused");

@@ -8,7 +8,7 @@ use gateway_core::money::{Amount, Currency};
 use gateway_core::order::{Order, OrderStatus};
 use gateway_core::payment::{Payment, PaymentMethod, PaymentStatus};
 use gateway_core::refund::{Refund, RefundStatus};
-use gateway_core::webhook::{DeliveryAttempt, DeliveryStatus, WebhookDelivery};
+use gateway_core::webhook::{DeliveryAttempt, DeliveryStatus, WebhookConfig, WebhookDelivery};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -162,5 +162,13 @@ pub(crate) fn attempt(row: &SqliteRow) -> Result<DeliveryAttempt, StoreError> {
         error: get(row, "error")?,
         status: delivery_status(row)?,
         next_retry_at: opt_ts(row, "next_retry_at")?,
+    })
+}
+
+/// A merchant's `webhook_url` and `webhook_secret` columns.
+pub(crate) fn webhook_config(row: &SqliteRow) -> Result<WebhookConfig, StoreError> {
+    Ok(WebhookConfig {
+        webhook_url: get(row, "webhook_url")?,
+        webhook_secret: get(row, "webhook_secret")?,
     })
 }

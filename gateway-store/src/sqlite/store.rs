@@ -38,6 +38,34 @@ fn page<T>(data: Vec<T>, total: i64, request: PageRequest) -> Page<T> {
     }
 }
 
+impl SqliteStore {
+    /// Inserts a merchant row; `on_conflict` is an optional `ON CONFLICT …` clause.
+    async fn write_merchant(
+        &self,
+        new: &NewMerchant,
+        on_conflict: &'static str,
+    ) -> Result<(), StoreError> {
+        let m = &new.merchant;
+        let sql = format!(
+            "INSERT INTO merchants (id, email, business_name, api_key, api_secret_hash, webhook_url, webhook_secret, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) {on_conflict}"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(m.id.to_string())
+            .bind(&m.email)
+            .bind(&m.business_name)
+            .bind(&m.api_key)
+            .bind(&new.api_secret_hash)
+            .bind(&m.webhook_url)
+            .bind(&new.webhook_secret)
+            .bind(m.created_at.as_millis())
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -49,44 +77,11 @@ impl Store for SqliteStore {
     }
 
     async fn insert_merchant(&self, new: &NewMerchant) -> Result<(), StoreError> {
-        let m = &new.merchant;
-        sqlx::query(
-            "INSERT INTO merchants (id, email, business_name, api_key, api_secret_hash, webhook_url, webhook_secret, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-        )
-        .bind(m.id.to_string())
-        .bind(&m.email)
-        .bind(&m.business_name)
-        .bind(&m.api_key)
-        .bind(&new.api_secret_hash)
-        .bind(&m.webhook_url)
-        .bind(&new.webhook_secret)
-        .bind(m.created_at.as_millis())
-        .execute(&self.writer)
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        self.write_merchant(new, "").await
     }
 
     async fn upsert_merchant(&self, new: &NewMerchant) -> Result<(), StoreError> {
-        let m = &new.merchant;
-        sqlx::query(
-            "INSERT INTO merchants (id, email, business_name, api_key, api_secret_hash, webhook_url, webhook_secret, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
-             ON CONFLICT (id) DO UPDATE SET api_key = excluded.api_key, api_secret_hash = excluded.api_secret_hash",
-        )
-        .bind(m.id.to_string())
-        .bind(&m.email)
-        .bind(&m.business_name)
-        .bind(&m.api_key)
-        .bind(&new.api_secret_hash)
-        .bind(&m.webhook_url)
-        .bind(&new.webhook_secret)
-        .bind(m.created_at.as_millis())
-        .execute(&self.writer)
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        self.write_merchant(new, "ON CONFLICT (id) DO UPDATE SET api_key = excluded.api_key, api_secret_hash = excluded.api_secret_hash").await
     }
 
     async fn list_merchants(&self) -> Result<Vec<Merchant>, StoreError> {
@@ -121,10 +116,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db_error)?
             .ok_or(StoreError::NotFound("Merchant"))?;
-        Ok(WebhookConfig {
-            webhook_url: row.try_get("webhook_url").map_err(db_error)?,
-            webhook_secret: row.try_get("webhook_secret").map_err(db_error)?,
-        })
+        rows::webhook_config(&row)
     }
 
     async fn set_webhook_url(
@@ -141,10 +133,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db_error)?
             .ok_or(StoreError::NotFound("Merchant"))?;
-        Ok(WebhookConfig {
-            webhook_url: row.try_get("webhook_url").map_err(db_error)?,
-            webhook_secret: row.try_get("webhook_secret").map_err(db_error)?,
-        })
+        rows::webhook_config(&row)
     }
 
     async fn set_webhook_secret(
