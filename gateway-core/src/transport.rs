@@ -215,6 +215,41 @@ mod reqwest_transport {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "http-client")]
+    #[tokio::test]
+    async fn outside_development_private_targets_are_refused_before_any_request() {
+        let transport = ReqwestTransport::new(false).unwrap();
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "http://localhost:9/hook",
+            "http://[::1]:9/hook",
+            "http://10.0.0.1/hook",
+            "http://169.254.169.254/latest",
+        ] {
+            let request = WebhookRequest {
+                url,
+                headers: &[],
+                body: b"{}",
+                timeout: Duration::from_millis(200),
+            };
+            assert_eq!(
+                transport.post(request).await,
+                Err(TransportError::Refused("private address".into())),
+                "{url}"
+            );
+        }
+        let ftp = WebhookRequest {
+            url: "ftp://example.com/x",
+            headers: &[],
+            body: b"{}",
+            timeout: Duration::from_millis(200),
+        };
+        assert!(matches!(
+            transport.post(ftp).await,
+            Err(TransportError::Refused(_))
+        ));
+    }
+
     #[test]
     fn private_loopback_and_link_local_addresses_are_recognised() {
         for ip in [
