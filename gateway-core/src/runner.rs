@@ -354,6 +354,10 @@ impl JobRunner for Worker {
 
     async fn run(self: Arc<Self>, mut shutdown: ShutdownSignal) {
         tracing::info!(worker = %self.config.id, "worker started");
+        // Listen before the first claim, so no job enqueued in between goes unnoticed.
+        if let Err(e) = self.store.subscribe_jobs(self.wake.clone()).await {
+            tracing::warn!(error = %e, "job notifications unavailable; polling only");
+        }
         let mut tasks = JoinSet::new();
         let mut last_heartbeat: Option<Instant> = None;
         loop {

@@ -5,9 +5,11 @@
 //! enforces its invariant itself (conditional updates, balance checks), so concurrent callers
 //! can never break it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::Notify;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
@@ -294,6 +296,14 @@ pub trait Store: Send + Sync + 'static {
     async fn release_jobs(&self, worker: &str, now: Timestamp) -> Result<u64, StoreError>;
     /// Job counts by state.
     async fn job_counts(&self) -> Result<JobCounts, StoreError>;
+    /// Arranges for `wake` to be notified whenever any process enqueues a job, for backends
+    /// that can signal across processes (PostgreSQL `LISTEN/NOTIFY`). Returns once the
+    /// subscription is in place, so a worker that subscribes before its first claim misses
+    /// nothing; the subscription lives on in the background (reconnecting as needed). The
+    /// default does nothing: workers then rely on in-process wake-ups and polling.
+    async fn subscribe_jobs(&self, _wake: Arc<Notify>) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Records that `worker` is alive.
     async fn heartbeat(&self, worker: &str, now: Timestamp) -> Result<(), StoreError>;
     /// The latest heartbeat of any worker.

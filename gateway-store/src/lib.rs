@@ -10,6 +10,9 @@ pub mod sqlite;
 
 mod error;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

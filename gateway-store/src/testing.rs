@@ -1,0 +1,111 @@
+//! Throwaway databases for tests (feature `testing`): a fresh SQLite file, or a fresh
+//! PostgreSQL database created from `GATEWAY_TEST_POSTGRES_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`), each removed when dropped.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the test PostgreSQL server.
+    Postgres,
+}
+
+/// The server the Postgres tests use unless `GATEWAY_TEST_POSTGRES_URL` says otherwise.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database that exists for as long as this value does.
+pub struct TestDatabase {
+    /// The `DATABASE_URL` of the fresh database.
+    pub url: String,
+    backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDatabase").field("url", &self.url).field("backend", &self.backend).finish()
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestDatabase {
+    /// Creates an empty database on `backend` (migrations are not applied).
+    ///
+    /// # Panics
+    /// If PostgreSQL is unreachable: the Postgres half of the suite must never pass silently.
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+                Self { url, backend, _dir: Some(dir), postgres: None }
+            }
+            Backend::Postgres => Self::create_postgres().await,
+        }
+    }
+
+    /// The path of the SQLite file, if this is an SQLite database.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        self.url.strip_prefix("sqlite://").map(std::path::PathBuf::from)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn create_postgres() -> Self {
+        use sqlx::Connection;
+        let admin = std::env::var("GATEWAY_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let name = format!("gateway_test_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), rand_suffix());
+        let mut conn = match sqlx::PgConnection::connect(&admin).await {
+            Ok(conn) => conn,
+            Err(e) => panic!(
+                "PostgreSQL tests need a server at {admin} ({e}). Start one (e.g. `pg_ctlcluster 15 main start`) \
+                 or point GATEWAY_TEST_POSTGRES_URL at a server where this user may CREATE DATABASE."
+            ),
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("CREATE DATABASE");
+        let _ = conn.close().await;
+        let url = match admin.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => panic!("GATEWAY_TEST_POSTGRES_URL must end in /<database>"),
+        };
+        Self { url, backend: Backend::Postgres, _dir: None, postgres: Some((admin, name)) }
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn create_postgres() -> Self {
+        panic!("this build of gateway-store has no `postgres` feature")
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        #[cfg(feature = "postgres")]
+        if let Some((admin, name)) = self.postgres.take() {
+            // Drop runs outside async context guarantees, so use a private runtime on a thread.
+            let _ = std::thread::spawn(move || {
+                use sqlx::Connection;
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                runtime.block_on(async move {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+                        let _ = conn.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
