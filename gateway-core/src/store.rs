@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Notify;
 use serde::Serialize;
+use tokio::sync::Notify;
 
 use crate::clock::Timestamp;
 use crate::event::Event;

@@ -27,7 +27,10 @@ pub struct TestDatabase {
 
 impl std::fmt::Debug for TestDatabase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestDatabase").field("url", &self.url).field("backend", &self.backend).finish()
+        f.debug_struct("TestDatabase")
+            .field("url", &self.url)
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -43,7 +46,12 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
                 let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
-                Self { url, backend, _dir: Some(dir), postgres: None }
+                Self {
+                    url,
+                    backend,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
             }
             Backend::Postgres => Self::create_postgres().await,
         }
@@ -51,7 +59,9 @@ impl TestDatabase {
 
     /// The path of the SQLite file, if this is an SQLite database.
     pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
-        self.url.strip_prefix("sqlite://").map(std::path::PathBuf::from)
+        self.url
+            .strip_prefix("sqlite://")
+            .map(std::path::PathBuf::from)
     }
 
     /// Which backend this is.
@@ -62,8 +72,14 @@ impl TestDatabase {
     #[cfg(feature = "postgres")]
     async fn create_postgres() -> Self {
         use sqlx::Connection;
-        let admin = std::env::var("GATEWAY_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-        let name = format!("gateway_test_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), rand_suffix());
+        let admin = std::env::var("GATEWAY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let name = format!(
+            "gateway_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            rand_suffix()
+        );
         let mut conn = match sqlx::PgConnection::connect(&admin).await {
             Ok(conn) => conn,
             Err(e) => panic!(
@@ -71,13 +87,21 @@ impl TestDatabase {
                  or point GATEWAY_TEST_POSTGRES_URL at a server where this user may CREATE DATABASE."
             ),
         };
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("CREATE DATABASE");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("CREATE DATABASE");
         let _ = conn.close().await;
         let url = match admin.rsplit_once('/') {
             Some((server, _)) => format!("{server}/{name}"),
             None => panic!("GATEWAY_TEST_POSTGRES_URL must end in /<database>"),
         };
-        Self { url, backend: Backend::Postgres, _dir: None, postgres: Some((admin, name)) }
+        Self {
+            url,
+            backend: Backend::Postgres,
+            _dir: None,
+            postgres: Some((admin, name)),
+        }
     }
 
     #[cfg(not(feature = "postgres"))]
@@ -87,7 +111,10 @@ impl TestDatabase {
 }
 
 fn rand_suffix() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
 }
 
 impl Drop for TestDatabase {
@@ -97,10 +124,19 @@ impl Drop for TestDatabase {
             // Drop runs outside async context guarantees, so use a private runtime on a thread.
             let _ = std::thread::spawn(move || {
                 use sqlx::Connection;
-                let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
                 runtime.block_on(async move {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
                         let _ = conn.close().await;
                     }
                 });

@@ -1,7 +1,7 @@
-//! `TestApp`: the real router over a real SQLite file, with a manual clock, a seeded bank and
-//! a worker driven step by step, plus one helper per endpoint so tests read as sentences.
+//! `TestApp`: the real router over a real database (a fresh SQLite file or a fresh PostgreSQL
+//! database), with a manual clock, a seeded bank and a worker driven step by step, plus one
+//! helper per endpoint so tests read as sentences. [`conformance!`] runs a test on both backends.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ use gateway_core::{
     Store, Timestamp, Worker, WorkerConfig,
 };
 use gateway_http::AppState;
+pub use gateway_store::testing::Backend;
+use gateway_store::testing::TestDatabase;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -108,24 +110,22 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// A worker sharing the clock; run it with [`TestApp::run_jobs`].
     pub worker: Arc<Worker>,
-    /// The SQLite file.
-    pub db_path: PathBuf,
+    /// The database (dropped with the app).
+    pub database: TestDatabase,
     options: TestOptions,
     bank: Arc<SimulatedBank>,
-    _dir: tempfile::TempDir,
 }
 
 impl TestApp {
-    /// A test app with default options.
-    pub async fn spawn() -> Self {
-        Self::with_options(TestOptions::default()).await
+    /// A test app on `backend` with default options.
+    pub async fn spawn_on(backend: Backend) -> Self {
+        Self::with_options_on(backend, TestOptions::default()).await
     }
 
-    /// A test app with `options`.
-    pub async fn with_options(options: TestOptions) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db_path = dir.path().join("gateway.db");
-        let store = gateway_store::open(&format!("sqlite://{}", db_path.display()))
+    /// A test app on `backend` with `options`.
+    pub async fn with_options_on(backend: Backend, options: TestOptions) -> Self {
+        let database = TestDatabase::create(backend).await;
+        let store = gateway_store::open(&database.url)
             .await
             .expect("open store");
         let clock = Arc::new(ManualClock::new(START));
@@ -148,10 +148,9 @@ impl TestApp {
             store,
             clock,
             worker,
-            db_path,
+            database,
             options,
             bank,
-            _dir: dir,
         }
     }
 
@@ -180,6 +179,30 @@ impl TestApp {
         )
         .with_clock(clock.clone())
         .with_seed(11)
+    }
+
+    /// Everything the database holds on disk, as bytes: the SQLite file with its WAL, or a
+    /// `pg_dump` of the PostgreSQL database. For scanning for data that must never be stored.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        match self.database.sqlite_path() {
+            Some(path) => ["", "-wal", "-shm"]
+                .iter()
+                .filter_map(|suffix| std::fs::read(format!("{}{suffix}", path.display())).ok())
+                .flatten()
+                .collect(),
+            None => {
+                let dump = std::process::Command::new("pg_dump")
+                    .arg(&self.database.url)
+                    .output()
+                    .expect("pg_dump runs");
+                assert!(
+                    dump.status.success(),
+                    "pg_dump: {}",
+                    String::from_utf8_lossy(&dump.stderr)
+                );
+                dump.stdout
+            }
+        }
     }
 
     /// Another worker on the same store and clock (for crash tests).
@@ -399,4 +422,31 @@ impl TestApp {
         .await
         .json
     }
+}
+
+/// Runs each `async fn name(backend: Backend) { … }` once on SQLite and once on PostgreSQL, as
+/// the tests `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! conformance {
+    ($($(#[$attr:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        $(
+            $(#[$attr])*
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($backend: $crate::Backend) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    run($crate::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    run($crate::Backend::Postgres).await
+                }
+            }
+        )*
+    };
 }
