@@ -1,5 +1,6 @@
-//! Mapping database errors onto [`StoreError`]: unreachable or busy → `Unavailable`,
-//! unique violations → `Conflict`, the rest → `Other`.
+//! Mapping database errors onto [`StoreError`]: unreachable, restarting, busy or
+//! serialization-conflicted → `Unavailable` (retry later), unique violations → `Conflict`, the
+//! rest → `Other`.
 
 use gateway_core::StoreError;
 
@@ -13,14 +14,55 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(db.message().to_owned())
         }
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with or without extended codes.
-        sqlx::Error::Database(db)
-            if db
-                .code()
-                .is_some_and(|c| matches!(c.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6))) =>
-        {
+        sqlx::Error::Database(db) if is_transient(db.as_ref()) => {
             StoreError::Unavailable(db.message().to_owned())
         }
         _ => StoreError::Other(e.to_string()),
+    }
+}
+
+/// Whether a database error is worth retrying later, judged by its backend's codes.
+fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return pg_transient(pg.code());
+    }
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with or without extended codes.
+        return db
+            .code()
+            .is_some_and(|c| matches!(c.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6)));
+    }
+    false
+}
+
+/// PostgreSQL SQLSTATEs that mean "try again": connection exceptions (class 08), the server
+/// shutting down or starting up (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
+/// connect now), too many connections (53300), a statement cancelled by `statement_timeout`
+/// (57014), and transaction conflicts (40001 serialization failure, 40P01 deadlock).
+#[cfg(feature = "postgres")]
+fn pg_transient(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08")
+        || matches!(
+            sqlstate,
+            "57P01" | "57P02" | "57P03" | "53300" | "57014" | "40001" | "40P01"
+        )
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::pg_transient;
+
+    #[test]
+    fn postgres_transient_codes() {
+        for code in [
+            "08000", "08006", "08001", "57P01", "57P02", "57P03", "40001", "40P01",
+        ] {
+            assert!(pg_transient(code), "{code}");
+        }
+        for code in ["23505", "23503", "23514", "42P01", "22P02"] {
+            assert!(!pg_transient(code), "{code}");
+        }
     }
 }

@@ -1,18 +1,24 @@
 //! # gateway-store
 //!
-//! SQL implementations of [`gateway_core::Store`]: [`SqliteStore`] (feature `sqlite`, the
-//! embedded default). Each store method is one transaction; each backend enforces the money
-//! invariants itself with conditional updates and checks inside that transaction. The job queue
-//! is a table in the same database, so enqueueing is part of the state change that needs it.
+//! SQL implementations of [`gateway_core::Store`]: `SqliteStore` (feature `sqlite`, the
+//! embedded default) and `PostgresStore` (feature `postgres`, shared by many processes). Each
+//! store method is one transaction; each backend enforces the money invariants itself with
+//! conditional updates, row locks and checks inside that transaction. The job queue is a table
+//! in the same database, so enqueueing is part of the state change that needs it.
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod error;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -22,7 +28,8 @@ use gateway_core::Store;
 
 /// Opens the store named by `url` and applies its migrations.
 ///
-/// `sqlite://path/to/file.db` (or `sqlite::memory:`) selects SQLite.
+/// `sqlite://path/to/file.db` (or `sqlite::memory:`) selects SQLite (feature `sqlite`);
+/// `postgres://…` or `postgresql://…` selects PostgreSQL (feature `postgres`).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, gateway_core::StoreError> {
     #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {
@@ -30,8 +37,25 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, gateway_core::StoreError>
         store.migrate().await?;
         return Ok(Arc::new(store));
     }
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PostgresStore::connect(url).await?;
+        store.migrate().await?;
+        return Ok(Arc::new(store));
+    }
+    let supported: &[&str] = &[
+        #[cfg(feature = "sqlite")]
+        "sqlite://",
+        #[cfg(feature = "postgres")]
+        "postgres://",
+    ];
     Err(gateway_core::StoreError::Other(format!(
-        "unsupported DATABASE_URL scheme in {:?} (this build supports sqlite://)",
-        url.split(':').next().unwrap_or_default()
+        "unsupported DATABASE_URL scheme in {:?} (this build supports {})",
+        url.split(':').next().unwrap_or_default(),
+        if supported.is_empty() {
+            "no database".to_owned()
+        } else {
+            supported.join(", ")
+        }
     )))
 }

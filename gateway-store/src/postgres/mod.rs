@@ -1,0 +1,145 @@
+//! [`PostgresStore`]: the shared backend for several gateway processes.
+//!
+//! Concurrency discipline: every command is one `READ COMMITTED` transaction that enforces its
+//! invariant with row locks (`SELECT … FOR UPDATE` on the order or payment it depends on) and
+//! conditional updates (`UPDATE … WHERE status = 'pending'`), never with a stricter isolation
+//! level. Workers in any number of processes claim jobs with `FOR UPDATE SKIP LOCKED` and wake
+//! on `LISTEN/NOTIFY` (channel [`JOBS_CHANNEL`]); every transaction that enqueues a job notifies
+//! on commit.
+//!
+//! Lock order (so commands cannot deadlock each other): a webhook delivery row before its jobs;
+//! an order row before new payments; a job row before the payment, refund or order it settles.
+
+mod outbox;
+mod rows;
+mod store;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_core::StoreError;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use tokio::sync::Notify;
+
+use crate::error::db_error;
+
+/// The `LISTEN/NOTIFY` channel on which every job insert is announced.
+pub const JOBS_CHANNEL: &str = "gateway_jobs";
+
+/// Connections per process unless the caller asks otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+/// How long a request waits for a connection before the store reports `Unavailable` (a down
+/// database fails fast instead of hanging requests).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The server aborts any statement (including lock waits) running longer than this.
+const STATEMENT_TIMEOUT: &str = "10s";
+/// The pause between attempts to re-establish a broken `LISTEN` subscription.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+
+/// The gateway's data in a PostgreSQL database, shared by any number of processes.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:pass@host:5432/db`) with
+    /// [`DEFAULT_MAX_CONNECTIONS`] pooled connections.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_max(url, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// Connects to `url` with at most `max_connections` pooled connections (at least 2: each
+    /// job subscription holds one).
+    ///
+    /// Each connection gets a server-side `statement_timeout` of 10 s (it overrides one given in
+    /// the URL's `options`); connections are checked before use, so the pool recovers by itself
+    /// after the database restarts. A database that cannot be reached yields `Unavailable`
+    /// after 5 s.
+    pub async fn connect_with_max(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?
+            .application_name("gateway")
+            .options([("statement_timeout", STATEMENT_TIMEOUT)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the embedded migrations (concurrent callers wait on an advisory lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+
+    /// Starts a (`READ COMMITTED`) transaction.
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(db_error)
+    }
+
+    /// Closes the pool; the `LISTEN` task, if any, ends with it.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Opens a listener on [`JOBS_CHANNEL`] from the pool.
+    async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(JOBS_CHANNEL).await?;
+        Ok(listener)
+    }
+
+    /// Subscribes `wake` to [`JOBS_CHANNEL`]: returns once `LISTEN` is in place, then forwards
+    /// each notification from a background task. A broken subscription is rebuilt every
+    /// [`LISTEN_RETRY`] until it works again, and `wake` is notified after each rebuild because
+    /// notifications sent meanwhile are lost. The task ends when the pool closes or nobody else
+    /// holds `wake` any more.
+    async fn subscribe(&self, wake: Arc<Notify>) -> Result<(), StoreError> {
+        let pool = self.pool.clone();
+        let mut listener = Some(Self::listen(&pool).await.map_err(db_error)?);
+        tokio::spawn(async move {
+            loop {
+                if let Some(subscribed) = listener.as_mut() {
+                    match subscribed.try_recv().await {
+                        // A notification, or `None`: the connection dropped and was
+                        // re-established, losing what was sent meanwhile, so look anyway.
+                        Ok(_) => wake.notify_one(),
+                        Err(sqlx::Error::PoolClosed) => return,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "job notifications interrupted; resubscribing");
+                            // Give the broken connection back before trying again.
+                            listener = None;
+                        }
+                    }
+                } else {
+                    tokio::time::sleep(LISTEN_RETRY).await;
+                    if pool.is_closed() {
+                        return;
+                    }
+                    match Self::listen(&pool).await {
+                        Ok(subscribed) => {
+                            listener = Some(subscribed);
+                            wake.notify_one();
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "resubscribing to job notifications failed")
+                        }
+                    }
+                }
+                if Arc::strong_count(&wake) == 1 {
+                    return;
+                }
+            }
+        });
+        Ok(())
+    }
+}

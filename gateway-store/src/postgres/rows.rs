@@ -1,0 +1,175 @@
+//! Reading PostgreSQL rows back into domain types (the column types are in the migration:
+//! BIGINT times and money, INTEGER counters and codes, BOOLEAN `captured`, TEXT ids).
+
+use gateway_core::StoreError;
+use gateway_core::clock::Timestamp;
+use gateway_core::ids::{OrderId, PaymentId, RefundId};
+use gateway_core::merchant::Merchant;
+use gateway_core::money::{Amount, Currency};
+use gateway_core::order::{Order, OrderStatus};
+use gateway_core::payment::{Payment, PaymentMethod, PaymentStatus};
+use gateway_core::refund::{Refund, RefundStatus};
+use gateway_core::webhook::{DeliveryAttempt, DeliveryStatus, WebhookConfig, WebhookDelivery};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use crate::error::db_error;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Other(format!("unreadable {what} in the database"))
+}
+
+fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
+    row: &'r PgRow,
+    col: &str,
+) -> Result<T, StoreError> {
+    row.try_get(col).map_err(db_error)
+}
+
+fn ts(row: &PgRow, col: &str) -> Result<Timestamp, StoreError> {
+    get::<i64>(row, col).map(Timestamp::from_millis)
+}
+
+fn opt_ts(row: &PgRow, col: &str) -> Result<Option<Timestamp>, StoreError> {
+    get::<Option<i64>>(row, col).map(|t| t.map(Timestamp::from_millis))
+}
+
+fn uuid(row: &PgRow, col: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::parse_str(&get::<String>(row, col)?).map_err(|_| corrupt(col))
+}
+
+fn amount(row: &PgRow) -> Result<Amount, StoreError> {
+    Amount::new(get(row, "amount")?).map_err(|_| corrupt("amount"))
+}
+
+fn currency(row: &PgRow) -> Result<Currency, StoreError> {
+    Currency::parse(&get::<String>(row, "currency")?).ok_or_else(|| corrupt("currency"))
+}
+
+/// An `orders` row.
+pub(crate) fn order(row: &PgRow) -> Result<Order, StoreError> {
+    Ok(Order {
+        id: OrderId::from_trusted(get(row, "id")?),
+        merchant_id: uuid(row, "merchant_id")?,
+        amount: amount(row)?,
+        currency: currency(row)?,
+        receipt: get(row, "receipt")?,
+        notes: serde_json::from_str(&get::<String>(row, "notes")?).map_err(|_| corrupt("notes"))?,
+        status: OrderStatus::parse(&get::<String>(row, "status")?)
+            .ok_or_else(|| corrupt("order status"))?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+/// A `payments` row.
+pub(crate) fn payment(row: &PgRow) -> Result<Payment, StoreError> {
+    let method = match get::<String>(row, "method")?.as_str() {
+        "upi" => PaymentMethod::Upi,
+        "card" => PaymentMethod::Card,
+        _ => return Err(corrupt("payment method")),
+    };
+    let expiry = match (
+        get::<Option<i32>>(row, "card_expiry_month")?,
+        get::<Option<i32>>(row, "card_expiry_year")?,
+    ) {
+        (Some(m), Some(y)) => Some((
+            u8::try_from(m).map_err(|_| corrupt("expiry"))?,
+            u16::try_from(y).map_err(|_| corrupt("expiry"))?,
+        )),
+        _ => None,
+    };
+    Ok(Payment {
+        id: PaymentId::from_trusted(get(row, "id")?),
+        order_id: OrderId::from_trusted(get(row, "order_id")?),
+        merchant_id: uuid(row, "merchant_id")?,
+        amount: amount(row)?,
+        currency: currency(row)?,
+        method,
+        vpa: get(row, "vpa")?,
+        card_network: get(row, "card_network")?,
+        card_last4: get(row, "card_last4")?,
+        card_expiry: expiry,
+        status: PaymentStatus::parse(&get::<String>(row, "status")?)
+            .ok_or_else(|| corrupt("payment status"))?,
+        captured: get(row, "captured")?,
+        error_code: get(row, "error_code")?,
+        error_description: get(row, "error_description")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+/// A `refunds` row.
+pub(crate) fn refund(row: &PgRow) -> Result<Refund, StoreError> {
+    Ok(Refund {
+        id: RefundId::from_trusted(get(row, "id")?),
+        payment_id: PaymentId::from_trusted(get(row, "payment_id")?),
+        merchant_id: uuid(row, "merchant_id")?,
+        amount: amount(row)?,
+        reason: get(row, "reason")?,
+        status: RefundStatus::parse(&get::<String>(row, "status")?)
+            .ok_or_else(|| corrupt("refund status"))?,
+        created_at: ts(row, "created_at")?,
+        processed_at: opt_ts(row, "processed_at")?,
+    })
+}
+
+/// A `merchants` row.
+pub(crate) fn merchant(row: &PgRow) -> Result<Merchant, StoreError> {
+    Ok(Merchant {
+        id: uuid(row, "id")?,
+        email: get(row, "email")?,
+        business_name: get(row, "business_name")?,
+        api_key: get(row, "api_key")?,
+        webhook_url: get(row, "webhook_url")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+fn delivery_status(row: &PgRow) -> Result<DeliveryStatus, StoreError> {
+    DeliveryStatus::parse(&get::<String>(row, "status")?).ok_or_else(|| corrupt("delivery status"))
+}
+
+/// A `webhook_deliveries` row.
+pub(crate) fn delivery(row: &PgRow) -> Result<WebhookDelivery, StoreError> {
+    Ok(WebhookDelivery {
+        id: uuid(row, "id")?,
+        merchant_id: uuid(row, "merchant_id")?,
+        event: get(row, "event")?,
+        payload: serde_json::from_str(&get::<String>(row, "payload")?)
+            .map_err(|_| corrupt("payload"))?,
+        status: delivery_status(row)?,
+        attempts: get(row, "attempts")?,
+        created_at: ts(row, "created_at")?,
+        last_attempt_at: opt_ts(row, "last_attempt_at")?,
+        next_retry_at: opt_ts(row, "next_retry_at")?,
+        response_code: get(row, "response_code")?,
+        response_body: get(row, "response_body")?,
+        duration_ms: get(row, "duration_ms")?,
+        error: get(row, "error")?,
+    })
+}
+
+/// A `webhook_attempts` row.
+pub(crate) fn attempt(row: &PgRow) -> Result<DeliveryAttempt, StoreError> {
+    Ok(DeliveryAttempt {
+        delivery_id: uuid(row, "delivery_id")?,
+        attempt: get(row, "attempt")?,
+        attempted_at: ts(row, "attempted_at")?,
+        response_code: get(row, "response_code")?,
+        response_body: get(row, "response_body")?,
+        duration_ms: get(row, "duration_ms")?,
+        error: get(row, "error")?,
+        status: delivery_status(row)?,
+        next_retry_at: opt_ts(row, "next_retry_at")?,
+    })
+}
+
+/// A merchant's `webhook_url` and `webhook_secret` columns.
+pub(crate) fn webhook_config(row: &PgRow) -> Result<WebhookConfig, StoreError> {
+    Ok(WebhookConfig {
+        webhook_url: get(row, "webhook_url")?,
+        webhook_secret: get(row, "webhook_secret")?,
+    })
+}
