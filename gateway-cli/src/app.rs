@@ -49,6 +49,7 @@ pub fn build(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<App> {
     let worker_config = WorkerConfig {
         retry_schedule: config.retry_schedule.clone(),
         delivery_timeout: config.webhook_timeout,
+        lease: config.job_lease,
         ..WorkerConfig::default()
     };
     let worker = Worker::new(

@@ -13,7 +13,7 @@ use gateway_core::webhook::RetrySchedule;
 /// Raw settings as given on the command line or in the environment.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
-    /// Database to use: `sqlite://path.db` (created if missing).
+    /// Database to use: `sqlite://path.db` (created if missing) or `postgres://user@host/db`.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -49,6 +49,10 @@ pub struct Settings {
     /// Retry failed webhooks after 5, 10, 15, 20 s instead of 1 m, 5 m, 30 m, 2 h.
     #[arg(long, env = "WEBHOOK_RETRY_INTERVALS_TEST", value_parser = BoolishValueParser::new(), default_value = "false", global = true)]
     pub webhook_retry_intervals_test: bool,
+    /// How long a worker holds a claimed job before another worker may take it over, in
+    /// milliseconds; must exceed the webhook timeout.
+    #[arg(long, env = "JOB_LEASE_MS", default_value_t = 60_000, global = true)]
+    pub job_lease_ms: u64,
     /// Per-attempt webhook timeout, in milliseconds.
     #[arg(
         long,
@@ -68,6 +72,7 @@ pub struct Config {
     pub simulation: SimulationConfig,
     pub retry_schedule: RetrySchedule,
     pub webhook_timeout: Duration,
+    pub job_lease: Duration,
 }
 
 impl Settings {
@@ -90,6 +95,9 @@ impl Settings {
         if !(100..=120_000).contains(&self.webhook_timeout_ms) {
             bail!("WEBHOOK_TIMEOUT_MS must be between 100 and 120000");
         }
+        if self.job_lease_ms < self.webhook_timeout_ms + 1_000 {
+            bail!("JOB_LEASE_MS must exceed WEBHOOK_TIMEOUT_MS by at least 1000");
+        }
         Ok(Config {
             database_url: self.database_url,
             production,
@@ -105,6 +113,7 @@ impl Settings {
                 RetrySchedule::production()
             },
             webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
+            job_lease: Duration::from_millis(self.job_lease_ms),
         })
     }
 }

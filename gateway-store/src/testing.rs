@@ -2,6 +2,7 @@
 //! PostgreSQL database created from `GATEWAY_TEST_POSTGRES_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`), each removed when dropped.
 
+#[cfg(feature = "postgres")]
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Which database a test runs on.
@@ -22,6 +23,8 @@ pub struct TestDatabase {
     pub url: String,
     backend: Backend,
     _dir: Option<tempfile::TempDir>,
+    /// The admin URL and name of a Postgres database to drop.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     postgres: Option<(String, String)>,
 }
 
@@ -34,6 +37,7 @@ impl std::fmt::Debug for TestDatabase {
     }
 }
 
+#[cfg(feature = "postgres")]
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl TestDatabase {
@@ -110,6 +114,7 @@ impl TestDatabase {
     }
 }
 
+#[cfg(feature = "postgres")]
 fn rand_suffix() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

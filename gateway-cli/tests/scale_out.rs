@@ -1,0 +1,358 @@
+//! Scale-out on PostgreSQL: 2 `gateway serve --no-worker` and 3 `gateway worker` processes
+//! share one database; 2,000 payments with refunds and webhooks are driven through them while
+//! one worker and one server are killed with SIGKILL midway and replaced. Everything must
+//! settle exactly once, every webhook must be delivered and logged, no job may be left behind,
+//! and the surviving server must keep answering.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use gateway_store::testing::{Backend, TestDatabase};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use support::{Process, authed, client, serve, spawn};
+use tokio::sync::{RwLock, Semaphore};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const PAYMENTS: usize = 2_000;
+const CONCURRENCY: usize = 32;
+/// Bound on each waiting phase; the test fails rather than hang.
+const PHASE_LIMIT: Duration = Duration::from_secs(180);
+
+fn env(url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", url.to_owned()),
+        ("TEST_MODE", "true".into()),
+        ("TEST_PROCESSING_DELAY", "0".into()),
+        ("WEBHOOK_RETRY_INTERVALS_TEST", "true".into()),
+        ("WEBHOOK_TIMEOUT_MS", "2000".into()),
+        ("JOB_LEASE_MS", "4000".into()),
+    ]
+}
+
+async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn wait_until(pool: &PgPool, what: &str, sql: &'static str) {
+    let started = Instant::now();
+    loop {
+        if scalar(pool, sql).await == 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < PHASE_LIMIT,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// POSTs `body` to `path` on `servers[i % n]`; if that server is gone, retries on the survivor
+/// with the same idempotency key. Returns the JSON answer and whether the survivor ever failed.
+#[allow(clippy::too_many_arguments)]
+async fn post(
+    http: &reqwest::Client,
+    servers: &RwLock<Vec<String>>,
+    survivor: &str,
+    i: usize,
+    path: &str,
+    key: &str,
+    body: &Value,
+    survivor_failures: &AtomicUsize,
+) -> Value {
+    let target = {
+        let servers = servers.read().await;
+        servers[i % servers.len()].clone()
+    };
+    for base in [target.as_str(), survivor] {
+        let response = authed(http, reqwest::Method::POST, format!("{base}{path}"))
+            .header("Idempotency-Key", key)
+            .body(body.to_string())
+            .send()
+            .await;
+        match response {
+            Ok(r) if r.status().is_success() => {
+                return serde_json::from_str(&r.text().await.unwrap()).unwrap();
+            }
+            Ok(r) => panic!(
+                "{base}{path} answered {}: {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            ),
+            Err(e) => {
+                if base == survivor {
+                    survivor_failures.fetch_add(1, Ordering::SeqCst);
+                    panic!("the surviving server failed: {e}");
+                }
+            }
+        }
+    }
+    unreachable!()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_processes_on_one_postgres_settle_everything_exactly_once_through_kill_9() {
+    let workers_wanted: usize = std::env::var("SCALE_OUT_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let env = env(&database.url);
+    let migrate = std::process::Command::new(support::BIN)
+        .arg("migrate")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let pool = PgPool::connect(&database.url).await.unwrap();
+
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+
+    let survivor = serve(&["--no-worker"], &env).await;
+    let mut doomed_server = serve(&["--no-worker"], &env).await;
+    let mut workers: Vec<Process> = (0..workers_wanted)
+        .map(|_| spawn(&["worker"], &env))
+        .collect();
+    let survivor_base = survivor.base.clone().unwrap();
+    let servers = Arc::new(RwLock::new(vec![
+        survivor_base.clone(),
+        doomed_server.base.clone().unwrap(),
+    ]));
+    let http = client();
+    let configured = authed(
+        &http,
+        reqwest::Method::PUT,
+        format!("{survivor_base}/api/v1/webhooks/config"),
+    )
+    .body(json!({ "webhook_url": format!("{}/webhook", receiver.uri()) }).to_string())
+    .send()
+    .await
+    .unwrap();
+    assert!(configured.status().is_success());
+
+    // Phase 1: payments, with a worker and a server killed (SIGKILL) halfway and replaced.
+    let started = Instant::now();
+    let failures = Arc::new(AtomicUsize::new(0));
+    let limit = Arc::new(Semaphore::new(CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut replacement_server = None;
+    for i in 0..PAYMENTS {
+        if i == PAYMENTS / 2 {
+            workers[0].kill_9();
+            doomed_server.kill_9();
+            let fresh = serve(&["--no-worker"], &env).await;
+            servers.write().await[1] = fresh.base.clone().unwrap();
+            replacement_server = Some(fresh);
+            workers.push(spawn(&["worker"], &env));
+        }
+        let permit = limit.clone().acquire_owned().await.unwrap();
+        let (servers, survivor_base, failures, http) = (
+            servers.clone(),
+            survivor_base.clone(),
+            failures.clone(),
+            http.clone(),
+        );
+        tasks.spawn(async move {
+            let order = post(
+                &http,
+                &servers,
+                &survivor_base,
+                i,
+                "/api/v1/orders",
+                &format!("order-{i}"),
+                &json!({ "amount": 10_000 }),
+                &failures,
+            )
+            .await;
+            let body = json!({ "order_id": order["id"], "method": "upi", "vpa": "success@paytm" });
+            let payment = post(
+                &http,
+                &servers,
+                &survivor_base,
+                i + 1,
+                "/api/v1/payments",
+                &format!("payment-{i}"),
+                &body,
+                &failures,
+            )
+            .await;
+            drop(permit);
+            payment["id"].as_str().unwrap().to_owned()
+        });
+    }
+    let mut payment_ids = Vec::new();
+    while let Some(id) = tasks.join_next().await {
+        payment_ids.push(id.unwrap());
+    }
+    assert_eq!(payment_ids.iter().collect::<HashSet<_>>().len(), PAYMENTS);
+    wait_until(
+        &pool,
+        "payments to settle",
+        "SELECT COUNT(*) FROM payments WHERE status = 'pending'",
+    )
+    .await;
+    wait_until(
+        &pool,
+        "payment webhooks",
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE status <> 'success'",
+    )
+    .await;
+    let payments_per_second = PAYMENTS as f64 / started.elapsed().as_secs_f64();
+
+    // Phase 2: a refund of half of every payment.
+    let refunds_started = Instant::now();
+    for (i, id) in payment_ids.iter().enumerate() {
+        let permit = limit.clone().acquire_owned().await.unwrap();
+        let http = http.clone();
+        let (servers, survivor_base, failures, id) = (
+            servers.clone(),
+            survivor_base.clone(),
+            failures.clone(),
+            id.clone(),
+        );
+        tasks.spawn(async move {
+            post(
+                &http,
+                &servers,
+                &survivor_base,
+                i,
+                &format!("/api/v1/payments/{id}/refunds"),
+                &format!("refund-{i}"),
+                &json!({ "amount": 5_000 }),
+                &failures,
+            )
+            .await;
+            drop(permit);
+            id
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    wait_until(
+        &pool,
+        "refunds to settle",
+        "SELECT COUNT(*) FROM refunds WHERE status = 'pending'",
+    )
+    .await;
+    wait_until(
+        &pool,
+        "all jobs",
+        "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')",
+    )
+    .await;
+    let refunds_per_second = PAYMENTS as f64 / refunds_started.elapsed().as_secs_f64();
+
+    // Exactly once.
+    assert_eq!(
+        failures.load(Ordering::SeqCst),
+        0,
+        "requests to the surviving server kept succeeding"
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT COUNT(*) FROM payments WHERE status = 'success'"
+        )
+        .await,
+        PAYMENTS as i64
+    );
+    assert_eq!(
+        scalar(&pool, "SELECT COUNT(*) FROM orders WHERE status = 'paid'").await,
+        PAYMENTS as i64
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT COUNT(*) FROM refunds WHERE status = 'processed'"
+        )
+        .await,
+        PAYMENTS as i64
+    );
+    assert_eq!(
+        scalar(&pool, "SELECT COUNT(*) FROM jobs WHERE status = 'failed'").await,
+        0,
+        "no job gave up"
+    );
+    for (event, entity) in [
+        ("payment.success", "payment"),
+        ("refund.processed", "refund"),
+        ("payment.created", "payment"),
+        ("refund.created", "refund"),
+    ] {
+        let (total, distinct): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(DISTINCT (payload::json -> 'data' -> $2 ->> 'id')) FROM webhook_deliveries WHERE event = $1",
+        )
+        .bind(event)
+        .bind(entity)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            (total, distinct),
+            (PAYMENTS as i64, PAYMENTS as i64),
+            "{event}: one event per transition"
+        );
+    }
+    // Delivered at least once and logged.
+    wait_until(
+        &pool,
+        "deliveries",
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE status <> 'success'",
+    )
+    .await;
+    assert_eq!(
+        scalar(&pool, "SELECT COUNT(*) FROM webhook_deliveries d WHERE NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id)").await,
+        0,
+        "every delivery has its attempts logged"
+    );
+    let delivered: HashSet<String> = receiver
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            r.headers
+                .get("webhook-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .collect();
+    let expected: Vec<String> = sqlx::query_scalar("SELECT id FROM webhook_deliveries")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(expected.len(), PAYMENTS * 5);
+    assert!(
+        expected.iter().all(|id| delivered.contains(id)),
+        "every delivery reached the receiver"
+    );
+
+    println!(
+        "scale-out ({workers_wanted} workers, 2 API servers, kill -9 midway): {payments_per_second:.0} payments/s created+settled+notified, \
+         {refunds_per_second:.0} refunds/s; {} webhook requests for {} deliveries",
+        receiver.received_requests().await.unwrap().len(),
+        expected.len()
+    );
+    drop(replacement_server);
+    pool.close().await;
+}

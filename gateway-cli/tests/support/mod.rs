@@ -1,0 +1,98 @@
+//! Helpers for tests that run the built `gateway` binary as separate processes.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_gateway");
+
+/// A `gateway` process, killed (SIGKILL) when dropped.
+pub struct Process {
+    pub child: Child,
+    /// `http://127.0.0.1:port` for servers.
+    pub base: Option<String>,
+}
+
+impl Process {
+    /// SIGKILL: no graceful anything.
+    pub fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `gateway <args>` with `env`, as a background process.
+pub fn spawn(args: &[&str], env: &[(&str, String)]) -> Process {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .stdout(Stdio::null())
+        .env("RUST_LOG", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Process {
+        child: command.spawn().unwrap(),
+        base: None,
+    }
+}
+
+/// Starts `gateway serve` (plus `extra` args) on a free port and waits until it answers.
+pub async fn serve(extra: &[&str], env: &[(&str, String)]) -> Process {
+    let port = free_port();
+    let mut env = env.to_vec();
+    env.push(("PORT", port.to_string()));
+    let mut args = vec!["serve"];
+    args.extend_from_slice(extra);
+    let mut process = spawn(&args, &env);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = client();
+    for _ in 0..200 {
+        if client.get(format!("{base}/health")).send().await.is_ok() {
+            process.base = Some(base);
+            return process;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("gateway serve did not start");
+}
+
+/// An HTTP client for talking to the gateway.
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap()
+}
+
+/// A request as the seeded test merchant.
+pub fn authed(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+) -> reqwest::RequestBuilder {
+    client
+        .request(method, url)
+        .header("X-Api-Key", "key_test_abc123")
+        .header("X-Api-Secret", "secret_test_xyz789")
+        .header("Content-Type", "application/json")
+}
