@@ -1,7 +1,6 @@
 //! Events the gateway emits, and the webhook payloads they become.
 
 use serde::Serialize;
-use serde_json::json;
 
 use crate::clock::Timestamp;
 use crate::ids::{DeliveryId, MerchantId};
@@ -65,20 +64,47 @@ pub struct Event {
     pub created_at: Timestamp,
 }
 
+/// The webhook body, fields in the reference's order.
+#[derive(Serialize)]
+struct Envelope<D: Serialize> {
+    event: &'static str,
+    timestamp: i64,
+    data: D,
+}
+
+#[derive(Serialize)]
+struct PaymentData<'a> {
+    payment: &'a Payment,
+}
+
+#[derive(Serialize)]
+struct RefundData<'a> {
+    refund: &'a Refund,
+}
+
+#[derive(Serialize)]
+struct TestData {
+    message: &'static str,
+}
+
 impl Event {
-    fn new(
+    fn new<D: Serialize>(
         merchant_id: MerchantId,
         event_type: EventType,
-        data: serde_json::Value,
+        data: D,
         now: Timestamp,
     ) -> Self {
-        let payload =
-            json!({ "event": event_type.as_str(), "timestamp": now.as_secs(), "data": data });
+        let envelope = Envelope {
+            event: event_type.as_str(),
+            timestamp: now.as_secs(),
+            data,
+        };
         Event {
             delivery_id: uuid::Uuid::new_v4(),
             merchant_id,
             event_type,
-            payload: payload.to_string(),
+            payload: serde_json::to_string(&envelope)
+                .expect("event payloads are plain structs and always serialize"),
             created_at: now,
         }
     }
@@ -88,19 +114,14 @@ impl Event {
         Self::new(
             payment.merchant_id,
             event_type,
-            json!({ "payment": payment }),
+            PaymentData { payment },
             now,
         )
     }
 
     /// `{"event": …, "timestamp": …, "data": {"refund": {…}}}`.
     pub fn refund(event_type: EventType, refund: &Refund, now: Timestamp) -> Self {
-        Self::new(
-            refund.merchant_id,
-            event_type,
-            json!({ "refund": refund }),
-            now,
-        )
+        Self::new(refund.merchant_id, event_type, RefundData { refund }, now)
     }
 
     /// A `webhook.test` event.
@@ -108,8 +129,41 @@ impl Event {
         Self::new(
             merchant_id,
             EventType::WebhookTest,
-            json!({ "message": "This is a test webhook from the payment gateway" }),
+            TestData {
+                message: "This is a test webhook from the payment gateway",
+            },
             now,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::OrderId;
+    use crate::instrument::StoredInstrument;
+    use crate::money::{Amount, Currency};
+
+    #[test]
+    fn payloads_put_event_timestamp_and_data_first_in_the_reference_order() {
+        let now = Timestamp::from_millis(1_705_314_600_000);
+        let payment = Payment::new_pending(
+            uuid::Uuid::nil(),
+            OrderId::generate(),
+            Amount::new(50_000).unwrap(),
+            Currency::INR,
+            StoredInstrument::Upi {
+                vpa: "user@paytm".into(),
+            },
+            now,
+        );
+        let event = Event::payment(EventType::PaymentSuccess, &payment, now);
+        let prefix = format!(
+            r#"{{"event":"payment.success","timestamp":1705314600,"data":{{"payment":{{"id":"{}","#,
+            payment.id
+        );
+        assert!(event.payload.starts_with(&prefix), "{}", event.payload);
+        let parsed: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
+        assert_eq!(parsed["data"]["payment"]["amount"], 50_000);
     }
 }

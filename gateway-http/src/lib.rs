@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use gateway_core::Gateway;
+use tower_http::cors::{Any, CorsLayer};
 
 use crate::error::ApiError;
 
@@ -51,10 +53,28 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors())
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             bounded(timeout, req, next)
         }))
         .with_state(state)
+}
+
+/// Lets browser pages call the API, as the reference's examples do. Safe to open to any origin:
+/// the API is authenticated by explicit headers, never by cookies, so a foreign page cannot act
+/// with credentials it does not already hold.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("x-api-secret"),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([HeaderName::from_static("idempotent-replayed")])
+        .max_age(Duration::from_secs(3600))
 }
 
 /// Answers 503 (as JSON) instead of letting a request hang past `timeout`.

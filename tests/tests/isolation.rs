@@ -93,3 +93,28 @@ conformance! {
         assert_eq!(app.get("/api/v1/orders").await.json["total"], 0);
     }
 }
+
+conformance! {
+    async fn browsers_may_call_the_api_cross_origin(backend: Backend) {
+        let app = TestApp::spawn_on(backend).await;
+        let preflight = app
+            .send(
+                Method::OPTIONS,
+                "/api/v1/orders",
+                None,
+                &[
+                    ("origin", "http://localhost:3000"),
+                    ("access-control-request-method", "POST"),
+                    ("access-control-request-headers", "x-api-key,x-api-secret,content-type,idempotency-key"),
+                ],
+                Vec::new(),
+            )
+            .await;
+        assert!(preflight.status.is_success(), "{}", preflight.status);
+        assert_eq!(preflight.headers.get("access-control-allow-origin").unwrap(), "*");
+        let allowed = preflight.headers.get("access-control-allow-headers").unwrap().to_str().unwrap().to_owned();
+        assert!(allowed.contains("x-api-secret") && allowed.contains("idempotency-key"), "{allowed}");
+        let simple = app.send(Method::GET, "/health", None, &[("origin", "http://localhost:3000")], Vec::new()).await;
+        assert_eq!(simple.headers.get("access-control-allow-origin").unwrap(), "*");
+    }
+}
