@@ -13,6 +13,8 @@ pub mod sqlite;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod rows;
 
 #[cfg(feature = "testing")]
 pub mod testing;

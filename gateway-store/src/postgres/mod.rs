@@ -11,7 +11,6 @@
 //! an order row before new payments; a job row before the payment, refund or order it settles.
 
 mod outbox;
-mod rows;
 mod store;
 
 use std::str::FromStr;

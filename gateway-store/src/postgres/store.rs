@@ -21,11 +21,12 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use tokio::sync::Notify;
 
+use super::PostgresStore;
 use super::outbox::{
     claim_idempotency_key, complete_leased_job, insert_job, notify_jobs, record_events,
 };
-use super::{PostgresStore, rows};
 use crate::error::db_error;
+use crate::rows;
 
 fn collect<T>(
     rows: Vec<PgRow>,

@@ -6,7 +6,6 @@
 //! processes on the same file wait on `busy_timeout`.
 
 mod outbox;
-mod rows;
 mod store;
 
 use std::str::FromStr;

@@ -18,9 +18,10 @@ use gateway_core::{Store, StoreError};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use super::SqliteStore;
 use super::outbox::{claim_idempotency_key, complete_leased_job, insert_job, record_events};
-use super::{SqliteStore, rows};
 use crate::error::db_error;
+use crate::rows;
 
 fn collect<T>(
     rows: Vec<SqliteRow>,

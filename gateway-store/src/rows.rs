@@ -1,5 +1,6 @@
-//! Reading PostgreSQL rows back into domain types (the column types are in the migration:
-//! BIGINT times and money, INTEGER counters and codes, BOOLEAN `captured`, TEXT ids).
+//! Reading rows of either backend back into domain types. Both schemes use the same column
+//! types as Rust sees them (text ids, i64 times and money, i32 counters, bool `captured`), so one
+//! reader serves both.
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
@@ -10,52 +11,89 @@ use gateway_core::order::{Order, OrderStatus};
 use gateway_core::payment::{Payment, PaymentMethod, PaymentStatus};
 use gateway_core::refund::{Refund, RefundStatus};
 use gateway_core::webhook::{DeliveryAttempt, DeliveryStatus, WebhookConfig, WebhookDelivery};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::error::db_error;
+
+/// A row whose column `name` decodes as `T`.
+pub(crate) trait Column<T> {
+    /// The column's value.
+    fn column(&self, name: &str) -> Result<T, StoreError>;
+}
+
+impl<R, T> Column<T> for R
+where
+    R: Row,
+    for<'n> &'n str: ColumnIndex<R>,
+    T: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn column(&self, name: &str) -> Result<T, StoreError> {
+        self.try_get(name).map_err(db_error)
+    }
+}
+
+/// A row with every column type the readers need.
+pub(crate) trait ReadRow:
+    Column<String>
+    + Column<Option<String>>
+    + Column<i64>
+    + Column<Option<i64>>
+    + Column<i32>
+    + Column<Option<i32>>
+    + Column<bool>
+{
+}
+
+impl<R> ReadRow for R where
+    R: Column<String>
+        + Column<Option<String>>
+        + Column<i64>
+        + Column<Option<i64>>
+        + Column<i32>
+        + Column<Option<i32>>
+        + Column<bool>
+{
+}
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Other(format!("unreadable {what} in the database"))
 }
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
-    row: &'r PgRow,
-    col: &str,
-) -> Result<T, StoreError> {
-    row.try_get(col).map_err(db_error)
+fn get<T, R: Column<T>>(row: &R, col: &str) -> Result<T, StoreError> {
+    row.column(col)
 }
 
-fn ts(row: &PgRow, col: &str) -> Result<Timestamp, StoreError> {
-    get::<i64>(row, col).map(Timestamp::from_millis)
+fn ts(row: &impl ReadRow, col: &str) -> Result<Timestamp, StoreError> {
+    get::<i64, _>(row, col).map(Timestamp::from_millis)
 }
 
-fn opt_ts(row: &PgRow, col: &str) -> Result<Option<Timestamp>, StoreError> {
-    get::<Option<i64>>(row, col).map(|t| t.map(Timestamp::from_millis))
+fn opt_ts(row: &impl ReadRow, col: &str) -> Result<Option<Timestamp>, StoreError> {
+    get::<Option<i64>, _>(row, col).map(|t| t.map(Timestamp::from_millis))
 }
 
-fn uuid(row: &PgRow, col: &str) -> Result<uuid::Uuid, StoreError> {
-    uuid::Uuid::parse_str(&get::<String>(row, col)?).map_err(|_| corrupt(col))
+fn uuid(row: &impl ReadRow, col: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::parse_str(&get::<String, _>(row, col)?).map_err(|_| corrupt(col))
 }
 
-fn amount(row: &PgRow) -> Result<Amount, StoreError> {
+fn amount(row: &impl ReadRow) -> Result<Amount, StoreError> {
     Amount::new(get(row, "amount")?).map_err(|_| corrupt("amount"))
 }
 
-fn currency(row: &PgRow) -> Result<Currency, StoreError> {
-    Currency::parse(&get::<String>(row, "currency")?).ok_or_else(|| corrupt("currency"))
+fn currency(row: &impl ReadRow) -> Result<Currency, StoreError> {
+    Currency::parse(&get::<String, _>(row, "currency")?).ok_or_else(|| corrupt("currency"))
 }
 
 /// An `orders` row.
-pub(crate) fn order(row: &PgRow) -> Result<Order, StoreError> {
+pub(crate) fn order(row: &impl ReadRow) -> Result<Order, StoreError> {
     Ok(Order {
         id: OrderId::from_trusted(get(row, "id")?),
         merchant_id: uuid(row, "merchant_id")?,
         amount: amount(row)?,
         currency: currency(row)?,
         receipt: get(row, "receipt")?,
-        notes: serde_json::from_str(&get::<String>(row, "notes")?).map_err(|_| corrupt("notes"))?,
-        status: OrderStatus::parse(&get::<String>(row, "status")?)
+        notes: serde_json::from_str(&get::<String, _>(row, "notes")?)
+            .map_err(|_| corrupt("notes"))?,
+        status: OrderStatus::parse(&get::<String, _>(row, "status")?)
             .ok_or_else(|| corrupt("order status"))?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
@@ -63,15 +101,15 @@ pub(crate) fn order(row: &PgRow) -> Result<Order, StoreError> {
 }
 
 /// A `payments` row.
-pub(crate) fn payment(row: &PgRow) -> Result<Payment, StoreError> {
-    let method = match get::<String>(row, "method")?.as_str() {
+pub(crate) fn payment(row: &impl ReadRow) -> Result<Payment, StoreError> {
+    let method = match get::<String, _>(row, "method")?.as_str() {
         "upi" => PaymentMethod::Upi,
         "card" => PaymentMethod::Card,
         _ => return Err(corrupt("payment method")),
     };
     let expiry = match (
-        get::<Option<i32>>(row, "card_expiry_month")?,
-        get::<Option<i32>>(row, "card_expiry_year")?,
+        get::<Option<i32>, _>(row, "card_expiry_month")?,
+        get::<Option<i32>, _>(row, "card_expiry_year")?,
     ) {
         (Some(m), Some(y)) => Some((
             u8::try_from(m).map_err(|_| corrupt("expiry"))?,
@@ -90,7 +128,7 @@ pub(crate) fn payment(row: &PgRow) -> Result<Payment, StoreError> {
         card_network: get(row, "card_network")?,
         card_last4: get(row, "card_last4")?,
         card_expiry: expiry,
-        status: PaymentStatus::parse(&get::<String>(row, "status")?)
+        status: PaymentStatus::parse(&get::<String, _>(row, "status")?)
             .ok_or_else(|| corrupt("payment status"))?,
         captured: get(row, "captured")?,
         error_code: get(row, "error_code")?,
@@ -101,14 +139,14 @@ pub(crate) fn payment(row: &PgRow) -> Result<Payment, StoreError> {
 }
 
 /// A `refunds` row.
-pub(crate) fn refund(row: &PgRow) -> Result<Refund, StoreError> {
+pub(crate) fn refund(row: &impl ReadRow) -> Result<Refund, StoreError> {
     Ok(Refund {
         id: RefundId::from_trusted(get(row, "id")?),
         payment_id: PaymentId::from_trusted(get(row, "payment_id")?),
         merchant_id: uuid(row, "merchant_id")?,
         amount: amount(row)?,
         reason: get(row, "reason")?,
-        status: RefundStatus::parse(&get::<String>(row, "status")?)
+        status: RefundStatus::parse(&get::<String, _>(row, "status")?)
             .ok_or_else(|| corrupt("refund status"))?,
         created_at: ts(row, "created_at")?,
         processed_at: opt_ts(row, "processed_at")?,
@@ -116,7 +154,7 @@ pub(crate) fn refund(row: &PgRow) -> Result<Refund, StoreError> {
 }
 
 /// A `merchants` row.
-pub(crate) fn merchant(row: &PgRow) -> Result<Merchant, StoreError> {
+pub(crate) fn merchant(row: &impl ReadRow) -> Result<Merchant, StoreError> {
     Ok(Merchant {
         id: uuid(row, "id")?,
         email: get(row, "email")?,
@@ -127,17 +165,18 @@ pub(crate) fn merchant(row: &PgRow) -> Result<Merchant, StoreError> {
     })
 }
 
-fn delivery_status(row: &PgRow) -> Result<DeliveryStatus, StoreError> {
-    DeliveryStatus::parse(&get::<String>(row, "status")?).ok_or_else(|| corrupt("delivery status"))
+fn delivery_status(row: &impl ReadRow) -> Result<DeliveryStatus, StoreError> {
+    DeliveryStatus::parse(&get::<String, _>(row, "status")?)
+        .ok_or_else(|| corrupt("delivery status"))
 }
 
 /// A `webhook_deliveries` row.
-pub(crate) fn delivery(row: &PgRow) -> Result<WebhookDelivery, StoreError> {
+pub(crate) fn delivery(row: &impl ReadRow) -> Result<WebhookDelivery, StoreError> {
     Ok(WebhookDelivery {
         id: uuid(row, "id")?,
         merchant_id: uuid(row, "merchant_id")?,
         event: get(row, "event")?,
-        payload: serde_json::from_str(&get::<String>(row, "payload")?)
+        payload: serde_json::from_str(&get::<String, _>(row, "payload")?)
             .map_err(|_| corrupt("payload"))?,
         status: delivery_status(row)?,
         attempts: get(row, "attempts")?,
@@ -152,7 +191,7 @@ pub(crate) fn delivery(row: &PgRow) -> Result<WebhookDelivery, StoreError> {
 }
 
 /// A `webhook_attempts` row.
-pub(crate) fn attempt(row: &PgRow) -> Result<DeliveryAttempt, StoreError> {
+pub(crate) fn attempt(row: &impl ReadRow) -> Result<DeliveryAttempt, StoreError> {
     Ok(DeliveryAttempt {
         delivery_id: uuid(row, "delivery_id")?,
         attempt: get(row, "attempt")?,
@@ -167,7 +206,7 @@ pub(crate) fn attempt(row: &PgRow) -> Result<DeliveryAttempt, StoreError> {
 }
 
 /// A merchant's `webhook_url` and `webhook_secret` columns.
-pub(crate) fn webhook_config(row: &PgRow) -> Result<WebhookConfig, StoreError> {
+pub(crate) fn webhook_config(row: &impl ReadRow) -> Result<WebhookConfig, StoreError> {
     Ok(WebhookConfig {
         webhook_url: get(row, "webhook_url")?,
         webhook_secret: get(row, "webhook_secret")?,
