@@ -22,6 +22,15 @@ pub enum MerchantsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Replace a merchant's API secret and print the new one (shown only this once). Running
+    /// gateways accept the old secret for up to a minute (their credential cache).
+    Rotate {
+        /// The merchant's id or email.
+        merchant: String,
+        /// Print JSON (`id`, `api_secret`).
+        #[arg(long)]
+        json: bool,
+    },
     /// List merchants.
     List {
         /// Print JSON.
@@ -57,6 +66,20 @@ pub async fn run(config: Config, command: MerchantsCommand) -> anyhow::Result<()
                 println!("  api_key:        {}", issued.api_key);
                 println!("  api_secret:     {}", issued.api_secret);
                 println!("  webhook_secret: {}", issued.webhook_secret);
+            }
+        }
+        MerchantsCommand::Rotate { merchant, json } => {
+            let (secret, hash) = SecretHasher::new(config.pepper.clone()).new_api_secret();
+            let id = store
+                .rotate_api_secret(&merchant, &hash, SystemClock.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("rotating the secret of {merchant}: {e}"))?;
+            if json {
+                println!("{}", serde_json::json!({ "id": id, "api_secret": secret }));
+            } else {
+                println!("API secret rotated. Store it now; it cannot be shown again.");
+                println!("  id:         {id}");
+                println!("  api_secret: {secret}");
             }
         }
         MerchantsCommand::List { json } => {

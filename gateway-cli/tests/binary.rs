@@ -315,6 +315,32 @@ fn merchants_create_prints_credentials_once_as_json() {
         .output()
         .unwrap();
     assert!(!again.status.success(), "a duplicate email is refused");
+
+    let rotated = Command::new(BIN)
+        .args(["merchants", "rotate", "shop@example.com", "--json"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("gateway.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let rotated: Value = serde_json::from_slice(&rotated.stdout).unwrap();
+    assert_eq!(rotated["id"], created["id"]);
+    assert_ne!(rotated["api_secret"], created["api_secret"]);
+    let unknown = Command::new(BIN)
+        .args(["merchants", "rotate", "nobody@example.com"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("gateway.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
 }
 
 trait JsonText {

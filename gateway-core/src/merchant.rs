@@ -116,6 +116,13 @@ impl SecretHasher {
         hmac_sha256_verify(&self.pepper, &[secret.as_bytes()], hash)
     }
 
+    /// A fresh API secret and its hash (for rotation).
+    pub fn new_api_secret(&self) -> (String, Vec<u8>) {
+        let secret = format!("secret_live_{}", random_alphanumeric(32));
+        let hash = self.hash(&secret);
+        (secret, hash)
+    }
+
     /// Fresh credentials for a new merchant, and the row that stores them.
     pub fn issue(
         &self,
@@ -123,10 +130,11 @@ impl SecretHasher {
         business_name: &str,
         now: Timestamp,
     ) -> (NewMerchant, IssuedCredentials) {
+        let (api_secret, api_secret_hash) = self.new_api_secret();
         let issued = IssuedCredentials {
             id: uuid::Uuid::new_v4(),
             api_key: format!("key_live_{}", random_alphanumeric(16)),
-            api_secret: format!("secret_live_{}", random_alphanumeric(32)),
+            api_secret,
             webhook_secret: generate_webhook_secret(),
         };
         let row = NewMerchant {
@@ -138,7 +146,7 @@ impl SecretHasher {
                 webhook_url: None,
                 created_at: now,
             },
-            api_secret_hash: self.hash(&issued.api_secret),
+            api_secret_hash,
             webhook_secret: issued.webhook_secret.clone(),
         };
         (row, issued)

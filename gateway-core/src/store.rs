@@ -119,6 +119,13 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_merchant(&self, merchant: &NewMerchant) -> Result<(), StoreError>;
     /// Inserts a merchant or, if its id exists, refreshes its key and secret hash (test merchant seeding).
     async fn upsert_merchant(&self, merchant: &NewMerchant) -> Result<(), StoreError>;
+    /// Replaces the API secret hash of the merchant with this id or email; returns its id.
+    async fn rotate_api_secret(
+        &self,
+        id_or_email: &str,
+        api_secret_hash: &[u8],
+        now: Timestamp,
+    ) -> Result<MerchantId, StoreError>;
     /// Every merchant, oldest first.
     async fn list_merchants(&self) -> Result<Vec<Merchant>, StoreError>;
     /// The credential behind an API key.

@@ -428,3 +428,14 @@ async fn an_unreachable_postgres_is_unavailable_quickly() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+on_both_backends! {
+    async fn rotating_an_api_secret_replaces_its_hash(f) {
+        let merchant = gateway_core::merchant::test_merchant::ID;
+        assert_eq!(f.store.rotate_api_secret("test@example.com", b"new-hash", T0).await, Ok(merchant));
+        let credential = f.store.credential("key_test_abc123").await.unwrap().unwrap();
+        assert_eq!(credential.api_secret_hash, b"new-hash".to_vec());
+        assert_eq!(f.store.rotate_api_secret(&merchant.to_string(), b"newer", T0).await, Ok(merchant));
+        assert_eq!(f.store.rotate_api_secret("nobody@example.com", b"x", T0).await, Err(StoreError::NotFound("Merchant")));
+    }
+}

@@ -90,6 +90,25 @@ impl Store for PostgresStore {
         self.write_merchant(new, "ON CONFLICT (id) DO UPDATE SET api_key = excluded.api_key, api_secret_hash = excluded.api_secret_hash").await
     }
 
+    async fn rotate_api_secret(
+        &self,
+        id_or_email: &str,
+        api_secret_hash: &[u8],
+        now: Timestamp,
+    ) -> Result<MerchantId, StoreError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "UPDATE merchants SET api_secret_hash = $1, updated_at = $2 WHERE id = $3 OR email = $3 RETURNING id",
+        )
+        .bind(api_secret_hash)
+        .bind(now.as_millis())
+        .bind(id_or_email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let id = id.ok_or(StoreError::NotFound("Merchant"))?;
+        uuid::Uuid::parse_str(&id).map_err(|_| StoreError::Other("unreadable merchant id".into()))
+    }
+
     async fn list_merchants(&self) -> Result<Vec<Merchant>, StoreError> {
         let rows = sqlx::query("SELECT * FROM merchants ORDER BY created_at, id")
             .fetch_all(&self.pool)
