@@ -49,6 +49,15 @@ pub struct Settings {
     /// Retry failed webhooks after 5, 10, 15, 20 s instead of 1 m, 5 m, 30 m, 2 h.
     #[arg(long, env = "WEBHOOK_RETRY_INTERVALS_TEST", value_parser = BoolishValueParser::new(), default_value = "false", global = true)]
     pub webhook_retry_intervals_test: bool,
+    /// Custom webhook retry waits in milliseconds, comma-separated (e.g. `60000,300000`); one
+    /// more attempt than waits. Overrides WEBHOOK_RETRY_INTERVALS_TEST.
+    #[arg(
+        long,
+        env = "WEBHOOK_RETRY_SCHEDULE_MS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub webhook_retry_schedule_ms: Option<Vec<u64>>,
     /// How long a worker holds a claimed job before another worker may take it over, in
     /// milliseconds; must exceed the webhook timeout.
     #[arg(long, env = "JOB_LEASE_MS", default_value_t = 60_000, global = true)]
@@ -107,10 +116,15 @@ impl Settings {
                 test_delay: Duration::from_millis(self.test_processing_delay),
                 test_success: self.test_payment_success,
             },
-            retry_schedule: if self.webhook_retry_intervals_test {
-                RetrySchedule::test()
-            } else {
-                RetrySchedule::production()
+            retry_schedule: match self.webhook_retry_schedule_ms {
+                Some(waits) if waits.len() > 20 || waits.iter().any(|w| *w > 86_400_000) => {
+                    bail!("WEBHOOK_RETRY_SCHEDULE_MS takes at most 20 waits of at most a day each")
+                }
+                Some(waits) => {
+                    RetrySchedule::new(waits.into_iter().map(Duration::from_millis).collect())
+                }
+                None if self.webhook_retry_intervals_test => RetrySchedule::test(),
+                None => RetrySchedule::production(),
             },
             webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
             job_lease: Duration::from_millis(self.job_lease_ms),

@@ -18,31 +18,22 @@ pub enum MerchantsCommand {
         /// Display name.
         #[arg(long)]
         name: String,
-        /// Print JSON (`id`, `api_key`, `api_secret`, `webhook_secret`).
-        #[arg(long)]
-        json: bool,
     },
     /// Replace a merchant's API secret and print the new one (shown only this once). Running
     /// gateways accept the old secret for up to a minute (their credential cache).
     Rotate {
         /// The merchant's id or email.
         merchant: String,
-        /// Print JSON (`id`, `api_secret`).
-        #[arg(long)]
-        json: bool,
     },
     /// List merchants.
-    List {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
 }
 
-pub async fn run(config: Config, command: MerchantsCommand) -> anyhow::Result<()> {
+/// Runs a merchant command; `json` prints machine-readable output.
+pub async fn run(config: Config, command: MerchantsCommand, json: bool) -> anyhow::Result<()> {
     let store = app::open_store(&config).await?;
     match command {
-        MerchantsCommand::Create { email, name, json } => {
+        MerchantsCommand::Create { email, name } => {
             if !email.contains('@') || email.len() > 254 {
                 anyhow::bail!("--email must be an email address");
             }
@@ -68,7 +59,7 @@ pub async fn run(config: Config, command: MerchantsCommand) -> anyhow::Result<()
                 println!("  webhook_secret: {}", issued.webhook_secret);
             }
         }
-        MerchantsCommand::Rotate { merchant, json } => {
+        MerchantsCommand::Rotate { merchant } => {
             let (secret, hash) = SecretHasher::new(config.pepper.clone()).new_api_secret();
             let id = store
                 .rotate_api_secret(&merchant, &hash, SystemClock.now())
@@ -82,7 +73,7 @@ pub async fn run(config: Config, command: MerchantsCommand) -> anyhow::Result<()
                 println!("  api_secret: {secret}");
             }
         }
-        MerchantsCommand::List { json } => {
+        MerchantsCommand::List => {
             let merchants = store
                 .list_merchants()
                 .await
