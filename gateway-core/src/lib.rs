@@ -15,6 +15,152 @@
 //! - Seams: [`store`] ([`Store`]), [`clock`] ([`Clock`]), [`Processor`], [`WebhookSigner`],
 //!   [`WebhookTransport`].
 //! - [`error`]: the error policy.
+//!
+//! ## Quick start
+//!
+//! Embedding the gateway means implementing nothing: bring a [`Store`]
+//! (`gateway_store::open("sqlite://gateway.db")` returns one), and use the built-in bank
+//! ([`SimulatedBank`]), signer ([`HmacSigner`]) and, with the default `http-client` feature,
+//! webhook transport (`transport::ReqwestTransport`). [`GatewayService`] is the API your code
+//! calls through the [`Gateway`] trait; a [`Worker`] settles what it enqueues. They share a
+//! [`Notify`](tokio::sync::Notify) so a new job wakes the worker at once. (This crate ships no
+//! store, so the wiring below is compiled, not run, by its doctests; the `embed_core` example
+//! runs the same wiring on SQLite.)
+//!
+//! ```rust
+//! use std::sync::Arc;
+//!
+//! use gateway_core::gateway::{CreateOrder, CreatePayment};
+//! use gateway_core::merchant::SecretHasher;
+//! use gateway_core::payment::Payment;
+//! use gateway_core::runner::ShutdownSignal;
+//! use gateway_core::{
+//!     Clock, Gateway, GatewayError, GatewayService, HmacSigner, JobRunner, SimulatedBank,
+//!     SimulationConfig, Store, SystemClock, WebhookTransport, Worker, WorkerConfig,
+//! };
+//! use tokio::sync::Notify;
+//!
+//! /// Wires the gateway over `store`, runs its worker until `shutdown`, and takes a UPI payment
+//! /// (pending until the worker settles it).
+//! async fn embed(
+//!     store: Arc<dyn Store>,
+//!     transport: Arc<dyn WebhookTransport>,
+//!     shutdown: ShutdownSignal,
+//! ) -> Result<Payment, GatewayError> {
+//!     let hasher = SecretHasher::new("a pepper from your configuration");
+//!     let (merchant_row, credentials) =
+//!         hasher.issue("shop@example.com", "Example Shop", SystemClock.now());
+//!     store.insert_merchant(&merchant_row).await?;
+//!
+//!     let bank = Arc::new(SimulatedBank::new(SimulationConfig::default()));
+//!     let wake = Arc::new(Notify::new());
+//!     let gateway =
+//!         GatewayService::new(store.clone(), bank.clone(), hasher).with_job_notify(wake.clone());
+//!     let worker = Worker::new(
+//!         store,
+//!         bank,
+//!         Arc::new(HmacSigner),
+//!         transport,
+//!         WorkerConfig::default(),
+//!         wake,
+//!     );
+//!     tokio::spawn(Arc::new(worker).run(shutdown));
+//!
+//!     let merchant = gateway
+//!         .authenticate(&credentials.api_key, &credentials.api_secret)
+//!         .await?;
+//!     let order = gateway
+//!         .create_order(
+//!             merchant,
+//!             CreateOrder {
+//!                 amount: 50_000,
+//!                 currency: None,
+//!                 receipt: None,
+//!                 notes: None,
+//!             },
+//!             None,
+//!         )
+//!         .await?
+//!         .fresh()
+//!         .expect("no idempotency key, so never a replay");
+//!     let payment = gateway
+//!         .create_payment(
+//!             merchant,
+//!             CreatePayment {
+//!                 order_id: order.id.to_string(),
+//!                 method: "upi".into(),
+//!                 vpa: Some("success@paytm".into()),
+//!                 card: None,
+//!             },
+//!             None,
+//!         )
+//!         .await?;
+//!     Ok(payment
+//!         .fresh()
+//!         .expect("no idempotency key, so never a replay"))
+//! }
+//! ```
+//!
+//! The rest needs no store. Webhooks carry two signatures over the exact body bytes; a
+//! receiver checks either with the verifiers exported here. Money is bounded integer minor
+//! units, and ids are typed:
+//!
+//! ```rust
+//! use gateway_core::ids::{OrderId, PaymentId};
+//! use gateway_core::merchant::generate_webhook_secret;
+//! use gateway_core::money::{Amount, Currency};
+//! use gateway_core::signer::VerifyError;
+//! use gateway_core::{
+//!     HmacSigner, WebhookSigner, verify_standard_signature, verify_webhook_signature,
+//! };
+//!
+//! // What a worker sends…
+//! let secret = generate_webhook_secret(); // `whsec_` + base64 of 32 random bytes
+//! let body = br#"{"event":"payment.success","timestamp":1705314600,"data":{}}"#;
+//! let headers = HmacSigner.sign(&secret, "msg_1", 1_705_314_600, body);
+//!
+//! // …and what a receiver checks: `X-Webhook-Signature`, then the Standard Webhooks headers
+//! // (at most 5 minutes old).
+//! assert_eq!(
+//!     verify_webhook_signature(&secret, body, &headers.webhook_signature),
+//!     Ok(())
+//! );
+//! let now = 1_705_314_630;
+//! let standard = |body: &[u8], now| {
+//!     verify_standard_signature(
+//!         &secret,
+//!         &headers.id,
+//!         headers.timestamp,
+//!         body,
+//!         &headers.standard_signature,
+//!         now,
+//!         300,
+//!     )
+//! };
+//! assert_eq!(standard(body, now), Ok(()));
+//! assert_eq!(
+//!     standard(b"{\"event\":\"payment.failed\"}", now),
+//!     Err(VerifyError::Mismatch)
+//! );
+//! assert_eq!(standard(body, now + 3600), Err(VerifyError::Stale));
+//!
+//! // ₹500.00 is 50,000 paise; zero, negative and absurd amounts do not exist.
+//! let amount = Amount::new(50_000).expect("a valid amount");
+//! assert_eq!(amount.minor(), 50_000);
+//! assert!(Amount::new(0).is_err() && Amount::new(Amount::MAX.minor() + 1).is_err());
+//! assert_eq!(Currency::parse("INR"), Some(Currency::INR));
+//! assert_eq!(Currency::parse("XYZ"), None);
+//!
+//! // `pay_` + 16 alphanumerics; a payment id is never mistaken for an order id.
+//! let id = PaymentId::generate();
+//! assert_eq!(PaymentId::parse(id.as_str()), Some(id.clone()));
+//! assert_eq!(OrderId::parse(id.as_str()), None);
+//! ```
+//!
+//! Runnable programs — a plain tokio service, a merchant's axum app mounting `gateway-http`
+//! under `/payments`, and a webhook receiver — live in the workspace's `examples/` crate.
+
+#![deny(missing_docs)]
 
 pub mod clock;
 pub mod crypto;

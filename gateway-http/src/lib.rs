@@ -7,6 +7,8 @@
 //! Layout: [`extract`] (auth, JSON commands + idempotency, list queries), [`error`] (the one
 //! error → JSON mapping), `routes/` (one file per resource).
 
+#![deny(missing_docs)]
+
 pub mod error;
 pub mod extract;
 mod routes;

@@ -6,6 +6,8 @@
 //! conditional updates, row locks and checks inside that transaction. The job queue is a table
 //! in the same database, so enqueueing is part of the state change that needs it.
 
+#![deny(missing_docs)]
+
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
