@@ -16,29 +16,40 @@ use crate::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDe
 
 /// `POST /api/v1/orders`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateOrder {
     /// Minor units, at least 100.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 100, maximum = 1_000_000_000_000_i64, examples(50_000))
+    )]
     pub amount: i64,
     /// ISO 4217 code; `INR` if absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::money::Currency>))]
     pub currency: Option<String>,
     /// The merchant's reference.
     #[serde(default)]
     pub receipt: Option<String>,
     /// Free-form key/values.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub notes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `POST /api/v1/payments`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatePayment {
     /// The order to pay.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::ids::OrderId))]
     pub order_id: String,
     /// `upi` or `card`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::payment::PaymentMethod))]
     pub method: String,
-    /// For UPI.
+    /// For UPI: `name@handle`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(examples("success@paytm")))]
     pub vpa: Option<String>,
     /// For cards.
     #[serde(default)]
@@ -47,6 +58,7 @@ pub struct CreatePayment {
 
 /// `POST /api/v1/payments/{id}/capture`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CapturePayment {
     /// Must equal the payment's amount if given.
     #[serde(default)]
@@ -55,6 +67,7 @@ pub struct CapturePayment {
 
 /// `POST /api/v1/payments/{id}/refunds`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateRefund {
     /// Minor units; the whole payment if absent.
     #[serde(default)]
@@ -66,6 +79,7 @@ pub struct CreateRefund {
 
 /// `PUT /api/v1/webhooks/config`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateWebhookConfig {
     /// An http(s) URL, or `null` to stop sending webhooks.
     pub webhook_url: Option<String>,
@@ -73,6 +87,7 @@ pub struct UpdateWebhookConfig {
 
 /// The answer to a secret rotation: the new secret, shown once in this response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RotatedSecret {
     /// `whsec_` + base64 of 32 random bytes.
     pub webhook_secret: String,
@@ -80,6 +95,7 @@ pub struct RotatedSecret {
 
 /// The gateway's own view of its health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// `healthy` or `unhealthy`.
     pub status: &'static str,

@@ -11,12 +11,15 @@ use crate::error::{ErrorCode, GatewayError};
 
 /// Card details exactly as a client posts them. Never stored, never logged.
 #[derive(Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CardInput {
     /// The primary account number (spaces and dashes allowed).
     pub number: String,
     /// 1–12.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::integer_or_digits))]
     pub expiry_month: serde_json::Value,
     /// Two or four digits.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::integer_or_digits))]
     pub expiry_year: serde_json::Value,
     /// Three or four digits.
     pub cvv: String,

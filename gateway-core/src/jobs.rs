@@ -146,6 +146,7 @@ pub struct Lease {
 
 /// Job counts by state (the reference's `/api/v1/test/jobs/status`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobCounts {
     /// Queued, due now or later.
     pub pending: i64,
@@ -159,6 +160,7 @@ pub struct JobCounts {
 
 /// Job counts plus whether any worker is alive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobStats {
     /// Counts by state.
     #[serde(flatten)]

@@ -173,6 +173,8 @@ pub mod instrument;
 pub mod jobs;
 pub mod merchant;
 pub mod money;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod order;
 pub mod payment;
 pub mod processor;

@@ -8,6 +8,7 @@ use crate::money::{Amount, Currency};
 
 /// Where an order stands: `created` → `attempted` (a payment exists) → `paid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OrderStatus {
     /// No payment has been made against it yet.
@@ -46,6 +47,7 @@ impl OrderStatus {
 
 /// An order, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Order {
     /// `order_` + 16 alphanumerics.
     pub id: OrderId,
@@ -59,6 +61,7 @@ pub struct Order {
     /// The merchant's own reference, if given.
     pub receipt: Option<String>,
     /// Free-form key/values the merchant attached.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub notes: serde_json::Map<String, serde_json::Value>,
     /// Lifecycle state.
     pub status: OrderStatus,

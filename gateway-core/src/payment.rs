@@ -11,6 +11,7 @@ use crate::money::{Amount, Currency};
 
 /// How the customer pays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PaymentMethod {
     /// UPI with a VPA.
@@ -31,6 +32,7 @@ impl PaymentMethod {
 
 /// Where a payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PaymentStatus {
     /// Created; the bank has not answered yet.
@@ -78,6 +80,7 @@ pub enum PaymentOutcome {
 
 /// A payment, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payment {
     /// `pay_` + 16 alphanumerics.
     pub id: PaymentId,

@@ -9,6 +9,7 @@ use crate::money::Amount;
 
 /// Where a refund stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RefundStatus {
     /// Accepted; the bank has not confirmed yet. Counts against the refundable balance.
@@ -42,6 +43,7 @@ impl RefundStatus {
 
 /// A refund, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refund {
     /// `rfnd_` + 16 alphanumerics.
     pub id: RefundId,

@@ -76,6 +76,7 @@ impl Default for PageRequest {
 
 /// A page of a list, newest first (the reference's webhook list shape).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The items.
     pub data: Vec<T>,

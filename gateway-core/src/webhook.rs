@@ -9,6 +9,7 @@ use crate::ids::{DeliveryId, MerchantId};
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt.
@@ -42,8 +43,10 @@ impl DeliveryStatus {
 
 /// One webhook delivery: an event on its way to a merchant's endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookDelivery {
     /// UUID; also the `webhook-id` header.
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: DeliveryId,
     /// Whose delivery; never shown.
     #[serde(skip)]
@@ -74,8 +77,10 @@ pub struct WebhookDelivery {
 
 /// One attempt at a delivery, as logged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryAttempt {
     /// The delivery.
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub delivery_id: DeliveryId,
     /// 1-based, continuing across manual retries.
     pub attempt: i32,
@@ -97,6 +102,7 @@ pub struct DeliveryAttempt {
 
 /// A delivery with its attempt log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryDetail {
     /// The delivery.
     #[serde(flatten)]
@@ -158,6 +164,7 @@ pub fn cap_body(body: &str) -> String {
 
 /// The webhook settings shown to a merchant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookConfig {
     /// Where deliveries go; `null` disables webhooks.
     pub webhook_url: Option<String>,
@@ -167,8 +174,10 @@ pub struct WebhookConfig {
 
 /// The answer to a manual retry or a test event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryScheduled {
     /// The delivery.
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: DeliveryId,
     /// Always `pending`.
     pub status: DeliveryStatus,

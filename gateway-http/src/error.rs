@@ -5,7 +5,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gateway_core::GatewayError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +19,37 @@ pub struct ApiError {
     pub description: String,
 }
 
+/// The JSON body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(examples(json!({"error": {"code": "NOT_FOUND_ERROR", "description": "Order not found"}})))]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for machines and for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine code: `BAD_REQUEST_ERROR`, `INVALID_VPA`, `INVALID_CARD`, `EXPIRED_CARD`,
+    /// `AUTHENTICATION_ERROR`, `NOT_FOUND_ERROR`, `METHOD_NOT_ALLOWED_ERROR`,
+    /// `PAYLOAD_TOO_LARGE_ERROR`, `IDEMPOTENCY_KEY_REUSED_ERROR`, `CONFLICT_ERROR`,
+    /// `SERVICE_UNAVAILABLE_ERROR` or `INTERNAL_ERROR`.
+    pub code: &'static str,
+    /// Human text.
+    pub description: String,
+}
+
 impl ApiError {
+    /// The JSON body this error is answered with.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                description: self.description.clone(),
+            },
+        }
+    }
+
     /// 400 `BAD_REQUEST_ERROR`.
     pub fn bad_request(description: impl Into<String>) -> Self {
         Self {
@@ -102,7 +133,7 @@ impl From<GatewayError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "description": self.description } });
+        let body = self.body();
         (self.status, Json(body)).into_response()
     }
 }

@@ -5,12 +5,15 @@
 //! [`AppState`] around any [`Gateway`] and serves [`router`].
 //!
 //! Layout: [`extract`] (auth, JSON commands + idempotency, list queries), [`error`] (the one
-//! error → JSON mapping), `routes/` (one file per resource).
+//! error → JSON mapping), `routes/` (one file per resource), [`openapi`](mod@openapi) (the
+//! API's OpenAPI 3.1 document, generated from the handlers and served at
+//! `/api/v1/openapi.json`, with a browsable reference at `/docs`).
 
 #![deny(missing_docs)]
 
 pub mod error;
 pub mod extract;
+pub mod openapi;
 mod routes;
 
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use gateway_core::Gateway;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::error::ApiError;
+pub use crate::openapi::openapi;
 
 /// The largest request body accepted (larger ones get 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -48,10 +52,11 @@ impl AppState {
     }
 }
 
-/// The whole API: `/api/v1/…`, `/health` and `/ready`.
+/// The whole API: `/api/v1/…`, `/health`, `/ready`, the OpenAPI document and `/docs`.
 pub fn router(state: AppState) -> Router {
     let timeout = state.request_timeout;
-    routes::routes()
+    let (api, _) = routes::routes().split_for_parts();
+    api.merge(routes::swagger_ui())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

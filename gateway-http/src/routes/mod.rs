@@ -1,5 +1,6 @@
 //! Routes, one file per resource.
 
+mod docs;
 mod orders;
 mod payments;
 mod refunds;
@@ -7,22 +8,27 @@ mod system;
 mod webhooks;
 
 use axum::Json;
-use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gateway_core::Idempotent;
 use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
+use crate::openapi::ApiDoc;
 
-/// Every route of the API.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+pub(crate) use docs::swagger_ui;
+
+/// Every route of the API, each with its OpenAPI operation (see [`crate::openapi`]).
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(orders::routes())
         .merge(payments::routes())
         .merge(refunds::routes())
         .merge(webhooks::routes())
         .merge(system::routes())
+        .merge(docs::routes())
 }
 
 /// The answer to an idempotent command: the fresh result, or the original body of a replay

@@ -1,25 +1,47 @@
 //! `/api/v1/orders`.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
 use gateway_core::gateway::CreateOrder;
+use gateway_core::ids::OrderId;
 use gateway_core::order::Order;
 use gateway_core::store::Page;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::respond;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Authenticated, Command, ListQuery};
+use crate::openapi::{
+    BadRequest, Conflict, IdempotencyKeyHeader, KeyReused, NotFound, PageParams, PayloadTooLarge,
+    Unauthorized, Unavailable,
+};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/orders", get(list).post(create))
-        .route("/api/v1/orders/{id}", get(show))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
 }
 
+/// Create an order
+///
+/// The order is `created`; payments are made against it until one succeeds.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders",
+    tag = "orders",
+    operation_id = "createOrder",
+    security(("api_key" = [], "api_secret" = [])),
+    params(IdempotencyKeyHeader),
+    request_body = CreateOrder,
+    responses(
+        (status = CREATED, description = "The new order.", body = Order),
+        BadRequest, Unauthorized, Conflict, PayloadTooLarge, KeyReused, Unavailable,
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -32,6 +54,19 @@ async fn create(
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
+/// Get an order
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}",
+    tag = "orders",
+    operation_id = "getOrder",
+    security(("api_key" = [], "api_secret" = [])),
+    params(("id" = OrderId, Path, description = "The order's id.")),
+    responses(
+        (status = OK, description = "The order.", body = Order),
+        Unauthorized, NotFound, Unavailable,
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -40,6 +75,21 @@ async fn show(
     Ok(Json(state.gateway.get_order(merchant, &id).await?))
 }
 
+/// List orders
+///
+/// Newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders",
+    tag = "orders",
+    operation_id = "listOrders",
+    security(("api_key" = [], "api_secret" = [])),
+    params(PageParams),
+    responses(
+        (status = OK, description = "A page of orders.", body = Page<Order>),
+        BadRequest, Unauthorized, Unavailable,
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,

@@ -1,28 +1,51 @@
 //! `/api/v1/payments`: create, read, list, capture, and refunds of a payment.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use gateway_core::gateway::{CapturePayment, CreatePayment, CreateRefund};
-use gateway_core::ids::OrderId;
+use gateway_core::ids::{OrderId, PaymentId};
 use gateway_core::payment::{Payment, PaymentStatus};
 use gateway_core::refund::Refund;
 use gateway_core::store::{Page, PaymentFilter};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::respond;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Authenticated, Command, ListQuery};
+use crate::openapi::{
+    BadRequest, Conflict, IdempotencyKeyHeader, KeyReused, NotFound, PageParams, PayloadTooLarge,
+    Unauthorized, Unavailable,
+};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/payments", get(list).post(create))
-        .route("/api/v1/payments/{id}", get(show))
-        .route("/api/v1/payments/{id}/capture", post(capture))
-        .route("/api/v1/payments/{id}/refunds", post(refund).get(refunds))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
+        .routes(routes!(capture))
+        .routes(routes!(refund, refunds))
 }
+
+/// Create a payment
+///
+/// The payment starts `pending`; a worker asks the bank and settles it as `success` or
+/// `failed` (poll the payment or listen for the `payment.*` webhooks).
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments",
+    tag = "payments",
+    operation_id = "createPayment",
+    security(("api_key" = [], "api_secret" = [])),
+    params(IdempotencyKeyHeader),
+    request_body = CreatePayment,
+    responses(
+        (status = CREATED, description = "The new, pending payment.", body = Payment),
+        BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, KeyReused, Unavailable,
+    ),
+)]
 
 async fn create(
     State(state): State<AppState>,
@@ -36,6 +59,19 @@ async fn create(
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
+/// Get a payment
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/{id}",
+    tag = "payments",
+    operation_id = "getPayment",
+    security(("api_key" = [], "api_secret" = [])),
+    params(("id" = PaymentId, Path, description = "The payment's id.")),
+    responses(
+        (status = OK, description = "The payment.", body = Payment),
+        Unauthorized, NotFound, Unavailable,
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -44,6 +80,26 @@ async fn show(
     Ok(Json(state.gateway.get_payment(merchant, &id).await?))
 }
 
+/// List payments
+///
+/// Newest first, optionally only one status or one order's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments",
+    tag = "payments",
+    operation_id = "listPayments",
+    security(("api_key" = [], "api_secret" = [])),
+    params(
+        PageParams,
+        ("status" = Option<PaymentStatus>, Query, description = "Only payments in this status."),
+        ("order_id" = Option<OrderId>, Query,
+            description = "Only this order's payments (an unknown order has none)."),
+    ),
+    responses(
+        (status = OK, description = "A page of payments.", body = Page<Payment>),
+        BadRequest, Unauthorized, Unavailable,
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -80,6 +136,25 @@ async fn list(
     ))
 }
 
+/// Capture a payment
+///
+/// Only a successful payment can be captured, once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/{id}/capture",
+    tag = "payments",
+    operation_id = "capturePayment",
+    security(("api_key" = [], "api_secret" = [])),
+    params(
+        ("id" = PaymentId, Path, description = "The payment's id."),
+        IdempotencyKeyHeader,
+    ),
+    request_body(content = Option<CapturePayment>, description = "May be empty."),
+    responses(
+        (status = OK, description = "The captured payment.", body = Payment),
+        BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, KeyReused, Unavailable,
+    ),
+)]
 async fn capture(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -93,6 +168,26 @@ async fn capture(
     Ok(respond(StatusCode::OK, outcome))
 }
 
+/// Refund a payment
+///
+/// The refund starts `pending` and counts against the payment's refundable balance at once;
+/// a worker settles it. Only successful payments can be refunded, in all at most their amount.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/{id}/refunds",
+    tag = "payments",
+    operation_id = "createRefund",
+    security(("api_key" = [], "api_secret" = [])),
+    params(
+        ("id" = PaymentId, Path, description = "The payment to refund."),
+        IdempotencyKeyHeader,
+    ),
+    request_body(content = Option<CreateRefund>, description = "May be empty: refunds the whole payment."),
+    responses(
+        (status = CREATED, description = "The new, pending refund.", body = Refund),
+        BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, KeyReused, Unavailable,
+    ),
+)]
 async fn refund(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -106,6 +201,21 @@ async fn refund(
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
+/// List a payment's refunds
+///
+/// Newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/{id}/refunds",
+    tag = "payments",
+    operation_id = "listPaymentRefunds",
+    security(("api_key" = [], "api_secret" = [])),
+    params(("id" = PaymentId, Path, description = "The payment's id."), PageParams),
+    responses(
+        (status = OK, description = "A page of the payment's refunds.", body = Page<Refund>),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    ),
+)]
 async fn refunds(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,

@@ -1,23 +1,40 @@
 //! `/health`, `/ready` and the reference's unauthenticated job-queue status.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use gateway_core::gateway::Health;
 use gateway_core::jobs::JobStats;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::openapi::Unavailable;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/api/v1/test/jobs/status", get(job_status))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(job_status))
 }
 
+/// Health
+///
 /// 200 with the health report while the database answers, 503 with it otherwise.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    operation_id = "health",
+    responses(
+        (status = OK, description = "The database answers.", body = Health),
+        (status = SERVICE_UNAVAILABLE, description = "The database does not answer.", body = Health),
+    ),
+)]
 async fn health(State(state): State<AppState>) -> Response {
     let health = state.gateway.health().await;
     let status = if health.database == "connected" {
@@ -28,7 +45,26 @@ async fn health(State(state): State<AppState>) -> Response {
     (status, Json(health)).into_response()
 }
 
-/// Readiness for load balancers: 200 `{"ready": true}` only while the database answers.
+/// Whether the gateway can serve requests.
+#[derive(Debug, Serialize, ToSchema)]
+struct Readiness {
+    /// `true` while the database answers.
+    ready: bool,
+}
+
+/// Readiness
+///
+/// For load balancers: 200 `{"ready": true}` only while the database answers.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "system",
+    operation_id = "ready",
+    responses(
+        (status = OK, description = "Ready.", body = Readiness),
+        (status = SERVICE_UNAVAILABLE, description = "Not ready.", body = Readiness),
+    ),
+)]
 async fn ready(State(state): State<AppState>) -> Response {
     let ready = state.gateway.health().await.database == "connected";
     let status = if ready {
@@ -36,9 +72,22 @@ async fn ready(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(serde_json::json!({ "ready": ready }))).into_response()
+    (status, Json(Readiness { ready })).into_response()
 }
 
+/// Job queue status
+///
+/// Job counts by state and whether a worker is alive (the reference's test endpoint).
+#[utoipa::path(
+    get,
+    path = "/api/v1/test/jobs/status",
+    tag = "system",
+    operation_id = "jobStatus",
+    responses(
+        (status = OK, description = "Job counts and worker liveness.", body = JobStats),
+        Unavailable,
+    ),
+)]
 async fn job_status(State(state): State<AppState>) -> Result<Json<JobStats>, ApiError> {
     Ok(Json(state.gateway.job_stats().await?))
 }

@@ -1,31 +1,49 @@
 //! `/api/v1/webhooks`: delivery logs, manual retry, test events, URL and secret.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use gateway_core::gateway::UpdateWebhookConfig;
+use gateway_core::gateway::{RotatedSecret, UpdateWebhookConfig};
 use gateway_core::store::Page;
-use gateway_core::webhook::{DeliveryDetail, WebhookConfig, WebhookDelivery};
+use gateway_core::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDelivery};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::respond;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Authenticated, Command, ListQuery};
+use crate::openapi::{
+    BadRequest, Conflict, IdempotencyKeyHeader, IgnoredBody, KeyReused, NotFound, PageParams,
+    PayloadTooLarge, Unauthorized, Unavailable,
+};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/webhooks", get(list))
-        .route("/api/v1/webhooks/config", get(config).put(update_config))
-        .route("/api/v1/webhooks/test", post(send_test))
-        .route(
-            "/api/v1/webhooks/secret/regenerate",
-            post(regenerate_secret),
-        )
-        .route("/api/v1/webhooks/{id}", get(show))
-        .route("/api/v1/webhooks/{id}/retry", post(retry))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(config, update_config))
+        .routes(routes!(send_test))
+        .routes(routes!(regenerate_secret))
+        .routes(routes!(show))
+        .routes(routes!(retry))
 }
+
+/// List webhook deliveries
+///
+/// Newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    operation_id = "listWebhookDeliveries",
+    security(("api_key" = [], "api_secret" = [])),
+    params(PageParams),
+    responses(
+        (status = OK, description = "A page of deliveries.", body = Page<WebhookDelivery>),
+        BadRequest, Unauthorized, Unavailable,
+    ),
+)]
 
 async fn list(
     State(state): State<AppState>,
@@ -40,6 +58,21 @@ async fn list(
     ))
 }
 
+/// Get a webhook delivery
+///
+/// The delivery with its log of attempts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "getWebhookDelivery",
+    security(("api_key" = [], "api_secret" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The delivery's id (its `webhook-id`).")),
+    responses(
+        (status = OK, description = "The delivery and its attempts.", body = DeliveryDetail),
+        Unauthorized, NotFound, Unavailable,
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -48,6 +81,25 @@ async fn show(
     Ok(Json(state.gateway.get_delivery(merchant, &id).await?))
 }
 
+/// Retry a webhook delivery
+///
+/// Re-arms the delivery for an immediate attempt with a fresh set of retries.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/retry",
+    tag = "webhooks",
+    operation_id = "retryWebhookDelivery",
+    security(("api_key" = [], "api_secret" = [])),
+    params(
+        ("id" = String, Path, format = Uuid, description = "The delivery's id."),
+        IdempotencyKeyHeader,
+    ),
+    request_body(content = Option<IgnoredBody>, description = "Ignored; may be empty."),
+    responses(
+        (status = OK, description = "The delivery is scheduled.", body = DeliveryScheduled),
+        BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, KeyReused, Unavailable,
+    ),
+)]
 async fn retry(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -61,6 +113,22 @@ async fn retry(
     Ok(respond(StatusCode::OK, outcome))
 }
 
+/// Send a test webhook
+///
+/// Schedules a `webhook.test` event to the configured URL.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/test",
+    tag = "webhooks",
+    operation_id = "sendTestWebhook",
+    security(("api_key" = [], "api_secret" = [])),
+    params(IdempotencyKeyHeader),
+    request_body(content = Option<IgnoredBody>, description = "Ignored; may be empty."),
+    responses(
+        (status = OK, description = "The test delivery is scheduled.", body = DeliveryScheduled),
+        BadRequest, Unauthorized, Conflict, PayloadTooLarge, KeyReused, Unavailable,
+    ),
+)]
 async fn send_test(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -73,6 +141,18 @@ async fn send_test(
     Ok(respond(StatusCode::OK, outcome))
 }
 
+/// Get the webhook settings
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/config",
+    tag = "webhooks",
+    operation_id = "getWebhookConfig",
+    security(("api_key" = [], "api_secret" = [])),
+    responses(
+        (status = OK, description = "The webhook URL and signing secret.", body = WebhookConfig),
+        Unauthorized, Unavailable,
+    ),
+)]
 async fn config(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -80,6 +160,21 @@ async fn config(
     Ok(Json(state.gateway.webhook_config(merchant).await?))
 }
 
+/// Set the webhook URL
+///
+/// An http(s) URL, or `null` to stop sending webhooks.
+#[utoipa::path(
+    put,
+    path = "/api/v1/webhooks/config",
+    tag = "webhooks",
+    operation_id = "updateWebhookConfig",
+    security(("api_key" = [], "api_secret" = [])),
+    request_body = UpdateWebhookConfig,
+    responses(
+        (status = OK, description = "The new settings.", body = WebhookConfig),
+        BadRequest, Unauthorized, PayloadTooLarge, Unavailable,
+    ),
+)]
 async fn update_config(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
@@ -93,6 +188,22 @@ async fn update_config(
     ))
 }
 
+/// Rotate the webhook secret
+///
+/// Replaces the signing secret; the new one is shown once, in this answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/secret/regenerate",
+    tag = "webhooks",
+    operation_id = "rotateWebhookSecret",
+    security(("api_key" = [], "api_secret" = [])),
+    params(IdempotencyKeyHeader),
+    request_body(content = Option<IgnoredBody>, description = "Ignored; may be empty."),
+    responses(
+        (status = OK, description = "The new secret.", body = RotatedSecret),
+        BadRequest, Unauthorized, Conflict, PayloadTooLarge, KeyReused, Unavailable,
+    ),
+)]
 async fn regenerate_secret(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
