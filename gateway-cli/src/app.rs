@@ -17,7 +17,7 @@ use crate::config::Config;
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = gateway_store::open(&config.database_url)
         .await
-        .with_context(|| format!("opening {}", config.database_url))?;
+        .with_context(|| format!("opening {}", config.database_for_display()))?;
     if !config.production {
         let hasher = SecretHasher::new(config.pepper.clone());
         store

@@ -132,6 +132,50 @@ impl Settings {
     }
 }
 
+impl Config {
+    /// The database URL with any password masked, for logs and messages.
+    pub fn database_for_display(&self) -> String {
+        redact_password(&self.database_url)
+    }
+}
+
+/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`; other URLs unchanged.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn passwords_in_database_urls_are_masked() {
+        assert_eq!(
+            redact_password("postgres://gw:s3cret@db:5432/gateway"),
+            "postgres://gw:***@db:5432/gateway"
+        );
+        assert_eq!(
+            redact_password("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            redact_password("sqlite://gateway.db"),
+            "sqlite://gateway.db"
+        );
+    }
+}
+
 /// Where `serve` listens.
 #[derive(Debug, Clone, Args)]
 pub struct ListenArgs {

@@ -86,7 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let settings = cli.settings.validate()?;
             app::open_store(&settings).await?;
-            println!("migrations applied to {}", settings.database_url);
+            println!("migrations applied to {}", settings.database_for_display());
             Ok(())
         }
         Command::Merchants(command) => {

@@ -20,7 +20,7 @@ pub enum MerchantsCommand {
         name: String,
     },
     /// Replace a merchant's API secret and print the new one (shown only this once). Running
-    /// gateways accept the old secret for up to a minute (their credential cache).
+    /// gateways accept the new one at once and may accept the old one for up to a minute.
     Rotate {
         /// The merchant's id or email.
         merchant: String,

@@ -33,7 +33,7 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(%addr, database = %config.database_url, production = config.production, worker = !args.no_worker, "gateway listening");
+    tracing::info!(%addr, database = %config.database_for_display(), production = config.production, worker = !args.no_worker, "gateway listening");
     let router = gateway_http::router(AppState::new(app.gateway));
     let server = axum::serve(listener, router).with_graceful_shutdown(wait(stopped));
     let signals = tokio::spawn(async move {
@@ -53,7 +53,7 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
 pub async fn worker(config: Config) -> anyhow::Result<()> {
     let store = app::open_store(&config).await?;
     let app = app::build(&config, store)?;
-    tracing::info!(database = %config.database_url, "worker process started");
+    tracing::info!(database = %config.database_for_display(), "worker process started");
     app.worker.clone().run(Box::pin(shutdown_signal())).await;
     Ok(())
 }

@@ -85,7 +85,7 @@ pub struct UpdateWebhookConfig {
     pub webhook_url: Option<String>,
 }
 
-/// The answer to a secret rotation: the new secret, shown once in this response.
+/// The answer to a secret rotation: the new secret (also readable later from the webhook config).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RotatedSecret {

@@ -89,6 +89,26 @@ pub struct IdempotencyRecord {
     pub expires_at: Timestamp,
 }
 
+/// The bytes a request body is fingerprinted by: the JSON re-serialized (objects with sorted
+/// keys, so formatting does not matter), with card secrets reduced to what may be stored — the
+/// number to its last four digits, the CVV dropped — so that a stored fingerprint can never be
+/// brute-forced back into a card number.
+pub fn fingerprint_body(body: &serde_json::Value) -> Vec<u8> {
+    let mut body = body.clone();
+    if let Some(card) = body
+        .get_mut("card")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        if let Some(number) = card.get("number").and_then(serde_json::Value::as_str) {
+            let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+            let last4: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+            card.insert("number".into(), serde_json::Value::String(last4));
+        }
+        card.remove("cvv");
+    }
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
 /// The result of an idempotent command: done now, or the remembered response of an earlier run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Idempotent<T> {
@@ -130,6 +150,32 @@ mod tests {
             IdempotencyKey::new("k", "POST", "/api/v1/orders", b"{ }")
                 .unwrap()
                 .fingerprint()
+        );
+    }
+
+    #[test]
+    fn card_numbers_and_cvvs_are_not_part_of_the_fingerprinted_body() {
+        let body = serde_json::json!({
+            "order_id": "order_x", "method": "card",
+            "card": { "number": "4111 1111 1111 1111", "cvv": "739", "expiry_month": 12, "expiry_year": 2030 }
+        });
+        let text = String::from_utf8(fingerprint_body(&body)).unwrap();
+        assert!(!text.contains("4111") && !text.contains("739"), "{text}");
+        assert!(text.contains(r#""number":"1111""#), "{text}");
+        let other_card = serde_json::json!({
+            "order_id": "order_x", "method": "card",
+            "card": { "number": "5555555555554444", "cvv": "739", "expiry_month": 12, "expiry_year": 2030 }
+        });
+        assert_ne!(
+            fingerprint_body(&body),
+            fingerprint_body(&other_card),
+            "a different card is a different request"
+        );
+        let reordered: serde_json::Value =
+            serde_json::from_str(r#"{"method":"upi","order_id":"o"}"#).unwrap();
+        assert_eq!(
+            fingerprint_body(&reordered),
+            fingerprint_body(&serde_json::json!({"order_id": "o", "method": "upi"}))
         );
     }
 

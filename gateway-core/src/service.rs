@@ -85,26 +85,35 @@ impl GatewayService {
         self.jobs_enqueued.clone()
     }
 
-    async fn cached_credential(
+    /// The credential behind `api_key` and whether it came from the cache (younger than
+    /// [`CREDENTIAL_CACHE_TTL`]) rather than the database; `fresh` skips the cache.
+    async fn credential(
         &self,
         api_key: &str,
-    ) -> Result<Option<StoredCredential>, GatewayError> {
+        fresh: bool,
+    ) -> Result<(Option<StoredCredential>, bool), GatewayError> {
         let now = self.clock.now();
-        let cached = self
-            .credentials
-            .read()
-            .ok()
-            .and_then(|map| map.get(api_key).cloned());
+        let cached = if fresh {
+            None
+        } else {
+            self.credentials
+                .read()
+                .ok()
+                .and_then(|map| map.get(api_key).cloned())
+        };
         if let Some((credential, fetched)) = cached
             && now.since(fetched) < CREDENTIAL_CACHE_TTL
         {
-            return Ok(Some(credential));
+            return Ok((Some(credential), true));
         }
-        let fresh = self.store.credential(api_key).await?;
-        if let (Some(credential), Ok(mut map)) = (&fresh, self.credentials.write()) {
-            map.insert(api_key.to_owned(), (credential.clone(), now));
+        let stored = self.store.credential(api_key).await?;
+        if let Ok(mut map) = self.credentials.write() {
+            match &stored {
+                Some(credential) => map.insert(api_key.to_owned(), (credential.clone(), now)),
+                None => map.remove(api_key),
+            };
         }
-        Ok(fresh)
+        Ok((stored, false))
     }
 
     /// The remembered response for `key`, if this request ran before.
@@ -209,10 +218,20 @@ impl Gateway for GatewayService {
         {
             return Err(GatewayError::Authentication);
         }
-        match self.cached_credential(api_key).await? {
-            Some(c) if self.hasher.verify(api_secret, &c.api_secret_hash) => Ok(c.merchant_id),
-            _ => Err(GatewayError::Authentication),
+        let verified = |credential: Option<StoredCredential>| {
+            credential
+                .filter(|c| self.hasher.verify(api_secret, &c.api_secret_hash))
+                .map(|c| c.merchant_id)
+        };
+        let (credential, from_cache) = self.credential(api_key, false).await?;
+        if let Some(merchant) = verified(credential) {
+            return Ok(merchant);
         }
+        // A secret rotated since it was cached only matches the stored hash: ask the database once.
+        if from_cache && let Some(merchant) = verified(self.credential(api_key, true).await?.0) {
+            return Ok(merchant);
+        }
+        Err(GatewayError::Authentication)
     }
 
     async fn create_order(

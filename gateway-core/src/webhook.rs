@@ -82,7 +82,7 @@ pub struct DeliveryAttempt {
     /// The delivery.
     #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub delivery_id: DeliveryId,
-    /// 1-based, continuing across manual retries.
+    /// 1-based; a manual retry starts the count again at 1 (the log keeps every attempt).
     pub attempt: i32,
     /// When the request was sent.
     pub attempted_at: Timestamp,

@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use gateway_core::IdempotencyKey;
+use gateway_core::idempotency::fingerprint_body;
 use gateway_core::ids::MerchantId;
 use gateway_core::store::PageRequest;
 use serde::Deserialize;
@@ -80,8 +81,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Command<T> {
         if !value.is_object() {
             return Err(ApiError::bad_request("Request body must be a JSON object"));
         }
-        let canonical =
-            serde_json::to_vec(&value).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let canonical = fingerprint_body(&value);
         let idempotency = key
             .map(|k| IdempotencyKey::new(&k, &method, &path, &canonical))
             .transpose()?;

@@ -118,3 +118,16 @@ conformance! {
         assert_eq!(simple.headers.get("access-control-allow-origin").unwrap(), "*");
     }
 }
+
+conformance! {
+    async fn a_rotated_secret_works_at_once_and_the_old_one_stops(backend: Backend) {
+        let app = TestApp::spawn_on(backend).await;
+        assert_eq!(app.get("/api/v1/orders").await.status, StatusCode::OK, "warms the credential cache");
+        let hasher = gateway_core::merchant::SecretHasher::new(tests::TEST_PEPPER);
+        let (secret, hash) = hasher.new_api_secret();
+        app.store.rotate_api_secret("test@example.com", &hash, app.now()).await.unwrap();
+        let rotated = Credentials { key: "key_test_abc123".into(), secret };
+        assert_eq!(app.get_as(&rotated, "/api/v1/orders").await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/v1/orders").await.status, StatusCode::UNAUTHORIZED);
+    }
+}

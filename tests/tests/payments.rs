@@ -97,6 +97,7 @@ conformance! {
         let app = TestApp::with_options_on(backend, options).await;
         let order = app.create_order(1000).await;
         let ordinary = app.create_upi_payment(&order, "user@paytm").await;
+        app.run_jobs().await;
         let forced = app.create_upi_payment(&order, "success@paytm").await;
         app.run_jobs().await;
         assert_eq!(
@@ -107,6 +108,23 @@ conformance! {
             app.get(&format!("/api/v1/payments/{forced}")).await.json["status"],
             "success"
         );
+    }
+}
+
+conformance! {
+    async fn an_order_takes_a_second_payment_only_after_the_first_failed(backend: Backend) {
+        let app = TestApp::spawn_on(backend).await;
+        let order = app.create_order(1000).await;
+        let first = app.create_upi_payment(&order, "failure@paytm").await;
+        let while_pending = app.post("/api/v1/payments", json!({ "order_id": order, "method": "upi", "vpa": "success@paytm" })).await;
+        assert_eq!(while_pending.status, StatusCode::BAD_REQUEST, "{}", while_pending.text);
+        assert!(while_pending.text.contains("in progress"), "{}", while_pending.text);
+        app.run_jobs().await;
+        assert_eq!(app.get(&format!("/api/v1/payments/{first}")).await.json["status"], "failed");
+        let retry = app.create_upi_payment(&order, "success@paytm").await;
+        app.run_jobs().await;
+        assert_eq!(app.get(&format!("/api/v1/payments/{retry}")).await.json["status"], "success");
+        assert_eq!(app.get(&format!("/api/v1/payments?order_id={order}")).await.json["total"], 2);
     }
 }
 
@@ -146,10 +164,11 @@ conformance! {
         assert_eq!(ok.json["card_network"], "visa");
         assert_eq!(ok.json["card_last4"], "1111");
         assert!(!ok.text.contains("4111111111111111") && !ok.text.contains("\"cvv\""));
+        let other_order = app.create_order(2500).await;
         let declined = app
             .post(
                 "/api/v1/payments",
-                json!({ "order_id": order, "method": "card", "card": card("4000000000000002") }),
+                json!({ "order_id": other_order, "method": "card", "card": card("4000000000000002") }),
             )
             .await;
         assert_eq!(declined.status, StatusCode::CREATED);

@@ -291,6 +291,20 @@ impl Store for SqliteStore {
             }
             Some(_) => {}
         }
+        // One live payment per order: another may only follow a failed one. (A unique partial
+        // index enforces the same; this check gives the clear message.)
+        let live: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM payments WHERE order_id = ?1 AND status IN ('pending', 'success') LIMIT 1",
+        )
+        .bind(payment.order_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if live.is_some() {
+            return Err(StoreError::InvalidState(
+                "Order already has a payment in progress".into(),
+            ));
+        }
         let (expiry_month, expiry_year) = payment.card_expiry.map_or((None, None), |(m, y)| {
             (Some(i64::from(m)), Some(i64::from(y)))
         });
