@@ -4,74 +4,38 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::{BIN, Process, client, serve};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gateway");
-
-struct Server {
-    child: Child,
-    base: String,
+/// `gateway serve` on an SQLite file in `dir`, in test mode.
+async fn start(dir: &std::path::Path) -> Process {
+    let env = [
+        (
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("gateway.db").display()),
+        ),
+        ("TEST_MODE", "true".to_owned()),
+        ("TEST_PROCESSING_DELAY", "50".to_owned()),
+    ];
+    serve(&[], &env).await
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start(dir: &std::path::Path) -> Server {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .arg("serve")
+/// Runs `gateway <args>` against the SQLite file in `dir`.
+fn gateway_on(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
         .env(
             "DATABASE_URL",
             format!("sqlite://{}", dir.join("gateway.db").display()),
         )
-        .env("PORT", port.to_string())
-        .env("TEST_MODE", "true")
-        .env("TEST_PROCESSING_DELAY", "50")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = client();
-    for _ in 0..100 {
-        if client
-            .get(format!("{}/health", server.base))
-            .send()
-            .await
-            .is_ok()
-        {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the gateway did not start");
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
+        .output()
         .unwrap()
 }
 
@@ -109,7 +73,7 @@ async fn the_reference_readme_flow_works_against_the_binary() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
-    let base = &server.base;
+    let base = server.base.as_ref().unwrap();
 
     let (status, _) = call(
         reqwest::Method::PUT,
@@ -261,8 +225,9 @@ async fn sigterm_stops_the_server_cleanly() {
 #[test]
 fn merchants_create_prints_credentials_once_as_json() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(BIN)
-        .args([
+    let output = gateway_on(
+        dir.path(),
+        &[
             "merchants",
             "create",
             "--email",
@@ -270,13 +235,8 @@ fn merchants_create_prints_credentials_once_as_json() {
             "--name",
             "Shop",
             "--json",
-        ])
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("gateway.db").display()),
-        )
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -299,31 +259,23 @@ fn merchants_create_prints_credentials_once_as_json() {
         "the API secret is stored only hashed"
     );
 
-    let again = Command::new(BIN)
-        .args([
+    let again = gateway_on(
+        dir.path(),
+        &[
             "merchants",
             "create",
             "--email",
             "shop@example.com",
             "--name",
             "Shop",
-        ])
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("gateway.db").display()),
-        )
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(!again.status.success(), "a duplicate email is refused");
 
-    let rotated = Command::new(BIN)
-        .args(["merchants", "rotate", "shop@example.com", "--json"])
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("gateway.db").display()),
-        )
-        .output()
-        .unwrap();
+    let rotated = gateway_on(
+        dir.path(),
+        &["merchants", "rotate", "shop@example.com", "--json"],
+    );
     assert!(
         rotated.status.success(),
         "{}",
@@ -332,14 +284,7 @@ fn merchants_create_prints_credentials_once_as_json() {
     let rotated: Value = serde_json::from_slice(&rotated.stdout).unwrap();
     assert_eq!(rotated["id"], created["id"]);
     assert_ne!(rotated["api_secret"], created["api_secret"]);
-    let unknown = Command::new(BIN)
-        .args(["merchants", "rotate", "nobody@example.com"])
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("gateway.db").display()),
-        )
-        .output()
-        .unwrap();
+    let unknown = gateway_on(dir.path(), &["merchants", "rotate", "nobody@example.com"]);
     assert!(!unknown.status.success());
 }
 
