@@ -13,7 +13,7 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::event::{Event, EventType};
 use crate::ids::{PaymentId, RefundId};
 use crate::jobs::{ClaimedJob, JobKind, PaymentJobPayload, retry_backoff};
@@ -59,6 +59,10 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     /// How often the worker records that it is alive.
     pub heartbeat_interval: Duration,
+    /// How long completed jobs are kept before pruning (failed ones are kept for inspection).
+    pub completed_job_retention: Duration,
+    /// How often the worker prunes completed jobs and expired idempotency keys.
+    pub prune_interval: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -73,6 +77,8 @@ impl Default for WorkerConfig {
             delivery_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(5),
+            completed_job_retention: Duration::from_secs(7 * 24 * 3600),
+            prune_interval: Duration::from_secs(600),
         }
     }
 }
@@ -330,6 +336,21 @@ impl Worker {
             .await
     }
 
+    /// Deletes old completed jobs and expired idempotency keys, a bounded batch at a time.
+    pub async fn prune(&self) {
+        let now = self.clock.now();
+        let before = Timestamp::from_millis(now.as_millis().saturating_sub(
+            i64::try_from(self.config.completed_job_retention.as_millis()).unwrap_or(i64::MAX),
+        ));
+        match self.store.prune(before, now, 10_000).await {
+            Ok(0) => {}
+            Ok(pruned) => {
+                tracing::info!(pruned, "pruned completed jobs and expired idempotency keys")
+            }
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
+    }
+
     /// How long to sleep when idle: until the next job is due, at most the poll interval.
     async fn idle_wait(&self) -> Duration {
         match self.store.next_job_due().await {
@@ -360,7 +381,12 @@ impl JobRunner for Worker {
         }
         let mut tasks = JoinSet::new();
         let mut last_heartbeat: Option<Instant> = None;
+        let mut last_prune = Instant::now();
         loop {
+            if last_prune.elapsed() >= self.config.prune_interval {
+                self.prune().await;
+                last_prune = Instant::now();
+            }
             if last_heartbeat.is_none_or(|at| at.elapsed() >= self.config.heartbeat_interval) {
                 if let Err(e) = self
                     .store

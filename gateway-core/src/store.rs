@@ -312,6 +312,15 @@ pub trait Store: Send + Sync + 'static {
     async fn subscribe_jobs(&self, _wake: Arc<Notify>) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Deletes up to `limit` jobs completed before `completed_before` and up to `limit`
+    /// idempotency records expired by `now`, so the queue and key tables do not grow forever.
+    /// Failed jobs, deliveries and their attempt logs are kept. Returns how many rows went.
+    async fn prune(
+        &self,
+        completed_before: Timestamp,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
     /// Records that `worker` is alive.
     async fn heartbeat(&self, worker: &str, now: Timestamp) -> Result<(), StoreError>;
     /// The latest heartbeat of any worker.

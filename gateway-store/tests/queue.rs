@@ -439,3 +439,35 @@ on_both_backends! {
         assert_eq!(f.store.rotate_api_secret("nobody@example.com", b"x", T0).await, Err(StoreError::NotFound("Merchant")));
     }
 }
+
+on_both_backends! {
+    async fn pruning_removes_old_completed_jobs_and_expired_keys_only(f) {
+        let merchant = gateway_core::merchant::test_merchant::ID;
+        pending_payment(&f.store, T0).await;
+        pending_payment(&f.store, T0).await;
+        let jobs = f.store.claim_jobs("w", T0, LEASE, 2).await.unwrap();
+        f.store.complete_job(&jobs[0].lease, T0).await.unwrap();
+        f.store.fail_job(&jobs[1].lease, "boom", None, T0).await.unwrap();
+        pending_payment(&f.store, T0).await; // still queued
+        let key = gateway_core::IdempotencyKey::new("k1", "POST", "/api/v1/orders", b"{}").unwrap();
+        let order = Order {
+            id: OrderId::generate(),
+            merchant_id: merchant,
+            amount: Amount::new(1000).unwrap(),
+            currency: Currency::INR,
+            receipt: None,
+            notes: Default::default(),
+            status: OrderStatus::Created,
+            created_at: T0,
+            updated_at: T0,
+        };
+        f.store.create_order(&order, Some(&key.record("{}".into(), T0))).await.unwrap();
+
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(f.store.prune(T0, T0.plus(day / 2), 100).await, Ok(0), "nothing is old enough yet");
+        assert_eq!(f.store.prune(T0.plus(Duration::from_secs(1)), T0.plus(day), 100).await, Ok(2), "one completed job, one expired key");
+        let counts = f.store.job_counts().await.unwrap();
+        assert_eq!((counts.completed, counts.failed, counts.pending), (0, 1, 1), "failed and queued jobs stay");
+        assert_eq!(f.store.idempotency_record(merchant, "k1", T0).await, Ok(None));
+    }
+}

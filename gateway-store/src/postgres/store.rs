@@ -943,6 +943,32 @@ impl Store for PostgresStore {
         self.subscribe(wake).await
     }
 
+    async fn prune(
+        &self,
+        completed_before: Timestamp,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let jobs = sqlx::query(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status = 'completed' AND updated_at < $1 LIMIT $2)",
+        )
+        .bind(completed_before.as_millis())
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let keys = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE (merchant_id, key) IN
+                 (SELECT merchant_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now.as_millis())
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(jobs.rows_affected() + keys.rows_affected())
+    }
+
     async fn heartbeat(&self, worker: &str, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO worker_heartbeats (worker, seen_at) VALUES ($1, $2) ON CONFLICT (worker) DO UPDATE SET seen_at = excluded.seen_at")
             .bind(worker)
