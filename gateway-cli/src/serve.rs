@@ -35,7 +35,9 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, database = %config.database_for_display(), production = config.production, worker = !args.no_worker, "gateway listening");
     let router = gateway_http::router(AppState::new(app.gateway));
-    let server = axum::serve(listener, router).with_graceful_shutdown(wait(stopped));
+    // Client addresses feed the per-address limits of the checkout endpoints.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(wait(stopped));
     let signals = tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested: draining requests and jobs");

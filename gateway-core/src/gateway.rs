@@ -6,11 +6,14 @@ use serde::{Deserialize, Serialize};
 use crate::error::GatewayError;
 use crate::idempotency::{IdempotencyKey, Idempotent};
 use crate::ids::MerchantId;
+use crate::ids::OrderId;
 use crate::instrument::CardInput;
 use crate::jobs::JobStats;
-use crate::order::Order;
+use crate::money::{Amount, Currency};
+use crate::order::{Order, OrderStatus};
 use crate::payment::Payment;
 use crate::refund::Refund;
+use crate::signer::CheckoutResult;
 use crate::store::{Page, PageRequest, PaymentFilter};
 use crate::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDelivery};
 
@@ -105,6 +108,43 @@ pub struct Health {
     pub worker: &'static str,
     /// RFC 3339 time of the check.
     pub timestamp: String,
+}
+
+/// A merchant as its publishable key (the API key id alone) identifies it to a browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicMerchant {
+    /// The merchant.
+    pub id: MerchantId,
+    /// Its display name.
+    pub name: String,
+}
+
+/// What the checkout page may know of an order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckoutOrder {
+    /// The order.
+    pub id: OrderId,
+    /// What to pay, in minor units.
+    pub amount: Amount,
+    /// ISO 4217 code.
+    pub currency: Currency,
+    /// `created`, `attempted` or `paid`.
+    pub status: OrderStatus,
+    /// Who is being paid.
+    pub merchant_name: String,
+}
+
+/// A payment as the checkout page polls it: once it has ended, with the signed result the
+/// page hands to the merchant's site.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckoutPayment {
+    /// The payment.
+    #[serde(flatten)]
+    pub payment: Payment,
+    /// `null` while pending; then the signed outcome.
+    pub result: Option<CheckoutResult>,
 }
 
 /// The payment gateway, as a host (HTTP server, CLI, embedding service) sees it.
@@ -223,4 +263,19 @@ pub trait Gateway: Send + Sync + 'static {
     async fn job_stats(&self) -> Result<JobStats, GatewayError>;
     /// Database and worker health.
     async fn health(&self) -> Health;
+
+    /// The merchant behind a publishable key, for the checkout page's endpoints.
+    async fn publishable_key(&self, api_key: &str) -> Result<PublicMerchant, GatewayError>;
+    /// What the checkout page shows of one of the merchant's orders.
+    async fn checkout_order(
+        &self,
+        merchant: &PublicMerchant,
+        order_id: &str,
+    ) -> Result<CheckoutOrder, GatewayError>;
+    /// One of the merchant's payments as the checkout page polls it.
+    async fn checkout_payment(
+        &self,
+        merchant: MerchantId,
+        payment_id: &str,
+    ) -> Result<CheckoutPayment, GatewayError>;
 }

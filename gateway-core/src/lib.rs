@@ -193,6 +193,9 @@ pub use idempotency::{IdempotencyKey, Idempotent};
 pub use processor::{Processor, SimulatedBank, SimulationConfig};
 pub use runner::{JobRunner, Worker, WorkerConfig};
 pub use service::GatewayService;
-pub use signer::{HmacSigner, WebhookSigner, verify_standard_signature, verify_webhook_signature};
+pub use signer::{
+    CheckoutResult, HmacSigner, WebhookSigner, verify_checkout_result, verify_standard_signature,
+    verify_webhook_signature,
+};
 pub use store::{Store, StoreError};
 pub use transport::WebhookTransport;

@@ -80,6 +80,8 @@ pub struct StoredCredential {
     pub merchant_id: MerchantId,
     /// Keyed hash of the secret.
     pub api_secret_hash: Vec<u8>,
+    /// The merchant's display name (shown on the checkout page).
+    pub business_name: String,
 }
 
 /// Hashes API secrets with a server-side key (a "pepper"), so a leaked database does not leak

@@ -12,8 +12,8 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::error::GatewayError;
 use crate::event::{Event, EventType};
 use crate::gateway::{
-    CapturePayment, CreateOrder, CreatePayment, CreateRefund, Gateway, Health, RotatedSecret,
-    UpdateWebhookConfig,
+    CapturePayment, CheckoutOrder, CheckoutPayment, CreateOrder, CreatePayment, CreateRefund,
+    Gateway, Health, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
 };
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Idempotent};
 use crate::ids::{MerchantId, OrderId, PaymentId, RefundId};
@@ -22,9 +22,10 @@ use crate::jobs::{JobStats, NewJob};
 use crate::merchant::{SecretHasher, StoredCredential, generate_webhook_secret};
 use crate::money::{Amount, Currency};
 use crate::order::{Order, OrderStatus};
-use crate::payment::Payment;
+use crate::payment::{Payment, PaymentStatus};
 use crate::processor::Processor;
 use crate::refund::{Refund, RefundStatus};
+use crate::signer::CheckoutResult;
 use crate::store::{Page, PageRequest, PaymentFilter, Store, StoreError};
 use crate::webhook::{
     DeliveryDetail, DeliveryScheduled, DeliveryStatus, WebhookConfig, WebhookDelivery,
@@ -611,6 +612,59 @@ impl Gateway for GatewayService {
             counts,
             worker_status: if alive { "running" } else { "stopped" },
         })
+    }
+
+    async fn publishable_key(&self, api_key: &str) -> Result<PublicMerchant, GatewayError> {
+        if api_key.is_empty() || api_key.len() > 128 {
+            return Err(GatewayError::Authentication);
+        }
+        match self.credential(api_key, false).await?.0 {
+            Some(c) => Ok(PublicMerchant {
+                id: c.merchant_id,
+                name: c.business_name,
+            }),
+            None => Err(GatewayError::Authentication),
+        }
+    }
+
+    async fn checkout_order(
+        &self,
+        merchant: &PublicMerchant,
+        order_id: &str,
+    ) -> Result<CheckoutOrder, GatewayError> {
+        let order = self.get_order(merchant.id, order_id).await?;
+        Ok(CheckoutOrder {
+            id: order.id,
+            amount: order.amount,
+            currency: order.currency,
+            status: order.status,
+            merchant_name: merchant.name.clone(),
+        })
+    }
+
+    async fn checkout_payment(
+        &self,
+        merchant: MerchantId,
+        payment_id: &str,
+    ) -> Result<CheckoutPayment, GatewayError> {
+        let payment = self.get_payment(merchant, payment_id).await?;
+        let result = match payment.status {
+            PaymentStatus::Pending => None,
+            status => {
+                let secret = self.store.webhook_config(merchant).await?.webhook_secret;
+                let unsigned = CheckoutResult {
+                    payment_id: payment.id.to_string(),
+                    order_id: payment.order_id.to_string(),
+                    amount: payment.amount.minor(),
+                    currency: payment.currency.code().to_owned(),
+                    status: status.as_str().to_owned(),
+                    timestamp: self.clock.now().as_secs(),
+                    signature: String::new(),
+                };
+                Some(unsigned.sign(&secret))
+            }
+        };
+        Ok(CheckoutPayment { payment, result })
     }
 
     async fn health(&self) -> Health {

@@ -77,6 +77,77 @@ fn standard_mac(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> [u8; 32]
     )
 }
 
+/// What the checkout tells the merchant's page when a payment ends (the SDK's `onSuccess`
+/// payload), signed so the merchant's server can trust it without asking the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutResult {
+    /// The payment.
+    pub payment_id: String,
+    /// Its order.
+    pub order_id: String,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// `success` or `failed`.
+    pub status: String,
+    /// Unix seconds when the result was signed.
+    pub timestamp: i64,
+    /// `v1,<base64>`: HMAC-SHA256, keyed like Standard Webhooks with the merchant's webhook
+    /// secret, over `paymentId.timestamp.orderId.amount.currency.status`.
+    pub signature: String,
+}
+
+impl CheckoutResult {
+    fn signed_message(&self) -> String {
+        format!(
+            "{}.{}.{}.{}.{}.{}",
+            self.payment_id, self.timestamp, self.order_id, self.amount, self.currency, self.status
+        )
+    }
+
+    /// Fills in `signature` for these fields with `secret`.
+    pub fn sign(mut self, secret: &str) -> Self {
+        let mac = hmac_sha256(&standard_key(secret), &[self.signed_message().as_bytes()]);
+        self.signature = format!("v1,{}", STANDARD.encode(mac));
+        self
+    }
+
+    /// Checks `signature` against the fields with `secret`, and that `timestamp` is within
+    /// `tolerance_secs` of `now_secs`.
+    pub fn verify(
+        &self,
+        secret: &str,
+        now_secs: i64,
+        tolerance_secs: i64,
+    ) -> Result<(), VerifyError> {
+        if (now_secs - self.timestamp).abs() > tolerance_secs {
+            return Err(VerifyError::Stale);
+        }
+        let key = standard_key(secret);
+        let message = self.signed_message();
+        self.signature
+            .split(' ')
+            .filter_map(|entry| entry.strip_prefix("v1,"))
+            .filter_map(|b64| STANDARD.decode(b64).ok())
+            .any(|tag| hmac_sha256_verify(&key, &[message.as_bytes()], &tag))
+            .then_some(())
+            .ok_or(VerifyError::Mismatch)
+    }
+}
+
+/// Verifies a checkout result (the SDK's `onSuccess` payload) on the merchant's server.
+pub fn verify_checkout_result(
+    secret: &str,
+    result: &CheckoutResult,
+    now_secs: i64,
+    tolerance_secs: i64,
+) -> Result<(), VerifyError> {
+    result.verify(secret, now_secs, tolerance_secs)
+}
+
 /// Why a signature was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
@@ -199,6 +270,62 @@ mod tests {
         let two = format!("v1,bm90IGl0 {sig}");
         assert_eq!(
             verify_standard_signature(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY, &two, SPEC_TS, 300),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn checkout_results_verify_only_untampered_and_fresh() {
+        let result = CheckoutResult {
+            payment_id: "pay_AAAAAAAAAAAAAAAA".into(),
+            order_id: "order_BBBBBBBBBBBBBBBB".into(),
+            amount: 50_000,
+            currency: "INR".into(),
+            status: "success".into(),
+            timestamp: SPEC_TS,
+            signature: String::new(),
+        }
+        .sign(SPEC_SECRET);
+        // Independently: HMAC-SHA256(base64-decoded secret, "pay.ts.order.amount.currency.status").
+        let key = STANDARD
+            .decode(SPEC_SECRET.strip_prefix("whsec_").unwrap())
+            .unwrap();
+        let message =
+            format!("pay_AAAAAAAAAAAAAAAA.{SPEC_TS}.order_BBBBBBBBBBBBBBBB.50000.INR.success");
+        assert_eq!(
+            result.signature,
+            format!(
+                "v1,{}",
+                STANDARD.encode(hmac_sha256(&key, &[message.as_bytes()]))
+            )
+        );
+        assert_eq!(
+            verify_checkout_result(SPEC_SECRET, &result, SPEC_TS + 10, 300),
+            Ok(())
+        );
+        assert_eq!(
+            result.verify(SPEC_SECRET, SPEC_TS + 301, 300),
+            Err(VerifyError::Stale)
+        );
+        let tampered = CheckoutResult {
+            amount: 1,
+            ..result.clone()
+        };
+        assert_eq!(
+            tampered.verify(SPEC_SECRET, SPEC_TS, 300),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            result.verify("whsec_test_abc123", SPEC_TS, 300),
+            Err(VerifyError::Mismatch)
+        );
+        let test_secret = CheckoutResult {
+            signature: String::new(),
+            ..result
+        }
+        .sign("whsec_test_abc123");
+        assert_eq!(
+            test_secret.verify("whsec_test_abc123", SPEC_TS, 300),
             Ok(())
         );
     }

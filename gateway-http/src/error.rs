@@ -95,6 +95,15 @@ impl ApiError {
         }
     }
 
+    /// 429 when a publishable key (and client address) sent too many requests.
+    pub fn too_many_requests() -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "RATE_LIMIT_ERROR",
+            description: "Too many requests; retry after the time in Retry-After".into(),
+        }
+    }
+
     /// 503 when a request took too long.
     pub fn timeout() -> Self {
         Self {

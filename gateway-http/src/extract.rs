@@ -2,10 +2,14 @@
 //! list queries. Each turns every rejection into an [`ApiError`].
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use gateway_core::IdempotencyKey;
+use gateway_core::gateway::PublicMerchant;
 use gateway_core::idempotency::fingerprint_body;
 use gateway_core::ids::MerchantId;
 use gateway_core::store::PageRequest;
@@ -37,6 +41,42 @@ impl FromRequestParts<AppState> for Authenticated {
             .gateway
             .authenticate(header("x-api-key"), header("x-api-secret"))
             .await?;
+        Ok(Self(merchant))
+    }
+}
+
+/// The merchant whose publishable key (`X-Api-Key` alone) came with a browser request, after
+/// the per key and client address limit.
+#[derive(Debug, Clone)]
+pub struct Publishable(pub PublicMerchant);
+
+impl FromRequestParts<AppState> for Publishable {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
+                addr.ip()
+            });
+        state
+            .checkout_limiter
+            .check(key, address)
+            .map_err(IntoResponse::into_response)?;
+        let merchant = state
+            .gateway
+            .publishable_key(key)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
         Ok(Self(merchant))
     }
 }

@@ -14,6 +14,7 @@
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod rate_limit;
 mod routes;
 
 use std::sync::Arc;
@@ -29,6 +30,11 @@ use tower_http::cors::{Any, CorsLayer};
 
 use crate::error::ApiError;
 pub use crate::openapi::openapi;
+use crate::rate_limit::CheckoutLimiter;
+
+/// Requests a minute each publishable key may make from one client address: enough for a
+/// checkout page polling every 1.5 s with room for retries.
+pub const CHECKOUT_REQUESTS_PER_MINUTE: u32 = 120;
 
 /// The largest request body accepted (larger ones get 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -40,6 +46,8 @@ pub struct AppState {
     pub gateway: Arc<dyn Gateway>,
     /// Requests running longer than this get a 503 instead of hanging.
     pub request_timeout: Duration,
+    /// Limits on the browser (publishable-key) endpoints.
+    pub checkout_limiter: Arc<CheckoutLimiter>,
 }
 
 impl AppState {
@@ -48,6 +56,7 @@ impl AppState {
         Self {
             gateway,
             request_timeout: Duration::from_secs(30),
+            checkout_limiter: Arc::new(CheckoutLimiter::per_minute(CHECKOUT_REQUESTS_PER_MINUTE)),
         }
     }
 }
@@ -57,6 +66,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.request_timeout;
     let (api, _) = routes::routes().split_for_parts();
     api.merge(routes::swagger_ui())
+        .merge(routes::checkout_pages())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

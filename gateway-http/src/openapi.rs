@@ -46,6 +46,8 @@ pub fn openapi() -> OpenApi {
         (name = "payments", description = "Payments against orders, their capture and refunds."),
         (name = "refunds", description = "Refunds across payments."),
         (name = "webhooks", description = "Webhook deliveries, their retries, URL and secret."),
+        (name = "checkout", description = "What the hosted checkout page calls from the browser, \
+            with the publishable key (`X-Api-Key`) alone; limited per key and client address."),
         (name = "system", description = "Health, readiness, job queue status and this document; \
             no authentication."),
     ),
@@ -153,6 +155,8 @@ error_answers! {
         "The body is larger than 1 MiB.";
     KeyReused => ApiError::from(GatewayError::IdempotencyMismatch),
         "The `Idempotency-Key` was already used with a different request.";
+    TooManyRequests => ApiError::too_many_requests(),
+        "Too many requests for this publishable key from this address; `Retry-After` says when to retry.";
     Unavailable => ApiError::timeout(),
         "Storage is unreachable or the request timed out; retry later.";
 }

@@ -19,8 +19,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use gateway_core::gateway::{
-    CapturePayment, CreateOrder, CreatePayment, CreateRefund, Health, RotatedSecret,
-    UpdateWebhookConfig,
+    CapturePayment, CheckoutOrder, CheckoutPayment, CreateOrder, CreatePayment, CreateRefund,
+    Health, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
 };
 use gateway_core::ids::MerchantId;
 use gateway_core::jobs::JobStats;
@@ -36,8 +36,17 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// Routes that serve Swagger UI's own files: the only ones allowed outside the document.
-const VIEWER_ROUTES: &[&str] = &["/docs", "/docs/", "/docs/{*rest}"];
+/// Routes that serve pages and their files (Swagger UI, the checkout page and the SDK): the only
+/// ones allowed outside the document.
+const VIEWER_ROUTES: &[&str] = &[
+    "/docs",
+    "/docs/",
+    "/docs/{*rest}",
+    "/checkout",
+    "/checkout/checkout.js",
+    "/checkout/checkout.css",
+    "/checkout.js",
+];
 
 /// Every method a route could be given. HEAD is implied by GET (in axum and in OpenAPI), and
 /// OPTIONS is answered on every path, known or not, by the CORS layer.
@@ -181,6 +190,22 @@ impl Gateway for Unavailable {
             worker: "stopped",
             timestamp: "2024-01-15T10:30:00Z".into(),
         }
+    }
+    async fn publishable_key(&self, key: &str) -> Result<PublicMerchant> {
+        if key == KEY {
+            Ok(PublicMerchant {
+                id: test_merchant::ID,
+                name: "Stub".into(),
+            })
+        } else {
+            Err(GatewayError::Authentication)
+        }
+    }
+    async fn checkout_order(&self, _: &PublicMerchant, _: &str) -> Result<CheckoutOrder> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn checkout_payment(&self, _: MerchantId, _: &str) -> Result<CheckoutPayment> {
+        Err(GatewayError::Unavailable)
     }
 }
 
@@ -419,6 +444,13 @@ async fn security_is_documented_exactly_where_credentials_are_required() {
         if public.contains(path.as_str()) {
             assert!(!secured, "{method} {path} should not require credentials");
             assert_ne!(answer.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        } else if path.starts_with("/api/v1/checkout/") {
+            assert_eq!(
+                operation["security"],
+                serde_json::json!([{"api_key": []}]),
+                "{method} {path}: the browser endpoints take the publishable key alone"
+            );
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{method} {path}");
         } else {
             assert_eq!(
                 operation["security"],

@@ -16,6 +16,7 @@ use gateway_core::{
     Store, Timestamp, Worker, WorkerConfig,
 };
 use gateway_http::AppState;
+use gateway_http::rate_limit::CheckoutLimiter;
 pub use gateway_store::testing::Backend;
 use gateway_store::testing::TestDatabase;
 use http_body_util::BodyExt;
@@ -84,6 +85,8 @@ pub struct TestOptions {
     pub retry_schedule: RetrySchedule,
     /// Per-attempt webhook timeout.
     pub delivery_timeout: Duration,
+    /// The browser endpoints' limit per publishable key and client address.
+    pub checkout_requests_per_minute: u32,
 }
 
 impl Default for TestOptions {
@@ -96,6 +99,7 @@ impl Default for TestOptions {
             },
             retry_schedule: RetrySchedule::production(),
             delivery_timeout: Duration::from_secs(2),
+            checkout_requests_per_minute: gateway_http::CHECKOUT_REQUESTS_PER_MINUTE,
         }
     }
 }
@@ -139,7 +143,13 @@ impl TestApp {
         let gateway = GatewayService::new(store.clone(), bank.clone(), hasher)
             .with_clock(clock.clone())
             .with_job_notify(wake.clone());
-        let router = gateway_http::router(AppState::new(Arc::new(gateway)));
+        let state = AppState {
+            checkout_limiter: Arc::new(CheckoutLimiter::per_minute(
+                options.checkout_requests_per_minute,
+            )),
+            ..AppState::new(Arc::new(gateway))
+        };
+        let router = gateway_http::router(state);
         let worker = Arc::new(Self::make_worker(
             &store, &bank, &clock, &options, wake, "worker-a",
         ));

@@ -1,5 +1,6 @@
 //! Routes, one file per resource.
 
+mod checkout;
 mod docs;
 mod orders;
 mod payments;
@@ -18,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 use crate::openapi::ApiDoc;
 
+pub(crate) use checkout::pages as checkout_pages;
 pub(crate) use docs::swagger_ui;
 
 /// Every route of the API, each with its OpenAPI operation (see [`crate::openapi`]).
@@ -28,6 +30,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(refunds::routes())
         .merge(webhooks::routes())
         .merge(system::routes())
+        .merge(checkout::routes())
         .merge(docs::routes())
 }
 

@@ -113,17 +113,20 @@ impl Store for SqliteStore {
     }
 
     async fn credential(&self, api_key: &str) -> Result<Option<StoredCredential>, StoreError> {
-        let row = sqlx::query("SELECT id, api_secret_hash FROM merchants WHERE api_key = ?1")
-            .bind(api_key)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_error)?;
+        let row = sqlx::query(
+            "SELECT id, api_secret_hash, business_name FROM merchants WHERE api_key = ?1",
+        )
+        .bind(api_key)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_error)?;
         row.map(|r| {
             let id: String = r.try_get("id").map_err(db_error)?;
             Ok(StoredCredential {
                 merchant_id: uuid::Uuid::parse_str(&id)
                     .map_err(|_| StoreError::Other("bad merchant id".into()))?,
                 api_secret_hash: r.try_get("api_secret_hash").map_err(db_error)?,
+                business_name: r.try_get("business_name").map_err(db_error)?,
             })
         })
         .transpose()
