@@ -102,6 +102,29 @@ test('a UPI payment with success@paytm fires onSuccess with a signature the merc
   await context.close();
 });
 
+test('a customer can pay on the hosted page opened as a link', async () => {
+  const order = await (await fetch(`${gatewayUrl}/api/v1/orders`, {
+    method: 'POST',
+    headers: { 'X-Api-Key': 'key_test_abc123', 'X-Api-Secret': 'secret_test_xyz789', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ amount: 25000, receipt: 'link' }),
+  })).json();
+  const context = await browser.newContext({ viewport: { width: 360, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${gatewayUrl}/checkout?order_id=${order.id}&key=key_test_abc123`);
+  await page.locator('#s-form:not([hidden])').waitFor({ timeout: 15_000 });
+  assert.match(await page.locator('#amount').textContent(), /250\.00/);
+  assert.equal((await page.locator('#merchant').textContent()).trim(), 'Test Merchant');
+  await page.locator('#vpa').fill('success@paytm');
+  await page.keyboard.press('Enter');
+  await page.locator('#s-success:not([hidden])').waitFor({ timeout: 20_000 });
+  await shot(page, '00-hosted-success');
+  const paid = await (await fetch(`${gatewayUrl}/api/v1/orders/${order.id}`, {
+    headers: { 'X-Api-Key': 'key_test_abc123', 'X-Api-Secret': 'secret_test_xyz789' },
+  })).json();
+  assert.equal(paid.status, 'paid');
+  await context.close();
+});
+
 test('a card payment succeeds through the same flow', async () => {
   const { context, page, frame } = await openCheckout();
   await frame.locator('input[value=card]').check();
