@@ -49,14 +49,12 @@ pub struct HmacSigner;
 
 impl WebhookSigner for HmacSigner {
     fn sign(&self, secret: &str, id: &str, timestamp: i64, body: &[u8]) -> SignatureHeaders {
+        let ts = timestamp.to_string();
         SignatureHeaders {
             webhook_signature: hex::encode(hmac_sha256(secret.as_bytes(), &[body])),
             id: id.to_owned(),
             timestamp,
-            standard_signature: format!(
-                "v1,{}",
-                STANDARD.encode(standard_mac(secret, id, timestamp, body))
-            ),
+            standard_signature: sign_v1(secret, &[id.as_bytes(), b".", ts.as_bytes(), b".", body]),
         }
     }
 }
@@ -69,12 +67,33 @@ pub fn standard_key(secret: &str) -> Vec<u8> {
         .unwrap_or_else(|| secret.as_bytes().to_vec())
 }
 
-fn standard_mac(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
-    let ts = timestamp.to_string();
-    hmac_sha256(
-        &standard_key(secret),
-        &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
+/// `v1,<base64>` of HMAC-SHA256 over `parts`, keyed with [`standard_key`] of `secret`.
+fn sign_v1(secret: &str, parts: &[&[u8]]) -> String {
+    format!(
+        "v1,{}",
+        STANDARD.encode(hmac_sha256(&standard_key(secret), parts))
     )
+}
+
+/// Checks that `signed_at` is within `tolerance_secs` of `now_secs` and that any `v1,` entry of
+/// the space-separated `header` is the HMAC of `parts` under `secret`, in constant time.
+fn verify_v1(
+    secret: &str,
+    parts: &[&[u8]],
+    header: &str,
+    (signed_at, now_secs, tolerance_secs): (i64, i64, i64),
+) -> Result<(), VerifyError> {
+    if (now_secs - signed_at).abs() > tolerance_secs {
+        return Err(VerifyError::Stale);
+    }
+    let key = standard_key(secret);
+    header
+        .split(' ')
+        .filter_map(|entry| entry.strip_prefix("v1,"))
+        .filter_map(|b64| STANDARD.decode(b64).ok())
+        .any(|tag| hmac_sha256_verify(&key, parts, &tag))
+        .then_some(())
+        .ok_or(VerifyError::Mismatch)
 }
 
 /// What the checkout tells the merchant's page when a payment ends (the SDK's `onSuccess`
@@ -110,8 +129,7 @@ impl CheckoutResult {
 
     /// Fills in `signature` for these fields with `secret`.
     pub fn sign(mut self, secret: &str) -> Self {
-        let mac = hmac_sha256(&standard_key(secret), &[self.signed_message().as_bytes()]);
-        self.signature = format!("v1,{}", STANDARD.encode(mac));
+        self.signature = sign_v1(secret, &[self.signed_message().as_bytes()]);
         self
     }
 
@@ -123,18 +141,13 @@ impl CheckoutResult {
         now_secs: i64,
         tolerance_secs: i64,
     ) -> Result<(), VerifyError> {
-        if (now_secs - self.timestamp).abs() > tolerance_secs {
-            return Err(VerifyError::Stale);
-        }
-        let key = standard_key(secret);
         let message = self.signed_message();
-        self.signature
-            .split(' ')
-            .filter_map(|entry| entry.strip_prefix("v1,"))
-            .filter_map(|b64| STANDARD.decode(b64).ok())
-            .any(|tag| hmac_sha256_verify(&key, &[message.as_bytes()], &tag))
-            .then_some(())
-            .ok_or(VerifyError::Mismatch)
+        verify_v1(
+            secret,
+            &[message.as_bytes()],
+            &self.signature,
+            (self.timestamp, now_secs, tolerance_secs),
+        )
     }
 }
 
@@ -182,19 +195,14 @@ pub fn verify_standard_signature(
     now_secs: i64,
     tolerance_secs: i64,
 ) -> Result<(), VerifyError> {
-    if (now_secs - timestamp).abs() > tolerance_secs {
-        return Err(VerifyError::Stale);
-    }
-    let key = standard_key(secret);
     let ts = timestamp.to_string();
     let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts.as_bytes(), b".", body];
-    signature_header
-        .split(' ')
-        .filter_map(|entry| entry.strip_prefix("v1,"))
-        .filter_map(|b64| STANDARD.decode(b64).ok())
-        .any(|tag| hmac_sha256_verify(&key, &parts, &tag))
-        .then_some(())
-        .ok_or(VerifyError::Mismatch)
+    verify_v1(
+        secret,
+        &parts,
+        signature_header,
+        (timestamp, now_secs, tolerance_secs),
+    )
 }
 
 #[cfg(test)]
