@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
     let (api, _) = routes::routes().split_for_parts();
     api.merge(routes::swagger_ui())
         .merge(routes::checkout_pages())
+        .merge(routes::dashboard_pages())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,6 +1,7 @@
 //! Routes, one file per resource.
 
 mod checkout;
+mod dashboard;
 mod docs;
 mod orders;
 mod payments;
@@ -20,6 +21,7 @@ use crate::AppState;
 use crate::openapi::ApiDoc;
 
 pub(crate) use checkout::pages as checkout_pages;
+pub(crate) use dashboard::pages as dashboard_pages;
 pub(crate) use docs::swagger_ui;
 
 /// Every route of the API, each with its OpenAPI operation (see [`crate::openapi`]).
