@@ -37,6 +37,7 @@ export function stackedBars({ series, metric, bucket, currency }) {
     const y = (v) => PAD.top + plotH - (v / max) * plotH;
     const svg = h('svg:svg', { viewBox: `0 0 ${w} ${HEIGHT}`, width: w, height: HEIGHT, role: 'img', 'aria-label': summary, 'data-metric': metric });
     for (const f of [0, 0.5, 1]) {
+      if (metric === 'count' && !Number.isInteger(max * f)) continue; // no half payments
       const gy = y(max * f);
       svg.append(h('svg:line', { x1: PAD.left, x2: w - PAD.right, y1: gy, y2: gy, class: 'grid' }),
         h('svg:text', { x: PAD.left - 6, y: gy + 4, 'text-anchor': 'end', class: 'axis' }, axis(max * f)));
@@ -59,8 +60,9 @@ export function stackedBars({ series, metric, bucket, currency }) {
         base += v;
       }
       svg.append(g);
-      if ((series.length - 1 - i) % every === 0) {
-        svg.append(h('svg:text', { x: (x + barW / 2).toFixed(1), y: HEIGHT - 8, 'text-anchor': 'middle', class: 'axis' }, label(b.start, true)));
+      if ((series.length - 1 - i) % every === 0) { // labels line up with the newest bucket
+        const last = i === series.length - 1;
+        svg.append(h('svg:text', { x: (last ? x + barW : x + barW / 2).toFixed(1), y: HEIGHT - 8, 'text-anchor': last ? 'end' : 'middle', class: 'axis' }, label(b.start, true)));
       }
     });
     box.replaceChildren(svg);

@@ -73,10 +73,10 @@ function tiles(stats, jobs, currency) {
     const t = s.totals;
     const rate = s.success_rate == null ? '—' : `${(Math.round(s.success_rate * 1000) / 10).toFixed(1)} %`;
     out.push(
-      tile('Volume (succeeded)', money(t.success.amount, s.currency), `${t.success.count} payments`),
+      tile('Volume (succeeded)', money(t.success.amount, s.currency), `${t.success.count} payment${t.success.count === 1 ? '' : 's'}`),
       tile('Payments', String(t.success.count + t.failed.count + t.pending.count), `${t.success.count} succeeded · ${t.failed.count} failed · ${t.pending.count} pending`),
       tile('Success rate', rate, s.success_rate == null ? 'No settled payments yet' : 'succeeded / settled', s.success_rate != null && s.success_rate < 0.8 ? 'warn' : null),
-      tile('Refunded', money(s.refunds.amount, s.currency), `${s.refunds.count} refunds · ${money(s.refunds.processed_amount, s.currency)} processed`),
+      tile('Refunded', money(s.refunds.amount, s.currency), `${s.refunds.count} refund${s.refunds.count === 1 ? '' : 's'} · ${money(s.refunds.processed_amount, s.currency)} processed`),
     );
     const w = s.webhooks;
     const health = w.failed > 0 ? 'Failing' : w.pending > 0 ? 'Delivering' : w.success > 0 ? 'Healthy' : 'No deliveries';

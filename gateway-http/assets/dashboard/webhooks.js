@@ -42,7 +42,7 @@ function endpointCard(url, changed) {
   const err = errorSlot();
   const ok = h('p', { class: 'ok', role: 'status' });
   const save = h('button', { type: 'submit', class: 'btn primary', id: 'save-url' }, 'Save');
-  const form = h('form', { class: 'inline-form', novalidate: true }, field('Endpoint URL', input, 'Every payment and refund event is POSTed here, signed with the secret.'), h('div', { class: 'actions' }, save));
+  const form = h('form', { class: 'inline-form', novalidate: true }, field('Endpoint URL', input), h('div', { class: 'actions' }, save));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.show('');
@@ -65,7 +65,8 @@ function endpointCard(url, changed) {
       await changed();
     } catch (x) { testErr.show(x.message); } finally { test.disabled = false; }
   });
-  return card('Endpoint', form, err, h('div', { class: 'actions' }, test), testErr, ok);
+  return card('Endpoint', form, h('p', { class: 'hint' }, 'Every payment and refund event is POSTed here, signed with the secret.'),
+    err, h('div', { class: 'actions' }, test), testErr, ok);
 }
 
 function secretCard() {
@@ -105,11 +106,10 @@ function secretCard() {
       reveal.setAttribute('aria-pressed', 'false');
       reveal.textContent = 'Reveal';
       const hide = h('button', { type: 'button', class: 'btn small', id: 'hide-new-secret' }, 'I have saved it');
-      let copy = copyButton(secret);
       const box = h('div', { class: 'once', id: 'new-secret' },
         h('p', null, h('strong', null, 'New signing secret. '), 'It is shown once: copy it to your server now.'),
-        h('code', { class: 'mono secret' }, secret), h('div', { class: 'actions' }, copy, hide));
-      hide.addEventListener('click', () => { once.replaceChildren(); copy = null; rotate.focus(); });
+        h('code', { class: 'mono secret' }, secret), h('div', { class: 'actions' }, copyButton(secret), hide));
+      hide.addEventListener('click', () => { once.replaceChildren(); rotate.focus(); });
       once.replaceChildren(box);
       hide.focus();
     } catch (x) { err.show(x.message); } finally { yes.disabled = false; }
