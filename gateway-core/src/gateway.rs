@@ -14,7 +14,8 @@ use crate::order::{Order, OrderStatus};
 use crate::payment::Payment;
 use crate::refund::Refund;
 use crate::signer::CheckoutResult;
-use crate::store::{Page, PageRequest, PaymentFilter};
+use crate::stats::{PaymentStats, StatsRange};
+use crate::store::{OrderFilter, Page, PageRequest, PaymentFilter};
 use crate::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDelivery};
 
 /// `POST /api/v1/orders`.
@@ -173,6 +174,7 @@ pub trait Gateway: Send + Sync + 'static {
     async fn list_orders(
         &self,
         merchant: MerchantId,
+        filter: OrderFilter,
         page: PageRequest,
     ) -> Result<Page<Order>, GatewayError>;
 
@@ -258,6 +260,14 @@ pub trait Gateway: Send + Sync + 'static {
         merchant: MerchantId,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
+
+    /// The overview of the merchant's payments in `currency` over `range`.
+    async fn payment_stats(
+        &self,
+        merchant: MerchantId,
+        range: StatsRange,
+        currency: Currency,
+    ) -> Result<PaymentStats, GatewayError>;
 
     /// Job queue counts and worker liveness.
     async fn job_stats(&self) -> Result<JobStats, GatewayError>;

@@ -182,6 +182,7 @@ pub mod refund;
 pub mod runner;
 pub mod service;
 pub mod signer;
+pub mod stats;
 pub mod store;
 pub mod transport;
 pub mod webhook;

@@ -26,7 +26,8 @@ use crate::payment::{Payment, PaymentStatus};
 use crate::processor::Processor;
 use crate::refund::{Refund, RefundStatus};
 use crate::signer::CheckoutResult;
-use crate::store::{Page, PageRequest, PaymentFilter, Store, StoreError};
+use crate::stats::{PaymentStats, StatsRange};
+use crate::store::{OrderFilter, Page, PageRequest, PaymentFilter, Store, StoreError};
 use crate::webhook::{
     DeliveryDetail, DeliveryScheduled, DeliveryStatus, WebhookConfig, WebhookDelivery,
 };
@@ -292,9 +293,13 @@ impl Gateway for GatewayService {
     async fn list_orders(
         &self,
         merchant: MerchantId,
+        filter: OrderFilter,
         page: PageRequest,
     ) -> Result<Page<Order>, GatewayError> {
-        Ok(self.store.list_orders(merchant, Self::page(page)?).await?)
+        Ok(self
+            .store
+            .list_orders(merchant, &filter, Self::page(page)?)
+            .await?)
     }
 
     async fn create_payment(
@@ -599,6 +604,17 @@ impl Gateway for GatewayService {
             .await?;
         self.jobs_enqueued.notify_one();
         Ok(outcome)
+    }
+
+    async fn payment_stats(
+        &self,
+        merchant: MerchantId,
+        range: StatsRange,
+        currency: Currency,
+    ) -> Result<PaymentStats, GatewayError> {
+        let window = range.window(self.clock.now());
+        let rows = self.store.stats(merchant, currency, window).await?;
+        Ok(PaymentStats::assemble(range, currency, window, rows))
     }
 
     async fn job_stats(&self) -> Result<JobStats, GatewayError> {

@@ -18,9 +18,11 @@ use crate::idempotency::IdempotencyRecord;
 use crate::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
 use crate::jobs::{ClaimedJob, JobCounts, Lease, NewJob};
 use crate::merchant::{Merchant, NewMerchant, StoredCredential};
-use crate::order::Order;
+use crate::money::Currency;
+use crate::order::{Order, OrderStatus};
 use crate::payment::{Payment, PaymentStatus};
 use crate::refund::Refund;
+use crate::stats::{StatsRows, StatsWindow};
 use crate::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
 
 /// Why a store operation failed.
@@ -86,6 +88,13 @@ pub struct Page<T> {
     pub limit: i64,
     /// The offset used.
     pub offset: i64,
+}
+
+/// Filters for listing orders.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only this status.
+    pub status: Option<OrderStatus>,
 }
 
 /// Filters for listing payments.
@@ -169,6 +178,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_orders(
         &self,
         merchant: MerchantId,
+        filter: &OrderFilter,
         page: PageRequest,
     ) -> Result<Page<Order>, StoreError>;
 
@@ -194,6 +204,14 @@ pub trait Store: Send + Sync + 'static {
         filter: &PaymentFilter,
         page: PageRequest,
     ) -> Result<Page<Payment>, StoreError>;
+    /// The merchant's payments in `currency`, refunds and deliveries created in `window`,
+    /// counted and summed by the database (payments grouped by bucket and status).
+    async fn stats(
+        &self,
+        merchant: MerchantId,
+        currency: Currency,
+        window: StatsWindow,
+    ) -> Result<StatsRows, StoreError>;
     /// Marks a successful, uncaptured payment captured; `InvalidState` otherwise.
     async fn capture_payment(
         &self,

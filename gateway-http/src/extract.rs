@@ -138,7 +138,7 @@ pub struct ListQuery {
     pub limit: Option<i64>,
     /// Default 0.
     pub offset: Option<i64>,
-    /// Payments: only this status.
+    /// Orders and payments: only this status.
     pub status: Option<String>,
     /// Payments: only this order's.
     pub order_id: Option<String>,

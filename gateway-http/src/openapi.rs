@@ -46,6 +46,8 @@ pub fn openapi() -> OpenApi {
         (name = "payments", description = "Payments against orders, their capture and refunds."),
         (name = "refunds", description = "Refunds across payments."),
         (name = "webhooks", description = "Webhook deliveries, their retries, URL and secret."),
+        (name = "stats", description = "Aggregates for the dashboard: payments over time, success \
+            rate, refunds, webhook health."),
         (name = "checkout", description = "What the hosted checkout page calls from the browser, \
             with the publishable key (`X-Api-Key`) alone; limited per key and client address."),
         (name = "system", description = "Health, readiness, job queue status and this document; \

@@ -10,6 +10,7 @@ use gateway_core::money::{Amount, Currency};
 use gateway_core::order::{Order, OrderStatus};
 use gateway_core::payment::{Payment, PaymentMethod, PaymentStatus};
 use gateway_core::refund::{Refund, RefundStatus};
+use gateway_core::stats::{PaymentBucketRow, RefundTotals, WebhookHealth};
 use gateway_core::webhook::{DeliveryAttempt, DeliveryStatus, WebhookConfig, WebhookDelivery};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -211,4 +212,35 @@ pub(crate) fn webhook_config(row: &impl ReadRow) -> Result<WebhookConfig, StoreE
         webhook_url: get(row, "webhook_url")?,
         webhook_secret: get(row, "webhook_secret")?,
     })
+}
+
+/// A `(bucket, status, n, amount)` row of the stats query over payments.
+pub(crate) fn payment_bucket(row: &impl ReadRow) -> Result<PaymentBucketRow, StoreError> {
+    let status: String = row.column("status")?;
+    Ok(PaymentBucketRow {
+        bucket: row.column("bucket")?,
+        status: PaymentStatus::parse(&status).ok_or_else(|| corrupt("payment status"))?,
+        count: row.column("n")?,
+        amount: row.column("amount")?,
+    })
+}
+
+/// The `(n, amount, processed_amount)` row of the stats query over refunds.
+pub(crate) fn refund_totals(row: &impl ReadRow) -> Result<RefundTotals, StoreError> {
+    Ok(RefundTotals {
+        count: row.column("n")?,
+        amount: row.column("amount")?,
+        processed_amount: row.column("processed_amount")?,
+    })
+}
+
+/// Webhook health from `(status, n)` rows of the stats query over deliveries.
+pub(crate) fn webhook_health<R: ReadRow>(rows: &[R]) -> Result<WebhookHealth, StoreError> {
+    let mut health = WebhookHealth::default();
+    for row in rows {
+        let status: String = row.column("status")?;
+        let status = DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery status"))?;
+        health.add(status, row.column("n")?);
+    }
+    Ok(health)
 }

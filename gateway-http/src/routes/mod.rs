@@ -6,6 +6,7 @@ mod docs;
 mod orders;
 mod payments;
 mod refunds;
+mod stats;
 mod system;
 mod webhooks;
 
@@ -31,6 +32,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(payments::routes())
         .merge(refunds::routes())
         .merge(webhooks::routes())
+        .merge(stats::routes())
         .merge(system::routes())
         .merge(checkout::routes())
         .merge(docs::routes())

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use gateway_core::gateway::CreateOrder;
 use gateway_core::ids::OrderId;
-use gateway_core::order::Order;
-use gateway_core::store::Page;
+use gateway_core::order::{Order, OrderStatus};
+use gateway_core::store::{OrderFilter, Page};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -77,14 +77,17 @@ async fn show(
 
 /// List orders
 ///
-/// Newest first.
+/// Newest first, optionally only one status.
 #[utoipa::path(
     get,
     path = "/api/v1/orders",
     tag = "orders",
     operation_id = "listOrders",
     security(("api_key" = [], "api_secret" = [])),
-    params(PageParams),
+    params(
+        PageParams,
+        ("status" = Option<OrderStatus>, Query, description = "Only orders in this status."),
+    ),
     responses(
         (status = OK, description = "A page of orders.", body = Page<Order>),
         BadRequest, Unauthorized, Unavailable,
@@ -95,7 +98,17 @@ async fn list(
     Authenticated(merchant): Authenticated,
     query: ListQuery,
 ) -> Result<Json<Page<Order>>, ApiError> {
+    let status =
+        match query.status.as_deref() {
+            None => None,
+            Some(s) => Some(OrderStatus::parse(s).ok_or_else(|| {
+                ApiError::bad_request("status must be created, attempted or paid")
+            })?),
+        };
     Ok(Json(
-        state.gateway.list_orders(merchant, query.page()).await?,
+        state
+            .gateway
+            .list_orders(merchant, OrderFilter { status }, query.page())
+            .await?,
     ))
 }

@@ -9,10 +9,12 @@ use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
 use gateway_core::jobs::{ClaimedJob, JobCounts, JobKind, Lease, NewJob};
 use gateway_core::merchant::{Merchant, NewMerchant, StoredCredential};
-use gateway_core::order::Order;
+use gateway_core::money::Currency;
+use gateway_core::order::{Order, OrderStatus};
 use gateway_core::payment::{Payment, PaymentStatus};
 use gateway_core::refund::{Refund, RefundStatus, check_refundable};
-use gateway_core::store::{DeliveryTarget, Page, PageRequest, PaymentFilter};
+use gateway_core::stats::{StatsRows, StatsWindow};
+use gateway_core::store::{DeliveryTarget, OrderFilter, Page, PageRequest, PaymentFilter};
 use gateway_core::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
 use gateway_core::{Store, StoreError};
 use sqlx::Row;
@@ -250,22 +252,84 @@ impl Store for SqliteStore {
     async fn list_orders(
         &self,
         merchant: MerchantId,
+        filter: &OrderFilter,
         request: PageRequest,
     ) -> Result<Page<Order>, StoreError> {
         let merchant = merchant.to_string();
-        let total = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE merchant_id = ?1")
-            .bind(&merchant)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db_error)?;
-        let rows = sqlx::query("SELECT * FROM orders WHERE merchant_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3")
-            .bind(&merchant)
-            .bind(request.limit)
-            .bind(request.offset)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_error)?;
+        let status = filter.status.map(OrderStatus::as_str);
+        let total = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM orders WHERE merchant_id = ?1 AND (?2 IS NULL OR status = ?2)",
+        )
+        .bind(&merchant)
+        .bind(status)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_error)?;
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE merchant_id = ?1 AND (?2 IS NULL OR status = ?2)
+             ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4",
+        )
+        .bind(&merchant)
+        .bind(status)
+        .bind(request.limit)
+        .bind(request.offset)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
         Ok(page(collect(rows, rows::order)?, total, request))
+    }
+
+    async fn stats(
+        &self,
+        merchant: MerchantId,
+        currency: Currency,
+        window: StatsWindow,
+    ) -> Result<StatsRows, StoreError> {
+        let merchant = merchant.to_string();
+        let (from, to) = (window.from.as_millis(), window.to().as_millis());
+        let payments = sqlx::query(
+            "SELECT (created_at - ?3) / ?5 AS bucket, status, COUNT(*) AS n, COALESCE(SUM(amount), 0) AS amount
+             FROM payments
+             WHERE merchant_id = ?1 AND currency = ?2 AND created_at >= ?3 AND created_at < ?4
+             GROUP BY 1, 2",
+        )
+        .bind(&merchant)
+        .bind(currency.code())
+        .bind(from)
+        .bind(to)
+        .bind(window.bucket_ms)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        let refunds = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(r.amount), 0) AS amount,
+                    COALESCE(SUM(CASE WHEN r.status = 'processed' THEN r.amount ELSE 0 END), 0) AS processed_amount
+             FROM refunds r JOIN payments p ON p.id = r.payment_id
+             WHERE r.merchant_id = ?1 AND p.currency = ?2 AND r.created_at >= ?3 AND r.created_at < ?4",
+        )
+        .bind(&merchant)
+        .bind(currency.code())
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_error)?;
+        let deliveries = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM webhook_deliveries
+             WHERE merchant_id = ?1 AND created_at >= ?2 AND created_at < ?3
+             GROUP BY status",
+        )
+        .bind(&merchant)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        Ok(StatsRows {
+            payments: collect(payments, rows::payment_bucket)?,
+            refunds: rows::refund_totals(&refunds)?,
+            webhooks: rows::webhook_health(&deliveries)?,
+        })
     }
 
     async fn create_payment(
