@@ -1,0 +1,286 @@
+//! `gateway-bench`: starts `gateway serve` as a child process on a fresh SQLite file or
+//! PostgreSQL database and measures it from a cheap, single-threaded client.
+//!
+//! ```text
+//! cargo build --release -p gateway-cli -p gateway-bench
+//! target/release/gateway-bench --backend sqlite,postgres --duration 10s
+//! ```
+//!
+//! Layout: [`http`] is the client, [`receiver`] the webhook endpoints, [`gateway`] the process
+//! and database under test, [`monitor`] the `/proc` sampling, [`load`] the load shapes,
+//! [`scenarios`] what is measured and [`report`] the output files. Benchmarks assert nothing:
+//! they print figures.
+
+mod gateway;
+mod http;
+mod load;
+mod monitor;
+mod receiver;
+mod report;
+mod scenarios;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+use gateway::{Backend, Database, Launch};
+use monitor::Monitor;
+use report::{Machine, Report};
+use scenarios::Plan;
+
+/// Load benchmarks of the gateway binary.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Backends to run, comma-separated: sqlite, postgres.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backend: Vec<String>,
+    /// Scenarios, comma-separated: api, limit, e2e, isolation.
+    #[arg(long, value_delimiter = ',', default_value = "api,limit,e2e,isolation")]
+    scenarios: Vec<String>,
+    /// Measured time of each closed-loop step (`api`, `limit`), e.g. 10s, 500ms, 1m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Unmeasured warm-up before each closed-loop step.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Client counts of `api` and `limit`, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+    connections: Vec<usize>,
+    /// Payments per `e2e` run.
+    #[arg(long, default_value_t = 2_000)]
+    payments: usize,
+    /// Offered rates (payments/s) of the open-loop `e2e` runs, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "250,500,1000,2000")]
+    rates: Vec<f64>,
+    /// Clients of the closed-loop (maximum rate) `e2e` run; 0 skips it.
+    #[arg(long, default_value_t = 32)]
+    closed_clients: usize,
+    /// Payments of the `idle` run (one at a time).
+    #[arg(long, default_value_t = 50)]
+    idle_payments: usize,
+    /// Offered rate per merchant in `isolation`, payments/s.
+    #[arg(long, default_value_t = 100.0)]
+    isolation_rate: f64,
+    /// Payments of each merchant per `isolation` phase.
+    #[arg(long, default_value_t = 1_000)]
+    isolation_payments: usize,
+    /// `WEBHOOK_TIMEOUT_MS` given to the gateway (the reference's default is 5 s).
+    #[arg(long, default_value_t = 5_000)]
+    webhook_timeout_ms: u64,
+    /// Where the results go.
+    #[arg(long, default_value = "benches/results")]
+    out: PathBuf,
+    /// The gateway binary (build it with `cargo build --release -p gateway-cli`).
+    #[arg(long, default_value = "target/release/gateway")]
+    gateway: PathBuf,
+    /// A PostgreSQL server where this user may CREATE DATABASE (any database on it).
+    #[arg(
+        long,
+        env = "GATEWAY_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres_url: String,
+}
+
+/// `10s`, `500ms`, `2m`, or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let value: f64 = number.parse().map_err(|_| format!("not a duration: {s}"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("unknown unit in {s} (ms, s, m)")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The binary as given, or relative to the workspace root when run from elsewhere.
+fn find_gateway(given: &Path) -> anyhow::Result<PathBuf> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for candidate in [given.to_path_buf(), workspace.join(given)] {
+        if candidate.is_file() {
+            return Ok(candidate.canonicalize()?);
+        }
+    }
+    bail!(
+        "no gateway binary at {}: build it first with `cargo build --release -p gateway-cli`",
+        given.display()
+    )
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let binary = find_gateway(&args.gateway)?;
+    let backends = args
+        .backend
+        .iter()
+        .map(|b| match b.as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" => Ok(Backend::Postgres),
+            other => bail!("unknown backend {other:?} (sqlite, postgres)"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for s in &args.scenarios {
+        if !["api", "limit", "e2e", "isolation"].contains(&s.as_str()) {
+            bail!("unknown scenario {s:?} (api, limit, e2e, isolation)");
+        }
+    }
+    // One thread: the client must not take the gateway's cores.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args, binary, backends))
+}
+
+async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    let date = now.format(time::macros::format_description!("[year]-[month]-[day]"))?;
+    let started_at = now.format(&time::format_description::well_known::Rfc3339)?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let commit = std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .current_dir(binary.parent().unwrap_or(Path::new(".")))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let chart = format!("api-{date}.svg");
+    let logs = tempfile::Builder::new()
+        .prefix("gateway-bench-logs-")
+        .tempdir()?;
+    let mut reports = Vec::new();
+    for backend in backends {
+        let plan = Plan {
+            backend,
+            postgres_url: args.postgres_url.clone(),
+            launch: Launch {
+                binary: binary.clone(),
+                webhook_timeout_ms: args.webhook_timeout_ms,
+            },
+            connections: args.connections.clone(),
+            duration: args.duration,
+            warmup: args.warmup,
+            payments: args.payments,
+            rates: args.rates.clone(),
+            closed_clients: args.closed_clients,
+            idle_payments: args.idle_payments,
+            isolation_rate: args.isolation_rate,
+            isolation_payments: args.isolation_payments,
+        };
+        let mut report = Report {
+            backend: backend.name().to_owned(),
+            started_at: started_at.clone(),
+            machine: Machine::probe(),
+            command: command.clone(),
+            commit: commit.clone(),
+            settings: serde_json::json!({
+                "duration_s": args.duration.as_secs_f64(),
+                "warmup_s": args.warmup.as_secs_f64(),
+                "connections": args.connections,
+                "payments": args.payments,
+                "rates": args.rates,
+                "closed_clients": args.closed_clients,
+                "idle_payments": args.idle_payments,
+                "isolation_rate": args.isolation_rate,
+                "isolation_payments": args.isolation_payments,
+                "webhook_timeout_ms": args.webhook_timeout_ms,
+                "test_processing_delay_ms": 0,
+            }),
+            api: Vec::new(),
+            limit: Vec::new(),
+            e2e: None,
+            isolation: None,
+            gateway_vm_hwm_mib: BTreeMap::new(),
+            problems: Vec::new(),
+        };
+        eprintln!("== {} ==", backend.name());
+        for scenario in &args.scenarios {
+            if let Err(e) = run_scenario(&plan, scenario, logs.path(), &mut report).await {
+                eprintln!("  {scenario} failed: {e:#}");
+                report.problems.push(format!("{scenario} failed: {e:#}"));
+            }
+        }
+        for step in &mut report.limit {
+            step.gateway_orders_rps = report
+                .api
+                .iter()
+                .find(|s| {
+                    s.endpoint == scenarios::api::ENDPOINTS[0] && s.connections == step.connections
+                })
+                .map(|s| s.rps);
+            step.ratio = step.gateway_orders_rps.map(|g| g / step.rate.max(1e-9));
+        }
+        let markdown = report.markdown(&chart);
+        println!("{markdown}");
+        let base = args.out.join(format!("{}-{date}", backend.name()));
+        std::fs::write(base.with_extension("md"), &markdown)?;
+        std::fs::write(
+            base.with_extension("json"),
+            serde_json::to_string_pretty(&report)? + "\n",
+        )?;
+        eprintln!("wrote {}.md and .json", base.display());
+        reports.push(report);
+    }
+    if reports.iter().any(|r| !r.api.is_empty()) {
+        let path = args.out.join(&chart);
+        std::fs::write(&path, report::svg(&reports))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Runs one scenario on a fresh database (and, except for `limit`, a fresh gateway).
+async fn run_scenario(
+    plan: &Plan,
+    scenario: &str,
+    logs: &Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    if scenario == "limit" {
+        report.limit = scenarios::limit::run(plan).await?;
+        return Ok(());
+    }
+    let database = Database::create(plan.backend, &plan.postgres_url, scenario).await?;
+    let result = async {
+        // Merchant B must exist before the gateway caches anything; the command migrates too.
+        let b = if scenario == "isolation" {
+            Some(
+                plan.launch
+                    .create_merchant(&database.url, "merchant-b@bench.invalid")?,
+            )
+        } else {
+            None
+        };
+        let log = logs.join(format!("{}-{scenario}.log", plan.backend.name()));
+        let mut gateway = plan.launch.serve(&database.url, &log).await?;
+        let monitor = Monitor::new(Some(gateway.pid()), plan.backend == Backend::Postgres);
+        match (scenario, b) {
+            ("api", _) => report.api = scenarios::api::run(plan, &gateway, &monitor).await?,
+            ("e2e", _) => report.e2e = Some(scenarios::e2e::run(plan, &gateway, &monitor).await?),
+            ("isolation", Some(b)) => {
+                report.isolation =
+                    Some(scenarios::isolation::run(plan, &gateway, &monitor, b).await?);
+            }
+            _ => {}
+        }
+        if let Some(hwm) = monitor.high_water_mib() {
+            report.gateway_vm_hwm_mib.insert(scenario.to_owned(), hwm);
+        }
+        drop(monitor);
+        gateway.stop();
+        anyhow::Ok(())
+    }
+    .await;
+    database.remove().await;
+    result
+}
