@@ -1,19 +1,21 @@
 //! [`SqliteStore`]: the embedded backend.
 //!
-//! Writer discipline: one pooled connection does every write, each command in a
-//! `BEGIN IMMEDIATE` transaction (so it holds the write lock from its first statement and never
-//! fails half-way on a lock upgrade); several connections read concurrently under WAL. Other
-//! processes on the same file wait on `busy_timeout`.
+//! Writer discipline: one pooled connection does every write. Commands go through a group-commit
+//! [`writer::Writer`]: those queued together run one after another in a single `BEGIN IMMEDIATE`
+//! transaction (which holds the write lock from its first statement, so it never fails half-way
+//! on a lock upgrade). Several connections read concurrently under WAL. Other processes on the
+//! same file wait on `busy_timeout`.
 
 mod outbox;
 mod store;
+mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use gateway_core::StoreError;
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::error::db_error;
 
@@ -24,6 +26,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Concurrent readers (WAL lets them run beside the writer).
     reader: SqlitePool,
+    /// Group commit of write commands over `writer`.
+    write: writer::Writer,
 }
 
 /// How long a connection waits for another process's write lock before giving up.
@@ -63,7 +67,12 @@ impl SqliteStore {
                 .await
                 .map_err(db_error)?
         };
-        Ok(Self { writer, reader })
+        let write = writer::Writer::start(writer.clone());
+        Ok(Self {
+            writer,
+            reader,
+            write,
+        })
     }
 
     /// Applies the embedded migrations.
@@ -72,14 +81,6 @@ impl SqliteStore {
             .run(&self.writer)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
-    }
-
-    /// Starts a write transaction holding the database's write lock.
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)
     }
 
     /// Closes both pools, checkpointing the WAL.

@@ -1,5 +1,7 @@
-//! `impl Store for SqliteStore`: every command one `BEGIN IMMEDIATE` transaction.
+//! `impl Store for SqliteStore`: every command runs through the group-commit writer, inside a
+//! `BEGIN IMMEDIATE` transaction it may share with the commands queued beside it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -169,20 +171,31 @@ impl Store for SqliteStore {
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let merchant = merchant.to_string();
-        let mut tx = self.begin().await?;
-        claim_idempotency_key(&mut tx, &merchant, idem).await?;
-        let updated =
-            sqlx::query("UPDATE merchants SET webhook_secret = ?1, updated_at = ?2 WHERE id = ?3")
-                .bind(secret)
-                .bind(now.as_millis())
-                .bind(&merchant)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound("Merchant"));
-        }
-        tx.commit().await.map_err(db_error)
+        let args = Arc::new((merchant, secret.to_owned(), now, idem.cloned()));
+        self.write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                    let (merchant, secret, now, idem) = &*args;
+                    let idem = idem.as_ref();
+                    claim_idempotency_key(tx, merchant, idem).await?;
+                    let updated = sqlx::query(
+                        "UPDATE merchants SET webhook_secret = ?1, updated_at = ?2 WHERE id = ?3",
+                    )
+                    .bind(secret)
+                    .bind(now.as_millis())
+                    .bind(merchant)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if updated.rows_affected() == 0 {
+                        return Err(StoreError::NotFound("Merchant"));
+                    }
+
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn idempotency_record(
@@ -218,25 +231,36 @@ impl Store for SqliteStore {
         let merchant = order.merchant_id.to_string();
         let notes =
             serde_json::to_string(&order.notes).map_err(|e| StoreError::Other(e.to_string()))?;
-        let mut tx = self.begin().await?;
-        claim_idempotency_key(&mut tx, &merchant, idem).await?;
-        sqlx::query(
-            "INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )
-        .bind(order.id.as_str())
-        .bind(&merchant)
-        .bind(order.amount.minor())
-        .bind(order.currency.code())
-        .bind(&order.receipt)
-        .bind(notes)
-        .bind(order.status.as_str())
-        .bind(order.created_at.as_millis())
-        .bind(order.updated_at.as_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        let args = Arc::new((order.clone(), idem.cloned(), merchant, notes));
+        self
+            .write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                let (order, idem, merchant, notes) = &*args;
+                let idem = idem.as_ref();
+                claim_idempotency_key(tx, merchant, idem).await?;
+                sqlx::query(
+                    "INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .bind(order.id.as_str())
+                .bind(merchant)
+                .bind(order.amount.minor())
+                .bind(order.currency.code())
+                .bind(&order.receipt)
+                .bind(notes)
+                .bind(order.status.as_str())
+                .bind(order.created_at.as_millis())
+                .bind(order.updated_at.as_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+
+                Ok(())
+                })
+            })
+            .await
     }
 
     async fn order(&self, merchant: MerchantId, id: &OrderId) -> Result<Option<Order>, StoreError> {
@@ -340,71 +364,88 @@ impl Store for SqliteStore {
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let merchant = payment.merchant_id.to_string();
-        let mut tx = self.begin().await?;
-        claim_idempotency_key(&mut tx, &merchant, idem).await?;
-        let order_status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM orders WHERE id = ?1 AND merchant_id = ?2")
+        let args = Arc::new((
+            payment.clone(),
+            job.clone(),
+            events.to_vec(),
+            idem.cloned(),
+            merchant,
+        ));
+        self
+            .write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                let (payment, job, events, idem, merchant) = &*args;
+                let idem = idem.as_ref();
+                claim_idempotency_key(tx, merchant, idem).await?;
+                let order_status: Option<String> =
+                    sqlx::query_scalar("SELECT status FROM orders WHERE id = ?1 AND merchant_id = ?2")
+                        .bind(payment.order_id.as_str())
+                        .bind(merchant)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                match order_status.as_deref() {
+                    None => return Err(StoreError::NotFound("Order")),
+                    Some("paid") => {
+                        return Err(StoreError::InvalidState(
+                            "Order has already been paid".into(),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                // One live payment per order: another may only follow a failed one. (A unique partial
+                // index enforces the same; this check gives the clear message.)
+                let live: Option<String> = sqlx::query_scalar(
+                    "SELECT status FROM payments WHERE order_id = ?1 AND status IN ('pending', 'success') LIMIT 1",
+                )
                 .bind(payment.order_id.as_str())
-                .bind(&merchant)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_error)?;
-        match order_status.as_deref() {
-            None => return Err(StoreError::NotFound("Order")),
-            Some("paid") => {
-                return Err(StoreError::InvalidState(
-                    "Order has already been paid".into(),
-                ));
-            }
-            Some(_) => {}
-        }
-        // One live payment per order: another may only follow a failed one. (A unique partial
-        // index enforces the same; this check gives the clear message.)
-        let live: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM payments WHERE order_id = ?1 AND status IN ('pending', 'success') LIMIT 1",
-        )
-        .bind(payment.order_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if live.is_some() {
-            return Err(StoreError::InvalidState(
-                "Order already has a payment in progress".into(),
-            ));
-        }
-        let (expiry_month, expiry_year) = payment.card_expiry.map_or((None, None), |(m, y)| {
-            (Some(i64::from(m)), Some(i64::from(y)))
-        });
-        sqlx::query(
-            "INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa, card_network, card_last4,
-                                   card_expiry_month, card_expiry_year, status, captured, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?13)",
-        )
-        .bind(payment.id.as_str())
-        .bind(payment.order_id.as_str())
-        .bind(&merchant)
-        .bind(payment.amount.minor())
-        .bind(payment.currency.code())
-        .bind(payment.method.as_str())
-        .bind(&payment.vpa)
-        .bind(&payment.card_network)
-        .bind(&payment.card_last4)
-        .bind(expiry_month)
-        .bind(expiry_year)
-        .bind(payment.status.as_str())
-        .bind(payment.created_at.as_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        sqlx::query("UPDATE orders SET status = 'attempted', updated_at = ?1 WHERE id = ?2 AND status = 'created'")
-            .bind(payment.created_at.as_millis())
-            .bind(payment.order_id.as_str())
-            .execute(&mut *tx)
+                if live.is_some() {
+                    return Err(StoreError::InvalidState(
+                        "Order already has a payment in progress".into(),
+                    ));
+                }
+                let (expiry_month, expiry_year) = payment.card_expiry.map_or((None, None), |(m, y)| {
+                    (Some(i64::from(m)), Some(i64::from(y)))
+                });
+                sqlx::query(
+                    "INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa, card_network, card_last4,
+                                           card_expiry_month, card_expiry_year, status, captured, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?13)",
+                )
+                .bind(payment.id.as_str())
+                .bind(payment.order_id.as_str())
+                .bind(merchant)
+                .bind(payment.amount.minor())
+                .bind(payment.currency.code())
+                .bind(payment.method.as_str())
+                .bind(&payment.vpa)
+                .bind(&payment.card_network)
+                .bind(&payment.card_last4)
+                .bind(expiry_month)
+                .bind(expiry_year)
+                .bind(payment.status.as_str())
+                .bind(payment.created_at.as_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                sqlx::query("UPDATE orders SET status = 'attempted', updated_at = ?1 WHERE id = ?2 AND status = 'created'")
+                    .bind(payment.created_at.as_millis())
+                    .bind(payment.order_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                insert_job(tx, job, payment.created_at).await?;
+                record_events(tx, events, false).await?;
+
+                Ok(())
+                })
+            })
             .await
-            .map_err(db_error)?;
-        insert_job(&mut tx, job, payment.created_at).await?;
-        record_events(&mut tx, events, false).await?;
-        tx.commit().await.map_err(db_error)
     }
 
     async fn payment(
@@ -462,24 +503,34 @@ impl Store for SqliteStore {
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let merchant = captured.merchant_id.to_string();
-        let mut tx = self.begin().await?;
-        claim_idempotency_key(&mut tx, &merchant, idem).await?;
-        let updated = sqlx::query(
-            "UPDATE payments SET captured = 1, updated_at = ?1
-             WHERE id = ?2 AND merchant_id = ?3 AND status = 'success' AND captured = 0",
-        )
-        .bind(captured.updated_at.as_millis())
-        .bind(captured.id.as_str())
-        .bind(&merchant)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::InvalidState(
-                "Payment not in capturable state".into(),
-            ));
-        }
-        tx.commit().await.map_err(db_error)
+        let args = Arc::new((captured.clone(), idem.cloned(), merchant));
+        self.write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                    let (captured, idem, merchant) = &*args;
+                    let idem = idem.as_ref();
+                    claim_idempotency_key(tx, merchant, idem).await?;
+                    let updated = sqlx::query(
+                        "UPDATE payments SET captured = 1, updated_at = ?1
+                     WHERE id = ?2 AND merchant_id = ?3 AND status = 'success' AND captured = 0",
+                    )
+                    .bind(captured.updated_at.as_millis())
+                    .bind(captured.id.as_str())
+                    .bind(merchant)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if updated.rows_affected() == 0 {
+                        return Err(StoreError::InvalidState(
+                            "Payment not in capturable state".into(),
+                        ));
+                    }
+
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn create_refund(
@@ -490,47 +541,64 @@ impl Store for SqliteStore {
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let merchant = refund.merchant_id.to_string();
-        let mut tx = self.begin().await?;
-        claim_idempotency_key(&mut tx, &merchant, idem).await?;
-        let row = sqlx::query(
-            "SELECT p.amount, p.status,
-                    COALESCE((SELECT SUM(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.status != 'failed'), 0) AS refunded
-             FROM payments p WHERE p.id = ?1 AND p.merchant_id = ?2",
-        )
-        .bind(refund.payment_id.as_str())
-        .bind(&merchant)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .ok_or(StoreError::NotFound("Payment"))?;
-        let status: String = row.try_get("status").map_err(db_error)?;
-        if status != PaymentStatus::Success.as_str() {
-            return Err(StoreError::InvalidState(
-                "Payment not in refundable state".into(),
-            ));
-        }
-        let paid = gateway_core::money::Amount::new(row.try_get("amount").map_err(db_error)?)
-            .map_err(|_| StoreError::Other("unreadable payment amount".into()))?;
-        let refunded: i64 = row.try_get("refunded").map_err(db_error)?;
-        check_refundable(paid, refunded, refund.amount)
-            .map_err(|available| StoreError::RefundExceedsPayment { available })?;
-        sqlx::query(
-            "INSERT INTO refunds (id, payment_id, merchant_id, amount, reason, status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        )
-        .bind(refund.id.as_str())
-        .bind(refund.payment_id.as_str())
-        .bind(&merchant)
-        .bind(refund.amount.minor())
-        .bind(&refund.reason)
-        .bind(refund.status.as_str())
-        .bind(refund.created_at.as_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        insert_job(&mut tx, job, refund.created_at).await?;
-        record_events(&mut tx, events, false).await?;
-        tx.commit().await.map_err(db_error)
+        let args = Arc::new((
+            refund.clone(),
+            job.clone(),
+            events.to_vec(),
+            idem.cloned(),
+            merchant,
+        ));
+        self
+            .write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                let (refund, job, events, idem, merchant) = &*args;
+                let idem = idem.as_ref();
+                claim_idempotency_key(tx, merchant, idem).await?;
+                let row = sqlx::query(
+                    "SELECT p.amount, p.status,
+                            COALESCE((SELECT SUM(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.status != 'failed'), 0) AS refunded
+                     FROM payments p WHERE p.id = ?1 AND p.merchant_id = ?2",
+                )
+                .bind(refund.payment_id.as_str())
+                .bind(merchant)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .ok_or(StoreError::NotFound("Payment"))?;
+                let status: String = row.try_get("status").map_err(db_error)?;
+                if status != PaymentStatus::Success.as_str() {
+                    return Err(StoreError::InvalidState(
+                        "Payment not in refundable state".into(),
+                    ));
+                }
+                let paid = gateway_core::money::Amount::new(row.try_get("amount").map_err(db_error)?)
+                    .map_err(|_| StoreError::Other("unreadable payment amount".into()))?;
+                let refunded: i64 = row.try_get("refunded").map_err(db_error)?;
+                check_refundable(paid, refunded, refund.amount)
+                    .map_err(|available| StoreError::RefundExceedsPayment { available })?;
+                sqlx::query(
+                    "INSERT INTO refunds (id, payment_id, merchant_id, amount, reason, status, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                )
+                .bind(refund.id.as_str())
+                .bind(refund.payment_id.as_str())
+                .bind(merchant)
+                .bind(refund.amount.minor())
+                .bind(&refund.reason)
+                .bind(refund.status.as_str())
+                .bind(refund.created_at.as_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                insert_job(tx, job, refund.created_at).await?;
+                record_events(tx, events, false).await?;
+
+                Ok(())
+                })
+            })
+            .await
     }
 
     async fn refund(
@@ -632,48 +700,59 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let merchant = merchant.to_string();
         let id_text = id.to_string();
-        let mut tx = self.begin().await?;
-        claim_idempotency_key(&mut tx, &merchant, idem).await?;
-        let exists: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM webhook_deliveries WHERE id = ?1 AND merchant_id = ?2",
-        )
-        .bind(&id_text)
-        .bind(&merchant)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound("Webhook delivery"));
-        }
-        let in_flight: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM jobs WHERE entity_id = ?1 AND kind = ?2 AND status = 'running'",
-        )
-        .bind(&id_text)
-        .bind(JobKind::DeliverWebhook.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if in_flight.is_some() {
-            return Err(StoreError::Conflict(
-                "An attempt of this delivery is in progress; retry shortly".into(),
-            ));
-        }
-        // Supersede a scheduled automatic retry: the manual one takes its place.
-        sqlx::query("UPDATE jobs SET status = 'completed', updated_at = ?1 WHERE entity_id = ?2 AND kind = ?3 AND status = 'queued'")
-            .bind(now.as_millis())
-            .bind(&id_text)
-            .bind(JobKind::DeliverWebhook.as_str())
-            .execute(&mut *tx)
+        let args = Arc::new((merchant, id_text, idem.cloned()));
+        self
+            .write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                let (merchant, id_text, idem) = &*args;
+                let idem = idem.as_ref();
+                claim_idempotency_key(tx, merchant, idem).await?;
+                let exists: Option<i64> = sqlx::query_scalar(
+                    "SELECT 1 FROM webhook_deliveries WHERE id = ?1 AND merchant_id = ?2",
+                )
+                .bind(id_text)
+                .bind(merchant)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound("Webhook delivery"));
+                }
+                let in_flight: Option<i64> = sqlx::query_scalar(
+                    "SELECT 1 FROM jobs WHERE entity_id = ?1 AND kind = ?2 AND status = 'running'",
+                )
+                .bind(id_text)
+                .bind(JobKind::DeliverWebhook.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if in_flight.is_some() {
+                    return Err(StoreError::Conflict(
+                        "An attempt of this delivery is in progress; retry shortly".into(),
+                    ));
+                }
+                // Supersede a scheduled automatic retry: the manual one takes its place.
+                sqlx::query("UPDATE jobs SET status = 'completed', updated_at = ?1 WHERE entity_id = ?2 AND kind = ?3 AND status = 'queued'")
+                    .bind(now.as_millis())
+                    .bind(id_text)
+                    .bind(JobKind::DeliverWebhook.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                sqlx::query("UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_retry_at = ?1, updated_at = ?1 WHERE id = ?2")
+                    .bind(now.as_millis())
+                    .bind(id_text)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                insert_job(tx, &NewJob::deliver_webhook(id, now), now).await?;
+
+                Ok(())
+                })
+            })
             .await
-            .map_err(db_error)?;
-        sqlx::query("UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_retry_at = ?1, updated_at = ?1 WHERE id = ?2")
-            .bind(now.as_millis())
-            .bind(&id_text)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        insert_job(&mut tx, &NewJob::deliver_webhook(id, now), now).await?;
-        tx.commit().await.map_err(db_error)
     }
 
     async fn create_test_delivery(
@@ -681,10 +760,20 @@ impl Store for SqliteStore {
         event: &Event,
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        claim_idempotency_key(&mut tx, &event.merchant_id.to_string(), idem).await?;
-        record_events(&mut tx, std::slice::from_ref(event), true).await?;
-        tx.commit().await.map_err(db_error)
+        let args = Arc::new((event.clone(), idem.cloned()));
+        self.write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                    let (event, idem) = &*args;
+                    let idem = idem.as_ref();
+                    claim_idempotency_key(tx, &event.merchant_id.to_string(), idem).await?;
+                    record_events(tx, std::slice::from_ref(event), true).await?;
+
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn delivery_target(&self, id: DeliveryId) -> Result<Option<DeliveryTarget>, StoreError> {
@@ -715,35 +804,45 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let now_ms = now.as_millis();
-        let mut tx = self.begin().await?;
-        // A job whose worker died on its last allowed attempt is not retried forever.
-        sqlx::query(
-            "UPDATE jobs SET status = 'failed', locked_by = NULL, locked_until = NULL, updated_at = ?1,
-                    last_error = COALESCE(last_error, 'lease expired on the final attempt')
-             WHERE status = 'running' AND locked_until <= ?1 AND attempts >= max_attempts",
-        )
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let rows = sqlx::query(
-            "WITH due AS (
-                 SELECT id FROM jobs WHERE status = 'queued' AND run_at <= ?1
-                 UNION ALL
-                 SELECT id FROM jobs WHERE status = 'running' AND locked_until <= ?1
-                 LIMIT ?4)
-             UPDATE jobs SET status = 'running', locked_by = ?2, locked_until = ?3, attempts = attempts + 1, updated_at = ?1
-             WHERE id IN (SELECT id FROM due)
-             RETURNING id, kind, entity_id, payload, attempts, max_attempts",
-        )
-        .bind(now_ms)
-        .bind(worker)
-        .bind(now.plus(lease).as_millis())
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        let args = Arc::new(worker.to_owned());
+        let rows = self
+            .write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                let worker = &*args;
+                // A job whose worker died on its last allowed attempt is not retried forever.
+                sqlx::query(
+                    "UPDATE jobs SET status = 'failed', locked_by = NULL, locked_until = NULL, updated_at = ?1,
+                            last_error = COALESCE(last_error, 'lease expired on the final attempt')
+                     WHERE status = 'running' AND locked_until <= ?1 AND attempts >= max_attempts",
+                )
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                let rows = sqlx::query(
+                    "WITH due AS (
+                         SELECT id FROM jobs WHERE status = 'queued' AND run_at <= ?1
+                         UNION ALL
+                         SELECT id FROM jobs WHERE status = 'running' AND locked_until <= ?1
+                         LIMIT ?4)
+                     UPDATE jobs SET status = 'running', locked_by = ?2, locked_until = ?3, attempts = attempts + 1, updated_at = ?1
+                     WHERE id IN (SELECT id FROM due)
+                     RETURNING id, kind, entity_id, payload, attempts, max_attempts",
+                )
+                .bind(now_ms)
+                .bind(worker)
+                .bind(now.plus(lease).as_millis())
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+
+                Ok(rows)
+                })
+            })
+            .await?;
         rows.iter()
             .map(|r| {
                 let id: i64 = r.try_get("id").map_err(db_error)?;
@@ -773,9 +872,18 @@ impl Store for SqliteStore {
     }
 
     async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        complete_leased_job(&mut tx, lease, now).await?;
-        tx.commit().await.map_err(db_error)
+        let args = Arc::new(lease.clone());
+        self.write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                    let lease = &*args;
+                    complete_leased_job(tx, lease, now).await?;
+
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn fail_job(
@@ -811,33 +919,43 @@ impl Store for SqliteStore {
         settled: &Payment,
         events: &[Event],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        complete_leased_job(&mut tx, lease, settled.updated_at).await?;
-        let updated = sqlx::query(
-            "UPDATE payments SET status = ?1, error_code = ?2, error_description = ?3, updated_at = ?4
-             WHERE id = ?5 AND status = 'pending'",
-        )
-        .bind(settled.status.as_str())
-        .bind(&settled.error_code)
-        .bind(&settled.error_description)
-        .bind(settled.updated_at.as_millis())
-        .bind(settled.id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let applied = updated.rows_affected() == 1;
-        if applied {
-            if settled.status == PaymentStatus::Success {
-                sqlx::query("UPDATE orders SET status = 'paid', updated_at = ?1 WHERE id = ?2 AND status != 'paid'")
-                    .bind(settled.updated_at.as_millis())
-                    .bind(settled.order_id.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-            }
-            record_events(&mut tx, events, false).await?;
-        }
-        tx.commit().await.map_err(db_error)?;
+        let args = Arc::new((lease.clone(), settled.clone(), events.to_vec()));
+        let applied = self
+            .write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                let (lease, settled, events) = &*args;
+                complete_leased_job(tx, lease, settled.updated_at).await?;
+                let updated = sqlx::query(
+                    "UPDATE payments SET status = ?1, error_code = ?2, error_description = ?3, updated_at = ?4
+                     WHERE id = ?5 AND status = 'pending'",
+                )
+                .bind(settled.status.as_str())
+                .bind(&settled.error_code)
+                .bind(&settled.error_description)
+                .bind(settled.updated_at.as_millis())
+                .bind(settled.id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                let applied = updated.rows_affected() == 1;
+                if applied {
+                    if settled.status == PaymentStatus::Success {
+                        sqlx::query("UPDATE orders SET status = 'paid', updated_at = ?1 WHERE id = ?2 AND status != 'paid'")
+                            .bind(settled.updated_at.as_millis())
+                            .bind(settled.order_id.as_str())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    }
+                    record_events(tx, events, false).await?;
+                }
+
+                Ok(applied)
+                })
+            })
+            .await?;
         Ok(applied)
     }
 
@@ -848,21 +966,31 @@ impl Store for SqliteStore {
         events: &[Event],
     ) -> Result<bool, StoreError> {
         let now = settled.processed_at.unwrap_or(settled.created_at);
-        let mut tx = self.begin().await?;
-        complete_leased_job(&mut tx, lease, now).await?;
-        let updated = sqlx::query("UPDATE refunds SET status = ?1, processed_at = ?2, updated_at = ?3 WHERE id = ?4 AND status = 'pending'")
-            .bind(settled.status.as_str())
-            .bind(settled.processed_at.map(Timestamp::as_millis))
-            .bind(now.as_millis())
-            .bind(settled.id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let applied = updated.rows_affected() == 1 && settled.status != RefundStatus::Pending;
-        if applied {
-            record_events(&mut tx, events, false).await?;
-        }
-        tx.commit().await.map_err(db_error)?;
+        let args = Arc::new((lease.clone(), settled.clone(), events.to_vec()));
+        let applied = self
+            .write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                let (lease, settled, events) = &*args;
+                complete_leased_job(tx, lease, now).await?;
+                let updated = sqlx::query("UPDATE refunds SET status = ?1, processed_at = ?2, updated_at = ?3 WHERE id = ?4 AND status = 'pending'")
+                    .bind(settled.status.as_str())
+                    .bind(settled.processed_at.map(Timestamp::as_millis))
+                    .bind(now.as_millis())
+                    .bind(settled.id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let applied = updated.rows_affected() == 1 && settled.status != RefundStatus::Pending;
+                if applied {
+                    record_events(tx, events, false).await?;
+                }
+
+                Ok(applied)
+                })
+            })
+            .await?;
         Ok(applied)
     }
 
@@ -873,61 +1001,71 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let id = attempt.delivery_id.to_string();
-        let mut tx = self.begin().await?;
-        match attempt.next_retry_at {
-            Some(retry_at) => {
-                let requeued = sqlx::query(
-                    "UPDATE jobs SET status = 'queued', run_at = ?1, attempts = 0, locked_by = NULL, locked_until = NULL, updated_at = ?2
-                     WHERE id = ?3 AND status = 'running' AND locked_by = ?4",
+        let args = Arc::new((lease.clone(), attempt.clone(), id));
+        self
+            .write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                let (lease, attempt, id) = &*args;
+                match attempt.next_retry_at {
+                    Some(retry_at) => {
+                        let requeued = sqlx::query(
+                            "UPDATE jobs SET status = 'queued', run_at = ?1, attempts = 0, locked_by = NULL, locked_until = NULL, updated_at = ?2
+                             WHERE id = ?3 AND status = 'running' AND locked_by = ?4",
+                        )
+                        .bind(retry_at.as_millis())
+                        .bind(now.as_millis())
+                        .bind(lease.job_id)
+                        .bind(&lease.worker)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                        if requeued.rows_affected() == 0 {
+                            return Err(StoreError::LeaseLost);
+                        }
+                    }
+                    None => complete_leased_job(tx, lease, now).await?,
+                }
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET status = ?1, attempts = ?2, last_attempt_at = ?3, next_retry_at = ?4, response_code = ?5,
+                            response_body = ?6, duration_ms = ?7, error = ?8, updated_at = ?9
+                     WHERE id = ?10",
                 )
-                .bind(retry_at.as_millis())
+                .bind(attempt.status.as_str())
+                .bind(attempt.attempt)
+                .bind(attempt.attempted_at.as_millis())
+                .bind(attempt.next_retry_at.map(Timestamp::as_millis))
+                .bind(attempt.response_code)
+                .bind(&attempt.response_body)
+                .bind(attempt.duration_ms)
+                .bind(&attempt.error)
                 .bind(now.as_millis())
-                .bind(lease.job_id)
-                .bind(&lease.worker)
+                .bind(id)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
-                if requeued.rows_affected() == 0 {
-                    return Err(StoreError::LeaseLost);
-                }
-            }
-            None => complete_leased_job(&mut tx, lease, now).await?,
-        }
-        sqlx::query(
-            "UPDATE webhook_deliveries SET status = ?1, attempts = ?2, last_attempt_at = ?3, next_retry_at = ?4, response_code = ?5,
-                    response_body = ?6, duration_ms = ?7, error = ?8, updated_at = ?9
-             WHERE id = ?10",
-        )
-        .bind(attempt.status.as_str())
-        .bind(attempt.attempt)
-        .bind(attempt.attempted_at.as_millis())
-        .bind(attempt.next_retry_at.map(Timestamp::as_millis))
-        .bind(attempt.response_code)
-        .bind(&attempt.response_body)
-        .bind(attempt.duration_ms)
-        .bind(&attempt.error)
-        .bind(now.as_millis())
-        .bind(&id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )
-        .bind(&id)
-        .bind(attempt.attempt)
-        .bind(attempt.attempted_at.as_millis())
-        .bind(attempt.response_code)
-        .bind(&attempt.response_body)
-        .bind(attempt.duration_ms)
-        .bind(&attempt.error)
-        .bind(attempt.status.as_str())
-        .bind(attempt.next_retry_at.map(Timestamp::as_millis))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+                sqlx::query(
+                    "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .bind(id)
+                .bind(attempt.attempt)
+                .bind(attempt.attempted_at.as_millis())
+                .bind(attempt.response_code)
+                .bind(&attempt.response_body)
+                .bind(attempt.duration_ms)
+                .bind(&attempt.error)
+                .bind(attempt.status.as_str())
+                .bind(attempt.next_retry_at.map(Timestamp::as_millis))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+
+                Ok(())
+                })
+            })
+            .await
     }
 
     async fn release_jobs(&self, worker: &str, now: Timestamp) -> Result<u64, StoreError> {

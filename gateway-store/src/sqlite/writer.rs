@@ -1,0 +1,276 @@
+//! Group commit for SQLite: one task owns the writes, and runs every write command queued while
+//! the previous batch committed in one `BEGIN IMMEDIATE … COMMIT`.
+//!
+//! SQLite has one writer at a time, and through sqlx every statement is a hop to the
+//! connection's thread. Committing commands one by one pays `BEGIN` and `COMMIT` (two hops and a
+//! WAL commit) for each; a batch pays them once. Each command still runs alone, in queue order,
+//! and sees the effects of those before it, so the outcome is the same as running them one after
+//! another. A caller hears its result only once its batch has committed.
+//!
+//! A command that fails leaves the batch without its writes: the batch is rolled back, the
+//! failure reported to that command alone (it saw exactly the state it would have seen run on
+//! its own), and the rest of the batch runs again without it. Commands are therefore re-runnable
+//! closures over data they own.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use gateway_core::StoreError;
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::db_error;
+
+/// A future borrowing the writer's connection.
+pub(crate) type WriteFuture<'c, T> =
+    Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
+
+/// Most commands in one transaction: bounds the wait of the first in a batch.
+const MAX_BATCH: usize = 128;
+/// Commands waiting for the writer; callers beyond this wait to enqueue (backpressure).
+const QUEUE_DEPTH: usize = 1024;
+/// After this many failed commands in one batch, the rest run one transaction each.
+const MAX_REPLAYS: usize = 3;
+
+/// A queued command, type-erased: run it, then hand its outcome back.
+trait Command: Send {
+    /// Runs the command inside the batch's transaction, keeping its outcome.
+    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> WriteFuture<'c, ()>;
+    /// Sends the kept outcome, or `error` if the batch did not commit.
+    fn finish(self: Box<Self>, error: Option<StoreError>);
+    /// Sends `error` (the command's own failure).
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+struct Queued<T, F> {
+    work: F,
+    value: Option<T>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Command for Queued<T, F>
+where
+    T: Send + 'static,
+    F: for<'c> FnMut(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+{
+    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> WriteFuture<'c, ()> {
+        Box::pin(async move {
+            self.value = Some((self.work)(conn).await?);
+            Ok(())
+        })
+    }
+
+    fn finish(self: Box<Self>, error: Option<StoreError>) {
+        let outcome = match (error, self.value) {
+            (None, Some(value)) => Ok(value),
+            (Some(error), _) => Err(error),
+            (None, None) => Err(StoreError::Other("write command did not run".into())),
+        };
+        // The caller may have gone (its request was cancelled); the write stands regardless.
+        let _ = self.reply.send(outcome);
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+/// The handle to the writer task; cloning shares the task.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    queue: mpsc::Sender<Box<dyn Command>>,
+}
+
+impl std::fmt::Debug for dyn Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl Writer {
+    /// Starts the writer task on the current tokio runtime; it takes the pool's connection for
+    /// each batch and stops when every handle is dropped.
+    pub(crate) fn start(pool: SqlitePool) -> Self {
+        let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run_batches(pool, commands));
+        Self { queue }
+    }
+
+    /// Runs `work` in a write transaction (shared with other commands) and returns its result
+    /// once committed. `work` may run more than once; only one run's writes are ever committed.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnMut(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        let (reply, outcome) = oneshot::channel();
+        let command = Box::new(Queued {
+            work,
+            value: None,
+            reply,
+        });
+        self.queue
+            .send(command)
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
+    }
+}
+
+async fn run_batches(pool: SqlitePool, mut commands: mpsc::Receiver<Box<dyn Command>>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while commands.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let pending = std::mem::take(&mut batch);
+        match pool.acquire().await {
+            Ok(mut conn) => commit_batch(&mut conn, pending).await,
+            Err(e) => {
+                let error = db_error(e);
+                pending
+                    .into_iter()
+                    .for_each(|c| c.finish(Some(error.clone())));
+            }
+        }
+    }
+}
+
+/// Commits `pending` as one transaction, dropping failed commands and replaying the rest.
+async fn commit_batch(conn: &mut SqliteConnection, mut pending: Vec<Box<dyn Command>>) {
+    let mut replays = 0;
+    while !pending.is_empty() {
+        if replays >= MAX_REPLAYS {
+            for command in pending {
+                commit_batch_once(conn, vec![command]).await;
+            }
+            return;
+        }
+        match run_once(conn, &mut pending).await {
+            Ok(()) => return finish_all(pending, None),
+            Err(Failure::Command(index, error)) => {
+                pending.remove(index).fail(error);
+                replays += 1;
+            }
+            Err(Failure::Batch(error)) => return finish_all(pending, Some(error)),
+        }
+    }
+}
+
+/// A single command in its own transaction (after repeated failures in a batch).
+async fn commit_batch_once(conn: &mut SqliteConnection, mut pending: Vec<Box<dyn Command>>) {
+    match run_once(conn, &mut pending).await {
+        Ok(()) => finish_all(pending, None),
+        Err(Failure::Command(index, error)) => pending.remove(index).fail(error),
+        Err(Failure::Batch(error)) => finish_all(pending, Some(error)),
+    }
+}
+
+fn finish_all(pending: Vec<Box<dyn Command>>, error: Option<StoreError>) {
+    for command in pending {
+        command.finish(error.clone());
+    }
+}
+
+enum Failure {
+    /// The command at this index failed; the transaction was rolled back.
+    Command(usize, StoreError),
+    /// The transaction itself could not begin or commit.
+    Batch(StoreError),
+}
+
+/// One transaction over every command; rolled back (by dropping it) on the first failure.
+async fn run_once(
+    conn: &mut SqliteConnection,
+    pending: &mut [Box<dyn Command>],
+) -> Result<(), Failure> {
+    let mut tx = conn
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| Failure::Batch(db_error(e)))?;
+    for (index, command) in pending.iter_mut().enumerate() {
+        if let Err(error) = command.run(&mut tx).await {
+            return Err(Failure::Command(index, error));
+        }
+    }
+    tx.commit().await.map_err(|e| Failure::Batch(db_error(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    use super::*;
+
+    async fn writer_on_scratch_table() -> (Writer, SqlitePool) {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        (Writer::start(pool.clone()), pool)
+    }
+
+    /// Inserts `n`, then fails if `n` is a multiple of 7: its insert must not survive.
+    async fn insert(writer: &Writer, n: i64) -> Result<i64, StoreError> {
+        writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO t (n) VALUES (?1)")
+                        .bind(n)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
+                    if n % 7 == 0 {
+                        return Err(StoreError::InvalidState(format!("{n} refused")));
+                    }
+                    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(count)
+                })
+            })
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commands_commit_together_and_a_failure_takes_only_its_own_writes() {
+        let (writer, pool) = writer_on_scratch_table().await;
+        let tasks: Vec<_> = (1..=200)
+            .map(|n| {
+                let writer = writer.clone();
+                tokio::spawn(async move { (n, insert(&writer, n).await) })
+            })
+            .collect();
+        let mut seen_counts = std::collections::BTreeSet::new();
+        for task in tasks {
+            let (n, outcome) = task.await.unwrap();
+            match outcome {
+                Ok(count) => {
+                    assert_ne!(n % 7, 0, "{n} should have failed");
+                    // Each command saw the rows before it and its own: counts are distinct.
+                    assert!(seen_counts.insert(count), "count {count} seen twice");
+                }
+                Err(StoreError::InvalidState(message)) => {
+                    assert_eq!(n % 7, 0);
+                    assert_eq!(message, format!("{n} refused"));
+                }
+                Err(other) => panic!("{n}: {other}"),
+            }
+        }
+        let stored: Vec<i64> = sqlx::query_scalar("SELECT n FROM t ORDER BY n")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let expected: Vec<i64> = (1..=200).filter(|n| n % 7 != 0).collect();
+        assert_eq!(stored, expected);
+        assert_eq!(seen_counts.len(), expected.len());
+        assert_eq!(seen_counts.last().copied(), Some(expected.len() as i64));
+    }
+}
