@@ -81,12 +81,6 @@ pub(crate) struct Writer {
     queue: mpsc::Sender<Box<dyn Command>>,
 }
 
-impl std::fmt::Debug for dyn Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Command")
-    }
-}
-
 impl Writer {
     /// Starts the writer task on the current tokio runtime; it takes the pool's connection for
     /// each batch and stops when every handle is dropped.
@@ -123,14 +117,17 @@ async fn run_batches(pool: SqlitePool, mut commands: mpsc::Receiver<Box<dyn Comm
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while commands.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let pending = std::mem::take(&mut batch);
-        match pool.acquire().await {
-            Ok(mut conn) => commit_batch(&mut conn, pending).await,
-            Err(e) => {
-                let error = db_error(e);
-                pending
-                    .into_iter()
-                    .for_each(|c| c.finish(Some(error.clone())));
+        let pool = pool.clone();
+        // In its own task so that a panicking command fails its batch (the callers see the
+        // writer's error), not every write after it.
+        let run = tokio::spawn(async move {
+            match pool.acquire().await {
+                Ok(mut conn) => commit_batch(&mut conn, pending).await,
+                Err(e) => finish_all(pending, Some(db_error(e))),
             }
+        });
+        if let Err(e) = run.await {
+            tracing::error!(error = %e, "a SQLite write batch panicked; its commands failed");
         }
     }
 }
@@ -272,5 +269,18 @@ mod tests {
         assert_eq!(stored, expected);
         assert_eq!(seen_counts.len(), expected.len());
         assert_eq!(seen_counts.last().copied(), Some(expected.len() as i64));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_command_fails_alone_and_the_writer_goes_on() {
+        let (writer, _pool) = writer_on_scratch_table().await;
+        let panicked = writer
+            .write(|_conn| -> WriteFuture<'_, ()> { panic!("a bug in a command") })
+            .await;
+        assert!(
+            matches!(panicked, Err(StoreError::Unavailable(_))),
+            "{panicked:?}"
+        );
+        assert_eq!(insert(&writer, 1).await, Ok(1));
     }
 }
