@@ -2,6 +2,7 @@
 //! (so one slow webhook endpoint never delays another), and completes each job in the same
 //! transaction as its effects.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -55,6 +56,9 @@ pub struct WorkerConfig {
     pub retry_schedule: RetrySchedule,
     /// Per-attempt webhook timeout.
     pub delivery_timeout: Duration,
+    /// Webhook attempts in flight to one URL at once. Jobs beyond it wait (without using an
+    /// attempt), so a slow or dead endpoint holds a few handlers, not the worker.
+    pub max_in_flight_per_endpoint: usize,
     /// How long shutdown waits for in-flight jobs.
     pub shutdown_grace: Duration,
     /// How often the worker records that it is alive.
@@ -75,6 +79,7 @@ impl Default for WorkerConfig {
             max_in_flight: 256,
             retry_schedule: RetrySchedule::production(),
             delivery_timeout: Duration::from_secs(10),
+            max_in_flight_per_endpoint: 16,
             shutdown_grace: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(5),
             completed_job_retention: Duration::from_secs(7 * 24 * 3600),
@@ -94,6 +99,46 @@ pub struct Worker {
     wake: Arc<Notify>,
     /// Jitter for handler retries; seedable for reproducible tests.
     jitter: Mutex<StdRng>,
+    /// Webhook attempts in flight per URL.
+    endpoints: EndpointSlots,
+}
+
+/// Counts of webhook attempts in flight per endpoint URL, each bounded.
+#[derive(Debug, Default)]
+struct EndpointSlots(Mutex<HashMap<String, usize>>);
+
+impl EndpointSlots {
+    /// A slot for `url`, or `None` while `limit` attempts to it are in flight.
+    fn take(&self, url: &str, limit: usize) -> Option<EndpointSlot<'_>> {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(url.to_owned()).or_default();
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(EndpointSlot {
+            slots: self,
+            url: url.to_owned(),
+        })
+    }
+}
+
+/// One attempt's hold on its endpoint; released when dropped.
+struct EndpointSlot<'a> {
+    slots: &'a EndpointSlots,
+    url: String,
+}
+
+impl Drop for EndpointSlot<'_> {
+    fn drop(&mut self) {
+        let mut counts = self.slots.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.url) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.url);
+            }
+        }
+    }
 }
 
 /// Aborts a spawned task when dropped.
@@ -127,6 +172,7 @@ impl Worker {
             config,
             wake,
             jitter: Mutex::new(rand::make_rng()),
+            endpoints: EndpointSlots::default(),
         }
     }
 
@@ -275,6 +321,24 @@ impl Worker {
         if target.delivery.status != DeliveryStatus::Pending {
             return self.store.complete_job(&job.lease, self.clock.now()).await;
         }
+        let _slot = match &target.url {
+            None => None,
+            Some(url) => match self
+                .endpoints
+                .take(url, self.config.max_in_flight_per_endpoint)
+            {
+                Some(slot) => Some(slot),
+                None => {
+                    // The endpoint is busy (slow or dead): try again once an attempt to it
+                    // could have ended, without using one of this delivery's attempts.
+                    let later = self.clock.now().plus(self.endpoint_backoff());
+                    return self
+                        .store
+                        .defer_job(&job.lease, later, self.clock.now())
+                        .await;
+                }
+            },
+        };
         let attempted_at = self.clock.now();
         let started = Instant::now();
         let result = match &target.url {
@@ -334,6 +398,19 @@ impl Worker {
         self.store
             .record_delivery_attempt(&job.lease, &record, finished)
             .await
+    }
+
+    /// How long a delivery waits for a busy endpoint: half an attempt's timeout, jittered,
+    /// between 100 ms and 5 s.
+    fn endpoint_backoff(&self) -> Duration {
+        let jitter = self
+            .jitter
+            .lock()
+            .map(|mut r| r.random_range(0.75..=1.25))
+            .unwrap_or(1.0);
+        (self.config.delivery_timeout / 2)
+            .mul_f64(jitter)
+            .clamp(Duration::from_millis(100), Duration::from_secs(5))
     }
 
     /// Deletes old completed jobs and expired idempotency keys, a bounded batch at a time.

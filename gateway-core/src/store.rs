@@ -286,6 +286,14 @@ pub trait Store: Send + Sync + 'static {
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
     /// Marks a job completed (its work was a no-op).
     async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError>;
+    /// Puts a running job back in the queue until `run_at` without using up an attempt;
+    /// `LeaseLost` if the lease is no longer held.
+    async fn defer_job(
+        &self,
+        lease: &Lease,
+        run_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
     /// Records a handler failure: queued again at `retry_at`, or `failed` when `None`.
     async fn fail_job(
         &self,

@@ -85,6 +85,8 @@ pub struct TestOptions {
     pub retry_schedule: RetrySchedule,
     /// Per-attempt webhook timeout.
     pub delivery_timeout: Duration,
+    /// Webhook attempts in flight to one URL at once.
+    pub max_in_flight_per_endpoint: usize,
     /// The browser endpoints' limit per publishable key and client address.
     pub checkout_requests_per_minute: u32,
 }
@@ -99,6 +101,7 @@ impl Default for TestOptions {
             },
             retry_schedule: RetrySchedule::production(),
             delivery_timeout: Duration::from_secs(2),
+            max_in_flight_per_endpoint: WorkerConfig::default().max_in_flight_per_endpoint,
             checkout_requests_per_minute: gateway_http::CHECKOUT_REQUESTS_PER_MINUTE,
         }
     }
@@ -176,6 +179,7 @@ impl TestApp {
             id: id.into(),
             retry_schedule: options.retry_schedule.clone(),
             delivery_timeout: options.delivery_timeout,
+            max_in_flight_per_endpoint: options.max_in_flight_per_endpoint,
             ..WorkerConfig::default()
         };
         let transport = ReqwestTransport::new(true).expect("http client");

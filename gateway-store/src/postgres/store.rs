@@ -807,6 +807,31 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(db_error)
     }
 
+    async fn defer_job(
+        &self,
+        lease: &Lease,
+        run_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let updated = sqlx::query(
+            "UPDATE jobs SET status = 'queued', run_at = $1, attempts = GREATEST(attempts - 1, 0), locked_by = NULL,
+                    locked_until = NULL, updated_at = $2
+             WHERE id = $3 AND status = 'running' AND locked_by = $4",
+        )
+        .bind(run_at.as_millis())
+        .bind(now.as_millis())
+        .bind(lease.job_id)
+        .bind(&lease.worker)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if updated.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost)
+        }
+    }
+
     async fn fail_job(
         &self,
         lease: &Lease,

@@ -886,6 +886,41 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn defer_job(
+        &self,
+        lease: &Lease,
+        run_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let lease = lease.clone();
+        let updated = self
+            .write
+            .write(move |tx| {
+                let lease = lease.clone();
+                Box::pin(async move {
+                    let updated = sqlx::query(
+                        "UPDATE jobs SET status = 'queued', run_at = ?1, attempts = MAX(attempts - 1, 0), locked_by = NULL,
+                                locked_until = NULL, updated_at = ?2
+                         WHERE id = ?3 AND status = 'running' AND locked_by = ?4",
+                    )
+                    .bind(run_at.as_millis())
+                    .bind(now.as_millis())
+                    .bind(lease.job_id)
+                    .bind(&lease.worker)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    Ok(updated.rows_affected())
+                })
+            })
+            .await?;
+        if updated == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost)
+        }
+    }
+
     async fn fail_job(
         &self,
         lease: &Lease,

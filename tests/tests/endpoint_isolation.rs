@@ -1,0 +1,84 @@
+//! A webhook endpoint that accepts connections and never answers holds at most its share of the
+//! worker: attempts beyond the per-endpoint limit wait in the queue without using an attempt.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tests::{TestApp, TestOptions, conformance};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+/// Connections open to the dead endpoint now, and the most ever open at once.
+#[derive(Default)]
+struct Held {
+    open: AtomicUsize,
+    most: AtomicUsize,
+    accepted: AtomicUsize,
+}
+
+/// A listener that reads every request and never answers; the client's timeout closes it.
+async fn dead_endpoint() -> (String, Arc<Held>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let held = Arc::new(Held::default());
+    let counts = held.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            counts.accepted.fetch_add(1, Ordering::SeqCst);
+            let open = counts.open.fetch_add(1, Ordering::SeqCst) + 1;
+            counts.most.fetch_max(open, Ordering::SeqCst);
+            let counts = counts.clone();
+            tokio::spawn(async move {
+                let mut buffer = [0_u8; 4096];
+                while matches!(socket.read(&mut buffer).await, Ok(n) if n > 0) {}
+                counts.open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (url, held)
+}
+
+conformance! {
+    async fn a_dead_endpoint_gets_at_most_its_limit_of_attempts_at_once(backend: Backend) {
+        let (url, held) = dead_endpoint().await;
+        let options = TestOptions {
+            delivery_timeout: Duration::from_millis(300),
+            max_in_flight_per_endpoint: 2,
+            ..TestOptions::default()
+        };
+        let app = TestApp::with_options_on(backend, options).await;
+        app.set_webhook_url(&url).await;
+        for _ in 0..4 {
+            let order = app.create_order(1_000).await;
+            app.create_upi_payment(&order, "success@paytm").await;
+        }
+        app.run_jobs().await;
+
+        assert!(held.most.load(Ordering::SeqCst) <= 2, "more than 2 attempts at once");
+        let deliveries = app.deliveries().await;
+        let attempted = deliveries.iter().filter(|d| d["attempts"] == 1).count();
+        let waiting = deliveries.iter().filter(|d| d["attempts"] == 0).count();
+        assert_eq!(attempted, held.accepted.load(Ordering::SeqCst));
+        assert!(waiting > 0, "every delivery was attempted: {deliveries:?}");
+        assert_eq!(attempted + waiting, deliveries.len());
+        for delivery in deliveries.iter().filter(|d| d["attempts"] == 0) {
+            assert_eq!(delivery["status"], "pending");
+        }
+
+        // The waiting deliveries are attempted once the endpoint's attempts have ended, each
+        // with its first attempt still unused.
+        for _ in 0..20 {
+            app.advance(Duration::from_secs(1));
+            app.run_jobs().await;
+        }
+        let deliveries = app.deliveries().await;
+        assert!(deliveries.iter().all(|d| d["attempts"] == 1), "{deliveries:?}");
+        assert!(held.most.load(Ordering::SeqCst) <= 2);
+    }
+}
