@@ -494,7 +494,9 @@ impl JobRunner for Worker {
                 () = &mut shutdown => break,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                // A finished job frees a slot; worth a claim only if the worker was full.
+                // (Handlers that enqueue jobs wake the worker themselves.)
+                Some(_) = tasks.join_next(), if tasks.len() >= self.config.max_in_flight => {}
             }
         }
         tracing::info!(worker = %self.config.id, in_flight = tasks.len(), "worker stopping");

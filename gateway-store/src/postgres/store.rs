@@ -889,9 +889,9 @@ impl Store for PostgresStore {
                     .await
                     .map_err(db_error)?;
             }
-            if record_events(&mut tx, events, false).await? > 0 {
-                notify_jobs(&mut tx).await?;
-            }
+            // No NOTIFY: the settling worker wakes itself for the deliveries, and a NOTIFY
+            // serialises every committing transaction on the notification queue's lock.
+            record_events(&mut tx, events, false).await?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(applied)
@@ -915,8 +915,9 @@ impl Store for PostgresStore {
             .await
             .map_err(db_error)?;
         let applied = updated.rows_affected() == 1 && settled.status != RefundStatus::Pending;
-        if applied && record_events(&mut tx, events, false).await? > 0 {
-            notify_jobs(&mut tx).await?;
+        if applied {
+            // No NOTIFY, as in `settle_payment`.
+            record_events(&mut tx, events, false).await?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(applied)

@@ -7,6 +7,7 @@
 //! same file wait on `busy_timeout`.
 
 mod outbox;
+mod statements;
 mod store;
 mod writer;
 
@@ -48,7 +49,9 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-16000");
+            // 2 MiB of page cache per connection (5 of them): the working set of a gateway is
+            // the newest rows, and the OS page cache holds the rest.
+            .pragma("cache_size", "-2000");
         let in_memory = url.contains(":memory:");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

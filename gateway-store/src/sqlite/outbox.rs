@@ -8,6 +8,7 @@ use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::jobs::{Lease, NewJob};
 use sqlx::SqliteConnection;
 
+use super::statements::Statements;
 use crate::error::db_error;
 
 /// Writes the idempotency record first, so a concurrent duplicate fails before doing anything.
@@ -48,54 +49,71 @@ pub(crate) async fn insert_job(
     job: &NewJob,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO jobs (kind, entity_id, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, 'queued', 0, ?4, ?5, ?6, ?6)",
-    )
-    .bind(job.kind.as_str())
-    .bind(&job.entity_id)
-    .bind(&job.payload)
-    .bind(job.max_attempts)
-    .bind(job.run_at.as_millis())
-    .bind(now.as_millis())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error)?;
+    let mut statements = Statements::default();
+    push_job(&mut statements, job, now);
+    statements.execute(conn).await?;
     Ok(())
 }
 
-/// Records `events`: for a merchant with a webhook URL, each becomes a pending delivery and a
-/// delivery job due now. With `require_url`, a merchant without a URL is an error.
+/// Appends the insert of `job`.
+pub(crate) fn push_job(statements: &mut Statements, job: &NewJob, now: Timestamp) {
+    statements
+        .push(
+            "INSERT INTO jobs (kind, entity_id, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'queued', 0, ?4, ?5, ?6, ?6)",
+        )
+        .bind(job.kind.as_str())
+        .bind(job.entity_id.clone())
+        .bind(job.payload.clone())
+        .bind(job.max_attempts)
+        .bind(job.run_at.as_millis())
+        .bind(now.as_millis());
+}
+
+/// Appends what records `events`: for a merchant with a webhook URL, each becomes a pending
+/// delivery and a delivery job due now. Returns the rows that changes when the merchant has a
+/// URL (two per event).
+pub(crate) fn push_events(statements: &mut Statements, events: &[Event]) -> u64 {
+    for event in events {
+        statements
+            .push(
+                "INSERT INTO webhook_deliveries (id, merchant_id, event, payload, status, attempts, next_retry_at, created_at, updated_at)
+                 SELECT ?1, id, ?2, ?3, 'pending', 0, ?4, ?4, ?4 FROM merchants WHERE id = ?5 AND webhook_url IS NOT NULL",
+            )
+            .bind(event.delivery_id.to_string())
+            .bind(event.event_type.as_str())
+            .bind(event.payload.clone())
+            .bind(event.created_at.as_millis())
+            .bind(event.merchant_id.to_string());
+        // `changes()` is the rows the delivery insert just made: the job exists iff it does.
+        let job = NewJob::deliver_webhook(event.delivery_id, event.created_at);
+        statements
+            .push(
+                "INSERT INTO jobs (kind, entity_id, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
+                 SELECT ?1, ?2, NULL, 'queued', 0, ?3, ?4, ?4, ?4 WHERE changes() = 1",
+            )
+            .bind(job.kind.as_str())
+            .bind(job.entity_id)
+            .bind(job.max_attempts)
+            .bind(event.created_at.as_millis());
+    }
+    2 * events.len() as u64
+}
+
+/// Records `events` (see [`push_events`]) in one call. With `require_url`, a merchant without
+/// a URL is an error.
 pub(crate) async fn record_events(
     conn: &mut SqliteConnection,
     events: &[Event],
     require_url: bool,
 ) -> Result<(), StoreError> {
-    for event in events {
-        let created = sqlx::query(
-            "INSERT INTO webhook_deliveries (id, merchant_id, event, payload, status, attempts, next_retry_at, created_at, updated_at)
-             SELECT ?1, id, ?2, ?3, 'pending', 0, ?4, ?4, ?4 FROM merchants WHERE id = ?5 AND webhook_url IS NOT NULL",
-        )
-        .bind(event.delivery_id.to_string())
-        .bind(event.event_type.as_str())
-        .bind(&event.payload)
-        .bind(event.created_at.as_millis())
-        .bind(event.merchant_id.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        if created.rows_affected() == 1 {
-            insert_job(
-                conn,
-                &NewJob::deliver_webhook(event.delivery_id, event.created_at),
-                event.created_at,
-            )
-            .await?;
-        } else if require_url {
-            return Err(StoreError::InvalidState(
-                "Webhook URL is not configured".into(),
-            ));
-        }
+    let mut statements = Statements::default();
+    let expected = push_events(&mut statements, events);
+    let changed = statements.execute(conn).await?;
+    if require_url && changed < expected {
+        return Err(StoreError::InvalidState(
+            "Webhook URL is not configured".into(),
+        ));
     }
     Ok(())
 }

@@ -23,7 +23,10 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
-use super::outbox::{claim_idempotency_key, complete_leased_job, insert_job, record_events};
+use super::outbox::{
+    claim_idempotency_key, complete_leased_job, insert_job, push_events, push_job, record_events,
+};
+use super::statements::Statements;
 use crate::error::db_error;
 use crate::rows;
 
@@ -379,32 +382,22 @@ impl Store for SqliteStore {
                 let (payment, job, events, idem, merchant) = &*args;
                 let idem = idem.as_ref();
                 claim_idempotency_key(tx, merchant, idem).await?;
-                let order_status: Option<String> =
-                    sqlx::query_scalar("SELECT status FROM orders WHERE id = ?1 AND merchant_id = ?2")
-                        .bind(payment.order_id.as_str())
-                        .bind(merchant)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                match order_status.as_deref() {
-                    None => return Err(StoreError::NotFound("Order")),
-                    Some("paid") => {
-                        return Err(StoreError::InvalidState(
-                            "Order has already been paid".into(),
-                        ));
-                    }
-                    Some(_) => {}
-                }
-                // One live payment per order: another may only follow a failed one. (A unique partial
-                // index enforces the same; this check gives the clear message.)
-                let live: Option<String> = sqlx::query_scalar(
-                    "SELECT status FROM payments WHERE order_id = ?1 AND status IN ('pending', 'success') LIMIT 1",
+                // One live payment per order: another may only follow a failed one. (A unique
+                // partial index enforces the same; this check gives the clear message.)
+                let order = sqlx::query(
+                    "SELECT status, EXISTS (SELECT 1 FROM payments WHERE order_id = ?1 AND status IN ('pending', 'success')) AS live
+                     FROM orders WHERE id = ?1 AND merchant_id = ?2",
                 )
                 .bind(payment.order_id.as_str())
+                .bind(merchant)
                 .fetch_optional(&mut *tx)
                 .await
-                .map_err(db_error)?;
-                if live.is_some() {
+                .map_err(db_error)?
+                .ok_or(StoreError::NotFound("Order"))?;
+                if order.try_get::<String, _>("status").map_err(db_error)? == "paid" {
+                    return Err(StoreError::InvalidState("Order has already been paid".into()));
+                }
+                if order.try_get::<bool, _>("live").map_err(db_error)? {
                     return Err(StoreError::InvalidState(
                         "Order already has a payment in progress".into(),
                     ));
@@ -412,35 +405,33 @@ impl Store for SqliteStore {
                 let (expiry_month, expiry_year) = payment.card_expiry.map_or((None, None), |(m, y)| {
                     (Some(i64::from(m)), Some(i64::from(y)))
                 });
-                sqlx::query(
-                    "INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa, card_network, card_last4,
-                                           card_expiry_month, card_expiry_year, status, captured, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?13)",
-                )
-                .bind(payment.id.as_str())
-                .bind(payment.order_id.as_str())
-                .bind(merchant)
-                .bind(payment.amount.minor())
-                .bind(payment.currency.code())
-                .bind(payment.method.as_str())
-                .bind(&payment.vpa)
-                .bind(&payment.card_network)
-                .bind(&payment.card_last4)
-                .bind(expiry_month)
-                .bind(expiry_year)
-                .bind(payment.status.as_str())
-                .bind(payment.created_at.as_millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                sqlx::query("UPDATE orders SET status = 'attempted', updated_at = ?1 WHERE id = ?2 AND status = 'created'")
-                    .bind(payment.created_at.as_millis())
+                let mut statements = Statements::default();
+                statements
+                    .push(
+                        "INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa, card_network, card_last4,
+                                               card_expiry_month, card_expiry_year, status, captured, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?13)",
+                    )
+                    .bind(payment.id.as_str())
                     .bind(payment.order_id.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                insert_job(tx, job, payment.created_at).await?;
-                record_events(tx, events, false).await?;
+                    .bind(merchant.as_str())
+                    .bind(payment.amount.minor())
+                    .bind(payment.currency.code())
+                    .bind(payment.method.as_str())
+                    .bind(payment.vpa.clone())
+                    .bind(payment.card_network.clone())
+                    .bind(payment.card_last4.clone())
+                    .bind(expiry_month)
+                    .bind(expiry_year)
+                    .bind(payment.status.as_str())
+                    .bind(payment.created_at.as_millis());
+                statements
+                    .push("UPDATE orders SET status = 'attempted', updated_at = ?1 WHERE id = ?2 AND status = 'created'")
+                    .bind(payment.created_at.as_millis())
+                    .bind(payment.order_id.as_str());
+                push_job(&mut statements, job, payment.created_at);
+                push_events(&mut statements, events);
+                statements.execute(tx).await?;
 
                 Ok(())
                 })
@@ -812,33 +803,30 @@ impl Store for SqliteStore {
                 Box::pin(async move {
                 let worker = &*args;
                 // A job whose worker died on its last allowed attempt is not retried forever.
-                sqlx::query(
-                    "UPDATE jobs SET status = 'failed', locked_by = NULL, locked_until = NULL, updated_at = ?1,
-                            last_error = COALESCE(last_error, 'lease expired on the final attempt')
-                     WHERE status = 'running' AND locked_until <= ?1 AND attempts >= max_attempts",
-                )
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                let rows = sqlx::query(
-                    "WITH due AS (
-                         SELECT id FROM jobs WHERE status = 'queued' AND run_at <= ?1
-                         UNION ALL
-                         SELECT id FROM jobs WHERE status = 'running' AND locked_until <= ?1
-                         LIMIT ?4)
-                     UPDATE jobs SET status = 'running', locked_by = ?2, locked_until = ?3, attempts = attempts + 1, updated_at = ?1
-                     WHERE id IN (SELECT id FROM due)
-                     RETURNING id, kind, entity_id, payload, attempts, max_attempts",
-                )
-                .bind(now_ms)
-                .bind(worker)
-                .bind(now.plus(lease).as_millis())
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_error)?;
-
+                let mut statements = Statements::default();
+                statements
+                    .push(
+                        "UPDATE jobs SET status = 'failed', locked_by = NULL, locked_until = NULL, updated_at = ?1,
+                                last_error = COALESCE(last_error, 'lease expired on the final attempt')
+                         WHERE status = 'running' AND locked_until <= ?1 AND attempts >= max_attempts",
+                    )
+                    .bind(now_ms);
+                statements
+                    .push(
+                        "WITH due AS (
+                             SELECT id FROM jobs WHERE status = 'queued' AND run_at <= ?1
+                             UNION ALL
+                             SELECT id FROM jobs WHERE status = 'running' AND locked_until <= ?1
+                             LIMIT ?4)
+                         UPDATE jobs SET status = 'running', locked_by = ?2, locked_until = ?3, attempts = attempts + 1, updated_at = ?1
+                         WHERE id IN (SELECT id FROM due)
+                         RETURNING id, kind, entity_id, payload, attempts, max_attempts",
+                    )
+                    .bind(now_ms)
+                    .bind(worker.as_str())
+                    .bind(now.plus(lease).as_millis())
+                    .bind(i64::from(limit));
+                let rows = statements.fetch_all(tx).await?;
                 Ok(rows)
                 })
             })
@@ -976,15 +964,15 @@ impl Store for SqliteStore {
                 .map_err(db_error)?;
                 let applied = updated.rows_affected() == 1;
                 if applied {
+                    let mut statements = Statements::default();
                     if settled.status == PaymentStatus::Success {
-                        sqlx::query("UPDATE orders SET status = 'paid', updated_at = ?1 WHERE id = ?2 AND status != 'paid'")
+                        statements
+                            .push("UPDATE orders SET status = 'paid', updated_at = ?1 WHERE id = ?2 AND status != 'paid'")
                             .bind(settled.updated_at.as_millis())
-                            .bind(settled.order_id.as_str())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_error)?;
+                            .bind(settled.order_id.as_str());
                     }
-                    record_events(tx, events, false).await?;
+                    push_events(&mut statements, events);
+                    statements.execute(tx).await?;
                 }
 
                 Ok(applied)
@@ -1043,60 +1031,53 @@ impl Store for SqliteStore {
                 let args = Arc::clone(&args);
                 Box::pin(async move {
                 let (lease, attempt, id) = &*args;
-                match attempt.next_retry_at {
-                    Some(retry_at) => {
-                        let requeued = sqlx::query(
-                            "UPDATE jobs SET status = 'queued', run_at = ?1, attempts = 0, locked_by = NULL, locked_until = NULL, updated_at = ?2
-                             WHERE id = ?3 AND status = 'running' AND locked_by = ?4",
-                        )
-                        .bind(retry_at.as_millis())
-                        .bind(now.as_millis())
-                        .bind(lease.job_id)
-                        .bind(&lease.worker)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                        if requeued.rows_affected() == 0 {
-                            return Err(StoreError::LeaseLost);
-                        }
-                    }
-                    None => complete_leased_job(tx, lease, now).await?,
+                // The job's update is lease-checked: three rows change, or the lease was lost
+                // (and the error rolls the whole command back).
+                let mut statements = Statements::default();
+                statements
+                    .push(
+                        "UPDATE jobs SET status = CASE WHEN ?1 IS NULL THEN 'completed' ELSE 'queued' END,
+                                run_at = COALESCE(?1, run_at), attempts = CASE WHEN ?1 IS NULL THEN attempts ELSE 0 END,
+                                locked_by = NULL, locked_until = NULL, updated_at = ?2
+                         WHERE id = ?3 AND status = 'running' AND locked_by = ?4",
+                    )
+                    .bind(attempt.next_retry_at.map(Timestamp::as_millis))
+                    .bind(now.as_millis())
+                    .bind(lease.job_id)
+                    .bind(lease.worker.as_str());
+                statements
+                    .push(
+                        "UPDATE webhook_deliveries SET status = ?1, attempts = ?2, last_attempt_at = ?3, next_retry_at = ?4, response_code = ?5,
+                                response_body = ?6, duration_ms = ?7, error = ?8, updated_at = ?9
+                         WHERE id = ?10",
+                    )
+                    .bind(attempt.status.as_str())
+                    .bind(attempt.attempt)
+                    .bind(attempt.attempted_at.as_millis())
+                    .bind(attempt.next_retry_at.map(Timestamp::as_millis))
+                    .bind(attempt.response_code)
+                    .bind(attempt.response_body.clone())
+                    .bind(attempt.duration_ms)
+                    .bind(attempt.error.clone())
+                    .bind(now.as_millis())
+                    .bind(id.as_str());
+                statements
+                    .push(
+                        "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )
+                    .bind(id.as_str())
+                    .bind(attempt.attempt)
+                    .bind(attempt.attempted_at.as_millis())
+                    .bind(attempt.response_code)
+                    .bind(attempt.response_body.clone())
+                    .bind(attempt.duration_ms)
+                    .bind(attempt.error.clone())
+                    .bind(attempt.status.as_str())
+                    .bind(attempt.next_retry_at.map(Timestamp::as_millis));
+                if statements.execute(tx).await? != 3 {
+                    return Err(StoreError::LeaseLost);
                 }
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = ?1, attempts = ?2, last_attempt_at = ?3, next_retry_at = ?4, response_code = ?5,
-                            response_body = ?6, duration_ms = ?7, error = ?8, updated_at = ?9
-                     WHERE id = ?10",
-                )
-                .bind(attempt.status.as_str())
-                .bind(attempt.attempt)
-                .bind(attempt.attempted_at.as_millis())
-                .bind(attempt.next_retry_at.map(Timestamp::as_millis))
-                .bind(attempt.response_code)
-                .bind(&attempt.response_body)
-                .bind(attempt.duration_ms)
-                .bind(&attempt.error)
-                .bind(now.as_millis())
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                sqlx::query(
-                    "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .bind(id)
-                .bind(attempt.attempt)
-                .bind(attempt.attempted_at.as_millis())
-                .bind(attempt.response_code)
-                .bind(&attempt.response_body)
-                .bind(attempt.duration_ms)
-                .bind(&attempt.error)
-                .bind(attempt.status.as_str())
-                .bind(attempt.next_retry_at.map(Timestamp::as_millis))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-
                 Ok(())
                 })
             })
