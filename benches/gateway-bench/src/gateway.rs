@@ -228,6 +228,11 @@ impl Gateway {
         self.child.id()
     }
 
+    /// How the process ended, if it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Stops the process (SIGKILL: the bench does not measure shutdown).
     pub fn stop(&mut self) {
         let _ = self.child.kill();

@@ -2,6 +2,7 @@
 //! arrives) and open loop (payments started on a fixed schedule, whatever the answers do), plus
 //! the latency summary every scenario reports.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -76,6 +77,10 @@ pub struct ClosedLoop {
     pub requests: u64,
     /// Of those, non-2xx answers and transport failures.
     pub errors: u64,
+    /// The errors by HTTP status; 0 stands for a transport failure.
+    pub error_statuses: BTreeMap<u16, u64>,
+    /// The first error body seen, to say what went wrong.
+    pub first_error: Option<String>,
     /// Latency of the measured requests.
     pub histogram: Histogram<u64>,
     /// The measured window actually covered (shorter if the input ran out).
@@ -102,6 +107,8 @@ pub async fn closed_loop(
         tasks.spawn(async move {
             let mut h = histogram();
             let (mut requests, mut errors, mut ran_out) = (0u64, 0u64, false);
+            let mut statuses = BTreeMap::new();
+            let mut first_error = None;
             let mut last = measure_from;
             loop {
                 let sent = Instant::now();
@@ -121,6 +128,16 @@ pub async fn closed_loop(
                 if sent >= measure_from {
                     requests += 1;
                     errors += u64::from(!ok);
+                    if !ok {
+                        let status = *result.as_ref().unwrap_or(&0);
+                        *statuses.entry(status).or_insert(0u64) += 1;
+                        if first_error.is_none() {
+                            first_error = Some(match &result {
+                                Ok(s) => format!("{s}: {}", String::from_utf8_lossy(conn.body())),
+                                Err(e) => format!("transport: {e}"),
+                            });
+                        }
+                    }
                     record(&mut h, done - sent);
                     last = done;
                 }
@@ -131,19 +148,27 @@ pub async fn closed_loop(
                     }
                 }
             }
-            (h, requests, errors, ran_out, last)
+            (h, requests, errors, ran_out, last, statuses, first_error)
         });
     }
     let mut out = ClosedLoop {
         requests: 0,
         errors: 0,
+        error_statuses: BTreeMap::new(),
+        first_error: None,
         histogram: histogram(),
         measured: duration,
         ran_out: false,
     };
     let mut last = measure_from;
     while let Some(done) = tasks.join_next().await {
-        let (h, requests, errors, ran_out, finished) = done?;
+        let (h, requests, errors, ran_out, finished, statuses, first_error) = done?;
+        for (status, n) in statuses {
+            *out.error_statuses.entry(status).or_insert(0) += n;
+        }
+        if out.first_error.is_none() {
+            out.first_error = first_error;
+        }
         out.histogram.add(&h)?;
         out.requests += requests;
         out.errors += errors;

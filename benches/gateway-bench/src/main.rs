@@ -145,6 +145,14 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
     let date = now.format(time::macros::format_description!("[year]-[month]-[day]"))?;
     let started_at = now.format(&time::format_description::well_known::Rfc3339)?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let built = std::fs::metadata(&binary)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| {
+            time::OffsetDateTime::from(t)
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
     let commit = std::process::Command::new("git")
         .args(["describe", "--always", "--dirty"])
         .current_dir(binary.parent().unwrap_or(Path::new(".")))
@@ -176,6 +184,7 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
             idle_payments: args.idle_payments,
             isolation_rate: args.isolation_rate,
             isolation_payments: args.isolation_payments,
+            with_limit: args.scenarios.iter().any(|s| s == "limit"),
         };
         let mut report = Report {
             backend: backend.name().to_owned(),
@@ -183,6 +192,7 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
             machine: Machine::probe(),
             command: command.clone(),
             commit: commit.clone(),
+            gateway_built: built.clone(),
             settings: serde_json::json!({
                 "duration_s": args.duration.as_secs_f64(),
                 "warmup_s": args.warmup.as_secs_f64(),
@@ -205,6 +215,9 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
         };
         eprintln!("== {} ==", backend.name());
         for scenario in &args.scenarios {
+            if scenario == "limit" && args.scenarios.iter().any(|s| s == "api") {
+                continue; // interleaved with api
+            }
             if let Err(e) = run_scenario(&plan, scenario, logs.path(), &mut report).await {
                 eprintln!("  {scenario} failed: {e:#}");
                 report.problems.push(format!("{scenario} failed: {e:#}"));
@@ -264,14 +277,34 @@ async fn run_scenario(
         let log = logs.join(format!("{}-{scenario}.log", plan.backend.name()));
         let mut gateway = plan.launch.serve(&database.url, &log).await?;
         let monitor = Monitor::new(Some(gateway.pid()), plan.backend == Backend::Postgres);
-        match (scenario, b) {
-            ("api", _) => report.api = scenarios::api::run(plan, &gateway, &monitor).await?,
-            ("e2e", _) => report.e2e = Some(scenarios::e2e::run(plan, &gateway, &monitor).await?),
-            ("isolation", Some(b)) => {
-                report.isolation =
-                    Some(scenarios::isolation::run(plan, &gateway, &monitor, b).await?);
+        let outcome: anyhow::Result<()> = async {
+            match (scenario, b) {
+                ("api", _) => {
+                    let with_limit = plan.with_limit;
+                    (report.api, report.limit) =
+                        scenarios::api::run(plan, &gateway, &monitor, with_limit).await?;
+                }
+                ("e2e", _) => {
+                    report.e2e = Some(scenarios::e2e::run(plan, &gateway, &monitor).await?);
+                }
+                ("isolation", Some(b)) => {
+                    report.isolation =
+                        Some(scenarios::isolation::run(plan, &gateway, &monitor, b).await?);
+                }
+                _ => {}
             }
-            _ => {}
+            Ok(())
+        }
+        .await;
+        if let Err(e) = outcome {
+            // Say whether the gateway itself went away (crashed or was killed from outside).
+            return Err(match gateway.exited() {
+                Some(status) => e.context(format!(
+                    "the gateway process exited ({status}); its log: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default().trim()
+                )),
+                None => e,
+            });
         }
         if let Some(hwm) = monitor.high_water_mib() {
             report.gateway_vm_hwm_mib.insert(scenario.to_owned(), hwm);

@@ -23,6 +23,8 @@ pub struct Machine {
     pub cpu_model: String,
     /// `uname -r`-like kernel version from /proc.
     pub kernel: String,
+    /// `/proc/loadavg` when the backend's run started (other work on the machine skews figures).
+    pub load_average: String,
 }
 
 impl Machine {
@@ -45,6 +47,9 @@ impl Machine {
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .map(|s| s.trim().to_owned())
                 .unwrap_or_default(),
+            load_average: std::fs::read_to_string("/proc/loadavg")
+                .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default(),
         }
     }
 }
@@ -60,8 +65,10 @@ pub struct Report {
     pub machine: Machine,
     /// The exact command line.
     pub command: String,
-    /// `git describe --always --dirty` of the working tree, if available.
+    /// `git describe --always --dirty` of the working tree when the bench ran, if available.
     pub commit: Option<String>,
+    /// When the gateway binary was built (its modification time), RFC 3339.
+    pub gateway_built: Option<String>,
     /// The settings of the run.
     pub settings: serde_json::Value,
     /// `api` steps.
@@ -87,6 +94,19 @@ fn ms(us: u64) -> String {
     } else {
         format!("{ms:.2}")
     }
+}
+
+/// `0`, or the count with its statuses, e.g. `12 (503×12)`; 0 is a transport failure.
+fn errors_cell(s: &ApiStep) -> String {
+    if s.errors == 0 {
+        return "0".to_owned();
+    }
+    let statuses: Vec<String> = s
+        .error_statuses
+        .iter()
+        .map(|(status, n)| format!("{status}×{n}"))
+        .collect();
+    format!("{} ({})", s.errors, statuses.join(", "))
 }
 
 fn opt_pct(v: Option<f64>) -> String {
@@ -133,12 +153,15 @@ impl Report {
         let _ = writeln!(out, "- date: {}", self.started_at);
         let _ = writeln!(
             out,
-            "- machine: {} CPUs (`nproc`), {} MiB RAM, {}, Linux {}",
-            m.cpus, m.ram_mib, m.cpu_model, m.kernel
+            "- machine: {} CPUs (`nproc`), {} MiB RAM, {}, Linux {}; load average at start {}",
+            m.cpus, m.ram_mib, m.cpu_model, m.kernel, m.load_average
         );
         let _ = writeln!(out, "- command: `{}`", self.command);
         if let Some(c) = &self.commit {
-            let _ = writeln!(out, "- gateway commit: `{c}`");
+            let _ = writeln!(out, "- working tree: `{c}`");
+        }
+        if let Some(b) = &self.gateway_built {
+            let _ = writeln!(out, "- gateway binary built: {b}");
         }
         let _ = writeln!(out, "- settings: `{}`", self.settings);
         let _ = writeln!(
@@ -177,7 +200,7 @@ impl Report {
                         ms(s.latency.p90_us),
                         ms(s.latency.p99_us),
                         ms(s.latency.max_us),
-                        s.errors,
+                        errors_cell(s),
                         resources_cells(&s.resources),
                         s.note.as_ref().map_or(String::new(), |n| format!(" {n}"))
                     );

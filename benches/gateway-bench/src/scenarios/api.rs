@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::Plan;
+use super::limit::LimitStep;
 use crate::gateway::Gateway;
 use crate::http::{self, Credentials};
 use crate::load::{self, Latency, Work};
@@ -24,6 +25,10 @@ pub struct ApiStep {
     pub requests: u64,
     /// Non-2xx answers and transport errors among them.
     pub errors: u64,
+    /// The errors by HTTP status (0: transport failure).
+    pub error_statuses: std::collections::BTreeMap<u16, u64>,
+    /// The first error seen (status and body, or the transport error).
+    pub first_error: Option<String>,
     /// Requests per second over the measured window.
     pub rps: f64,
     /// Request latency.
@@ -130,6 +135,8 @@ async fn step(
         connections,
         requests: run.requests,
         errors: run.errors,
+        error_statuses: run.error_statuses.clone(),
+        first_error: run.first_error.clone(),
         rps: run.requests as f64 / secs,
         latency: Latency::of(&run.histogram),
         resources,
@@ -146,17 +153,26 @@ async fn step(
         step.resources.gateway_cpu_pct,
         step.resources.client_cpu_pct
     );
+    if let Some(e) = &step.first_error {
+        eprintln!(
+            "    errors by status {:?}; first: {}",
+            step.error_statuses,
+            e.chars().take(300).collect::<String>()
+        );
+    }
     // Let the worker settle what the step enqueued before the next one starts.
     gateway.drain_jobs(Duration::from_secs(120)).await;
     Ok(step)
 }
 
-/// Runs every endpoint at every client count of the plan.
+/// Runs every endpoint at every client count of the plan; with `with_limit`, also the `limit`
+/// scenario at each client count, just before the orders step (the gateway idles meanwhile).
 pub async fn run(
     plan: &Plan,
     gateway: &Gateway,
     monitor: &Monitor,
-) -> anyhow::Result<Vec<ApiStep>> {
+    with_limit: bool,
+) -> anyhow::Result<(Vec<ApiStep>, Vec<LimitStep>)> {
     let credentials = Credentials::test_merchant();
     let order_request = http::request(
         "POST",
@@ -165,7 +181,11 @@ pub async fn run(
         r#"{"amount":50000,"currency":"INR","receipt":"bench"}"#,
     );
     let mut steps = Vec::new();
+    let mut limits = Vec::new();
     for &connections in &plan.connections {
+        if with_limit {
+            limits.push(super::limit::run_one(plan, connections).await?);
+        }
         let orders = Arc::new(Mutex::new(Vec::new()));
         let work = Arc::new(Orders {
             raw: order_request.clone(),
@@ -208,5 +228,5 @@ pub async fn run(
         });
         steps.push(step(plan, gateway, monitor, ENDPOINTS[2], connections, work).await?);
     }
-    Ok(steps)
+    Ok((steps, limits))
 }

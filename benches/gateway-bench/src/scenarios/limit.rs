@@ -161,16 +161,23 @@ impl Pool {
 pub async fn run(plan: &Plan) -> anyhow::Result<Vec<LimitStep>> {
     let mut steps = Vec::new();
     for &connections in &plan.connections {
-        let database = Database::create(plan.backend, &plan.postgres_url, "limit").await?;
-        let size = match plan.backend {
-            Backend::Sqlite => 1,
-            Backend::Postgres => connections.min(POSTGRES_POOL_CAP),
-        };
-        let result = measure(plan, &database.url, connections, size).await;
-        database.remove().await;
-        steps.push(result?);
+        steps.push(run_one(plan, connections).await?);
     }
     Ok(steps)
+}
+
+/// Measures the insert rate with `connections` tasks on a scratch database of its own. `api`
+/// calls this right before its `POST /api/v1/orders` step at the same client count, so the
+/// ratio compares figures taken minutes apart at most (disk latency here drifts a lot).
+pub async fn run_one(plan: &Plan, connections: usize) -> anyhow::Result<LimitStep> {
+    let database = Database::create(plan.backend, &plan.postgres_url, "limit").await?;
+    let size = match plan.backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => connections.min(POSTGRES_POOL_CAP),
+    };
+    let result = measure(plan, &database.url, connections, size).await;
+    database.remove().await;
+    result
 }
 
 async fn measure(

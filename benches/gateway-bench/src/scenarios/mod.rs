@@ -38,4 +38,6 @@ pub struct Plan {
     pub isolation_rate: f64,
     /// Payments of merchant A in each `isolation` phase.
     pub isolation_payments: usize,
+    /// Whether `limit` runs, interleaved with `api` when both are asked for.
+    pub with_limit: bool,
 }
