@@ -166,13 +166,17 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
     let logs = tempfile::Builder::new()
         .prefix("gateway-bench-logs-")
         .tempdir()?;
+    // Run a private copy: a rebuild of target/release/gateway during the run (other people
+    // work in this tree) must not change the binary between scenarios.
+    let snapshot = logs.path().join("gateway");
+    std::fs::copy(&binary, &snapshot).with_context(|| format!("copying {}", binary.display()))?;
     let mut reports = Vec::new();
     for backend in backends {
         let plan = Plan {
             backend,
             postgres_url: args.postgres_url.clone(),
             launch: Launch {
-                binary: binary.clone(),
+                binary: snapshot.clone(),
                 webhook_timeout_ms: args.webhook_timeout_ms,
             },
             connections: args.connections.clone(),
