@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::clock::{Clock, SystemClock, Timestamp};
@@ -56,8 +56,9 @@ pub struct WorkerConfig {
     pub retry_schedule: RetrySchedule,
     /// Per-attempt webhook timeout.
     pub delivery_timeout: Duration,
-    /// Webhook attempts in flight to one URL at once. Jobs beyond it wait (without using an
-    /// attempt), so a slow or dead endpoint holds a few handlers, not the worker.
+    /// Webhook attempts in flight to one URL at once. A delivery beyond it waits briefly for
+    /// a slot, then goes back to the queue without using an attempt, so a slow or dead
+    /// endpoint holds a few handlers, not the worker.
     pub max_in_flight_per_endpoint: usize,
     /// How long shutdown waits for in-flight jobs.
     pub shutdown_grace: Duration,
@@ -79,7 +80,7 @@ impl Default for WorkerConfig {
             max_in_flight: 256,
             retry_schedule: RetrySchedule::production(),
             delivery_timeout: Duration::from_secs(10),
-            max_in_flight_per_endpoint: 16,
+            max_in_flight_per_endpoint: 32,
             shutdown_grace: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(5),
             completed_job_retention: Duration::from_secs(7 * 24 * 3600),
@@ -103,41 +104,34 @@ pub struct Worker {
     endpoints: EndpointSlots,
 }
 
-/// Counts of webhook attempts in flight per endpoint URL, each bounded.
+/// How long a delivery waits for a busy endpoint's slot before it is put back in the queue.
+const ENDPOINT_SLOT_WAIT: Duration = Duration::from_millis(250);
+
+/// One semaphore per endpoint URL, bounding the webhook attempts in flight to it.
 #[derive(Debug, Default)]
-struct EndpointSlots(Mutex<HashMap<String, usize>>);
+struct EndpointSlots(Mutex<HashMap<String, Arc<Semaphore>>>);
 
 impl EndpointSlots {
-    /// A slot for `url`, or `None` while `limit` attempts to it are in flight.
-    fn take(&self, url: &str, limit: usize) -> Option<EndpointSlot<'_>> {
-        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let count = counts.entry(url.to_owned()).or_default();
-        if *count >= limit {
-            return None;
-        }
-        *count += 1;
-        Some(EndpointSlot {
-            slots: self,
-            url: url.to_owned(),
-        })
-    }
-}
-
-/// One attempt's hold on its endpoint; released when dropped.
-struct EndpointSlot<'a> {
-    slots: &'a EndpointSlots,
-    url: String,
-}
-
-impl Drop for EndpointSlot<'_> {
-    fn drop(&mut self) {
-        let mut counts = self.slots.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = counts.get_mut(&self.url) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                counts.remove(&self.url);
+    /// A slot for `url`, waiting up to `wait` while `limit` attempts to it are in flight.
+    async fn take(&self, url: &str, limit: usize, wait: Duration) -> Option<OwnedSemaphorePermit> {
+        let semaphore = {
+            let mut endpoints = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            // URLs change; forget idle endpoints before the map grows large.
+            if endpoints.len() >= 1024 {
+                endpoints.retain(|_, s| s.available_permits() < limit);
             }
+            endpoints
+                .entry(url.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(limit)))
+                .clone()
+        };
+        if let Ok(permit) = semaphore.clone().try_acquire_owned() {
+            return Some(permit);
         }
+        tokio::time::timeout(wait, semaphore.acquire_owned())
+            .await
+            .ok()?
+            .ok()
     }
 }
 
@@ -321,15 +315,20 @@ impl Worker {
         if target.delivery.status != DeliveryStatus::Pending {
             return self.store.complete_job(&job.lease, self.clock.now()).await;
         }
-        let _slot = match &target.url {
+        let slot = match &target.url {
             None => None,
             Some(url) => match self
                 .endpoints
-                .take(url, self.config.max_in_flight_per_endpoint)
+                .take(
+                    url,
+                    self.config.max_in_flight_per_endpoint,
+                    ENDPOINT_SLOT_WAIT,
+                )
+                .await
             {
                 Some(slot) => Some(slot),
                 None => {
-                    // The endpoint is busy (slow or dead): try again once an attempt to it
+                    // The endpoint stays busy (slow or dead): try again once an attempt to it
                     // could have ended, without using one of this delivery's attempts.
                     let later = self.clock.now().plus(self.endpoint_backoff());
                     return self
@@ -362,6 +361,7 @@ impl Worker {
                 self.transport.post(request).await
             }
         };
+        drop(slot);
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let finished = self.clock.now();
         let attempt = target.delivery.attempts + 1;
