@@ -104,8 +104,10 @@ pub struct Worker {
     endpoints: EndpointSlots,
 }
 
-/// How long a delivery waits for a busy endpoint's slot before it is put back in the queue.
-const ENDPOINT_SLOT_WAIT: Duration = Duration::from_millis(250);
+/// How long a delivery waits for a busy endpoint's slot before it is put back in the queue:
+/// long enough for a healthy endpoint's attempt to end, short enough that deliveries to a dead
+/// one cannot crowd out the rest.
+const ENDPOINT_SLOT_WAIT: Duration = Duration::from_millis(20);
 
 /// One semaphore per endpoint URL, bounding the webhook attempts in flight to it.
 #[derive(Debug, Default)]
@@ -400,17 +402,18 @@ impl Worker {
             .await
     }
 
-    /// How long a delivery waits for a busy endpoint: half an attempt's timeout, jittered,
-    /// between 100 ms and 5 s.
+    /// How long a delivery waits in the queue for a busy endpoint: about one attempt's
+    /// timeout (jittered), between 100 ms and 10 s.
     fn endpoint_backoff(&self) -> Duration {
         let jitter = self
             .jitter
             .lock()
             .map(|mut r| r.random_range(0.75..=1.25))
             .unwrap_or(1.0);
-        (self.config.delivery_timeout / 2)
+        self.config
+            .delivery_timeout
             .mul_f64(jitter)
-            .clamp(Duration::from_millis(100), Duration::from_secs(5))
+            .clamp(Duration::from_millis(100), Duration::from_secs(10))
     }
 
     /// Deletes old completed jobs and expired idempotency keys, a bounded batch at a time.
