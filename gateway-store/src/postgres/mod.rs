@@ -87,6 +87,21 @@ impl PostgresStore {
         self.pool.begin().await.map_err(db_error)
     }
 
+    /// Starts a transaction of the worker's own bookkeeping (claims, delivery attempts) that
+    /// commits without waiting for its WAL flush. A crash of the database may lose the last
+    /// fraction of a second of them: the job is then claimed again or the webhook sent again,
+    /// which the at-least-once design already allows. A later durable commit flushes them too,
+    /// so nothing that depends on one can outlive it. Money (payments, refunds, settlements)
+    /// always waits for the flush.
+    async fn begin_bookkeeping(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        Ok(tx)
+    }
+
     /// Closes the pool; the `LISTEN` task, if any, ends with it.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -737,7 +737,7 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let now_ms = now.as_millis();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_bookkeeping().await?;
         // A job whose worker died on its last allowed attempt is not retried forever. Rows another
         // claimer holds are skipped here too (it fails them itself).
         sqlx::query(
@@ -930,7 +930,7 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let id = attempt.delivery_id.to_string();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_bookkeeping().await?;
         // The delivery row before its job, as retry_delivery locks them.
         sqlx::query("SELECT id FROM webhook_deliveries WHERE id = $1 FOR UPDATE")
             .bind(&id)
