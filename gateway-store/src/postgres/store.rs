@@ -931,35 +931,26 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let id = attempt.delivery_id.to_string();
         let mut tx = self.begin_bookkeeping().await?;
-        // The delivery row before its job, as retry_delivery locks them.
-        sqlx::query("SELECT id FROM webhook_deliveries WHERE id = $1 FOR UPDATE")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        match attempt.next_retry_at {
-            Some(retry_at) => {
-                let requeued = sqlx::query(
-                    "UPDATE jobs SET status = 'queued', run_at = $1, attempts = 0, locked_by = NULL, locked_until = NULL, updated_at = $2
-                     WHERE id = $3 AND status = 'running' AND locked_by = $4",
-                )
-                .bind(retry_at.as_millis())
-                .bind(now.as_millis())
-                .bind(lease.job_id)
-                .bind(&lease.worker)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                if requeued.rows_affected() == 0 {
-                    return Err(StoreError::LeaseLost);
-                }
-            }
-            None => complete_leased_job(&mut tx, lease, now).await?,
-        }
-        sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, attempts = $2, last_attempt_at = $3, next_retry_at = $4, response_code = $5,
-                    response_body = $6, duration_ms = $7, error = $8, updated_at = $9
-             WHERE id = $10",
+        // One statement: lock the delivery row before its job (as retry_delivery does), requeue
+        // or complete the job under its lease, update the delivery and log the attempt. The
+        // attempt is logged only if the lease was still held.
+        let logged = sqlx::query(
+            "WITH delivery AS (
+                 SELECT id FROM webhook_deliveries WHERE id = $10 FOR UPDATE),
+             job AS (
+                 UPDATE jobs SET status = CASE WHEN $4::BIGINT IS NULL THEN 'completed' ELSE 'queued' END,
+                        run_at = COALESCE($4::BIGINT, run_at),
+                        attempts = CASE WHEN $4::BIGINT IS NULL THEN attempts ELSE 0 END,
+                        locked_by = NULL, locked_until = NULL, updated_at = $9
+                  WHERE id = $11 AND status = 'running' AND locked_by = $12 AND EXISTS (SELECT 1 FROM delivery)
+                  RETURNING id),
+             updated AS (
+                 UPDATE webhook_deliveries SET status = $1, attempts = $2, last_attempt_at = $3, next_retry_at = $4,
+                        response_code = $5, response_body = $6, duration_ms = $7, error = $8, updated_at = $9
+                  WHERE id = $10 AND EXISTS (SELECT 1 FROM job)
+                  RETURNING id)
+             INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
+             SELECT id, $2, $3, $5, $6, $7, $8, $1, $4 FROM updated",
         )
         .bind(attempt.status.as_str())
         .bind(attempt.attempt)
@@ -971,25 +962,14 @@ impl Store for PostgresStore {
         .bind(&attempt.error)
         .bind(now.as_millis())
         .bind(&id)
+        .bind(lease.job_id)
+        .bind(&lease.worker)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&id)
-        .bind(attempt.attempt)
-        .bind(attempt.attempted_at.as_millis())
-        .bind(attempt.response_code)
-        .bind(&attempt.response_body)
-        .bind(attempt.duration_ms)
-        .bind(&attempt.error)
-        .bind(attempt.status.as_str())
-        .bind(attempt.next_retry_at.map(Timestamp::as_millis))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        if logged.rows_affected() == 0 {
+            return Err(StoreError::LeaseLost);
+        }
         tx.commit().await.map_err(db_error)
     }
 
