@@ -103,6 +103,53 @@ async fn pending_payment(store: &Arc<dyn Store>, run_at: Timestamp) -> PaymentId
 }
 
 on_both_backends! {
+    async fn a_delivery_attempt_is_recorded_only_under_a_held_lease(f) {
+        let merchant = gateway_core::merchant::test_merchant::ID;
+        f.store
+            .set_webhook_url(merchant, Some("http://127.0.0.1:9/hook"), T0)
+            .await
+            .unwrap();
+        let event = gateway_core::event::Event::test(merchant, T0);
+        f.store.create_test_delivery(&event, None).await.unwrap();
+        let old = f.store.claim_jobs("w1", T0, LEASE, 1).await.unwrap().remove(0);
+        let new = f
+            .store
+            .claim_jobs("w2", T0.plus(LEASE), LEASE, 1)
+            .await
+            .unwrap()
+            .remove(0);
+        let attempt = |status| gateway_core::webhook::DeliveryAttempt {
+            delivery_id: event.delivery_id,
+            attempt: 1,
+            attempted_at: T0,
+            response_code: Some(500),
+            response_body: Some("no".into()),
+            duration_ms: 3,
+            error: None,
+            status,
+            next_retry_at: Some(T0.plus(Duration::from_secs(60))),
+        };
+        let pending = gateway_core::webhook::DeliveryStatus::Pending;
+        assert_eq!(
+            f.store.record_delivery_attempt(&old.lease, &attempt(pending), T0).await,
+            Err(StoreError::LeaseLost)
+        );
+        let detail = f.store.delivery(merchant, event.delivery_id).await.unwrap().unwrap();
+        assert!(detail.attempt_log.is_empty(), "{detail:?}");
+        assert_eq!(detail.delivery.attempts, 0);
+
+        f.store
+            .record_delivery_attempt(&new.lease, &attempt(pending), T0.plus(LEASE))
+            .await
+            .unwrap();
+        let detail = f.store.delivery(merchant, event.delivery_id).await.unwrap().unwrap();
+        assert_eq!(detail.attempt_log.len(), 1);
+        assert_eq!(detail.delivery.attempts, 1);
+        assert_eq!(detail.delivery.response_code, Some(500));
+        let counts = f.store.job_counts().await.unwrap();
+        assert_eq!((counts.pending, counts.processing), (1, 0), "requeued for the retry");
+    }
+
     async fn claims_take_only_due_jobs_up_to_the_batch_size(f) {
         for _ in 0..5 {
             pending_payment(&f.store, T0).await;
