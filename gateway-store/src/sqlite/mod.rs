@@ -33,6 +33,8 @@ pub struct SqliteStore {
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a reader connection copies the WAL back into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a request waits for a pooled connection before the store reports `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,10 +55,17 @@ impl SqliteStore {
             // the newest rows, and the OS page cache holds the rest.
             .pragma("cache_size", "-2000");
         let in_memory = url.contains(":memory:");
+        // The writer never checkpoints (a checkpoint inside a commit would stall every write
+        // behind its fsync); a reader connection does, in the background.
+        let writer_options = if in_memory {
+            options.clone()
+        } else {
+            options.clone().pragma("wal_autocheckpoint", "0")
+        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
+            .connect_with(writer_options)
             .await
             .map_err(db_error)?;
         // An in-memory database exists per connection, so it must share the writer.
@@ -71,6 +80,9 @@ impl SqliteStore {
                 .map_err(db_error)?
         };
         let write = writer::Writer::start(writer.clone());
+        if !in_memory {
+            write.checkpoint_in_background(reader.clone(), CHECKPOINT_INTERVAL);
+        }
         Ok(Self {
             writer,
             reader,

@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use gateway_core::StoreError;
 use sqlx::{Connection, SqliteConnection, SqlitePool};
@@ -88,6 +89,29 @@ impl Writer {
         let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(run_batches(pool, commands));
         Self { queue }
+    }
+
+    /// Every `interval`, until the writer stops, runs a passive checkpoint on a connection of
+    /// `readers`: it copies committed pages from the WAL into the database file (and waits for
+    /// their fsync) beside the writer instead of inside one of its commits.
+    pub(crate) fn checkpoint_in_background(&self, readers: SqlitePool, interval: Duration) {
+        let alive = self.queue.downgrade();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if alive.upgrade().is_none() || readers.is_closed() {
+                    return;
+                }
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&readers)
+                    .await
+                {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
+                }
+            }
+        });
     }
 
     /// Runs `work` in a write transaction (shared with other commands) and returns its result
