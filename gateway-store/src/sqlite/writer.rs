@@ -307,4 +307,55 @@ mod tests {
         );
         assert_eq!(insert(&writer, 1).await, Ok(1));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_background_checkpoint_moves_the_wal_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("checkpoint.db");
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", "0");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .unwrap();
+        let readers = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY, pad TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let writer = Writer::start(pool.clone());
+        for n in 0..200_i64 {
+            writer
+                .write(move |conn| {
+                    Box::pin(async move {
+                        sqlx::query("INSERT INTO t VALUES (?1, ?2)")
+                            .bind(n)
+                            .bind("x".repeat(500))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db_error)?;
+                        Ok(())
+                    })
+                })
+                .await
+                .unwrap();
+        }
+        let size = || std::fs::metadata(&file).unwrap().len();
+        let before = size();
+        writer.checkpoint_in_background(readers, Duration::from_millis(20));
+        let mut waited = 0;
+        while size() <= before && waited < 200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 1;
+        }
+        assert!(size() > before + 100 * 500, "{} → {}", before, size());
+    }
 }
