@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -109,31 +110,63 @@ pub struct Worker {
 /// one cannot crowd out the rest.
 const ENDPOINT_SLOT_WAIT: Duration = Duration::from_millis(20);
 
-/// One semaphore per endpoint URL, bounding the webhook attempts in flight to it.
+/// Per endpoint URL: a semaphore bounding the webhook attempts in flight to it, and how many
+/// attempts to it have failed in a row.
 #[derive(Debug, Default)]
-struct EndpointSlots(Mutex<HashMap<String, Arc<Semaphore>>>);
+struct EndpointSlots(Mutex<HashMap<String, Arc<Endpoint>>>);
+
+#[derive(Debug)]
+struct Endpoint {
+    slots: Arc<Semaphore>,
+    failures_in_a_row: AtomicU32,
+}
 
 impl EndpointSlots {
+    fn endpoint(&self, url: &str, limit: usize) -> Arc<Endpoint> {
+        let mut endpoints = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // URLs change; forget idle endpoints before the map grows large.
+        if endpoints.len() >= 1024 {
+            endpoints.retain(|_, e| e.slots.available_permits() < limit);
+        }
+        endpoints
+            .entry(url.to_owned())
+            .or_insert_with(|| {
+                Arc::new(Endpoint {
+                    slots: Arc::new(Semaphore::new(limit)),
+                    failures_in_a_row: AtomicU32::new(0),
+                })
+            })
+            .clone()
+    }
+
     /// A slot for `url`, waiting up to `wait` while `limit` attempts to it are in flight.
     async fn take(&self, url: &str, limit: usize, wait: Duration) -> Option<OwnedSemaphorePermit> {
-        let semaphore = {
-            let mut endpoints = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            // URLs change; forget idle endpoints before the map grows large.
-            if endpoints.len() >= 1024 {
-                endpoints.retain(|_, s| s.available_permits() < limit);
-            }
-            endpoints
-                .entry(url.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(limit)))
-                .clone()
-        };
-        if let Ok(permit) = semaphore.clone().try_acquire_owned() {
+        let slots = self.endpoint(url, limit).slots.clone();
+        if let Ok(permit) = slots.clone().try_acquire_owned() {
             return Some(permit);
         }
-        tokio::time::timeout(wait, semaphore.acquire_owned())
+        tokio::time::timeout(wait, slots.acquire_owned())
             .await
             .ok()?
             .ok()
+    }
+
+    /// Records an attempt's outcome; returns the failures in a row now.
+    fn record(&self, url: &str, limit: usize, succeeded: bool) -> u32 {
+        let endpoint = self.endpoint(url, limit);
+        if succeeded {
+            endpoint.failures_in_a_row.store(0, Ordering::Relaxed);
+            0
+        } else {
+            endpoint.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1
+        }
+    }
+
+    /// Failed attempts in a row to `url`.
+    fn failures(&self, url: &str, limit: usize) -> u32 {
+        self.endpoint(url, limit)
+            .failures_in_a_row
+            .load(Ordering::Relaxed)
     }
 }
 
@@ -332,7 +365,7 @@ impl Worker {
                 None => {
                     // The endpoint stays busy (slow or dead): try again once an attempt to it
                     // could have ended, without using one of this delivery's attempts.
-                    let later = self.clock.now().plus(self.endpoint_backoff());
+                    let later = self.clock.now().plus(self.endpoint_backoff(url));
                     return self
                         .store
                         .defer_job(&job.lease, later, self.clock.now())
@@ -368,6 +401,10 @@ impl Worker {
         let finished = self.clock.now();
         let attempt = target.delivery.attempts + 1;
         let succeeded = matches!(&result, Ok(r) if (200..300).contains(&r.status));
+        if let Some(url) = &target.url {
+            self.endpoints
+                .record(url, self.config.max_in_flight_per_endpoint, succeeded);
+        }
         let next_retry_at = if succeeded || target.url.is_none() {
             None
         } else {
@@ -403,17 +440,23 @@ impl Worker {
     }
 
     /// How long a delivery waits in the queue for a busy endpoint: about one attempt's
-    /// timeout (jittered), between 100 ms and 10 s.
-    fn endpoint_backoff(&self) -> Duration {
+    /// timeout, doubled for each of the last few failed attempts to it in a row (a dead
+    /// endpoint's backlog then costs almost nothing), jittered, between 100 ms and 5 min.
+    fn endpoint_backoff(&self, url: &str) -> Duration {
         let jitter = self
             .jitter
             .lock()
             .map(|mut r| r.random_range(0.75..=1.25))
             .unwrap_or(1.0);
+        let failures = self
+            .endpoints
+            .failures(url, self.config.max_in_flight_per_endpoint)
+            .min(8);
         self.config
             .delivery_timeout
+            .saturating_mul(1 << failures)
             .mul_f64(jitter)
-            .clamp(Duration::from_millis(100), Duration::from_secs(10))
+            .clamp(Duration::from_millis(100), Duration::from_secs(300))
     }
 
     /// Deletes old completed jobs and expired idempotency keys, a bounded batch at a time.

@@ -263,13 +263,16 @@ impl Report {
             );
             let _ = writeln!(out, "{E2E_HEADER}");
             e2e_row(&mut out, &iso.alone);
+            e2e_row(&mut out, &iso.with_healthy_merchant);
             e2e_row(&mut out, &iso.with_hanging_merchant);
             let _ = writeln!(
                 out,
-                "\nMerchant A's p99 with B hanging: {:+.0} % ({} → {} ms). B made {} payments; the gateway opened {} connections to B's endpoint.",
+                "\nMerchant A's p99 with B hanging: {:+.0} % against A alone ({} → {} ms), {:+.0} % against A beside a healthy B ({} ms). B made {} payments; the gateway opened {} connections to B's endpoint.",
                 iso.p99_increase_pct,
                 ms(iso.alone.settled.latency.p99_us),
                 ms(iso.with_hanging_merchant.settled.latency.p99_us),
+                iso.p99_increase_vs_healthy_pct,
+                ms(iso.with_healthy_merchant.settled.latency.p99_us),
                 iso.b_payments,
                 iso.b_connections
             );

@@ -1,8 +1,9 @@
 //! `isolation`: does a merchant whose webhook endpoint hangs slow down another merchant's
 //! deliveries? Merchant A's endpoint answers at once; merchant B's accepts connections and
 //! never answers, so every delivery to B waits out `WEBHOOK_TIMEOUT_MS`. A's create → delivered
-//! latency is measured at a fixed offered rate, first alone, then with B paying at the same
-//! rate at the same time.
+//! latency is measured at a fixed offered rate: alone, then with B paying at the same rate to
+//! a healthy endpoint (the cost of B's load alone), then with B's endpoint hanging (the cost
+//! of the dead endpoint on top of that load).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -26,14 +27,19 @@ pub struct Isolation {
     pub rate: f64,
     /// Merchant A alone.
     pub alone: E2eRun,
-    /// Merchant A while B pays at the same rate.
+    /// Merchant A while B pays at the same rate to a healthy endpoint.
+    pub with_healthy_merchant: E2eRun,
+    /// Merchant A while B pays at the same rate to an endpoint that never answers.
     pub with_hanging_merchant: E2eRun,
     /// Payments B made in the second phase.
     pub b_payments: u64,
     /// Connections the gateway opened to B's endpoint (each held until its timeout).
     pub b_connections: u64,
-    /// Change in A's p99, %.
+    /// Change in A's p99 from alone to beside the hanging B, %.
     pub p99_increase_pct: f64,
+    /// Change in A's p99 from beside a healthy B to beside a hanging B, %: what the dead
+    /// endpoint itself costs.
+    pub p99_increase_vs_healthy_pct: f64,
 }
 
 /// Runs both phases. `b` is the second merchant, created before the gateway started.
@@ -46,8 +52,8 @@ pub async fn run(
     let a = Credentials::test_merchant();
     let (url, received) = receiver::start().await?;
     gateway.set_webhook_url(&a, &url).await?;
+    let (healthy_b, _) = receiver::start().await?;
     let (hole, swallowed) = receiver::start_black_hole().await?;
-    gateway.set_webhook_url(&b, &hole).await?;
     let pool = Pool::new(gateway.addr, OPEN_LOOP_CONNECTIONS);
     let rate = plan.isolation_rate;
     let count = plan.isolation_payments;
@@ -65,6 +71,25 @@ pub async fn run(
     print(&alone);
     gateway.drain_jobs(PATIENCE).await;
 
+    gateway.set_webhook_url(&b, &healthy_b).await?;
+    let mark = monitor.begin();
+    let start = Instant::now();
+    let (made_a, made_b) = tokio::join!(
+        load::open_loop(pool.clone(), a.clone(), rate, count),
+        load::open_loop(pool.clone(), b.clone(), rate, count)
+    );
+    let (made_a, _) = (made_a?, made_b?);
+    let settled = load::settle(&made_a, &received, start, PATIENCE).await;
+    let with_healthy_merchant = E2eRun {
+        mode: format!("A + healthy B {rate}/s"),
+        offered_rate: Some(rate),
+        settled,
+        resources: monitor.end(mark),
+    };
+    print(&with_healthy_merchant);
+    gateway.drain_jobs(PATIENCE).await;
+
+    gateway.set_webhook_url(&b, &hole).await?;
     let mark = monitor.begin();
     let start = Instant::now();
     let (made_a, made_b) = tokio::join!(
@@ -80,17 +105,24 @@ pub async fn run(
         resources: monitor.end(mark),
     };
     print(&with_hanging_merchant);
-    let before = alone.settled.latency.p99_us as f64;
-    let after = with_hanging_merchant.settled.latency.p99_us as f64;
-    Ok(Isolation {
-        webhook_timeout_ms: plan.launch.webhook_timeout_ms,
-        rate,
-        p99_increase_pct: if before > 0.0 {
+    let p99 = |run: &E2eRun| run.settled.latency.p99_us as f64;
+    let increase = |before: f64, after: f64| {
+        if before > 0.0 {
             (after - before) / before * 100.0
         } else {
             0.0
-        },
+        }
+    };
+    Ok(Isolation {
+        webhook_timeout_ms: plan.launch.webhook_timeout_ms,
+        rate,
+        p99_increase_pct: increase(p99(&alone), p99(&with_hanging_merchant)),
+        p99_increase_vs_healthy_pct: increase(
+            p99(&with_healthy_merchant),
+            p99(&with_hanging_merchant),
+        ),
         alone,
+        with_healthy_merchant,
         with_hanging_merchant,
         b_payments: made_b.iter().filter(|m| m.ok).count() as u64,
         b_connections: swallowed.connections.load(Ordering::Relaxed),
