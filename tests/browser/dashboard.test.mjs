@@ -10,16 +10,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { gatewayBin, chromiumPath, freePort, waitFor } from './support.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const gatewayBin = process.env.GATEWAY_BIN || join(root, 'target/debug/gateway');
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const shots = process.env.SCREENSHOTS;
 const KEY = 'key_test_abc123';
 const SECRET = 'secret_test_xyz789';
@@ -30,28 +26,6 @@ let receiver, receiverUrl;
 const hook = { healthy: true, received: [] }; // the receiver's behaviour and what it got
 const requests = []; // every URL the dashboard's tab asked for
 const problems = []; // page errors and console errors (CSP violations show up here)
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-async function waitFor(url) {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 /** Polls fn until it returns a truthy value (or throws after the timeout). */
 async function eventually(fn, what, timeout = 20_000) {
