@@ -238,9 +238,7 @@ pub(crate) fn refund_totals(row: &impl ReadRow) -> Result<RefundTotals, StoreErr
 pub(crate) fn webhook_health<R: ReadRow>(rows: &[R]) -> Result<WebhookHealth, StoreError> {
     let mut health = WebhookHealth::default();
     for row in rows {
-        let status: String = row.column("status")?;
-        let status = DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery status"))?;
-        health.add(status, row.column("n")?);
+        health.add(delivery_status(row)?, row.column("n")?);
     }
     Ok(health)
 }
