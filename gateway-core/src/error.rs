@@ -32,6 +32,53 @@ impl ErrorCode {
     }
 }
 
+/// A money rule's refusal: the one place each rule's client-facing text is written. Decision
+/// functions in the domain modules return these; stores pass them on unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The order has a successful payment.
+    #[error("Order has already been paid")]
+    OrderAlreadyPaid,
+    /// The order has a payment that is pending or succeeded.
+    #[error("Order already has a payment in progress")]
+    PaymentInProgress,
+    /// The payment is pending, failed or already captured.
+    #[error("Payment not in capturable state")]
+    NotCapturable,
+    /// The payment has a refund that is not `failed`: its money is (being) returned.
+    #[error("Payment has been refunded and cannot be captured")]
+    CaptureAfterRefund,
+    /// A capture for less or more than the payment.
+    #[error("Capture amount must equal the payment amount")]
+    CaptureAmountMismatch,
+    /// Only a successful payment can be refunded.
+    #[error("Payment not in refundable state")]
+    NotRefundable,
+    /// The refund would take the payment's non-failed refunds above its amount.
+    #[error("Refund amount exceeds available amount (available: {available})")]
+    RefundExceedsAvailable {
+        /// What can still be refunded.
+        available: i64,
+    },
+    /// A payment or refund leaves `pending` once.
+    #[error("{0} has already been settled")]
+    AlreadySettled(&'static str),
+    /// Webhooks need the merchant's URL.
+    #[error("Webhook URL is not configured")]
+    WebhookUrlMissing,
+    /// A manual retry while an attempt of the delivery is running.
+    #[error("An attempt of this delivery is in progress; retry shortly")]
+    DeliveryInFlight,
+}
+
+impl Refusal {
+    /// Whether asking again later may succeed (the refusal is about something in progress).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::DeliveryInFlight)
+    }
+}
+
 /// Why a gateway operation did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -44,9 +91,9 @@ pub enum GatewayError {
         /// Human description.
         message: String,
     },
-    /// The object is not in a state that allows the operation; nothing changed.
-    #[error("{0}")]
-    InvalidState(String),
+    /// A money rule refused the operation; nothing changed.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// No such object for this merchant.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -84,11 +131,6 @@ impl GatewayError {
         }
     }
 
-    /// An operation the object's state does not allow.
-    pub fn invalid_state(message: impl Into<String>) -> Self {
-        Self::InvalidState(message.into())
-    }
-
     /// The validation code, for `Invalid` errors.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
@@ -102,10 +144,7 @@ impl From<StoreError> for GatewayError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => Self::NotFound(what),
-            StoreError::InvalidState(msg) => Self::InvalidState(msg),
-            StoreError::RefundExceedsPayment { available } => Self::bad_request(format!(
-                "Refund amount exceeds available amount (available: {available})"
-            )),
+            StoreError::Refused(refusal) => Self::Refused(refusal),
             StoreError::Conflict(msg) => Self::Conflict(msg),
             StoreError::IdempotencyKeyTaken => Self::Conflict("Idempotency key is in use".into()),
             StoreError::LeaseLost => Self::Conflict("job lease lost".into()),

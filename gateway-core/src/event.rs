@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::clock::Timestamp;
+use crate::error::Refusal;
 use crate::ids::{DeliveryId, MerchantId};
 use crate::payment::Payment;
 use crate::refund::Refund;
@@ -122,6 +123,23 @@ impl Event {
     /// `{"event": …, "timestamp": …, "data": {"refund": {…}}}`.
     pub fn refund(event_type: EventType, refund: &Refund, now: Timestamp) -> Self {
         Self::new(refund.merchant_id, event_type, RefundData { refund }, now)
+    }
+
+    /// Decides which of `events` become webhook deliveries: all of them when the merchant has a
+    /// webhook URL, none otherwise.
+    pub fn to_deliver<'e>(events: &'e [Event], webhook_url: Option<&str>) -> &'e [Event] {
+        if webhook_url.is_some() { events } else { &[] }
+    }
+
+    /// Decides that a test event is delivered: only to a configured webhook URL.
+    pub fn to_deliver_test<'e>(
+        event: &'e Event,
+        webhook_url: Option<&str>,
+    ) -> Result<&'e [Event], Refusal> {
+        match webhook_url {
+            Some(_) => Ok(std::slice::from_ref(event)),
+            None => Err(Refusal::WebhookUrlMissing),
+        }
     }
 
     /// A `webhook.test` event.

@@ -50,6 +50,63 @@ impl JobKind {
     }
 }
 
+/// Where a job stands (see the module docs for the lifecycle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// Waiting until it is due.
+    Queued,
+    /// Held by a worker under a lease.
+    Running,
+    /// Done (or superseded). Final.
+    Completed,
+    /// Gave up after its attempts. Final.
+    Failed,
+}
+
+impl JobStatus {
+    /// The status as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored status.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => Self::Queued,
+            "running" => Self::Running,
+            "completed" => Self::Completed,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Every state, in lifecycle order.
+    pub const ALL: [Self; 4] = [Self::Queued, Self::Running, Self::Completed, Self::Failed];
+
+    /// Every transition: `(from, why, to)`.
+    pub const TRANSITIONS: [(Self, &'static str, Self); 6] = [
+        (Self::Queued, "claimed under a lease", Self::Running),
+        (
+            Self::Queued,
+            "superseded by a manual retry",
+            Self::Completed,
+        ),
+        (Self::Running, "effects committed", Self::Completed),
+        (Self::Running, "retry, deferral or release", Self::Queued),
+        (Self::Running, "lease expired, claimed again", Self::Running),
+        (
+            Self::Running,
+            "final attempt failed or its lease expired",
+            Self::Failed,
+        ),
+    ];
+}
+
 /// How many times a job's handler may fail (error, panic, lost lease) before the job is `failed`.
 pub const JOB_MAX_ATTEMPTS: i32 = 10;
 

@@ -188,7 +188,7 @@ pub mod transport;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use error::{ErrorCode, GatewayError};
+pub use error::{ErrorCode, GatewayError, Refusal};
 pub use gateway::Gateway;
 pub use idempotency::{IdempotencyKey, Idempotent};
 pub use processor::{Processor, SimulatedBank, SimulationConfig};

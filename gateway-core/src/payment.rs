@@ -1,13 +1,15 @@
 //! Payments and their state machine: `pending` → `success` | `failed`, exactly once;
-//! `captured` may become true once, only on `success`.
+//! `captured` may become true once, only on `success`, for the full amount, and never once the
+//! payment has a refund that is not `failed`.
 
 use serde::Serialize;
 
 use crate::clock::Timestamp;
-use crate::error::GatewayError;
+use crate::error::Refusal;
 use crate::ids::{MerchantId, OrderId, PaymentId};
 use crate::instrument::StoredInstrument;
 use crate::money::{Amount, Currency};
+use crate::refund::check_refundable;
 
 /// How the customer pays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,6 +64,18 @@ impl PaymentStatus {
             _ => return None,
         })
     }
+
+    /// Every state, in lifecycle order.
+    pub const ALL: [Self; 3] = [Self::Pending, Self::Success, Self::Failed];
+
+    /// Every transition: `(from, the bank's answer, to)`.
+    pub const TRANSITIONS: [(Self, &'static str, Self); 2] = [
+        (Self::Pending, "bank accepts", Self::Success),
+        (Self::Pending, "bank declines", Self::Failed),
+    ];
+
+    /// The states a payment may be in while its order takes no other payment.
+    pub const LIVE: [Self; 2] = [Self::Pending, Self::Success];
 }
 
 /// What the (simulated) bank said about a payment.
@@ -169,11 +183,9 @@ impl Payment {
     }
 
     /// Applies the bank's answer. Only a pending payment can settle, and only once.
-    pub fn settle(&mut self, outcome: PaymentOutcome, now: Timestamp) -> Result<(), GatewayError> {
+    pub fn settle(&mut self, outcome: PaymentOutcome, now: Timestamp) -> Result<(), Refusal> {
         if self.status != PaymentStatus::Pending {
-            return Err(GatewayError::invalid_state(
-                "Payment has already been settled",
-            ));
+            return Err(Refusal::AlreadySettled("Payment"));
         }
         match outcome {
             PaymentOutcome::Succeeded => self.status = PaymentStatus::Success,
@@ -187,26 +199,52 @@ impl Payment {
         Ok(())
     }
 
-    /// Captures the payment: only a successful, not yet captured payment, for its full amount.
-    pub fn capture(&mut self, amount: Option<i64>, now: Timestamp) -> Result<(), GatewayError> {
-        if self.status != PaymentStatus::Success || self.captured {
-            return Err(GatewayError::invalid_state(
-                "Payment not in capturable state",
-            ));
-        }
-        if amount.is_some_and(|a| a != self.amount.minor()) {
-            return Err(GatewayError::bad_request(
-                "Capture amount must equal the payment amount",
-            ));
-        }
-        self.captured = true;
-        self.updated_at = now;
-        Ok(())
-    }
-
     /// Whether refunds may be made against this payment.
     pub fn is_refundable(&self) -> bool {
         self.status == PaymentStatus::Success
+    }
+}
+
+/// What a store reads, under lock, before capturing or refunding a payment: the payment and the
+/// sum of its refunds that are not `failed`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentSnapshot {
+    /// The payment as stored.
+    pub payment: Payment,
+    /// Σ of its `pending` and `processed` refunds, in minor units.
+    pub refunded: i64,
+}
+
+impl PaymentSnapshot {
+    /// Decides a capture of `amount` (the full amount when `None`) at `now`, returning the
+    /// captured payment. Only a successful, uncaptured payment without any non-failed refund
+    /// can be captured, and only for its full amount.
+    pub fn capture(&self, amount: Option<i64>, now: Timestamp) -> Result<Payment, Refusal> {
+        let payment = &self.payment;
+        if payment.status != PaymentStatus::Success || payment.captured {
+            return Err(Refusal::NotCapturable);
+        }
+        if self.refunded > 0 {
+            return Err(Refusal::CaptureAfterRefund);
+        }
+        if amount.is_some_and(|a| a != payment.amount.minor()) {
+            return Err(Refusal::CaptureAmountMismatch);
+        }
+        Ok(Payment {
+            captured: true,
+            updated_at: now,
+            ..payment.clone()
+        })
+    }
+
+    /// Decides whether a refund of `amount` may be made: only against a successful payment,
+    /// and only while its non-failed refunds, this one included, stay within its amount.
+    pub fn admit_refund(&self, amount: Amount) -> Result<(), Refusal> {
+        if !self.payment.is_refundable() {
+            return Err(Refusal::NotRefundable);
+        }
+        check_refundable(self.payment.amount, self.refunded, amount)
+            .map_err(|available| Refusal::RefundExceedsAvailable { available })
     }
 }
 
@@ -259,25 +297,74 @@ mod tests {
         assert!(!p.is_refundable());
     }
 
+    fn snapshot(payment: &Payment, refunded: i64) -> PaymentSnapshot {
+        PaymentSnapshot {
+            payment: payment.clone(),
+            refunded,
+        }
+    }
+
     #[test]
     fn capture_needs_success_happens_once_and_only_for_the_full_amount() {
         let mut p = pending();
-        assert!(
-            p.capture(None, Timestamp::from_millis(1)).is_err(),
+        let at = Timestamp::from_millis(2);
+        assert_eq!(
+            snapshot(&p, 0).capture(None, at),
+            Err(Refusal::NotCapturable),
             "pending cannot be captured"
         );
         p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(1))
             .unwrap();
-        assert!(
-            p.capture(Some(100), Timestamp::from_millis(2)).is_err(),
+        assert_eq!(
+            snapshot(&p, 0).capture(Some(100), at),
+            Err(Refusal::CaptureAmountMismatch),
             "partial capture"
         );
-        assert!(!p.captured);
-        p.capture(Some(50_000), Timestamp::from_millis(2)).unwrap();
-        assert!(p.captured);
-        assert!(
-            p.capture(None, Timestamp::from_millis(3)).is_err(),
+        let captured = snapshot(&p, 0).capture(Some(50_000), at).unwrap();
+        assert!(captured.captured);
+        assert_eq!(captured.updated_at, at);
+        assert_eq!(
+            snapshot(&captured, 0).capture(None, Timestamp::from_millis(3)),
+            Err(Refusal::NotCapturable),
             "second capture"
+        );
+    }
+
+    #[test]
+    fn a_payment_with_a_refund_that_is_not_failed_cannot_be_captured() {
+        let mut p = pending();
+        p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(1))
+            .unwrap();
+        for refunded in [1, 25_000, 50_000] {
+            assert_eq!(
+                snapshot(&p, refunded).capture(None, Timestamp::from_millis(2)),
+                Err(Refusal::CaptureAfterRefund)
+            );
+        }
+    }
+
+    #[test]
+    fn refunds_need_a_successful_payment_and_stay_within_its_amount() {
+        let mut p = pending();
+        let half = Amount::new(25_000).unwrap();
+        assert_eq!(
+            snapshot(&p, 0).admit_refund(half),
+            Err(Refusal::NotRefundable)
+        );
+        p.settle(PaymentOutcome::Succeeded, Timestamp::from_millis(1))
+            .unwrap();
+        assert_eq!(snapshot(&p, 25_000).admit_refund(half), Ok(()));
+        assert_eq!(
+            snapshot(&p, 25_001).admit_refund(half),
+            Err(Refusal::RefundExceedsAvailable { available: 24_999 })
+        );
+        let captured = snapshot(&p, 0)
+            .capture(None, Timestamp::from_millis(2))
+            .unwrap();
+        assert_eq!(
+            snapshot(&captured, 0).admit_refund(half),
+            Ok(()),
+            "captured payments are refundable"
         );
     }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::clock::Timestamp;
-use crate::error::GatewayError;
+use crate::error::Refusal;
 use crate::ids::{MerchantId, PaymentId, RefundId};
 use crate::money::Amount;
 
@@ -39,6 +39,15 @@ impl RefundStatus {
             _ => return None,
         })
     }
+
+    /// Every state, in lifecycle order.
+    pub const ALL: [Self; 3] = [Self::Pending, Self::Processed, Self::Failed];
+
+    /// Every transition: `(from, the bank's answer, to)`.
+    pub const TRANSITIONS: [(Self, &'static str, Self); 2] = [
+        (Self::Pending, "bank returns the money", Self::Processed),
+        (Self::Pending, "bank refuses", Self::Failed),
+    ];
 }
 
 /// A refund, as the API shows it.
@@ -66,11 +75,9 @@ pub struct Refund {
 
 impl Refund {
     /// Settles a pending refund, once.
-    pub fn settle(&mut self, processed: bool, now: Timestamp) -> Result<(), GatewayError> {
+    pub fn settle(&mut self, processed: bool, now: Timestamp) -> Result<(), Refusal> {
         if self.status != RefundStatus::Pending {
-            return Err(GatewayError::invalid_state(
-                "Refund has already been settled",
-            ));
+            return Err(Refusal::AlreadySettled("Refund"));
         }
         if processed {
             self.status = RefundStatus::Processed;

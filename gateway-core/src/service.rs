@@ -22,7 +22,7 @@ use crate::jobs::{JobStats, NewJob};
 use crate::merchant::{SecretHasher, StoredCredential, generate_webhook_secret};
 use crate::money::{Amount, Currency};
 use crate::order::{Order, OrderStatus};
-use crate::payment::{Payment, PaymentStatus};
+use crate::payment::{Payment, PaymentSnapshot, PaymentStatus};
 use crate::processor::Processor;
 use crate::refund::{Refund, RefundStatus};
 use crate::signer::CheckoutResult;
@@ -168,6 +168,19 @@ impl GatewayService {
             },
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The merchant's payment `id` with its refunded sum, as last committed.
+    async fn payment_snapshot(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        let id = PaymentId::parse(id).ok_or(GatewayError::NotFound("Payment"))?;
+        self.store
+            .payment_snapshot(merchant, &id)
+            .await?
+            .ok_or(GatewayError::NotFound("Payment"))
     }
 
     fn page(page: PageRequest) -> Result<PageRequest, GatewayError> {
@@ -333,14 +346,12 @@ impl Gateway for GatewayService {
             }
         };
         let order_id = OrderId::parse(&request.order_id).ok_or(GatewayError::NotFound("Order"))?;
+        // The store decides, under lock, whether the order takes this payment.
         let order = self
             .store
             .order(merchant, &order_id)
             .await?
             .ok_or(GatewayError::NotFound("Order"))?;
-        if !order.status.accepts_payment() {
-            return Err(GatewayError::invalid_state("Order has already been paid"));
-        }
         let payment = Payment::new_pending(
             merchant,
             order.id,
@@ -400,11 +411,18 @@ impl Gateway for GatewayService {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
-        let mut payment = self.get_payment(merchant, id).await?;
-        payment.capture(request.amount, self.clock.now())?;
-        let record = self.record(key.as_ref(), &payment)?;
-        let result = self.store.capture_payment(&payment, record.as_ref()).await;
-        self.settle_idempotent(merchant, key.as_ref(), result, payment)
+        // Decided here to refuse early and to know the response; decided again by the store over
+        // the locked snapshot, which may have gained a refund meanwhile.
+        let captured = self
+            .payment_snapshot(merchant, id)
+            .await?
+            .capture(request.amount, self.clock.now())?;
+        let record = self.record(key.as_ref(), &captured)?;
+        let result = self
+            .store
+            .capture_payment(&captured, request.amount, record.as_ref())
+            .await;
+        self.settle_idempotent(merchant, key.as_ref(), result, captured)
             .await
     }
 
@@ -418,27 +436,20 @@ impl Gateway for GatewayService {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
-        let payment = self.get_payment(merchant, payment_id).await?;
-        if !payment.is_refundable() {
-            return Err(GatewayError::invalid_state(
-                "Payment not in refundable state",
-            ));
-        }
+        let snapshot = self.payment_snapshot(merchant, payment_id).await?;
+        let payment = &snapshot.payment;
         let amount = match request.amount {
             None => payment.amount,
             Some(minor) => {
                 Amount::new(minor).map_err(|e| GatewayError::bad_request(e.to_string()))?
             }
         };
-        if amount > payment.amount {
-            return Err(GatewayError::bad_request(
-                "Refund amount exceeds available amount",
-            ));
-        }
+        // Refused early here; the store decides again over the locked snapshot.
+        snapshot.admit_refund(amount)?;
         let now = self.clock.now();
         let refund = Refund {
             id: RefundId::generate(),
-            payment_id: payment.id,
+            payment_id: payment.id.clone(),
             merchant_id: merchant,
             amount,
             reason: optional_text(request.reason, "reason")?,

@@ -1,9 +1,10 @@
 //! The storage seam: one trait, one implementation per database (in `gateway-store`).
 //!
 //! Every method is a command or a query; every command is one transaction that writes the
-//! domain rows, the idempotency record, the events' deliveries and the jobs together, and
-//! enforces its invariant itself (conditional updates, balance checks), so concurrent callers
-//! can never break it.
+//! domain rows, the idempotency record, the events' deliveries and the jobs together. A command
+//! locks what its rule reads, reads a snapshot, asks the rule's pure function in this crate for
+//! the decision (e.g. [`PaymentSnapshot::capture`]) and writes what it decided, so concurrent
+//! callers can never break a rule and no rule is written twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::clock::Timestamp;
+use crate::error::Refusal;
 use crate::event::Event;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
@@ -20,7 +22,7 @@ use crate::jobs::{ClaimedJob, JobCounts, Lease, NewJob};
 use crate::merchant::{Merchant, NewMerchant, StoredCredential};
 use crate::money::Currency;
 use crate::order::{Order, OrderStatus};
-use crate::payment::{Payment, PaymentStatus};
+use crate::payment::{Payment, PaymentSnapshot, PaymentStatus};
 use crate::refund::Refund;
 use crate::stats::{StatsRows, StatsWindow};
 use crate::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
@@ -32,15 +34,9 @@ pub enum StoreError {
     /// The row does not exist (for this merchant).
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// A conditional update found the row in another state.
-    #[error("{0}")]
-    InvalidState(String),
-    /// The refund would take the payment's refunds above its amount.
-    #[error("refund exceeds the available amount {available}")]
-    RefundExceedsPayment {
-        /// What can still be refunded.
-        available: i64,
-    },
+    /// Core's decision over the locked snapshot refused the command.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// A unique value is taken or an operation is already in progress.
     #[error("{0}")]
     Conflict(String),
@@ -182,8 +178,9 @@ pub trait Store: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Page<Order>, StoreError>;
 
-    /// Inserts a pending payment with its job and events and marks its order `attempted`.
-    /// `NotFound` unless the order is the merchant's; `InvalidState` if it is already paid.
+    /// Inserts a pending payment with its job and events and moves its order to `attempted`, if
+    /// [`OrderSnapshot::admit_payment`](crate::order::OrderSnapshot::admit_payment) over the
+    /// locked order allows it (`Refused` otherwise). `NotFound` unless the order is the merchant's.
     async fn create_payment(
         &self,
         payment: &Payment,
@@ -212,16 +209,24 @@ pub trait Store: Send + Sync + 'static {
         currency: Currency,
         window: StatsWindow,
     ) -> Result<StatsRows, StoreError>;
-    /// Marks a successful, uncaptured payment captured; `InvalidState` otherwise.
+    /// The merchant's payment with the sum of its non-failed refunds.
+    async fn payment_snapshot(
+        &self,
+        merchant: MerchantId,
+        id: &PaymentId,
+    ) -> Result<Option<PaymentSnapshot>, StoreError>;
+    /// Captures `captured.id` if [`PaymentSnapshot::capture`] of `amount`, decided over the
+    /// locked snapshot, allows it (`Refused` otherwise); `captured` is what the caller expects
+    /// that decision to give.
     async fn capture_payment(
         &self,
         captured: &Payment,
+        amount: Option<i64>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
-    /// Inserts a pending refund with its job and events, if the payment is `success` and the
-    /// sum of its non-failed refunds plus this one stays within its amount — checked inside
-    /// the transaction (`RefundExceedsPayment` otherwise).
+    /// Inserts a pending refund with its job and events, if [`PaymentSnapshot::admit_refund`]
+    /// over the locked payment allows it (`Refused` otherwise).
     async fn create_refund(
         &self,
         refund: &Refund,
@@ -264,7 +269,7 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
-    /// Creates a delivery and its job for `event` (a test event); `InvalidState` without a webhook URL.
+    /// Creates a delivery and its job for `event` (a test event); `Refused` without a webhook URL.
     async fn create_test_delivery(
         &self,
         event: &Event,

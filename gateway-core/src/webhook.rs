@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
+use crate::error::Refusal;
 use crate::ids::{DeliveryId, MerchantId};
 
 /// Where a delivery stands.
@@ -38,6 +39,32 @@ impl DeliveryStatus {
             "failed" => Self::Failed,
             _ => return None,
         })
+    }
+
+    /// Every state, in lifecycle order.
+    pub const ALL: [Self; 3] = [Self::Pending, Self::Success, Self::Failed];
+
+    /// Every transition: `(from, why, to)`.
+    pub const TRANSITIONS: [(Self, &'static str, Self); 6] = [
+        (Self::Pending, "2xx answer", Self::Success),
+        (
+            Self::Pending,
+            "attempt failed, retry scheduled",
+            Self::Pending,
+        ),
+        (Self::Pending, "last attempt failed", Self::Failed),
+        (Self::Pending, "manual retry", Self::Pending),
+        (Self::Success, "manual retry", Self::Pending),
+        (Self::Failed, "manual retry", Self::Pending),
+    ];
+
+    /// Decides whether a delivery may be retried by hand: not while an attempt is running.
+    pub fn admit_manual_retry(attempt_running: bool) -> Result<(), Refusal> {
+        if attempt_running {
+            Err(Refusal::DeliveryInFlight)
+        } else {
+            Ok(())
+        }
     }
 }
 

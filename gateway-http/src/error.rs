@@ -119,7 +119,10 @@ impl From<GatewayError> for ApiError {
         let description = e.to_string();
         let (status, code) = match &e {
             GatewayError::Invalid { code, .. } => (StatusCode::BAD_REQUEST, code.as_str()),
-            GatewayError::InvalidState(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST_ERROR"),
+            GatewayError::Refused(refusal) if refusal.is_transient() => {
+                (StatusCode::CONFLICT, "CONFLICT_ERROR")
+            }
+            GatewayError::Refused(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST_ERROR"),
             GatewayError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND_ERROR"),
             GatewayError::Authentication => (StatusCode::UNAUTHORIZED, "AUTHENTICATION_ERROR"),
             GatewayError::IdempotencyMismatch => (

@@ -1,10 +1,11 @@
 //! # gateway-store
 //!
-//! SQL implementations of [`gateway_core::Store`]: `SqliteStore` (feature `sqlite`, the
-//! embedded default) and `PostgresStore` (feature `postgres`, shared by many processes). Each
-//! store method is one transaction; each backend enforces the money invariants itself with
-//! conditional updates, row locks and checks inside that transaction. The job queue is a table
-//! in the same database, so enqueueing is part of the state change that needs it.
+//! SQL implementations of [`gateway_core::Store`] on SQLite (feature `sqlite`, the embedded
+//! default) and PostgreSQL (feature `postgres`, shared by many processes), both through one
+//! shared store layer (`sql`): every command is one transaction that locks what its rule reads,
+//! reads a snapshot and writes what `gateway-core` decided. The backends ([`SqliteStore`],
+//! [`PostgresStore`]) keep only what the databases do differently. The job queue is a table in
+//! the same database, so enqueueing is part of the state change that needs it.
 
 #![deny(missing_docs)]
 
@@ -17,6 +18,8 @@ pub mod sqlite;
 mod error;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod rows;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -39,13 +42,13 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, gateway_core::StoreError>
     if url.starts_with("sqlite:") {
         let store = SqliteStore::connect(url).await?;
         store.migrate().await?;
-        return Ok(Arc::new(store));
+        return Ok(store.into_store());
     }
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = PostgresStore::connect(url).await?;
         store.migrate().await?;
-        return Ok(Arc::new(store));
+        return Ok(store.into_store());
     }
     let supported: &[&str] = &[
         #[cfg(feature = "sqlite")]

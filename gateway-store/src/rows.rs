@@ -4,7 +4,9 @@
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
+use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::ids::{OrderId, PaymentId, RefundId};
+use gateway_core::jobs::{ClaimedJob, JobKind, Lease};
 use gateway_core::merchant::Merchant;
 use gateway_core::money::{Amount, Currency};
 use gateway_core::order::{Order, OrderStatus};
@@ -42,6 +44,7 @@ pub(crate) trait ReadRow:
     + Column<i32>
     + Column<Option<i32>>
     + Column<bool>
+    + Column<Vec<u8>>
 {
 }
 
@@ -53,6 +56,7 @@ impl<R> ReadRow for R where
         + Column<i32>
         + Column<Option<i32>>
         + Column<bool>
+        + Column<Vec<u8>>
 {
 }
 
@@ -72,7 +76,8 @@ fn opt_ts(row: &impl ReadRow, col: &str) -> Result<Option<Timestamp>, StoreError
     get::<Option<i64>, _>(row, col).map(|t| t.map(Timestamp::from_millis))
 }
 
-fn uuid(row: &impl ReadRow, col: &str) -> Result<uuid::Uuid, StoreError> {
+/// A UUID stored as hyphenated text.
+pub(crate) fn uuid(row: &impl ReadRow, col: &str) -> Result<uuid::Uuid, StoreError> {
     uuid::Uuid::parse_str(&get::<String, _>(row, col)?).map_err(|_| corrupt(col))
 }
 
@@ -203,6 +208,34 @@ pub(crate) fn attempt(row: &impl ReadRow) -> Result<DeliveryAttempt, StoreError>
         error: get(row, "error")?,
         status: delivery_status(row)?,
         next_retry_at: opt_ts(row, "next_retry_at")?,
+    })
+}
+
+/// A job row a claim returned, leased to `worker`.
+pub(crate) fn claimed_job(row: &impl ReadRow, worker: &str) -> Result<ClaimedJob, StoreError> {
+    let id: i64 = get(row, "id")?;
+    Ok(ClaimedJob {
+        id,
+        kind: JobKind::parse(&get::<String, _>(row, "kind")?),
+        entity_id: get(row, "entity_id")?,
+        payload: get(row, "payload")?,
+        attempt: get(row, "attempts")?,
+        max_attempts: get(row, "max_attempts")?,
+        lease: Lease {
+            job_id: id,
+            worker: worker.to_owned(),
+        },
+    })
+}
+
+/// An `idempotency_keys` row.
+pub(crate) fn idempotency_record(row: &impl ReadRow) -> Result<IdempotencyRecord, StoreError> {
+    Ok(IdempotencyRecord {
+        key: get(row, "key")?,
+        fingerprint: get(row, "fingerprint")?,
+        response: get(row, "response")?,
+        created_at: ts(row, "created_at")?,
+        expires_at: ts(row, "expires_at")?,
     })
 }
 

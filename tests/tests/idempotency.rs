@@ -138,19 +138,7 @@ conformance! {
     async fn refund_and_capture_replays_do_not_act_twice(backend: Backend) {
         let app = TestApp::spawn_on(backend).await;
         let payment = app.successful_payment(10000).await;
-        let refunds = format!("/api/v1/payments/{payment}/refunds");
-        let a = app
-            .post_idempotent(&refunds, "refund-1", json!({ "amount": 6000 }))
-            .await;
-        let b = app
-            .post_idempotent(&refunds, "refund-1", json!({ "amount": 6000 }))
-            .await;
-        assert_eq!(
-            (a.status, b.status),
-            (StatusCode::CREATED, StatusCode::CREATED)
-        );
-        assert_eq!(a.id(), b.id());
-        assert_eq!(app.get(&refunds).await.json["total"], 1);
+        // Capture first: a payment with a refund can no longer be captured.
         let capture = format!("/api/v1/payments/{payment}/capture");
         assert_eq!(
             app.post_idempotent(&capture, "cap-1", json!({}))
@@ -166,6 +154,19 @@ conformance! {
             replay.text
         );
         assert_eq!(replay.json["captured"], true);
+        let refunds = format!("/api/v1/payments/{payment}/refunds");
+        let a = app
+            .post_idempotent(&refunds, "refund-1", json!({ "amount": 6000 }))
+            .await;
+        let b = app
+            .post_idempotent(&refunds, "refund-1", json!({ "amount": 6000 }))
+            .await;
+        assert_eq!(
+            (a.status, b.status),
+            (StatusCode::CREATED, StatusCode::CREATED)
+        );
+        assert_eq!(a.id(), b.id());
+        assert_eq!(app.get(&refunds).await.json["total"], 1);
     }
 }
 

@@ -10,8 +10,7 @@
 //! Lock order (so commands cannot deadlock each other): a webhook delivery row before its jobs;
 //! an order row before new payments; a job row before the payment, refund or order it settles.
 
-mod outbox;
-mod store;
+mod backend;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -37,7 +36,8 @@ const STATEMENT_TIMEOUT: &str = "10s";
 /// The pause between attempts to re-establish a broken `LISTEN` subscription.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
-/// The gateway's data in a PostgreSQL database, shared by any number of processes.
+/// The gateway's data in a PostgreSQL database, shared by any number of processes. It becomes
+/// a [`gateway_core::Store`] with [`PostgresStore::into_store`] (or [`crate::open`]).
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
@@ -100,6 +100,11 @@ impl PostgresStore {
             .await
             .map_err(db_error)?;
         Ok(tx)
+    }
+
+    /// The [`gateway_core::Store`] over this database.
+    pub fn into_store(self) -> Arc<dyn gateway_core::Store> {
+        Arc::new(crate::sql::SqlStore { backend: self })
     }
 
     /// Closes the pool; the `LISTEN` task, if any, ends with it.

@@ -6,9 +6,8 @@
 //! on a lock upgrade). Several connections read concurrently under WAL. Other processes on the
 //! same file wait on `busy_timeout`.
 
-mod outbox;
+mod backend;
 mod statements;
-mod store;
 mod writer;
 
 use std::str::FromStr;
@@ -20,7 +19,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::error::db_error;
 
-/// The gateway's data in one SQLite file.
+/// The gateway's data in one SQLite file: the connections and the writer. It becomes a
+/// [`gateway_core::Store`] with [`SqliteStore::into_store`] (or [`crate::open`]).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     /// One connection: SQLite has one writer at a time, so queueing here beats lock retries.
@@ -96,6 +96,11 @@ impl SqliteStore {
             .run(&self.writer)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+
+    /// The [`gateway_core::Store`] over this database.
+    pub fn into_store(self) -> std::sync::Arc<dyn gateway_core::Store> {
+        std::sync::Arc::new(crate::sql::SqlStore { backend: self })
     }
 
     /// Closes both pools, checkpointing the WAL.

@@ -7,9 +7,10 @@
 
 use gateway_core::StoreError;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{Arguments, Encode, Sqlite, SqliteConnection, Type};
+use sqlx::{Sqlite, SqliteConnection};
 
 use crate::error::db_error;
+use crate::sql::{Batch, Bind};
 
 /// Statements and their arguments, built up and then run in one call.
 #[derive(Debug, Default)]
@@ -17,16 +18,18 @@ pub(crate) struct Statements {
     sql: String,
     args: SqliteArguments,
     bound: usize,
+    /// The first argument that failed to encode, reported when the statements run.
+    error: Option<String>,
 }
 
 impl Statements {
-    /// Appends `sql`, whose parameters are numbered `?1`…`?n` as if it stood alone; bind its
-    /// `n` values next, in order.
+    /// Appends `sql`, whose parameters are numbered `$1`…`$n` (or `?1`…`?n`) as if it stood
+    /// alone; bind its `n` values next, in order.
     pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
         let offset = self.bound;
         let mut rest = sql;
-        while let Some(at) = rest.find('?') {
-            // `$N`, not `?N`: SQLite numbers named parameters in order of appearance, so a
+        while let Some(at) = rest.find(['?', '$']) {
+            // Always `$N`: SQLite numbers bare `?` parameters in order of appearance, so a
             // statement whose lowest parameter is `?7` would otherwise have six unnamed ones.
             self.sql.push_str(&rest[..at]);
             self.sql.push('$');
@@ -43,12 +46,25 @@ impl Statements {
     }
 
     /// Binds the next parameter.
-    pub(crate) fn bind<'t, T: Encode<'t, Sqlite> + Type<Sqlite>>(&mut self, value: T) -> &mut Self {
-        // Encoding into SQLite's argument buffer does not fail for the types used here; if it
-        // did, the statement would see NULL and its constraints would refuse it.
-        let _ = self.args.add(value);
+    pub(crate) fn bind<T>(&mut self, value: T) -> &mut Self
+    where
+        Sqlite: Bind<T>,
+    {
+        if let Err(e) = Sqlite::add(&mut self.args, value)
+            && self.error.is_none()
+        {
+            self.error = Some(e.to_string());
+        }
         self.bound += 1;
         self
+    }
+
+    /// Fails if an argument could not be encoded.
+    fn check(&self) -> Result<(), StoreError> {
+        match &self.error {
+            Some(e) => Err(StoreError::Other(format!("unencodable argument: {e}"))),
+            None => Ok(()),
+        }
     }
 
     /// Whether nothing was pushed.
@@ -61,6 +77,7 @@ impl Statements {
         self,
         conn: &mut SqliteConnection,
     ) -> Result<Vec<SqliteRow>, StoreError> {
+        self.check()?;
         sqlx::query_with(sqlx::AssertSqlSafe(self.sql), self.args)
             .fetch_all(&mut *conn)
             .await
@@ -72,11 +89,25 @@ impl Statements {
         if self.is_empty() {
             return Ok(0);
         }
+        self.check()?;
         let done = sqlx::query_with(sqlx::AssertSqlSafe(self.sql), self.args)
             .execute(&mut *conn)
             .await
             .map_err(db_error)?;
         Ok(done.rows_affected())
+    }
+}
+
+impl Batch<Sqlite> for Statements {
+    fn push(&mut self, sql: &'static str) -> &mut Self {
+        Statements::push(self, sql)
+    }
+
+    fn arg<T>(&mut self, value: T) -> &mut Self
+    where
+        Sqlite: Bind<T>,
+    {
+        self.bind(value)
     }
 }
 
@@ -96,7 +127,7 @@ mod tests {
             .bind(1)
             .bind(2);
         statements
-            .push("UPDATE t SET a = ?2 WHERE b = ?1")
+            .push("UPDATE t SET a = $2 WHERE b = $1")
             .bind(3)
             .bind(4);
         assert_eq!(

@@ -248,7 +248,7 @@ mod tests {
                         .await
                         .map_err(db_error)?;
                     if n % 7 == 0 {
-                        return Err(StoreError::InvalidState(format!("{n} refused")));
+                        return Err(StoreError::Conflict(format!("{n} refused")));
                     }
                     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
                         .fetch_one(&mut *conn)
@@ -278,7 +278,7 @@ mod tests {
                     // Each command saw the rows before it and its own: counts are distinct.
                     assert!(seen_counts.insert(count), "count {count} seen twice");
                 }
-                Err(StoreError::InvalidState(message)) => {
+                Err(StoreError::Conflict(message)) => {
                     assert_eq!(n % 7, 0);
                     assert_eq!(message, format!("{n} refused"));
                 }

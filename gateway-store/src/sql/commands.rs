@@ -1,0 +1,469 @@
+//! The write commands, written once: each locks what its rule reads, reads a snapshot, asks
+//! `gateway-core` for the decision and writes what was decided, in the transaction the backend
+//! runs it in. Each takes its arguments by reference from an owned struct, so a backend may run
+//! it again (SQLite's group commit replays a batch without a failed command).
+
+use gateway_core::StoreError;
+use gateway_core::clock::Timestamp;
+use gateway_core::event::Event;
+use gateway_core::idempotency::IdempotencyRecord;
+use gateway_core::ids::{DeliveryId, MerchantId};
+use gateway_core::jobs::{JobKind, JobStatus, Lease, NewJob};
+use gateway_core::merchant::NewMerchant;
+use gateway_core::order::{Order, OrderEvent, OrderSnapshot, OrderStatus};
+use gateway_core::payment::{Payment, PaymentSnapshot, PaymentStatus};
+use gateway_core::refund::{Refund, RefundStatus};
+use gateway_core::webhook::{DeliveryStatus, WebhookConfig};
+
+use super::dialect::Fut;
+use super::outbox::{claim_idempotency_key, complete_leased_job, push_deliveries, push_job};
+use super::{Batch, Dialect, Sql, reads};
+use crate::rows::{self, Column};
+
+/// Locks the row `id` of `table` until commit, where the dialect locks rows. A snapshot read
+/// after it is a new statement, so it sees what a writer that held the lock committed.
+async fn lock_row<DB: Dialect>(
+    conn: &mut DB::Connection,
+    table: &str,
+    id: String,
+) -> Result<(), StoreError> {
+    if DB::ROW_LOCKS {
+        let sql = Sql::locking(&format!("SELECT id FROM {table} WHERE id = $1")).arg(id);
+        DB::fetch_optional(conn, sql).await?;
+    }
+    Ok(())
+}
+
+/// The merchant's webhook URL, which decides whether events become deliveries.
+async fn webhook_url<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+) -> Result<Option<String>, StoreError> {
+    Ok(reads::webhook_config::<DB>(conn, merchant)
+        .await?
+        .and_then(|config| config.webhook_url))
+}
+
+/// Appends the order transition `event` causes, guarded by the state core names as its source.
+fn push_order_transition<DB: Dialect>(
+    batch: &mut DB::Batch,
+    order: &str,
+    event: OrderEvent,
+    now: Timestamp,
+) {
+    if let Some((from, to)) = OrderStatus::transition_on(event) {
+        batch
+            .push("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .arg(to.as_str())
+            .arg(now.as_millis())
+            .arg(order.to_owned())
+            .arg(from.as_str());
+    }
+}
+
+/// Inserts a merchant; with `upsert`, an existing id gets the new key and secret hash.
+pub(crate) fn write_merchant<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (new, upsert): &'c (NewMerchant, bool),
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        const INSERT: &str = "INSERT INTO merchants (id, email, business_name, api_key, api_secret_hash, webhook_url, webhook_secret, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
+        let m = &new.merchant;
+        let text = if *upsert {
+            format!(
+                "{INSERT} ON CONFLICT (id) DO UPDATE SET api_key = excluded.api_key, api_secret_hash = excluded.api_secret_hash"
+            )
+        } else {
+            INSERT.to_owned()
+        };
+        let sql = Sql::new(&text)
+            .arg(m.id.to_string())
+            .arg(m.email.clone())
+            .arg(m.business_name.clone())
+            .arg(m.api_key.clone())
+            .arg(new.api_secret_hash.clone())
+            .arg(m.webhook_url.clone())
+            .arg(new.webhook_secret.clone())
+            .arg(m.created_at.as_millis());
+        DB::execute(conn, sql).await.map(|_| ())
+    })
+}
+
+/// Replaces the API secret hash of the merchant with this id or email; returns its id.
+pub(crate) fn rotate_api_secret<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (id_or_email, hash, now): &'c (String, Vec<u8>, Timestamp),
+) -> Fut<'c, MerchantId> {
+    Box::pin(async move {
+        let sql = Sql::new(
+            "UPDATE merchants SET api_secret_hash = $1, updated_at = $2 WHERE id = $3 OR email = $3 RETURNING id",
+        )
+        .arg(hash.clone())
+        .arg(now.as_millis())
+        .arg(id_or_email.clone());
+        let row = DB::fetch_optional(conn, sql)
+            .await?
+            .ok_or(StoreError::NotFound("Merchant"))?;
+        rows::uuid(&row, "id")
+    })
+}
+
+/// Sets (or clears) a merchant's webhook URL.
+pub(crate) fn set_webhook_url<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (merchant, url, now): &'c (MerchantId, Option<String>, Timestamp),
+) -> Fut<'c, WebhookConfig> {
+    Box::pin(async move {
+        let sql = Sql::new(
+            "UPDATE merchants SET webhook_url = $1, updated_at = $2 WHERE id = $3 RETURNING webhook_url, webhook_secret",
+        )
+        .arg(url.clone())
+        .arg(now.as_millis())
+        .arg(merchant.to_string());
+        let row = DB::fetch_optional(conn, sql)
+            .await?
+            .ok_or(StoreError::NotFound("Merchant"))?;
+        rows::webhook_config(&row)
+    })
+}
+
+/// Replaces a merchant's webhook secret.
+pub(crate) fn set_webhook_secret<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (merchant, secret, now, idem): &'c (MerchantId, String, Timestamp, Option<IdempotencyRecord>),
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        claim_idempotency_key::<DB>(conn, &merchant.to_string(), idem.as_ref()).await?;
+        let sql =
+            Sql::new("UPDATE merchants SET webhook_secret = $1, updated_at = $2 WHERE id = $3")
+                .arg(secret.clone())
+                .arg(now.as_millis())
+                .arg(merchant.to_string());
+        if DB::execute(conn, sql).await? == 0 {
+            return Err(StoreError::NotFound("Merchant"));
+        }
+        Ok(())
+    })
+}
+
+/// Inserts an order.
+pub(crate) fn create_order<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (order, idem): &'c (Order, Option<IdempotencyRecord>),
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        let merchant = order.merchant_id.to_string();
+        claim_idempotency_key::<DB>(conn, &merchant, idem.as_ref()).await?;
+        let notes =
+            serde_json::to_string(&order.notes).map_err(|e| StoreError::Other(e.to_string()))?;
+        let sql = Sql::new(
+            "INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .arg(order.id.to_string())
+        .arg(merchant)
+        .arg(order.amount.minor())
+        .arg(order.currency.code())
+        .arg(order.receipt.clone())
+        .arg(notes)
+        .arg(order.status.as_str())
+        .arg(order.created_at.as_millis())
+        .arg(order.updated_at.as_millis());
+        DB::execute(conn, sql).await.map(|_| ())
+    })
+}
+
+/// The arguments of a command that creates a payment or a refund.
+pub(crate) type Creation<T> = (T, NewJob, Vec<Event>, Option<IdempotencyRecord>);
+
+/// Inserts a pending payment with its job and events, if the locked order admits it.
+pub(crate) fn create_payment<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (payment, job, events, idem): &'c Creation<Payment>,
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        let merchant = payment.merchant_id.to_string();
+        claim_idempotency_key::<DB>(conn, &merchant, idem.as_ref()).await?;
+        lock_row::<DB>(conn, "orders", payment.order_id.to_string()).await?;
+        let [pending, success] = PaymentStatus::LIVE;
+        let sql = Sql::new(
+            "SELECT o.status,
+                    EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status IN ($3, $4)) AS live,
+                    m.webhook_url
+             FROM orders o JOIN merchants m ON m.id = o.merchant_id
+             WHERE o.id = $1 AND o.merchant_id = $2",
+        )
+        .arg(payment.order_id.to_string())
+        .arg(merchant.clone())
+        .arg(pending.as_str())
+        .arg(success.as_str());
+        let row = DB::fetch_optional(conn, sql)
+            .await?
+            .ok_or(StoreError::NotFound("Order"))?;
+        let status: String = row.column("status")?;
+        let snapshot = OrderSnapshot {
+            status: OrderStatus::parse(&status)
+                .ok_or_else(|| StoreError::Other("unreadable order status".into()))?,
+            has_live_payment: row.column("live")?,
+        };
+        snapshot.admit_payment()?;
+        let webhook_url: Option<String> = row.column("webhook_url")?;
+
+        let mut batch = DB::Batch::default();
+        let (expiry_month, expiry_year) = payment.card_expiry.map_or((None, None), |(m, y)| {
+            (Some(i32::from(m)), Some(i32::from(y)))
+        });
+        batch
+            .push(
+                "INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa, card_network, card_last4,
+                                       card_expiry_month, card_expiry_year, status, captured, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+            )
+            .arg(payment.id.to_string())
+            .arg(payment.order_id.to_string())
+            .arg(merchant)
+            .arg(payment.amount.minor())
+            .arg(payment.currency.code())
+            .arg(payment.method.as_str())
+            .arg(payment.vpa.clone())
+            .arg(payment.card_network.clone())
+            .arg(payment.card_last4.clone())
+            .arg(expiry_month)
+            .arg(expiry_year)
+            .arg(payment.status.as_str())
+            .arg(payment.captured)
+            .arg(payment.created_at.as_millis());
+        push_order_transition::<DB>(
+            &mut batch,
+            payment.order_id.as_str(),
+            OrderEvent::PaymentCreated,
+            payment.created_at,
+        );
+        push_job::<DB>(&mut batch, job, payment.created_at);
+        push_deliveries::<DB>(
+            &mut batch,
+            Event::to_deliver(events, webhook_url.as_deref()),
+        );
+        DB::execute_batch(conn, batch).await.map(|_| ())
+    })
+}
+
+/// The merchant's payment with its refunded sum, locked until commit.
+async fn locked_payment<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+    payment: &gateway_core::ids::PaymentId,
+) -> Result<PaymentSnapshot, StoreError> {
+    lock_row::<DB>(conn, "payments", payment.to_string()).await?;
+    reads::payment_snapshot::<DB>(conn, merchant, payment)
+        .await?
+        .ok_or(StoreError::NotFound("Payment"))
+}
+
+/// Captures the payment if core's decision over the locked snapshot allows it.
+pub(crate) fn capture_payment<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (captured, amount, idem): &'c (Payment, Option<i64>, Option<IdempotencyRecord>),
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        let merchant = captured.merchant_id;
+        claim_idempotency_key::<DB>(conn, &merchant.to_string(), idem.as_ref()).await?;
+        let snapshot = locked_payment::<DB>(conn, merchant, &captured.id).await?;
+        let decided = snapshot.capture(*amount, captured.updated_at)?;
+        let sql = Sql::new(
+            "UPDATE payments SET captured = $1, updated_at = $2 WHERE id = $3 AND status = $4 AND captured = $5",
+        )
+        .arg(decided.captured)
+        .arg(decided.updated_at.as_millis())
+        .arg(decided.id.to_string())
+        .arg(snapshot.payment.status.as_str())
+        .arg(snapshot.payment.captured);
+        match DB::execute(conn, sql).await? {
+            1 => Ok(()),
+            _ => Err(StoreError::Other(
+                "captured payment changed under its lock".into(),
+            )),
+        }
+    })
+}
+
+/// Inserts a pending refund with its job and events, if core admits it over the locked payment.
+pub(crate) fn create_refund<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (refund, job, events, idem): &'c Creation<Refund>,
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        let merchant = refund.merchant_id;
+        claim_idempotency_key::<DB>(conn, &merchant.to_string(), idem.as_ref()).await?;
+        // Concurrent refunds of one payment queue on its lock, so each sees the others' sums.
+        locked_payment::<DB>(conn, merchant, &refund.payment_id)
+            .await?
+            .admit_refund(refund.amount)?;
+        let webhook_url = webhook_url::<DB>(conn, merchant).await?;
+        let mut batch = DB::Batch::default();
+        batch
+            .push(
+                "INSERT INTO refunds (id, payment_id, merchant_id, amount, reason, status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .arg(refund.id.to_string())
+            .arg(refund.payment_id.to_string())
+            .arg(merchant.to_string())
+            .arg(refund.amount.minor())
+            .arg(refund.reason.clone())
+            .arg(refund.status.as_str())
+            .arg(refund.created_at.as_millis());
+        push_job::<DB>(&mut batch, job, refund.created_at);
+        push_deliveries::<DB>(
+            &mut batch,
+            Event::to_deliver(events, webhook_url.as_deref()),
+        );
+        DB::execute_batch(conn, batch).await.map(|_| ())
+    })
+}
+
+/// Re-arms a delivery: status `pending`, attempts 0, a new job due `now`, superseding a queued
+/// automatic retry; refused while an attempt runs.
+pub(crate) fn retry_delivery<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (merchant, id, now, idem): &'c (MerchantId, DeliveryId, Timestamp, Option<IdempotencyRecord>),
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        let merchant = merchant.to_string();
+        let id_text = id.to_string();
+        claim_idempotency_key::<DB>(conn, &merchant, idem.as_ref()).await?;
+        // Lock the delivery, then its live jobs (the order record_delivery_attempt uses too): a
+        // worker claiming the queued job concurrently either committed first (we see it running)
+        // or skips the row we hold.
+        let delivery =
+            Sql::locking("SELECT id FROM webhook_deliveries WHERE id = $1 AND merchant_id = $2")
+                .arg(id_text.clone())
+                .arg(merchant);
+        if DB::fetch_optional(conn, delivery).await?.is_none() {
+            return Err(StoreError::NotFound("Webhook delivery"));
+        }
+        let jobs = Sql::locking(
+            "SELECT status FROM jobs WHERE entity_id = $1 AND kind = $2 AND status IN ($3, $4)",
+        )
+        .arg(id_text.clone())
+        .arg(JobKind::DeliverWebhook.as_str())
+        .arg(JobStatus::Queued.as_str())
+        .arg(JobStatus::Running.as_str());
+        let mut running = false;
+        for row in DB::fetch_all(conn, jobs).await? {
+            let status: String = row.column("status")?;
+            running |= JobStatus::parse(&status) == Some(JobStatus::Running);
+        }
+        DeliveryStatus::admit_manual_retry(running)?;
+
+        let mut batch = DB::Batch::default();
+        // The manual retry takes the place of a scheduled automatic one.
+        batch
+            .push("UPDATE jobs SET status = $1, updated_at = $2 WHERE entity_id = $3 AND kind = $4 AND status = $5")
+            .arg(JobStatus::Completed.as_str())
+            .arg(now.as_millis())
+            .arg(id_text.clone())
+            .arg(JobKind::DeliverWebhook.as_str())
+            .arg(JobStatus::Queued.as_str());
+        batch
+            .push("UPDATE webhook_deliveries SET status = $1, attempts = 0, next_retry_at = $2, updated_at = $2 WHERE id = $3")
+            .arg(DeliveryStatus::Pending.as_str())
+            .arg(now.as_millis())
+            .arg(id_text);
+        push_job::<DB>(&mut batch, &NewJob::deliver_webhook(*id, *now), *now);
+        DB::execute_batch(conn, batch).await.map(|_| ())
+    })
+}
+
+/// Creates a delivery and its job for a test event; refused without a webhook URL.
+pub(crate) fn create_test_delivery<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (event, idem): &'c (Event, Option<IdempotencyRecord>),
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        let merchant = event.merchant_id;
+        claim_idempotency_key::<DB>(conn, &merchant.to_string(), idem.as_ref()).await?;
+        let webhook_url = webhook_url::<DB>(conn, merchant).await?;
+        let mut batch = DB::Batch::default();
+        push_deliveries::<DB>(
+            &mut batch,
+            Event::to_deliver_test(event, webhook_url.as_deref())?,
+        );
+        DB::execute_batch(conn, batch).await.map(|_| ())
+    })
+}
+
+/// Settles a pending payment as core decided (and moves its order when it succeeded), records
+/// its events and completes the job. `false` if it was no longer pending.
+pub(crate) fn settle_payment<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (lease, settled, events): &'c (Lease, Payment, Vec<Event>),
+) -> Fut<'c, bool> {
+    Box::pin(async move {
+        complete_leased_job::<DB>(conn, lease, settled.updated_at).await?;
+        let sql = Sql::new(
+            "UPDATE payments SET status = $1, error_code = $2, error_description = $3, updated_at = $4
+             WHERE id = $5 AND status = $6",
+        )
+        .arg(settled.status.as_str())
+        .arg(settled.error_code.clone())
+        .arg(settled.error_description.clone())
+        .arg(settled.updated_at.as_millis())
+        .arg(settled.id.to_string())
+        .arg(PaymentStatus::Pending.as_str());
+        if DB::execute(conn, sql).await? != 1 {
+            return Ok(false);
+        }
+        let webhook_url = webhook_url::<DB>(conn, settled.merchant_id).await?;
+        let mut batch = DB::Batch::default();
+        if settled.status == PaymentStatus::Success {
+            push_order_transition::<DB>(
+                &mut batch,
+                settled.order_id.as_str(),
+                OrderEvent::PaymentSucceeded,
+                settled.updated_at,
+            );
+        }
+        push_deliveries::<DB>(
+            &mut batch,
+            Event::to_deliver(events, webhook_url.as_deref()),
+        );
+        DB::execute_batch(conn, batch).await?;
+        Ok(true)
+    })
+}
+
+/// Settles a pending refund as core decided, records its events and completes the job.
+/// `false` if it was no longer pending.
+pub(crate) fn settle_refund<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (lease, settled, events): &'c (Lease, Refund, Vec<Event>),
+) -> Fut<'c, bool> {
+    Box::pin(async move {
+        let now = settled.processed_at.unwrap_or(settled.created_at);
+        complete_leased_job::<DB>(conn, lease, now).await?;
+        if settled.status == RefundStatus::Pending {
+            return Ok(false);
+        }
+        let sql = Sql::new(
+            "UPDATE refunds SET status = $1, processed_at = $2, updated_at = $3 WHERE id = $4 AND status = $5",
+        )
+        .arg(settled.status.as_str())
+        .arg(settled.processed_at.map(Timestamp::as_millis))
+        .arg(now.as_millis())
+        .arg(settled.id.to_string())
+        .arg(RefundStatus::Pending.as_str());
+        if DB::execute(conn, sql).await? != 1 {
+            return Ok(false);
+        }
+        let webhook_url = webhook_url::<DB>(conn, settled.merchant_id).await?;
+        let mut batch = DB::Batch::default();
+        push_deliveries::<DB>(
+            &mut batch,
+            Event::to_deliver(events, webhook_url.as_deref()),
+        );
+        DB::execute_batch(conn, batch).await?;
+        Ok(true)
+    })
+}

@@ -1,0 +1,127 @@
+//! What the shared SQL needs of a database: binding values, running statements and batches,
+//! and the one clause that differs in the shared statements (row locks).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use gateway_core::StoreError;
+use sqlx::error::BoxDynError;
+use sqlx::{Arguments, Database, Encode, Type};
+
+use crate::error::db_error;
+use crate::rows::ReadRow;
+
+/// A boxed future borrowing a connection for `'c`.
+pub(crate) type Fut<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
+
+/// A database whose arguments accept `T`.
+pub(crate) trait Bind<T>: Database {
+    /// Appends `value` to `args`.
+    fn add(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError>;
+}
+
+impl<DB: Database, T> Bind<T> for DB
+where
+    T: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    fn add(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError> {
+        args.add(value)
+    }
+}
+
+/// A database the shared store layer runs on.
+pub(crate) trait Dialect:
+    Database<Row: ReadRow>
+    + Bind<String>
+    + Bind<Option<String>>
+    + Bind<&'static str>
+    + Bind<Option<&'static str>>
+    + Bind<i64>
+    + Bind<Option<i64>>
+    + Bind<i32>
+    + Bind<Option<i32>>
+    + Bind<bool>
+    + Bind<Vec<u8>>
+{
+    /// Whether a command must lock the rows its rule reads (`FOR UPDATE`); false where a write
+    /// transaction already holds the whole database's write lock.
+    const ROW_LOCKS: bool;
+    /// Statements sent together.
+    type Batch: Batch<Self>;
+
+    /// Runs a statement; returns its rows.
+    fn fetch_all<'c>(conn: &'c mut Self::Connection, sql: Sql<Self>) -> Fut<'c, Vec<Self::Row>>;
+    /// Runs a statement; returns its first row.
+    fn fetch_optional<'c>(
+        conn: &'c mut Self::Connection,
+        sql: Sql<Self>,
+    ) -> Fut<'c, Option<Self::Row>>;
+    /// Runs a statement; returns the rows it changed.
+    fn execute<'c>(conn: &'c mut Self::Connection, sql: Sql<Self>) -> Fut<'c, u64>;
+    /// Runs every statement of `batch` in order; returns the rows they changed in total.
+    fn execute_batch<'c>(conn: &'c mut Self::Connection, batch: Self::Batch) -> Fut<'c, u64>;
+}
+
+/// Statements built up, then run in order by [`Dialect::execute_batch`].
+pub(crate) trait Batch<DB: Database>: Default + Send {
+    /// Appends a statement whose parameters are numbered `$1`…`$n` as if it stood alone; bind
+    /// its `n` values next, in order.
+    fn push(&mut self, sql: &'static str) -> &mut Self;
+    /// Binds the next parameter of the last statement.
+    fn arg<T>(&mut self, value: T) -> &mut Self
+    where
+        DB: Bind<T>;
+}
+
+/// One statement and its arguments.
+pub(crate) struct Sql<DB: Database> {
+    text: String,
+    args: DB::Arguments,
+    error: Option<BoxDynError>,
+}
+
+impl<DB: Database> Sql<DB> {
+    /// A statement with `$N` parameters.
+    pub(crate) fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            args: DB::Arguments::default(),
+            error: None,
+        }
+    }
+
+    /// A read that locks the rows it returns until commit (their columns are read as of the
+    /// lock, after any concurrent writer committed).
+    pub(crate) fn locking(text: &str) -> Self
+    where
+        DB: Dialect,
+    {
+        if DB::ROW_LOCKS {
+            Self::new(&format!("{text} FOR UPDATE"))
+        } else {
+            Self::new(text)
+        }
+    }
+
+    /// Binds the next parameter.
+    pub(crate) fn arg<T>(mut self, value: T) -> Self
+    where
+        DB: Bind<T>,
+    {
+        if let Err(e) = DB::add(&mut self.args, value)
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+        self
+    }
+
+    /// The text and arguments, ready for `sqlx::query_with`; an argument that failed to encode
+    /// is reported here, before anything runs.
+    pub(crate) fn into_parts(self) -> Result<(String, DB::Arguments), StoreError> {
+        match self.error {
+            Some(e) => Err(db_error(sqlx::Error::Encode(e))),
+            None => Ok((self.text, self.args)),
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! Every read, written once for both dialects.
+
+use gateway_core::StoreError;
+use gateway_core::clock::Timestamp;
+use gateway_core::idempotency::IdempotencyRecord;
+use gateway_core::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
+use gateway_core::jobs::{JobCounts, JobStatus};
+use gateway_core::merchant::{Merchant, StoredCredential};
+use gateway_core::money::Currency;
+use gateway_core::order::{Order, OrderStatus};
+use gateway_core::payment::{Payment, PaymentSnapshot, PaymentStatus};
+use gateway_core::refund::{Refund, RefundStatus};
+use gateway_core::stats::{StatsRows, StatsWindow};
+use gateway_core::store::{DeliveryTarget, OrderFilter, Page, PageRequest, PaymentFilter};
+use gateway_core::webhook::{DeliveryDetail, WebhookConfig, WebhookDelivery};
+
+use super::{Dialect, Sql};
+use crate::rows::{self, Column, ReadRow};
+
+fn collect<R: ReadRow, T>(
+    rows: Vec<R>,
+    read: fn(&R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(read).collect()
+}
+
+/// A page of `read` rows out of `total`.
+async fn page<DB: Dialect, T>(
+    conn: &mut DB::Connection,
+    total: Sql<DB>,
+    rows: Sql<DB>,
+    request: PageRequest,
+    read: fn(&DB::Row) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let total = count::<DB>(conn, total).await?;
+    let rows = DB::fetch_all(conn, rows.arg(request.limit).arg(request.offset)).await?;
+    Ok(Page {
+        data: collect(rows, read)?,
+        total,
+        limit: request.limit,
+        offset: request.offset,
+    })
+}
+
+/// The `n` column of a one-row query.
+async fn count<DB: Dialect>(conn: &mut DB::Connection, sql: Sql<DB>) -> Result<i64, StoreError> {
+    match DB::fetch_optional(conn, sql).await? {
+        Some(row) => row.column("n"),
+        None => Ok(0),
+    }
+}
+
+/// The `at` column (a time or NULL) of a one-row query.
+async fn time<DB: Dialect>(
+    conn: &mut DB::Connection,
+    sql: Sql<DB>,
+) -> Result<Option<Timestamp>, StoreError> {
+    let at: Option<i64> = match DB::fetch_optional(conn, sql).await? {
+        Some(row) => row.column("at")?,
+        None => None,
+    };
+    Ok(at.map(Timestamp::from_millis))
+}
+
+/// Checks the database answers.
+pub(crate) async fn ping<DB: Dialect>(conn: &mut DB::Connection) -> Result<(), StoreError> {
+    DB::fetch_optional(conn, Sql::new("SELECT 1 AS one"))
+        .await
+        .map(|_| ())
+}
+
+/// Every merchant, oldest first.
+pub(crate) async fn merchants<DB: Dialect>(
+    conn: &mut DB::Connection,
+) -> Result<Vec<Merchant>, StoreError> {
+    let rows = DB::fetch_all(
+        conn,
+        Sql::new("SELECT * FROM merchants ORDER BY created_at, id"),
+    )
+    .await?;
+    collect(rows, rows::merchant)
+}
+
+/// The credential behind an API key.
+pub(crate) async fn credential<DB: Dialect>(
+    conn: &mut DB::Connection,
+    api_key: &str,
+) -> Result<Option<StoredCredential>, StoreError> {
+    let sql =
+        Sql::new("SELECT id, api_secret_hash, business_name FROM merchants WHERE api_key = $1")
+            .arg(api_key.to_owned());
+    DB::fetch_optional(conn, sql)
+        .await?
+        .map(|row| {
+            Ok(StoredCredential {
+                merchant_id: rows::uuid(&row, "id")?,
+                api_secret_hash: row.column("api_secret_hash")?,
+                business_name: row.column("business_name")?,
+            })
+        })
+        .transpose()
+}
+
+/// A merchant's webhook settings; `None` for an unknown merchant.
+pub(crate) async fn webhook_config<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+) -> Result<Option<WebhookConfig>, StoreError> {
+    let sql = Sql::new("SELECT webhook_url, webhook_secret FROM merchants WHERE id = $1")
+        .arg(merchant.to_string());
+    DB::fetch_optional(conn, sql)
+        .await?
+        .as_ref()
+        .map(rows::webhook_config)
+        .transpose()
+}
+
+/// A live (unexpired) idempotency record.
+pub(crate) async fn idempotency_record<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+    key: &str,
+    now: Timestamp,
+) -> Result<Option<IdempotencyRecord>, StoreError> {
+    let sql = Sql::new(
+        "SELECT * FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND expires_at > $3",
+    )
+    .arg(merchant.to_string())
+    .arg(key.to_owned())
+    .arg(now.as_millis());
+    DB::fetch_optional(conn, sql)
+        .await?
+        .as_ref()
+        .map(rows::idempotency_record)
+        .transpose()
+}
+
+/// One of the merchant's orders.
+pub(crate) async fn order<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+    id: &OrderId,
+) -> Result<Option<Order>, StoreError> {
+    let sql = Sql::new("SELECT * FROM orders WHERE id = $1 AND merchant_id = $2")
+        .arg(id.to_string())
+        .arg(merchant.to_string());
+    DB::fetch_optional(conn, sql)
+        .await?
+        .as_ref()
+        .map(rows::order)
+        .transpose()
+}
+
+/// The merchant's orders, newest first.
+pub(crate) async fn orders<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+    filter: &OrderFilter,
+    request: PageRequest,
+) -> Result<Page<Order>, StoreError> {
+    const WHERE: &str = "FROM orders WHERE merchant_id = $1 AND ($2 IS NULL OR status = $2)";
+    let status = filter.status.map(OrderStatus::as_str);
+    let sql = |select: &str, rest: &str| {
+        Sql::<DB>::new(&format!("{select} {WHERE} {rest}"))
+            .arg(merchant.to_string())
+            .arg(status)
+    };
+    page::<DB, _>(
+        conn,
+        sql("SELECT COUNT(*) AS n", ""),
+        sql(
+            "SELECT *",
+            "ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+        ),
+        request,
+        rows::order,
+    )
+    .await
+}
+
+/// A payment; `merchant: None` is the worker's unscoped read.
+pub(crate) async fn payment<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: Option<MerchantId>,
+    id: &PaymentId,
+) -> Result<Option<Payment>, StoreError> {
+    let sql = Sql::new("SELECT * FROM payments WHERE id = $1 AND ($2 IS NULL OR merchant_id = $2)")
+        .arg(id.to_string())
+        .arg(merchant.map(|m| m.to_string()));
+    DB::fetch_optional(conn, sql)
+        .await?
+        .as_ref()
+        .map(rows::payment)
+        .transpose()
+}
+
+/// The merchant's payment with the sum of its non-failed refunds.
+pub(crate) async fn payment_snapshot<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+    id: &PaymentId,
+) -> Result<Option<PaymentSnapshot>, StoreError> {
+    let sql = Sql::new(
+        "SELECT p.*, (SELECT CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) FROM refunds r
+                      WHERE r.payment_id = p.id AND r.status <> $3) AS refunded
+         FROM payments p WHERE p.id = $1 AND p.merchant_id = $2",
+    )
+    .arg(id.to_string())
+    .arg(merchant.to_string())
+    .arg(RefundStatus::Failed.as_str());
+    DB::fetch_optional(conn, sql)
+        .await?
+        .map(|row| {
+            Ok(PaymentSnapshot {
+                payment: rows::payment(&row)?,
+                refunded: row.column("refunded")?,
+            })
+        })
+        .transpose()
+}
+
+/// The merchant's payments, newest first.
+pub(crate) async fn payments<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+    filter: &PaymentFilter,
+    request: PageRequest,
+) -> Result<Page<Payment>, StoreError> {
+    const WHERE: &str = "FROM payments WHERE merchant_id = $1 AND ($2 IS NULL OR status = $2)
+                         AND ($3 IS NULL OR order_id = $3)";
+    let status = filter.status.map(PaymentStatus::as_str);
+    let order = filter.order_id.as_ref().map(OrderId::to_string);
+    let sql = |select: &str, rest: &str| {
+        Sql::<DB>::new(&format!("{select} {WHERE} {rest}"))
+            .arg(merchant.to_string())
+            .arg(status)
+            .arg(order.clone())
+    };
+    page::<DB, _>(
+        conn,
+        sql("SELECT COUNT(*) AS n", ""),
+        sql(
+            "SELECT *",
+            "ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
+        ),
+        request,
+        rows::payment,
+    )
+    .await
+}
+
+/// A refund; `merchant: None` is the worker's unscoped read.
+pub(crate) async fn refund<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: Option<MerchantId>,
+    id: &RefundId,
+) -> Result<Option<Refund>, StoreError> {
+    let sql = Sql::new("SELECT * FROM refunds WHERE id = $1 AND ($2 IS NULL OR merchant_id = $2)")
+        .arg(id.to_string())
+        .arg(merchant.map(|m| m.to_string()));
+    DB::fetch_optional(conn, sql)
+        .await?
+        .as_ref()
+        .map(rows::refund)
+        .transpose()
+}
+
+/// The merchant's refunds (of one payment, if given), newest first.
+pub(crate) async fn refunds<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+    payment: Option<&PaymentId>,
+    request: PageRequest,
+) -> Result<Page<Refund>, StoreError> {
+    const WHERE: &str = "FROM refunds WHERE merchant_id = $1 AND ($2 IS NULL OR payment_id = $2)";
+    let payment = payment.map(PaymentId::to_string);
+    let sql = |select: &str, rest: &str| {
+        Sql::<DB>::new(&format!("{select} {WHERE} {rest}"))
+            .arg(merchant.to_string())
+            .arg(payment.clone())
+    };
+    page::<DB, _>(
+        conn,
+        sql("SELECT COUNT(*) AS n", ""),
+        sql(
+            "SELECT *",
+            "ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+        ),
+        request,
+        rows::refund,
+    )
+    .await
+}
+
+/// The merchant's payments in `currency`, refunds and deliveries created in `window`, counted
+/// and summed by the database.
+pub(crate) async fn stats<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+    currency: Currency,
+    window: StatsWindow,
+) -> Result<StatsRows, StoreError> {
+    let merchant = merchant.to_string();
+    let (from, to) = (window.from.as_millis(), window.to().as_millis());
+    let payments = Sql::new(
+        "SELECT (created_at - $3) / $5 AS bucket, status, CAST(COUNT(*) AS BIGINT) AS n,
+                CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount
+         FROM payments
+         WHERE merchant_id = $1 AND currency = $2 AND created_at >= $3 AND created_at < $4
+         GROUP BY 1, 2",
+    )
+    .arg(merchant.clone())
+    .arg(currency.code())
+    .arg(from)
+    .arg(to)
+    .arg(window.bucket_ms);
+    let payments = DB::fetch_all(conn, payments).await?;
+    let refunds = Sql::new(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) AS amount,
+                CAST(COALESCE(SUM(CASE WHEN r.status = $5 THEN r.amount ELSE 0 END), 0) AS BIGINT) AS processed_amount
+         FROM refunds r JOIN payments p ON p.id = r.payment_id
+         WHERE r.merchant_id = $1 AND p.currency = $2 AND r.created_at >= $3 AND r.created_at < $4",
+    )
+    .arg(merchant.clone())
+    .arg(currency.code())
+    .arg(from)
+    .arg(to)
+    .arg(RefundStatus::Processed.as_str());
+    let refunds = DB::fetch_optional(conn, refunds)
+        .await?
+        .ok_or_else(|| StoreError::Other("refund totals returned no row".into()))?;
+    let deliveries = Sql::new(
+        "SELECT status, CAST(COUNT(*) AS BIGINT) AS n FROM webhook_deliveries
+         WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3
+         GROUP BY status",
+    )
+    .arg(merchant)
+    .arg(from)
+    .arg(to);
+    let deliveries = DB::fetch_all(conn, deliveries).await?;
+    Ok(StatsRows {
+        payments: collect(payments, rows::payment_bucket)?,
+        refunds: rows::refund_totals(&refunds)?,
+        webhooks: rows::webhook_health(&deliveries)?,
+    })
+}
+
+/// The merchant's webhook deliveries, newest first.
+pub(crate) async fn deliveries<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+    request: PageRequest,
+) -> Result<Page<WebhookDelivery>, StoreError> {
+    let sql = |text: &str| Sql::<DB>::new(text).arg(merchant.to_string());
+    page::<DB, _>(
+        conn,
+        sql("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE merchant_id = $1"),
+        sql("SELECT * FROM webhook_deliveries WHERE merchant_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"),
+        request,
+        rows::delivery,
+    )
+    .await
+}
+
+/// One delivery with its attempt log.
+pub(crate) async fn delivery<DB: Dialect>(
+    conn: &mut DB::Connection,
+    merchant: MerchantId,
+    id: DeliveryId,
+) -> Result<Option<DeliveryDetail>, StoreError> {
+    let sql = Sql::new("SELECT * FROM webhook_deliveries WHERE id = $1 AND merchant_id = $2")
+        .arg(id.to_string())
+        .arg(merchant.to_string());
+    let Some(row) = DB::fetch_optional(conn, sql).await? else {
+        return Ok(None);
+    };
+    let attempts = Sql::new("SELECT * FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id")
+        .arg(id.to_string());
+    let attempts = DB::fetch_all(conn, attempts).await?;
+    Ok(Some(DeliveryDetail {
+        delivery: rows::delivery(&row)?,
+        attempt_log: collect(attempts, rows::attempt)?,
+    }))
+}
+
+/// What a delivery job needs: the delivery, payload, the merchant's URL and secret.
+pub(crate) async fn delivery_target<DB: Dialect>(
+    conn: &mut DB::Connection,
+    id: DeliveryId,
+) -> Result<Option<DeliveryTarget>, StoreError> {
+    let sql = Sql::new(
+        "SELECT d.*, m.webhook_url AS target_url, m.webhook_secret AS target_secret
+         FROM webhook_deliveries d JOIN merchants m ON m.id = d.merchant_id WHERE d.id = $1",
+    )
+    .arg(id.to_string());
+    DB::fetch_optional(conn, sql)
+        .await?
+        .map(|row| {
+            Ok(DeliveryTarget {
+                delivery: rows::delivery(&row)?,
+                payload: row.column("payload")?,
+                url: row.column("target_url")?,
+                secret: row.column("target_secret")?,
+            })
+        })
+        .transpose()
+}
+
+/// When the next queued job falls due.
+pub(crate) async fn next_job_due<DB: Dialect>(
+    conn: &mut DB::Connection,
+) -> Result<Option<Timestamp>, StoreError> {
+    let sql = Sql::new("SELECT MIN(run_at) AS at FROM jobs WHERE status = $1")
+        .arg(JobStatus::Queued.as_str());
+    time::<DB>(conn, sql).await
+}
+
+/// Job counts by state.
+pub(crate) async fn job_counts<DB: Dialect>(
+    conn: &mut DB::Connection,
+) -> Result<JobCounts, StoreError> {
+    let rows = DB::fetch_all(
+        conn,
+        Sql::new("SELECT status, CAST(COUNT(*) AS BIGINT) AS n FROM jobs GROUP BY status"),
+    )
+    .await?;
+    let mut counts = JobCounts::default();
+    for row in rows {
+        let n: i64 = row.column("n")?;
+        match JobStatus::parse(&Column::<String>::column(&row, "status")?) {
+            Some(JobStatus::Queued) => counts.pending = n,
+            Some(JobStatus::Running) => counts.processing = n,
+            Some(JobStatus::Completed) => counts.completed = n,
+            Some(JobStatus::Failed) => counts.failed = n,
+            None => {}
+        }
+    }
+    Ok(counts)
+}
+
+/// The latest heartbeat of any worker.
+pub(crate) async fn last_heartbeat<DB: Dialect>(
+    conn: &mut DB::Connection,
+) -> Result<Option<Timestamp>, StoreError> {
+    time::<DB>(
+        conn,
+        Sql::new("SELECT MAX(seen_at) AS at FROM worker_heartbeats"),
+    )
+    .await
+}

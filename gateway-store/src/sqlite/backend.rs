@@ -1,0 +1,232 @@
+//! SQLite under the shared store layer: statements run on the connection's thread (several in
+//! one call where they do not depend on each other), every write command goes through the
+//! group-commit writer inside `BEGIN IMMEDIATE` (which locks the whole database, so no row
+//! locks are taken), and jobs are claimed with one `UPDATE … RETURNING`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gateway_core::StoreError;
+use gateway_core::clock::Timestamp;
+use gateway_core::jobs::{ClaimedJob, JobStatus, Lease};
+use gateway_core::webhook::DeliveryAttempt;
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, SqliteConnection};
+
+use super::SqliteStore;
+use super::statements::Statements;
+use crate::error::db_error;
+use crate::rows::claimed_job;
+use crate::sql::{Backend, Command, Dialect, Sql};
+
+/// Runs `sql` with `run` on its text and arguments.
+macro_rules! run {
+    ($sql:expr, $conn:expr, $method:ident) => {{
+        let (text, args) = $sql.into_parts()?;
+        sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+            .$method($conn)
+            .await
+            .map_err(db_error)
+    }};
+}
+
+impl Dialect for Sqlite {
+    const ROW_LOCKS: bool = false;
+    type Batch = Statements;
+
+    fn fetch_all<'c>(
+        conn: &'c mut SqliteConnection,
+        sql: Sql<Self>,
+    ) -> crate::sql::Fut<'c, Vec<SqliteRow>> {
+        Box::pin(async move { run!(sql, conn, fetch_all) })
+    }
+
+    fn fetch_optional<'c>(
+        conn: &'c mut SqliteConnection,
+        sql: Sql<Self>,
+    ) -> crate::sql::Fut<'c, Option<SqliteRow>> {
+        Box::pin(async move { run!(sql, conn, fetch_optional) })
+    }
+
+    fn execute<'c>(conn: &'c mut SqliteConnection, sql: Sql<Self>) -> crate::sql::Fut<'c, u64> {
+        Box::pin(async move { run!(sql, conn, execute).map(|done| done.rows_affected()) })
+    }
+
+    fn execute_batch<'c>(
+        conn: &'c mut SqliteConnection,
+        batch: Statements,
+    ) -> crate::sql::Fut<'c, u64> {
+        Box::pin(batch.execute(conn))
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteStore {
+    type DB = Sqlite;
+
+    async fn reader(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
+        self.reader.acquire().await.map_err(db_error)
+    }
+
+    async fn transact<A, T>(
+        &self,
+        args: A,
+        command: Command<Sqlite, A, T>,
+        _wake: bool,
+    ) -> Result<T, StoreError>
+    where
+        A: Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        // The writer may run a command again (when another in its batch failed), so it gets a
+        // closure over shared arguments.
+        let args = Arc::new(args);
+        self.write
+            .write(move |tx| {
+                let args = Arc::clone(&args);
+                Box::pin(async move { command(tx, &args).await })
+            })
+            .await
+    }
+
+    async fn autocommit<A, T>(
+        &self,
+        args: A,
+        command: Command<Sqlite, A, T>,
+    ) -> Result<T, StoreError>
+    where
+        A: Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        // Group commit beats a transaction of its own even for one statement.
+        self.transact(args, command, false).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let args = (worker.to_owned(), now, now.plus(lease), limit);
+        let rows = self.transact(args, claim, false).await?;
+        rows.iter().map(|row| claimed_job(row, worker)).collect()
+    }
+
+    async fn record_delivery_attempt(
+        &self,
+        lease: &Lease,
+        attempt: &DeliveryAttempt,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.transact((lease.clone(), attempt.clone(), now), record_attempt, false)
+            .await
+    }
+}
+
+/// Fails jobs whose worker died on their last allowed attempt, then claims due jobs, in one call.
+fn claim<'c>(
+    conn: &'c mut SqliteConnection,
+    (worker, now, until, limit): &'c (String, Timestamp, Timestamp, u32),
+) -> crate::sql::Fut<'c, Vec<SqliteRow>> {
+    let mut statements = Statements::default();
+    statements
+        .push(
+            "UPDATE jobs SET status = $2, locked_by = NULL, locked_until = NULL, updated_at = $1,
+                    last_error = COALESCE(last_error, 'lease expired on the final attempt')
+             WHERE status = $3 AND locked_until <= $1 AND attempts >= max_attempts",
+        )
+        .bind(now.as_millis())
+        .bind(JobStatus::Failed.as_str())
+        .bind(JobStatus::Running.as_str());
+    statements
+        .push(
+            "WITH due AS (
+                 SELECT id FROM jobs WHERE status = $5 AND run_at <= $1
+                 UNION ALL
+                 SELECT id FROM jobs WHERE status = $6 AND locked_until <= $1
+                 LIMIT $4)
+             UPDATE jobs SET status = $6, locked_by = $2, locked_until = $3, attempts = attempts + 1, updated_at = $1
+             WHERE id IN (SELECT id FROM due)
+             RETURNING id, kind, entity_id, payload, attempts, max_attempts",
+        )
+        .bind(now.as_millis())
+        .bind(worker.clone())
+        .bind(until.as_millis())
+        .bind(i64::from(*limit))
+        .bind(JobStatus::Queued.as_str())
+        .bind(JobStatus::Running.as_str());
+    Box::pin(statements.fetch_all(conn))
+}
+
+/// Requeues or completes the job under its lease, updates the delivery and logs the attempt,
+/// in one call: three rows change, or the lease was lost and the command rolls back.
+fn record_attempt<'c>(
+    conn: &'c mut SqliteConnection,
+    (lease, attempt, now): &'c (Lease, DeliveryAttempt, Timestamp),
+) -> crate::sql::Fut<'c, ()> {
+    let id = attempt.delivery_id.to_string();
+    let (job_status, attempts_reset) = match attempt.next_retry_at {
+        Some(_) => (JobStatus::Queued, true),
+        None => (JobStatus::Completed, false),
+    };
+    let mut statements = Statements::default();
+    statements
+        .push(
+            "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at),
+                    attempts = CASE WHEN $3 THEN 0 ELSE attempts END,
+                    locked_by = NULL, locked_until = NULL, updated_at = $4
+             WHERE id = $5 AND status = $6 AND locked_by = $7",
+        )
+        .bind(job_status.as_str())
+        .bind(attempt.next_retry_at.map(Timestamp::as_millis))
+        .bind(attempts_reset)
+        .bind(now.as_millis())
+        .bind(lease.job_id)
+        .bind(JobStatus::Running.as_str())
+        .bind(lease.worker.clone());
+    push_attempt(&mut statements, &id, attempt, *now);
+    Box::pin(async move {
+        if statements.execute(conn).await? != 3 {
+            return Err(StoreError::LeaseLost);
+        }
+        Ok(())
+    })
+}
+
+/// Appends the delivery's update and the attempt's log row.
+fn push_attempt(statements: &mut Statements, id: &str, attempt: &DeliveryAttempt, now: Timestamp) {
+    statements
+        .push(
+            "UPDATE webhook_deliveries SET status = $1, attempts = $2, last_attempt_at = $3, next_retry_at = $4, response_code = $5,
+                    response_body = $6, duration_ms = $7, error = $8, updated_at = $9
+             WHERE id = $10",
+        )
+        .bind(attempt.status.as_str())
+        .bind(attempt.attempt)
+        .bind(attempt.attempted_at.as_millis())
+        .bind(attempt.next_retry_at.map(Timestamp::as_millis))
+        .bind(attempt.response_code)
+        .bind(attempt.response_body.clone())
+        .bind(attempt.duration_ms)
+        .bind(attempt.error.clone())
+        .bind(now.as_millis())
+        .bind(id.to_owned());
+    statements
+        .push(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id.to_owned())
+        .bind(attempt.attempt)
+        .bind(attempt.attempted_at.as_millis())
+        .bind(attempt.response_code)
+        .bind(attempt.response_body.clone())
+        .bind(attempt.duration_ms)
+        .bind(attempt.error.clone())
+        .bind(attempt.status.as_str())
+        .bind(attempt.next_retry_at.map(Timestamp::as_millis));
+}
