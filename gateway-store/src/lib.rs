@@ -24,6 +24,9 @@ mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -1,0 +1,681 @@
+//! The store conformance suite (feature `conformance`): every behaviour the gateway relies on
+//! from a [`Store`], as plain async functions over a fresh store, so that any implementation —
+//! the built-in SQLite and PostgreSQL stores, or a third one — can check itself.
+//!
+//! Implement [`StoreFactory`] for your store and instantiate every test with
+//! [`store_conformance_suite!`](crate::store_conformance_suite):
+//!
+//! ```ignore
+//! struct MyFactory;
+//! #[async_trait::async_trait]
+//! impl gateway_store::conformance::StoreFactory for MyFactory {
+//!     async fn fresh(&self) -> gateway_store::conformance::Fixture { /* a new, migrated store */ }
+//! }
+//! gateway_store::store_conformance_suite!(MyFactory);
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gateway_core::ids::{OrderId, PaymentId};
+use gateway_core::instrument::{InstrumentVerdict, StoredInstrument};
+use gateway_core::jobs::{JOB_MAX_ATTEMPTS, NewJob};
+use gateway_core::merchant::SecretHasher;
+use gateway_core::money::{Amount, Currency};
+use gateway_core::order::{Order, OrderStatus};
+use gateway_core::payment::{Payment, PaymentOutcome, PaymentStatus};
+use gateway_core::refund::Refund;
+use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse, WebhookTransport};
+use gateway_core::{
+    HmacSigner, JobRunner, ManualClock, Processor, Store, StoreError, Timestamp, Worker,
+    WorkerConfig,
+};
+use tokio::sync::Notify;
+
+/// Where every test's clock starts.
+pub const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Makes the store each test runs against.
+#[async_trait]
+pub trait StoreFactory: Send + Sync {
+    /// A new, migrated, empty store of its own (the suite seeds the test merchant).
+    async fn fresh(&self) -> Fixture;
+}
+
+/// A store under test and whatever must live as long as it (a temporary database, say).
+pub struct Fixture {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Dropped after `store`.
+    pub keep_alive: Box<dyn Any + Send + Sync>,
+}
+
+/// Runs `test` on a fresh store from `factory`, seeded with the test merchant.
+pub async fn run<F, Fut>(factory: &dyn StoreFactory, test: F)
+where
+    F: FnOnce(Fixture) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let fixture = factory.fresh().await;
+    fixture
+        .store
+        .upsert_merchant(&SecretHasher::new("pepper-for-conformance").test_merchant(T0))
+        .await
+        .unwrap();
+    test(fixture).await;
+}
+
+async fn pending_payment(store: &Arc<dyn Store>, run_at: Timestamp) -> PaymentId {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    let order = Order {
+        id: OrderId::generate(),
+        merchant_id: merchant,
+        amount: Amount::new(1000).unwrap(),
+        currency: Currency::INR,
+        receipt: None,
+        notes: Default::default(),
+        status: OrderStatus::Created,
+        created_at: T0,
+        updated_at: T0,
+    };
+    store.create_order(&order, None).await.unwrap();
+    let payment = Payment::new_pending(
+        merchant,
+        order.id,
+        order.amount,
+        order.currency,
+        StoredInstrument::Upi { vpa: "a@b".into() },
+        T0,
+    );
+    let job = NewJob::process_payment(&payment.id, Some(InstrumentVerdict::Succeed), run_at);
+    store
+        .create_payment(&payment, &job, &[], None)
+        .await
+        .unwrap();
+    payment.id
+}
+
+/// See the suite list.
+pub async fn a_delivery_attempt_is_recorded_only_under_a_held_lease(f: Fixture) {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    f.store
+        .set_webhook_url(merchant, Some("http://127.0.0.1:9/hook"), T0)
+        .await
+        .unwrap();
+    let event = gateway_core::event::Event::test(merchant, T0);
+    f.store.create_test_delivery(&event, None).await.unwrap();
+    let old = f
+        .store
+        .claim_jobs("w1", T0, LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let new = f
+        .store
+        .claim_jobs("w2", T0.plus(LEASE), LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let attempt = |status| gateway_core::webhook::DeliveryAttempt {
+        delivery_id: event.delivery_id,
+        attempt: 1,
+        attempted_at: T0,
+        response_code: Some(500),
+        response_body: Some("no".into()),
+        duration_ms: 3,
+        error: None,
+        status,
+        next_retry_at: Some(T0.plus(Duration::from_secs(60))),
+    };
+    let pending = gateway_core::webhook::DeliveryStatus::Pending;
+    assert_eq!(
+        f.store
+            .record_delivery_attempt(&old.lease, &attempt(pending), T0)
+            .await,
+        Err(StoreError::LeaseLost)
+    );
+    let detail = f
+        .store
+        .delivery(merchant, event.delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(detail.attempt_log.is_empty(), "{detail:?}");
+    assert_eq!(detail.delivery.attempts, 0);
+
+    f.store
+        .record_delivery_attempt(&new.lease, &attempt(pending), T0.plus(LEASE))
+        .await
+        .unwrap();
+    let detail = f
+        .store
+        .delivery(merchant, event.delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.attempt_log.len(), 1);
+    assert_eq!(detail.delivery.attempts, 1);
+    assert_eq!(detail.delivery.response_code, Some(500));
+    let counts = f.store.job_counts().await.unwrap();
+    assert_eq!(
+        (counts.pending, counts.processing),
+        (1, 0),
+        "requeued for the retry"
+    );
+}
+
+/// See the suite list.
+pub async fn claims_take_only_due_jobs_up_to_the_batch_size(f: Fixture) {
+    for _ in 0..5 {
+        pending_payment(&f.store, T0).await;
+    }
+    pending_payment(&f.store, T0.plus(Duration::from_secs(10))).await;
+    let first = f.store.claim_jobs("w1", T0, LEASE, 3).await.unwrap();
+    assert_eq!(first.len(), 3);
+    let second = f.store.claim_jobs("w2", T0, LEASE, 10).await.unwrap();
+    assert_eq!(
+        second.len(),
+        2,
+        "claimed jobs are not claimed twice; the future one is not due"
+    );
+    assert!(first.iter().chain(&second).all(|j| j.attempt == 1));
+    assert_eq!(
+        f.store.next_job_due().await.unwrap(),
+        Some(T0.plus(Duration::from_secs(10)))
+    );
+    let counts = f.store.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.processing), (1, 5));
+}
+
+/// See the suite list.
+pub async fn an_expired_lease_makes_a_job_claimable_again_and_the_old_lease_useless(f: Fixture) {
+    pending_payment(&f.store, T0).await;
+    let old = f
+        .store
+        .claim_jobs("w1", T0, LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        f.store
+            .claim_jobs("w2", T0.plus(Duration::from_secs(59)), LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let new = f
+        .store
+        .claim_jobs("w2", T0.plus(LEASE), LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((new.id, new.attempt), (old.id, 2));
+    assert_eq!(
+        f.store.complete_job(&old.lease, T0).await,
+        Err(StoreError::LeaseLost)
+    );
+    assert_eq!(
+        f.store.fail_job(&old.lease, "x", None, T0).await,
+        Err(StoreError::LeaseLost)
+    );
+    f.store.complete_job(&new.lease, T0).await.unwrap();
+    assert_eq!(f.store.job_counts().await.unwrap().completed, 1);
+}
+
+/// See the suite list.
+pub async fn failures_requeue_at_the_given_time_or_end_failed(f: Fixture) {
+    pending_payment(&f.store, T0).await;
+    let job = f
+        .store
+        .claim_jobs("w1", T0, LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    f.store
+        .fail_job(
+            &job.lease,
+            "boom",
+            Some(T0.plus(Duration::from_secs(4))),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .claim_jobs("w1", T0.plus(Duration::from_secs(3)), LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = f
+        .store
+        .claim_jobs("w1", T0.plus(Duration::from_secs(4)), LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    f.store
+        .fail_job(&again.lease, "boom", None, T0)
+        .await
+        .unwrap();
+    let counts = f.store.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.failed), (0, 1));
+}
+
+/// See the suite list.
+pub async fn a_job_whose_worker_dies_on_the_last_attempt_ends_failed(f: Fixture) {
+    pending_payment(&f.store, T0).await;
+    let mut now = T0;
+    for _ in 0..JOB_MAX_ATTEMPTS {
+        assert_eq!(
+            f.store
+                .claim_jobs("dying", now, LEASE, 1)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        now = now.plus(LEASE);
+    }
+    assert!(
+        f.store
+            .claim_jobs("dying", now, LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(f.store.job_counts().await.unwrap().failed, 1);
+}
+
+/// See the suite list.
+pub async fn released_jobs_are_queued_again_without_losing_an_attempt(f: Fixture) {
+    pending_payment(&f.store, T0).await;
+    f.store.claim_jobs("stopping", T0, LEASE, 1).await.unwrap();
+    assert_eq!(f.store.release_jobs("stopping", T0).await.unwrap(), 1);
+    let job = f
+        .store
+        .claim_jobs("next", T0, LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(job.attempt, 1);
+}
+
+/// See the suite list.
+pub async fn settling_is_conditional_on_pending(f: Fixture) {
+    let id = pending_payment(&f.store, T0).await;
+    // A second payment whose job (by mistake, or a duplicate enqueue) targets the first payment.
+    let other = pending_payment(&f.store, T0.plus(Duration::from_secs(1))).await;
+    let jobs = f
+        .store
+        .claim_jobs("w", T0.plus(Duration::from_secs(1)), LEASE, 2)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 2);
+    let mut payment = f.store.payment(None, &id).await.unwrap().unwrap();
+    payment.settle(PaymentOutcome::Succeeded, T0).unwrap();
+    assert_eq!(
+        f.store.settle_payment(&jobs[0].lease, &payment, &[]).await,
+        Ok(true)
+    );
+    let mut again = payment.clone();
+    again.status = PaymentStatus::Failed;
+    assert_eq!(
+        f.store.settle_payment(&jobs[1].lease, &again, &[]).await,
+        Ok(false),
+        "a settled payment never settles again"
+    );
+    assert_eq!(
+        f.store.payment(None, &id).await.unwrap().unwrap().status,
+        PaymentStatus::Success
+    );
+    assert_eq!(
+        f.store.payment(None, &other).await.unwrap().unwrap().status,
+        PaymentStatus::Pending
+    );
+    assert_eq!(
+        f.store.job_counts().await.unwrap().completed,
+        2,
+        "both jobs completed with their (no-op) effects"
+    );
+}
+
+/// A bank that panics: the worker must catch it, retry with backoff and finally fail the job.
+struct PanickingBank;
+
+impl Processor for PanickingBank {
+    fn payment_delay(&self, _: gateway_core::payment::PaymentMethod) -> Duration {
+        Duration::ZERO
+    }
+    fn refund_delay(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn decide_payment(&self, _: &Payment, _: Option<InstrumentVerdict>) -> PaymentOutcome {
+        panic!("the bank exploded")
+    }
+    fn decide_refund(&self, _: &Refund) -> bool {
+        true
+    }
+}
+
+struct NoTransport;
+
+#[async_trait]
+impl WebhookTransport for NoTransport {
+    async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+        Err(TransportError::Refused("no network in this test".into()))
+    }
+}
+
+/// See the suite list.
+pub async fn a_panicking_handler_is_retried_with_backoff_then_marked_failed(f: Fixture) {
+    let id = pending_payment(&f.store, T0).await;
+    let clock = Arc::new(ManualClock::new(T0));
+    let worker = Arc::new(
+        Worker::new(
+            f.store.clone(),
+            Arc::new(PanickingBank),
+            Arc::new(HmacSigner),
+            Arc::new(NoTransport),
+            WorkerConfig {
+                id: "w".into(),
+                ..WorkerConfig::default()
+            },
+            Arc::new(Notify::new()),
+        )
+        .with_clock(clock.clone())
+        .with_seed(3),
+    );
+    let mut runs = 0;
+    for _ in 0..200 {
+        runs += worker.clone().run_once().await;
+        clock.advance(Duration::from_secs(30));
+    }
+    assert_eq!(
+        runs, JOB_MAX_ATTEMPTS as usize,
+        "each attempt waited for its backoff"
+    );
+    let counts = f.store.job_counts().await.unwrap();
+    assert_eq!(
+        (counts.failed, counts.pending, counts.processing),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        f.store.payment(None, &id).await.unwrap().unwrap().status,
+        PaymentStatus::Pending
+    );
+}
+
+/// See the suite list.
+pub async fn concurrent_claimers_never_share_a_job(f: Fixture) {
+    for _ in 0..12 {
+        pending_payment(&f.store, T0).await;
+    }
+    let claim = |worker: &'static str| {
+        let store = f.store.clone();
+        async move { store.claim_jobs(worker, T0, LEASE, 5).await.unwrap() }
+    };
+    let (a, b, c, d) = tokio::join!(claim("a"), claim("b"), claim("c"), claim("d"));
+    let mut ids: Vec<i64> = [a, b, c, d].iter().flatten().map(|job| job.id).collect();
+    assert_eq!(ids.len(), 12, "every due job is claimed by someone");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "no job is claimed twice");
+}
+
+/// See the suite list.
+pub async fn rotating_an_api_secret_replaces_its_hash(f: Fixture) {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    assert_eq!(
+        f.store
+            .rotate_api_secret("test@example.com", b"new-hash", T0)
+            .await,
+        Ok(merchant)
+    );
+    let credential = f
+        .store
+        .credential("key_test_abc123")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(credential.api_secret_hash, b"new-hash".to_vec());
+    assert_eq!(
+        f.store
+            .rotate_api_secret(&merchant.to_string(), b"newer", T0)
+            .await,
+        Ok(merchant)
+    );
+    assert_eq!(
+        f.store
+            .rotate_api_secret("nobody@example.com", b"x", T0)
+            .await,
+        Err(StoreError::NotFound("Merchant"))
+    );
+}
+
+/// See the suite list.
+pub async fn pruning_removes_old_completed_jobs_and_expired_keys_only(f: Fixture) {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    pending_payment(&f.store, T0).await;
+    pending_payment(&f.store, T0).await;
+    let jobs = f.store.claim_jobs("w", T0, LEASE, 2).await.unwrap();
+    f.store.complete_job(&jobs[0].lease, T0).await.unwrap();
+    f.store
+        .fail_job(&jobs[1].lease, "boom", None, T0)
+        .await
+        .unwrap();
+    pending_payment(&f.store, T0).await; // still queued
+    let key = gateway_core::IdempotencyKey::new("k1", "POST", "/api/v1/orders", b"{}").unwrap();
+    let order = Order {
+        id: OrderId::generate(),
+        merchant_id: merchant,
+        amount: Amount::new(1000).unwrap(),
+        currency: Currency::INR,
+        receipt: None,
+        notes: Default::default(),
+        status: OrderStatus::Created,
+        created_at: T0,
+        updated_at: T0,
+    };
+    f.store
+        .create_order(&order, Some(&key.record("{}".into(), T0)))
+        .await
+        .unwrap();
+
+    let day = Duration::from_secs(24 * 3600);
+    assert_eq!(
+        f.store.prune(T0, T0.plus(day / 2), 100).await,
+        Ok(0),
+        "nothing is old enough yet"
+    );
+    assert_eq!(
+        f.store
+            .prune(T0.plus(Duration::from_secs(1)), T0.plus(day), 100)
+            .await,
+        Ok(2),
+        "one completed job, one expired key"
+    );
+    let counts = f.store.job_counts().await.unwrap();
+    assert_eq!(
+        (counts.completed, counts.failed, counts.pending),
+        (0, 1, 1),
+        "failed and queued jobs stay"
+    );
+    assert_eq!(
+        f.store.idempotency_record(merchant, "k1", T0).await,
+        Ok(None)
+    );
+}
+
+/// Settles the payment `id` (under its claimed job) as successful.
+async fn settle_successfully(store: &Arc<dyn Store>, id: &PaymentId) {
+    let job = store
+        .claim_jobs("settler", T0, LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let mut payment = store.payment(None, id).await.unwrap().unwrap();
+    payment.settle(PaymentOutcome::Succeeded, T0).unwrap();
+    assert_eq!(
+        store.settle_payment(&job.lease, &payment, &[]).await,
+        Ok(true)
+    );
+}
+
+/// A pending refund of `amount` against `payment`, with its job.
+fn refund_of(payment: &Payment, amount: i64) -> (Refund, NewJob) {
+    let refund = Refund {
+        id: gateway_core::ids::RefundId::generate(),
+        payment_id: payment.id.clone(),
+        merchant_id: payment.merchant_id,
+        amount: Amount::new(amount).unwrap(),
+        reason: None,
+        status: gateway_core::refund::RefundStatus::Pending,
+        created_at: T0,
+        processed_at: None,
+    };
+    let job = NewJob::process_refund(&refund.id, T0);
+    (refund, job)
+}
+
+/// The payment as its capture at `T0` would leave it.
+fn captured(payment: &Payment) -> Payment {
+    Payment {
+        captured: true,
+        updated_at: T0,
+        ..payment.clone()
+    }
+}
+
+/// A payment with a refund that is not failed is never captured, and a captured one is still
+/// refundable: the store decides over the locked snapshot, whatever the caller expected.
+pub async fn a_payment_with_a_refund_is_never_captured(f: Fixture) {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    let id = pending_payment(&f.store, T0).await;
+    settle_successfully(&f.store, &id).await;
+    let payment = f.store.payment(None, &id).await.unwrap().unwrap();
+    let (refund, job) = refund_of(&payment, 400);
+    f.store
+        .create_refund(&refund, &job, &[], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .capture_payment(&captured(&payment), None, None)
+            .await,
+        Err(StoreError::Refused(
+            gateway_core::Refusal::CaptureAfterRefund
+        ))
+    );
+    let snapshot = f
+        .store
+        .payment_snapshot(merchant, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((snapshot.payment.captured, snapshot.refunded), (false, 400));
+
+    let other = pending_payment(&f.store, T0).await;
+    settle_successfully(&f.store, &other).await;
+    let other = f.store.payment(None, &other).await.unwrap().unwrap();
+    f.store
+        .capture_payment(&captured(&other), Some(1000), None)
+        .await
+        .unwrap();
+    let (refund, job) = refund_of(&other, 1000);
+    f.store
+        .create_refund(&refund, &job, &[], None)
+        .await
+        .unwrap();
+    let (over, job) = refund_of(&other, 1);
+    assert_eq!(
+        f.store.create_refund(&over, &job, &[], None).await,
+        Err(StoreError::Refused(
+            gateway_core::Refusal::RefundExceedsAvailable { available: 0 }
+        ))
+    );
+}
+
+/// Captures and refunds fired at one payment at once keep every money rule: refunds never
+/// exceed the payment, and a payment is captured only if no refund got in first.
+pub async fn concurrent_captures_and_refunds_keep_the_money_rules(f: Fixture) {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    let id = pending_payment(&f.store, T0).await;
+    settle_successfully(&f.store, &id).await;
+    let payment = f.store.payment(None, &id).await.unwrap().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store = f.store.clone();
+        let payment = payment.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 3 == 0 {
+                store
+                    .capture_payment(&captured(&payment), None, None)
+                    .await
+                    .map(|()| 0)
+            } else {
+                let (refund, job) = refund_of(&payment, 300);
+                store
+                    .create_refund(&refund, &job, &[], None)
+                    .await
+                    .map(|()| 300)
+            }
+        }));
+    }
+    let (mut captures, mut refunded) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(0) => captures += 1,
+            Ok(amount) => refunded += amount,
+            Err(StoreError::Refused(_)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    let snapshot = f
+        .store
+        .payment_snapshot(merchant, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(refunded <= 1000, "refunds overdrew: {refunded}");
+    assert_eq!(snapshot.refunded, refunded);
+    assert_eq!(
+        refunded, 900,
+        "refunds are admitted until the balance runs out"
+    );
+    assert!(captures <= 1, "captured {captures} times");
+    assert_eq!(snapshot.payment.captured, captures == 1);
+}
+
+/// Instantiates every test of the suite as a `#[tokio::test]` over `$factory` (an expression of
+/// a type implementing [`StoreFactory`](crate::conformance::StoreFactory)).
+#[macro_export]
+macro_rules! store_conformance_suite {
+    ($factory:expr) => {
+        $crate::store_conformance_suite!(@each $factory;
+            a_delivery_attempt_is_recorded_only_under_a_held_lease,
+            claims_take_only_due_jobs_up_to_the_batch_size,
+            an_expired_lease_makes_a_job_claimable_again_and_the_old_lease_useless,
+            failures_requeue_at_the_given_time_or_end_failed,
+            a_job_whose_worker_dies_on_the_last_attempt_ends_failed,
+            released_jobs_are_queued_again_without_losing_an_attempt,
+            settling_is_conditional_on_pending,
+            a_panicking_handler_is_retried_with_backoff_then_marked_failed,
+            concurrent_claimers_never_share_a_job,
+            rotating_an_api_secret_replaces_its_hash,
+            pruning_removes_old_completed_jobs_and_expired_keys_only,
+            a_payment_with_a_refund_is_never_captured,
+            concurrent_captures_and_refunds_keep_the_money_rules,
+        );
+    };
+    (@each $factory:expr; $($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            $crate::conformance::run(&$factory, $crate::conformance::$name).await
+        }
+    )*};
+}

@@ -1,0 +1,134 @@
+//! What only PostgreSQL does: cross-process wake-ups through `LISTEN/NOTIFY` that survive a
+//! dropped connection, both URL schemes, and failing fast when the server is unreachable. (SQLite
+//! has no cross-process signal: its workers poll.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_core::ids::OrderId;
+use gateway_core::instrument::StoredInstrument;
+use gateway_core::jobs::NewJob;
+use gateway_core::merchant::{SecretHasher, test_merchant};
+use gateway_core::money::{Amount, Currency};
+use gateway_core::order::{Order, OrderStatus};
+use gateway_core::payment::Payment;
+use gateway_core::{Store, StoreError, Timestamp};
+use gateway_store::testing::{Backend, TestDatabase};
+use tokio::sync::Notify;
+
+const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Inserts an order and a pending payment with its job, due now.
+async fn pending_payment(store: &Arc<dyn Store>) {
+    let merchant = test_merchant::ID;
+    let order = Order {
+        id: OrderId::generate(),
+        merchant_id: merchant,
+        amount: Amount::new(1000).unwrap(),
+        currency: Currency::INR,
+        receipt: None,
+        notes: Default::default(),
+        status: OrderStatus::Created,
+        created_at: T0,
+        updated_at: T0,
+    };
+    store.create_order(&order, None).await.unwrap();
+    let payment = Payment::new_pending(
+        merchant,
+        order.id,
+        order.amount,
+        order.currency,
+        StoredInstrument::Upi { vpa: "a@b".into() },
+        T0,
+    );
+    let job = NewJob::process_payment(&payment.id, None, T0);
+    store
+        .create_payment(&payment, &job, &[], None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn enqueued_and_released_jobs_wake_other_processes() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let store = gateway_store::open(&db.url).await.unwrap();
+    store
+        .upsert_merchant(&SecretHasher::new("pepper").test_merchant(T0))
+        .await
+        .unwrap();
+    // Another process on the same database.
+    let other = gateway_store::open(&db.url).await.unwrap();
+    let wake = Arc::new(Notify::new());
+    other.subscribe_jobs(wake.clone()).await.unwrap();
+    let woken = || tokio::time::timeout(Duration::from_secs(5), wake.notified());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), wake.notified())
+            .await
+            .is_err(),
+        "nothing was enqueued yet"
+    );
+    pending_payment(&store).await;
+    woken()
+        .await
+        .expect("a committed job insert notifies listeners");
+    store.claim_jobs("stopping", T0, LEASE, 1).await.unwrap();
+    assert_eq!(store.release_jobs("stopping", T0).await.unwrap(), 1);
+    woken().await.expect("released jobs notify listeners");
+
+    // The server drops the listening connection (restart, failover, idle reaper): the
+    // subscription comes back by itself and wakes the worker in case it missed something.
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(killed, [true], "one listening connection");
+    woken()
+        .await
+        .expect("a rebuilt subscription wakes the worker");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    while tokio::time::timeout(Duration::from_millis(100), wake.notified())
+        .await
+        .is_ok()
+    {}
+    pending_payment(&store).await;
+    woken()
+        .await
+        .expect("the rebuilt subscription delivers new notifications");
+}
+
+#[tokio::test]
+async fn open_selects_postgres_for_both_url_schemes_and_rejects_others() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    for url in [
+        db.url.clone(),
+        db.url.replacen("postgres://", "postgresql://", 1),
+    ] {
+        let store = gateway_store::open(&url).await.unwrap();
+        store.ping().await.unwrap();
+    }
+    assert!(matches!(
+        gateway_store::open("mysql://localhost/gateway").await,
+        Err(StoreError::Other(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_unavailable_quickly() {
+    let started = std::time::Instant::now();
+    let result =
+        gateway_store::PostgresStore::connect("postgres://postgres@127.0.0.1:9/gateway").await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{:?}",
+        result.err()
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
