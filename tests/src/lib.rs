@@ -1,6 +1,7 @@
 //! `TestApp`: the real router over a real database (a fresh SQLite file or a fresh PostgreSQL
 //! database), with a manual clock, a seeded bank and a worker driven step by step, plus one
-//! helper per endpoint so tests read as sentences. [`conformance!`] runs a test on both backends.
+//! helper per endpoint so tests read as sentences. [`conformance!`] runs a test on both backends;
+//! [`storage_free!`] runs a test that touches no storage once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -460,6 +461,22 @@ macro_rules! conformance {
                 async fn postgres() {
                     run($crate::Backend::Postgres).await
                 }
+            }
+        )*
+    };
+}
+
+/// Runs each `async fn name(backend: Backend) { … }` once, on SQLite, as the test `name`: for
+/// tests that touch no storage (routing, static assets, headers), which the store cannot change.
+#[macro_export]
+macro_rules! storage_free {
+    ($($(#[$attr:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        $(
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let $backend = $crate::Backend::Sqlite;
+                $body
             }
         )*
     };

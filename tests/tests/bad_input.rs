@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
-use tests::{Backend, Credentials, TestApp, conformance};
+use tests::{Backend, Credentials, TestApp, conformance, storage_free};
 
 async fn assert_nothing_written(app: &TestApp) {
     for list in ["/api/v1/orders", "/api/v1/payments", "/api/v1/refunds"] {
@@ -119,7 +119,7 @@ conformance! {
     }
 }
 
-conformance! {
+storage_free! {
     async fn unknown_routes_and_methods_answer_json(backend: Backend) {
         let app = TestApp::spawn_on(backend).await;
         let unknown = app.get("/api/v1/nothing-here").await;

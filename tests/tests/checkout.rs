@@ -6,7 +6,7 @@
 use axum::http::{Method, StatusCode};
 use gateway_core::{CheckoutResult, verify_checkout_result};
 use serde_json::{Value, json};
-use tests::{TestApp, TestOptions, conformance};
+use tests::{TestApp, TestOptions, conformance, storage_free};
 
 const KEY: &str = "key_test_abc123";
 
@@ -97,7 +97,7 @@ conformance! {
     }
 }
 
-conformance! {
+storage_free! {
     async fn the_checkout_page_and_sdk_are_served_without_any_secret(backend: Backend) {
         let app = TestApp::spawn_on(backend).await;
         for (path, kind) in [
