@@ -11,25 +11,13 @@ use gateway_core::clock::Timestamp;
 use gateway_core::jobs::{ClaimedJob, JobStatus, Lease};
 use gateway_core::webhook::DeliveryAttempt;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres};
 use tokio::sync::Notify;
 
 use super::{JOBS_CHANNEL, PostgresStore};
 use crate::error::db_error;
 use crate::rows::claimed_job;
-use crate::sql::{Backend, Batch, Bind, Command, Dialect, Fut, Sql};
-
-/// Runs `sql` with `method` on its text and arguments.
-macro_rules! run {
-    ($sql:expr, $conn:expr, $method:ident) => {{
-        let (text, args) = $sql.into_parts()?;
-        sqlx::query_with(sqlx::AssertSqlSafe(text), args)
-            .$method($conn)
-            .await
-            .map_err(db_error)
-    }};
-}
+use crate::sql::{Backend, Batch, Bind, Command, Dialect, Fut, Sql, single_statements};
 
 /// Statements run one after another (PostgreSQL prepares one statement per call).
 #[derive(Default)]
@@ -56,23 +44,13 @@ impl Dialect for Postgres {
     const ROW_LOCKS: bool = true;
     type Batch = Sequence;
 
-    fn fetch_all<'c>(conn: &'c mut PgConnection, sql: Sql<Self>) -> Fut<'c, Vec<PgRow>> {
-        Box::pin(async move { run!(sql, conn, fetch_all) })
-    }
-
-    fn fetch_optional<'c>(conn: &'c mut PgConnection, sql: Sql<Self>) -> Fut<'c, Option<PgRow>> {
-        Box::pin(async move { run!(sql, conn, fetch_optional) })
-    }
-
-    fn execute<'c>(conn: &'c mut PgConnection, sql: Sql<Self>) -> Fut<'c, u64> {
-        Box::pin(async move { run!(sql, &mut *conn, execute).map(|done| done.rows_affected()) })
-    }
+    single_statements!();
 
     fn execute_batch<'c>(conn: &'c mut PgConnection, batch: Sequence) -> Fut<'c, u64> {
         Box::pin(async move {
             let mut changed = 0;
             for sql in batch.0 {
-                changed += run!(sql, &mut *conn, execute)?.rows_affected();
+                changed += Self::execute(&mut *conn, sql).await?;
             }
             Ok(changed)
         })

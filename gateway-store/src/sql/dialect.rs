@@ -125,3 +125,50 @@ impl<DB: Database> Sql<DB> {
         }
     }
 }
+
+/// Implements [`Dialect`]'s single-statement methods inside `impl Dialect for <a sqlx database>`:
+/// the text is the same for every database, only the concrete types differ.
+macro_rules! single_statements {
+    () => {
+        fn fetch_all<'c>(
+            conn: &'c mut Self::Connection,
+            sql: $crate::sql::Sql<Self>,
+        ) -> $crate::sql::Fut<'c, Vec<Self::Row>> {
+            Box::pin(async move {
+                let (text, args) = sql.into_parts()?;
+                sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err($crate::error::db_error)
+            })
+        }
+
+        fn fetch_optional<'c>(
+            conn: &'c mut Self::Connection,
+            sql: $crate::sql::Sql<Self>,
+        ) -> $crate::sql::Fut<'c, Option<Self::Row>> {
+            Box::pin(async move {
+                let (text, args) = sql.into_parts()?;
+                sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err($crate::error::db_error)
+            })
+        }
+
+        fn execute<'c>(
+            conn: &'c mut Self::Connection,
+            sql: $crate::sql::Sql<Self>,
+        ) -> $crate::sql::Fut<'c, u64> {
+            Box::pin(async move {
+                let (text, args) = sql.into_parts()?;
+                sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|done| done.rows_affected())
+                    .map_err($crate::error::db_error)
+            })
+        }
+    };
+}
+pub(crate) use single_statements;

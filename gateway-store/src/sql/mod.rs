@@ -18,5 +18,5 @@ mod queue;
 mod reads;
 mod store;
 
-pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql};
+pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql, single_statements};
 pub(crate) use store::{Backend, Command, SqlStore};

@@ -19,40 +19,13 @@ use super::SqliteStore;
 use super::statements::Statements;
 use crate::error::db_error;
 use crate::rows::claimed_job;
-use crate::sql::{Backend, Command, Dialect, Sql};
-
-/// Runs `sql` with `run` on its text and arguments.
-macro_rules! run {
-    ($sql:expr, $conn:expr, $method:ident) => {{
-        let (text, args) = $sql.into_parts()?;
-        sqlx::query_with(sqlx::AssertSqlSafe(text), args)
-            .$method($conn)
-            .await
-            .map_err(db_error)
-    }};
-}
+use crate::sql::{Backend, Command, Dialect, single_statements};
 
 impl Dialect for Sqlite {
     const ROW_LOCKS: bool = false;
     type Batch = Statements;
 
-    fn fetch_all<'c>(
-        conn: &'c mut SqliteConnection,
-        sql: Sql<Self>,
-    ) -> crate::sql::Fut<'c, Vec<SqliteRow>> {
-        Box::pin(async move { run!(sql, conn, fetch_all) })
-    }
-
-    fn fetch_optional<'c>(
-        conn: &'c mut SqliteConnection,
-        sql: Sql<Self>,
-    ) -> crate::sql::Fut<'c, Option<SqliteRow>> {
-        Box::pin(async move { run!(sql, conn, fetch_optional) })
-    }
-
-    fn execute<'c>(conn: &'c mut SqliteConnection, sql: Sql<Self>) -> crate::sql::Fut<'c, u64> {
-        Box::pin(async move { run!(sql, conn, execute).map(|done| done.rows_affected()) })
-    }
+    single_statements!();
 
     fn execute_batch<'c>(
         conn: &'c mut SqliteConnection,
