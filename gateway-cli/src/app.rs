@@ -2,36 +2,99 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
-use gateway_core::merchant::SecretHasher;
+use anyhow::{Context, bail};
+use gateway_core::merchant::{SecretHasher, test_merchant};
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::{
-    Clock, Gateway, GatewayService, HmacSigner, SimulatedBank, Store, SystemClock, Worker,
-    WorkerConfig,
+    Clock, Environment, Gateway, GatewayService, HmacSigner, Processor, SimulatedBank, Store,
+    SystemClock, Worker, WorkerConfig,
 };
 use tokio::sync::Notify;
 
 use crate::config::Config;
 
-/// Opens the database, applies migrations and, in development, seeds the test merchant.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let store = gateway_store::open(&config.database_url)
+/// Why a command opens the database: only `serve`, `worker` and `migrate` may seed or check
+/// the test merchant, and only `migrate` creates a missing SQLite file in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `serve` or `worker`: a running gateway.
+    Run,
+    /// `migrate`: the operator's explicit set-up.
+    Migrate,
+    /// Any other command (`merchants …`): touches nothing test-only.
+    Administer,
+}
+
+/// Opens the database, applies migrations and checks it belongs to the configured environment
+/// (recording it on first use). In development, `serve` and `migrate` seed the test merchant;
+/// a production gateway refuses to run while the public test credentials would work.
+pub async fn open_store(config: &Config, purpose: Purpose) -> anyhow::Result<Arc<dyn Store>> {
+    let options = gateway_store::OpenOptions {
+        create_if_missing: !config.production || purpose == Purpose::Migrate,
+    };
+    let store = gateway_store::open_with(&config.database_url, options)
         .await
         .with_context(|| format!("opening {}", config.database_for_display()))?;
-    if !config.production {
-        let hasher = SecretHasher::new(config.pepper.clone());
-        store
+    let wanted = config.environment;
+    match store
+        .claim_environment(wanted, purpose == Purpose::Migrate)
+        .await
+        .context("reading the database's environment")?
+    {
+        Some(recorded) if recorded == wanted => {}
+        Some(recorded) => bail!(
+            "{} is a {} database; it cannot be used with GATEWAY_ENV={}",
+            config.database_for_display(),
+            recorded.as_str(),
+            wanted.as_str()
+        ),
+        None => bail!(
+            "{} holds merchants but has no recorded environment (it predates environments); \
+             record the one it belongs to with `GATEWAY_ENV=production gateway migrate` (or \
+             `GATEWAY_ENV=development gateway migrate` for a development database)",
+            config.database_for_display()
+        ),
+    }
+    let hasher = SecretHasher::new(config.pepper.clone());
+    match (wanted, purpose) {
+        (Environment::Development, Purpose::Run | Purpose::Migrate) => store
             .upsert_merchant(&hasher.test_merchant(SystemClock.now()))
             .await
-            .context("seeding the test merchant")?;
+            .context("seeding the test merchant")?,
+        (Environment::Production, Purpose::Run) => {
+            refuse_public_test_login(&*store, &hasher).await?
+        }
+        _ => {}
     }
     Ok(store)
+}
+
+/// Fails if the reference's public test credentials would authenticate against this database.
+async fn refuse_public_test_login(store: &dyn Store, hasher: &SecretHasher) -> anyhow::Result<()> {
+    let credential = store
+        .credential(test_merchant::API_KEY)
+        .await
+        .context("checking for the public test merchant")?;
+    if let Some(credential) = credential
+        && hasher.verify(test_merchant::API_SECRET, &credential.api_secret_hash)
+    {
+        bail!(
+            "this production database has a merchant with the public test credentials ({}); \
+             anyone could use them. Rotate its secret first: \
+             `GATEWAY_ENV=production gateway merchants rotate {}`",
+            test_merchant::API_KEY,
+            credential.merchant_id
+        );
+    }
+    Ok(())
 }
 
 /// The running parts of a gateway process.
 pub struct App {
     pub gateway: Arc<dyn Gateway>,
     pub worker: Arc<Worker>,
+    /// What decides payment outcomes, for the start-up log line.
+    pub gateway_processor: &'static str,
 }
 
 /// Builds the gateway and a worker sharing one store, bank and wake-up signal.
@@ -54,7 +117,7 @@ pub fn build(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<App> {
     };
     let worker = Worker::new(
         store,
-        bank,
+        bank.clone(),
         Arc::new(HmacSigner),
         Arc::new(transport),
         worker_config,
@@ -63,5 +126,6 @@ pub fn build(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<App> {
     Ok(App {
         gateway: Arc::new(gateway),
         worker: Arc::new(worker),
+        gateway_processor: bank.name(),
     })
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Args;
 use clap::builder::BoolishValueParser;
-use gateway_core::SimulationConfig;
 use gateway_core::merchant::DEVELOPMENT_PEPPER;
 use gateway_core::webhook::RetrySchedule;
+use gateway_core::{Environment, SimulationConfig};
 
 /// Raw settings as given on the command line or in the environment.
 #[derive(Debug, Clone, Args)]
@@ -70,6 +70,10 @@ pub struct Settings {
         global = true
     )]
     pub webhook_timeout_ms: u64,
+    /// What decides payment outcomes. Only `simulated` (the reference's simulated bank) exists;
+    /// production must choose it explicitly, so nobody takes it for a real acquirer.
+    #[arg(long, env = "PROCESSOR", global = true)]
+    pub processor: Option<String>,
 }
 
 /// Settings after validation.
@@ -77,6 +81,7 @@ pub struct Settings {
 pub struct Config {
     pub database_url: String,
     pub production: bool,
+    pub environment: Environment,
     pub pepper: String,
     pub simulation: SimulationConfig,
     pub retry_schedule: RetrySchedule,
@@ -87,11 +92,24 @@ pub struct Config {
 impl Settings {
     /// Checks the settings and resolves defaults that depend on the environment.
     pub fn validate(self) -> anyhow::Result<Config> {
-        let production = match self.environment.as_str() {
-            "development" => false,
-            "production" => true,
-            other => bail!("GATEWAY_ENV must be development or production, not {other:?}"),
+        let Some(environment) = Environment::parse(&self.environment) else {
+            bail!(
+                "GATEWAY_ENV must be development or production, not {:?}",
+                self.environment
+            );
         };
+        let production = environment == Environment::Production;
+        if production && self.test_mode {
+            bail!("TEST_MODE is a development setting: production refuses to start with it");
+        }
+        match (self.processor.as_deref(), production) {
+            (Some("simulated"), _) | (None, false) => {}
+            (None, true) => bail!(
+                "production needs PROCESSOR: only PROCESSOR=simulated (the simulated bank, not a \
+                 real acquirer) exists in this build"
+            ),
+            (Some(other), _) => bail!("PROCESSOR must be simulated, not {other:?}"),
+        }
         let pepper = match (self.api_secret_salt, production) {
             (Some(salt), _) if salt.len() >= 16 => salt,
             (Some(_), _) => bail!("API_SECRET_SALT must be at least 16 characters"),
@@ -110,11 +128,14 @@ impl Settings {
         Ok(Config {
             database_url: self.database_url,
             production,
+            environment,
             pepper,
             simulation: SimulationConfig {
                 test_mode: self.test_mode,
                 test_delay: Duration::from_millis(self.test_processing_delay),
                 test_success: self.test_payment_success,
+                // Test instruments are ordinary instruments in production.
+                test_instruments: !production,
             },
             retry_schedule: match self.webhook_retry_schedule_ms {
                 Some(waits) if waits.len() > 20 || waits.iter().any(|w| *w > 86_400_000) => {

@@ -85,7 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker => serve::worker(cli.settings.validate()?).await,
         Command::Migrate => {
             let settings = cli.settings.validate()?;
-            app::open_store(&settings).await?;
+            app::open_store(&settings, app::Purpose::Migrate).await?;
             println!("migrations applied to {}", settings.database_for_display());
             Ok(())
         }

@@ -31,7 +31,7 @@ pub enum MerchantsCommand {
 
 /// Runs a merchant command; `json` prints machine-readable output.
 pub async fn run(config: Config, command: MerchantsCommand, json: bool) -> anyhow::Result<()> {
-    let store = app::open_store(&config).await?;
+    let store = app::open_store(&config, app::Purpose::Administer).await?;
     match command {
         MerchantsCommand::Create { email, name } => {
             if !email.contains('@') || email.len() > 254 {

@@ -23,7 +23,7 @@ pub struct ServeArgs {
 
 /// Serves the API (and runs a worker unless told not to) until a shutdown signal.
 pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
-    let store = app::open_store(&config).await?;
+    let store = app::open_store(&config, app::Purpose::Run).await?;
     let app = app::build(&config, store)?;
     let (stop, stopped) = watch::channel(false);
     let worker = (!args.no_worker)
@@ -33,7 +33,7 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(%addr, database = %config.database_for_display(), production = config.production, worker = !args.no_worker, "gateway listening");
+    tracing::info!(%addr, database = %config.database_for_display(), production = config.production, processor = app.gateway_processor, worker = !args.no_worker, "gateway listening");
     let router = gateway_http::router(AppState::new(app.gateway));
     // Client addresses feed the per-address limits of the checkout endpoints.
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -53,9 +53,9 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
 
 /// Runs workers only until a shutdown signal.
 pub async fn worker(config: Config) -> anyhow::Result<()> {
-    let store = app::open_store(&config).await?;
+    let store = app::open_store(&config, app::Purpose::Run).await?;
     let app = app::build(&config, store)?;
-    tracing::info!(database = %config.database_for_display(), "worker process started");
+    tracing::info!(database = %config.database_for_display(), processor = app.gateway_processor, "worker process started");
     app.worker.clone().run(Box::pin(shutdown_signal())).await;
     Ok(())
 }

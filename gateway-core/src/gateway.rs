@@ -101,14 +101,27 @@ pub struct RotatedSecret {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
-    /// `healthy` or `unhealthy`.
+    /// `healthy`; `degraded` while the database answers but cannot commit a write; `unhealthy`
+    /// while it does not answer.
     pub status: &'static str,
-    /// `connected` or `disconnected`.
+    /// `connected`, `read-only` (answers, but a write probe failed) or `disconnected`.
     pub database: &'static str,
+    /// Why the status is not `healthy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// `running` or `stopped`.
     pub worker: &'static str,
+    /// What decides payment outcomes (`simulated` for the built-in simulated bank).
+    pub processor: &'static str,
     /// RFC 3339 time of the check.
     pub timestamp: String,
+}
+
+impl Health {
+    /// Whether the gateway can take writes: the load balancer's readiness.
+    pub fn is_ready(&self) -> bool {
+        self.status == "healthy"
+    }
 }
 
 /// A merchant as its publishable key (the API key id alone) identifies it to a browser.

@@ -164,6 +164,7 @@
 
 pub mod clock;
 pub mod crypto;
+pub mod environment;
 pub mod error;
 pub mod event;
 pub mod gateway;
@@ -188,6 +189,7 @@ pub mod transport;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use environment::Environment;
 pub use error::{ErrorCode, GatewayError, Refusal};
 pub use gateway::Gateway;
 pub use idempotency::{IdempotencyKey, Idempotent};

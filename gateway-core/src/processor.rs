@@ -25,6 +25,11 @@ pub trait Processor: Send + Sync + 'static {
     ) -> PaymentOutcome;
     /// Whether `refund` goes through.
     fn decide_refund(&self, refund: &Refund) -> bool;
+    /// What decides outcomes, as `/health` reports it and start-up logs it (e.g. `simulated`),
+    /// so nobody takes a simulation for a real acquirer.
+    fn name(&self) -> &'static str {
+        "custom"
+    }
 }
 
 /// Settings of the simulated bank (the reference's test-mode variables).
@@ -36,6 +41,9 @@ pub struct SimulationConfig {
     pub test_delay: Duration,
     /// `TEST_PAYMENT_SUCCESS` in test mode.
     pub test_success: bool,
+    /// Whether test instruments (`success@paytm`, test cards) decide their own outcome. Off in
+    /// production, where they are ordinary instruments.
+    pub test_instruments: bool,
 }
 
 impl Default for SimulationConfig {
@@ -44,6 +52,7 @@ impl Default for SimulationConfig {
             test_mode: false,
             test_delay: Duration::from_millis(1000),
             test_success: true,
+            test_instruments: true,
         }
     }
 }
@@ -112,6 +121,7 @@ impl Processor for SimulatedBank {
         payment: &Payment,
         verdict: Option<InstrumentVerdict>,
     ) -> PaymentOutcome {
+        let verdict = verdict.filter(|_| self.config.test_instruments);
         let succeeded = match verdict {
             Some(InstrumentVerdict::Succeed) => true,
             Some(InstrumentVerdict::Decline) => false,
@@ -136,6 +146,10 @@ impl Processor for SimulatedBank {
 
     fn decide_refund(&self, _refund: &Refund) -> bool {
         true
+    }
+
+    fn name(&self) -> &'static str {
+        "simulated"
     }
 }
 
@@ -188,12 +202,41 @@ mod tests {
     }
 
     #[test]
+    fn without_test_instruments_a_test_vpa_is_an_ordinary_instrument() {
+        let bank = SimulatedBank::seeded(
+            SimulationConfig {
+                test_instruments: false,
+                ..Default::default()
+            },
+            7,
+        );
+        let declined = (0..200)
+            .filter(|_| {
+                bank.decide_payment(&upi(), Some(InstrumentVerdict::Succeed))
+                    != PaymentOutcome::Succeeded
+            })
+            .count();
+        assert!(
+            (5..=40).contains(&declined),
+            "the bank's own ~10% failure rate applies: {declined}/200 failed"
+        );
+        let succeeded = (0..200)
+            .filter(|_| {
+                bank.decide_payment(&upi(), Some(InstrumentVerdict::Decline))
+                    == PaymentOutcome::Succeeded
+            })
+            .count();
+        assert!(succeeded > 150, "{succeeded}/200 succeeded");
+    }
+
+    #[test]
     fn test_mode_uses_the_configured_delay() {
         let bank = SimulatedBank::seeded(
             SimulationConfig {
                 test_mode: true,
                 test_delay: Duration::from_millis(7),
                 test_success: true,
+                ..Default::default()
             },
             1,
         );

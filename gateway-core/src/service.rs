@@ -695,24 +695,33 @@ impl Gateway for GatewayService {
     }
 
     async fn health(&self) -> Health {
-        let database = self.store.ping().await.is_ok();
-        let worker = database
+        let now = self.clock.now();
+        let (status, database, reason) = match self.store.ping().await {
+            Err(e) => ("unhealthy", "disconnected", Some(e.to_string())),
+            Ok(()) => match self.store.probe_write(now).await {
+                Ok(()) => ("healthy", "connected", None),
+                Err(e) => (
+                    "degraded",
+                    "read-only",
+                    Some(format!("the database cannot commit a write: {e}")),
+                ),
+            },
+        };
+        let worker = database != "disconnected"
             && self
                 .store
                 .last_heartbeat()
                 .await
                 .ok()
                 .flatten()
-                .is_some_and(|at| self.clock.now().since(at) < WORKER_HEARTBEAT_GRACE);
+                .is_some_and(|at| now.since(at) < WORKER_HEARTBEAT_GRACE);
         Health {
-            status: if database { "healthy" } else { "unhealthy" },
-            database: if database {
-                "connected"
-            } else {
-                "disconnected"
-            },
+            status,
+            database,
+            reason,
             worker: if worker { "running" } else { "stopped" },
-            timestamp: self.clock.now().to_rfc3339(),
+            processor: self.processor.name(),
+            timestamp: now.to_rfc3339(),
         }
     }
 }

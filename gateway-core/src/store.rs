@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::clock::Timestamp;
+use crate::environment::Environment;
 use crate::error::Refusal;
 use crate::event::Event;
 use crate::idempotency::IdempotencyRecord;
@@ -120,6 +121,18 @@ pub struct DeliveryTarget {
 pub trait Store: Send + Sync + 'static {
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Commits a tiny write (the readiness probe): fails when the database answers reads but
+    /// cannot take writes (a read-only file or replica, a full disk).
+    async fn probe_write(&self, now: Timestamp) -> Result<(), StoreError>;
+    /// Records `requested` as the environment this database belongs to, unless one is recorded
+    /// already; returns the recorded one. `None` when nothing was recorded and the database
+    /// already holds merchants besides the test merchant (created before environments were
+    /// recorded): only an explicit `migrate` may record one then.
+    async fn claim_environment(
+        &self,
+        requested: Environment,
+        explicit: bool,
+    ) -> Result<Option<Environment>, StoreError>;
 
     /// Inserts a merchant; `Conflict` if its email or key exists.
     async fn insert_merchant(&self, merchant: &NewMerchant) -> Result<(), StoreError>;

@@ -29,10 +29,11 @@ fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
     }
     #[cfg(feature = "sqlite")]
     if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with or without extended codes.
+        // SQLITE_BUSY (5), SQLITE_LOCKED (6) and SQLITE_READONLY (8), with or without
+        // extended codes.
         return db
             .code()
-            .is_some_and(|c| matches!(c.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6)));
+            .is_some_and(|c| matches!(c.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6 | 8)));
     }
     false
 }
@@ -40,13 +41,14 @@ fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
 /// PostgreSQL SQLSTATEs that mean "try again": connection exceptions (class 08), the server
 /// shutting down or starting up (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
 /// connect now), too many connections (53300), a statement cancelled by `statement_timeout`
-/// (57014), and transaction conflicts (40001 serialization failure, 40P01 deadlock).
+/// (57014), transaction conflicts (40001 serialization failure, 40P01 deadlock), and a database
+/// that takes no writes now (25006 read-only transaction: a replica, or read-only by setting).
 #[cfg(feature = "postgres")]
 fn pg_transient(sqlstate: &str) -> bool {
     sqlstate.starts_with("08")
         || matches!(
             sqlstate,
-            "57P01" | "57P02" | "57P03" | "53300" | "57014" | "40001" | "40P01"
+            "57P01" | "57P02" | "57P03" | "53300" | "57014" | "40001" | "40P01" | "25006"
         )
 }
 
@@ -57,7 +59,7 @@ mod tests {
     #[test]
     fn postgres_transient_codes() {
         for code in [
-            "08000", "08006", "08001", "57P01", "57P02", "57P03", "40001", "40P01",
+            "08000", "08006", "08001", "57P01", "57P02", "57P03", "40001", "40P01", "25006",
         ] {
             assert!(pg_transient(code), "{code}");
         }

@@ -36,14 +36,38 @@ use std::sync::Arc;
 
 use gateway_core::Store;
 
+/// How [`open_with`] opens a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Create an SQLite file that does not exist yet (production opens only an existing one;
+    /// `gateway migrate` creates it, explicitly).
+    pub create_if_missing: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            create_if_missing: true,
+        }
+    }
+}
+
 /// Opens the store named by `url` and applies its migrations.
 ///
 /// `sqlite://path/to/file.db` (or `sqlite::memory:`) selects SQLite (feature `sqlite`);
 /// `postgres://…` or `postgresql://…` selects PostgreSQL (feature `postgres`).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, gateway_core::StoreError> {
+    open_with(url, OpenOptions::default()).await
+}
+
+/// [`open`] with `options`.
+pub async fn open_with(
+    url: &str,
+    options: OpenOptions,
+) -> Result<Arc<dyn Store>, gateway_core::StoreError> {
     #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {
-        let store = SqliteStore::connect(url).await?;
+        let store = SqliteStore::connect_with(url, options.create_if_missing).await?;
         store.migrate().await?;
         return Ok(store.into_store());
     }
@@ -53,6 +77,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, gateway_core::StoreError>
         store.migrate().await?;
         return Ok(store.into_store());
     }
+    let _ = options;
     let supported: &[&str] = &[
         #[cfg(feature = "sqlite")]
         "sqlite://",

@@ -99,6 +99,7 @@ impl Default for TestOptions {
                 test_mode: true,
                 test_delay: Duration::ZERO,
                 test_success: true,
+                ..SimulationConfig::default()
             },
             retry_schedule: RetrySchedule::production(),
             delivery_timeout: Duration::from_secs(2),

@@ -52,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         test_mode: true,
         test_delay: Duration::from_millis(100),
         test_success: true,
+        ..SimulationConfig::default()
     }));
     let wake = Arc::new(Notify::new());
     let gateway: Arc<dyn Gateway> = Arc::new(

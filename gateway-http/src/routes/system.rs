@@ -24,7 +24,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// Health
 ///
-/// 200 with the health report while the database answers, 503 with it otherwise.
+/// 200 with the health report while the database answers (`status` is `degraded`, with a
+/// `reason`, while it answers but cannot commit a write), 503 with it otherwise.
 #[utoipa::path(
     get,
     path = "/health",
@@ -37,10 +38,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 )]
 async fn health(State(state): State<AppState>) -> Response {
     let health = state.gateway.health().await;
-    let status = if health.database == "connected" {
-        StatusCode::OK
-    } else {
+    let status = if health.database == "disconnected" {
         StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
     };
     (status, Json(health)).into_response()
 }
@@ -48,13 +49,14 @@ async fn health(State(state): State<AppState>) -> Response {
 /// Whether the gateway can serve requests.
 #[derive(Debug, Serialize, ToSchema)]
 struct Readiness {
-    /// `true` while the database answers.
+    /// `true` while the database answers and commits a write.
     ready: bool,
 }
 
 /// Readiness
 ///
-/// For load balancers: 200 `{"ready": true}` only while the database answers.
+/// For load balancers: 200 `{"ready": true}` only while the database answers and commits a
+/// write (a tiny probe row), 503 otherwise.
 #[utoipa::path(
     get,
     path = "/ready",
@@ -66,7 +68,7 @@ struct Readiness {
     ),
 )]
 async fn ready(State(state): State<AppState>) -> Response {
-    let ready = state.gateway.health().await.database == "connected";
+    let ready = state.gateway.health().await.is_ready();
     let status = if ready {
         StatusCode::OK
     } else {

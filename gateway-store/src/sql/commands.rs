@@ -5,6 +5,7 @@
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
+use gateway_core::environment::{Environment, environment_to_record};
 use gateway_core::event::Event;
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::ids::{DeliveryId, MerchantId};
@@ -465,5 +466,53 @@ pub(crate) fn settle_refund<'c, DB: Dialect>(
         );
         DB::execute_batch(conn, batch).await?;
         Ok(true)
+    })
+}
+
+/// Commits the readiness probe's write.
+pub(crate) fn probe_write<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    now: &'c Timestamp,
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        let sql = Sql::new(
+            "INSERT INTO gateway_meta (key, value) VALUES ('write_probe', $1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .arg(now.as_millis().to_string());
+        DB::execute(conn, sql).await.map(|_| ())
+    })
+}
+
+/// Records the environment core decides for a database without one, and returns the recorded
+/// environment (`None`: core refused to record one).
+pub(crate) fn claim_environment<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (requested, explicit): &'c (Environment, bool),
+) -> Fut<'c, Option<Environment>> {
+    Box::pin(async move {
+        let recorded = Sql::new("SELECT value FROM gateway_meta WHERE key = 'environment'");
+        if let Some(row) = DB::fetch_optional(conn, recorded).await? {
+            let value: String = row.column("value")?;
+            return Environment::parse(&value).map(Some).ok_or_else(|| {
+                StoreError::Other(format!("unknown recorded environment {value:?}"))
+            });
+        }
+        let merchants = Sql::new("SELECT COUNT(*) AS n FROM merchants WHERE api_key <> $1")
+            .arg(gateway_core::merchant::test_merchant::API_KEY);
+        let holds_real_merchants = match DB::fetch_optional(conn, merchants).await? {
+            Some(row) => Column::<i64>::column(&row, "n")? > 0,
+            None => false,
+        };
+        let Some(environment) = environment_to_record(*requested, *explicit, holds_real_merchants)
+        else {
+            return Ok(None);
+        };
+        let record = Sql::new(
+            "INSERT INTO gateway_meta (key, value) VALUES ('environment', $1) ON CONFLICT (key) DO NOTHING",
+        )
+        .arg(environment.as_str());
+        DB::execute(conn, record).await?;
+        Ok(Some(environment))
     })
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway_core::clock::Timestamp;
+use gateway_core::environment::Environment;
 use gateway_core::event::Event;
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
@@ -97,6 +98,26 @@ impl<B: Backend> SqlStore<B> {
 impl<B: Backend> Store for SqlStore<B> {
     async fn ping(&self) -> Result<(), StoreError> {
         reads::ping::<B::DB>(&mut *self.read().await?).await
+    }
+
+    async fn probe_write(&self, now: Timestamp) -> Result<(), StoreError> {
+        self.backend
+            .autocommit(now, commands::probe_write::<B::DB>)
+            .await
+    }
+
+    async fn claim_environment(
+        &self,
+        requested: Environment,
+        explicit: bool,
+    ) -> Result<Option<Environment>, StoreError> {
+        self.backend
+            .transact(
+                (requested, explicit),
+                commands::claim_environment::<B::DB>,
+                false,
+            )
+            .await
     }
 
     async fn insert_merchant(&self, merchant: &NewMerchant) -> Result<(), StoreError> {

@@ -41,9 +41,23 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url`, e.g. `sqlite://gateway.db`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, true).await
+    }
+
+    /// Opens the database at `url`; a missing file is created only with `create_if_missing`
+    /// (otherwise it is an error that names the path, so a mistyped path is noticed).
+    pub async fn connect_with(url: &str, create_if_missing: bool) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
-            .create_if_missing(true)
+            .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?;
+        let path = options.get_filename().to_owned();
+        if !create_if_missing && !url.contains(":memory:") && !path.exists() {
+            return Err(StoreError::Other(format!(
+                "the SQLite database {} does not exist (create it with `gateway migrate`)",
+                path.display()
+            )));
+        }
+        let options = options
+            .create_if_missing(create_if_missing)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL under WAL survives process crashes (kill -9); only a power loss can drop
             // the last commits. See docs/operations.md.
