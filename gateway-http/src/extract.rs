@@ -1,6 +1,6 @@
-//! Request extractors: merchant authentication, JSON commands with their idempotency key, and
-//! list queries. Each turns every rejection into an [`ApiError`], and no rejection repeats a
-//! value the client sent.
+//! Request extractors: merchant authentication, JSON commands with their idempotency key (a
+//! payment's card in either of its shapes), and list queries. Each turns every rejection into
+//! an [`ApiError`], and no rejection repeats a value the client sent.
 
 use axum::body::Bytes;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use gateway_core::IdempotencyKey;
+use gateway_core::gateway::CreatePayment;
 use gateway_core::gateway::PublicMerchant;
 use gateway_core::idempotency::fingerprint_body;
 use gateway_core::ids::MerchantId;
@@ -20,6 +21,7 @@ use serde_json::error::Category;
 use serde_json::{Map, Value};
 
 use crate::AppState;
+use crate::card_fields::nest_flat_card_fields;
 use crate::error::ApiError;
 
 /// The merchant whose `X-Api-Key` / `X-Api-Secret` came with the request.
@@ -98,15 +100,32 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Command<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        read_command(req, state).await
+        read_command(req, state, |_| Ok(())).await
     }
 }
 
-/// Reads a JSON object body, fingerprints it and reads it into `T`. No error repeats a value
-/// from the body (see [`crate::body`]).
+/// A payment body ([`CreatePayment`]) whose card may come nested in `card` or in the
+/// reference's flat `card_*` fields (see `card_fields`); otherwise a [`Command`].
+#[derive(Debug)]
+pub struct PaymentCommand(pub Command<CreatePayment>);
+
+impl FromRequest<AppState> for PaymentCommand {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        read_command(req, state, nest_flat_card_fields)
+            .await
+            .map(Self)
+    }
+}
+
+/// Reads a JSON object body, lets `prepare` bring it into the request type's one shape, then
+/// fingerprints it and reads it into `T`. No error repeats a value from the body (see
+/// [`crate::body`]).
 async fn read_command<T: DeserializeOwned>(
     req: Request,
     state: &AppState,
+    prepare: fn(&mut Map<String, Value>) -> Result<(), ApiError>,
 ) -> Result<Command<T>, ApiError> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
@@ -125,14 +144,15 @@ async fn read_command<T: DeserializeOwned>(
             ApiError::bad_request(format!("Could not read the request body: {rejection}"))
         }
     })?;
-    let value = if bytes.iter().all(u8::is_ascii_whitespace) {
+    let mut value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
     } else {
         serde_json::from_slice(&bytes).map_err(|e| invalid_json(&e))?
     };
-    if !value.is_object() {
+    let Value::Object(object) = &mut value else {
         return Err(ApiError::bad_request("Request body must be a JSON object"));
-    }
+    };
+    prepare(object)?;
     let canonical = fingerprint_body(&value);
     let idempotency = key
         .map(|k| IdempotencyKey::new(&k, &method, &path, &canonical))
