@@ -1,5 +1,6 @@
-//! Request extractors: merchant authentication, JSON commands with their idempotency key, and
-//! list queries. Each turns every rejection into an [`ApiError`].
+//! Request extractors: merchant authentication, JSON commands with their idempotency key (a
+//! payment's card in either of its shapes), and list queries. Each turns every rejection into
+//! an [`ApiError`], and no rejection repeats a value the client sent.
 
 use axum::body::Bytes;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -9,14 +10,18 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use gateway_core::IdempotencyKey;
+use gateway_core::gateway::CreatePayment;
 use gateway_core::gateway::PublicMerchant;
 use gateway_core::idempotency::fingerprint_body;
 use gateway_core::ids::MerchantId;
 use gateway_core::store::PageRequest;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+use serde_json::{Map, Value};
 
 use crate::AppState;
+use crate::card_fields::nest_flat_card_fields;
 use crate::error::ApiError;
 
 /// The merchant whose `X-Api-Key` / `X-Api-Secret` came with the request.
@@ -95,39 +100,77 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Command<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let method = req.method().as_str().to_owned();
-        let path = req.uri().path().to_owned();
-        let key = match req.headers().get("idempotency-key") {
-            None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?
-                    .to_owned(),
-            ),
-        };
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large(crate::MAX_BODY_BYTES)
-            } else {
-                ApiError::bad_request(format!("Could not read the request body: {rejection}"))
-            }
-        })?;
-        let value: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
-            serde_json::Value::Object(serde_json::Map::new())
+        read_command(req, state, |_| Ok(())).await
+    }
+}
+
+/// A payment body ([`CreatePayment`]) whose card may come nested in `card` or in the
+/// reference's flat `card_*` fields (see `card_fields`); otherwise a [`Command`].
+#[derive(Debug)]
+pub struct PaymentCommand(pub Command<CreatePayment>);
+
+impl FromRequest<AppState> for PaymentCommand {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        read_command(req, state, nest_flat_card_fields)
+            .await
+            .map(Self)
+    }
+}
+
+/// Reads a JSON object body, lets `prepare` bring it into the request type's one shape, then
+/// fingerprints it and reads it into `T`. No error repeats a value from the body (see
+/// [`crate::body`]).
+async fn read_command<T: DeserializeOwned>(
+    req: Request,
+    state: &AppState,
+    prepare: fn(&mut Map<String, Value>) -> Result<(), ApiError>,
+) -> Result<Command<T>, ApiError> {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?
+                .to_owned(),
+        ),
+    };
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large(crate::MAX_BODY_BYTES)
         } else {
-            serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?
-        };
-        if !value.is_object() {
-            return Err(ApiError::bad_request("Request body must be a JSON object"));
+            ApiError::bad_request(format!("Could not read the request body: {rejection}"))
         }
-        let canonical = fingerprint_body(&value);
-        let idempotency = key
-            .map(|k| IdempotencyKey::new(&k, &method, &path, &canonical))
-            .transpose()?;
-        let body = serde_json::from_value(value)
-            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
-        Ok(Self { body, idempotency })
+    })?;
+    let mut value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| invalid_json(&e))?
+    };
+    let Value::Object(object) = &mut value else {
+        return Err(ApiError::bad_request("Request body must be a JSON object"));
+    };
+    prepare(object)?;
+    let canonical = fingerprint_body(&value);
+    let idempotency = key
+        .map(|k| IdempotencyKey::new(&k, &method, &path, &canonical))
+        .transpose()?;
+    let body = crate::body::from_value(&value)
+        .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+    Ok(Command { body, idempotency })
+}
+
+/// The answer to a body that is not JSON. serde_json's syntax and end-of-input errors are its
+/// own fixed texts with a line and column, never a piece of the input, so they are passed on;
+/// any other kind could carry a message built from the input and gets a fixed text.
+fn invalid_json(e: &serde_json::Error) -> ApiError {
+    match e.classify() {
+        Category::Syntax | Category::Eof => {
+            ApiError::bad_request(format!("Invalid JSON body: {e}"))
+        }
+        Category::Data | Category::Io => ApiError::bad_request("Invalid JSON body"),
     }
 }
 

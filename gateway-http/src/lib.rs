@@ -4,13 +4,16 @@
 //! shapes. The host (the `gateway` binary, a test, or a merchant's own axum app) builds an
 //! [`AppState`] around any [`Gateway`] and serves [`router`].
 //!
-//! Layout: [`extract`] (auth, JSON commands + idempotency, list queries), [`error`] (the one
-//! error → JSON mapping), `routes/` (one file per resource), [`openapi`](mod@openapi) (the
-//! API's OpenAPI 3.1 document, generated from the handlers and served at
-//! `/api/v1/openapi.json`, with a browsable reference at `/docs`).
+//! Layout: [`extract`] (auth, JSON commands + idempotency, list queries), `body` (JSON bodies
+//! read into request types with errors that never repeat a value), `card_fields` (the
+//! reference's flat card fields), [`error`] (the one error → JSON mapping), `routes/` (one file
+//! per resource), [`openapi`](mod@openapi) (the API's OpenAPI 3.1 document, generated from the
+//! handlers and served at `/api/v1/openapi.json`, with a browsable reference at `/docs`).
 
 #![deny(missing_docs)]
 
+mod body;
+mod card_fields;
 pub mod error;
 pub mod extract;
 pub mod openapi;

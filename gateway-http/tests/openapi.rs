@@ -569,3 +569,45 @@ async fn docs_serve_swagger_ui_from_this_origin_only() {
         "the viewer is configured to call another host: {initializer}"
     );
 }
+
+/// The properties a request body schema documents, through `$ref`s and `allOf`.
+fn body_properties(doc: &Value, schema: &Value) -> BTreeSet<String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return body_properties(doc, &doc["components"]["schemas"][name]);
+    }
+    let mut found: BTreeSet<String> = schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        found.extend(body_properties(doc, part));
+    }
+    found
+}
+
+#[tokio::test]
+async fn both_payment_routes_document_the_nested_card_and_the_flat_card_fields() {
+    let doc = document().await;
+    let operations = operations(&doc);
+    for path in ["/api/v1/payments", "/api/v1/checkout/payments"] {
+        let operation = &operations[&("POST".to_owned(), path.to_owned())];
+        let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+        let properties = body_properties(&doc, schema);
+        for field in [
+            "order_id",
+            "method",
+            "vpa",
+            "card",
+            "card_number",
+            "card_expiry",
+            "card_cvv",
+            "card_holder_name",
+        ] {
+            assert!(
+                properties.contains(field),
+                "{path} does not document {field}: {properties:?}"
+            );
+        }
+    }
+}

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use gateway_core::gateway::{CheckoutOrder, CheckoutPayment, CreatePayment};
+use gateway_core::gateway::{CheckoutOrder, CheckoutPayment};
 use gateway_core::ids::{OrderId, PaymentId};
 use gateway_core::payment::Payment;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,8 +17,9 @@ use utoipa_axum::routes;
 
 use super::respond;
 use crate::AppState;
+use crate::card_fields::PaymentRequest;
 use crate::error::ApiError;
-use crate::extract::{Command, Publishable};
+use crate::extract::{PaymentCommand, Publishable};
 use crate::openapi::{
     BadRequest, Conflict, IdempotencyKeyHeader, KeyReused, NotFound, PayloadTooLarge,
     TooManyRequests, Unauthorized, Unavailable,
@@ -59,6 +60,9 @@ async fn order(
 ///
 /// Creates a pending payment for one of the merchant's orders, as `POST /api/v1/payments`
 /// does, with the publishable key alone.
+///
+/// A card comes nested in `card` or in the reference's flat `card_number`, `card_expiry`
+/// (`MM/YY` or `MM/YYYY`), `card_cvv` and `card_holder_name` fields; not both.
 #[utoipa::path(
     post,
     path = "/api/v1/checkout/payments",
@@ -66,7 +70,7 @@ async fn order(
     operation_id = "checkoutPay",
     security(("api_key" = [])),
     params(IdempotencyKeyHeader),
-    request_body = CreatePayment,
+    request_body = PaymentRequest,
     responses(
         (status = CREATED, description = "The new, pending payment.", body = Payment),
         BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, KeyReused, TooManyRequests, Unavailable,
@@ -75,7 +79,7 @@ async fn order(
 async fn pay(
     State(state): State<AppState>,
     Publishable(merchant): Publishable,
-    cmd: Command<CreatePayment>,
+    PaymentCommand(cmd): PaymentCommand,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway

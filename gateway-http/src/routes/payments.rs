@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use gateway_core::gateway::{CapturePayment, CreatePayment, CreateRefund};
+use gateway_core::gateway::{CapturePayment, CreateRefund};
 use gateway_core::ids::{OrderId, PaymentId};
 use gateway_core::payment::{Payment, PaymentStatus};
 use gateway_core::refund::Refund;
@@ -14,8 +14,9 @@ use utoipa_axum::routes;
 
 use super::respond;
 use crate::AppState;
+use crate::card_fields::PaymentRequest;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, Command, ListQuery};
+use crate::extract::{Authenticated, Command, ListQuery, PaymentCommand};
 use crate::openapi::{
     BadRequest, Conflict, IdempotencyKeyHeader, KeyReused, NotFound, PageParams, PayloadTooLarge,
     Unauthorized, Unavailable,
@@ -33,6 +34,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 ///
 /// The payment starts `pending`; a worker asks the bank and settles it as `success` or
 /// `failed` (poll the payment or listen for the `payment.*` webhooks).
+///
+/// A card comes nested in `card` or in the reference's flat `card_number`, `card_expiry`
+/// (`MM/YY` or `MM/YYYY`), `card_cvv` and `card_holder_name` fields; not both.
 #[utoipa::path(
     post,
     path = "/api/v1/payments",
@@ -40,7 +44,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     operation_id = "createPayment",
     security(("api_key" = [], "api_secret" = [])),
     params(IdempotencyKeyHeader),
-    request_body = CreatePayment,
+    request_body = PaymentRequest,
     responses(
         (status = CREATED, description = "The new, pending payment.", body = Payment),
         BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, KeyReused, Unavailable,
@@ -50,7 +54,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn create(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    cmd: Command<CreatePayment>,
+    PaymentCommand(cmd): PaymentCommand,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
