@@ -52,7 +52,15 @@ impl IdempotencyKey {
         })
     }
 
-    /// The key as the client sent it.
+    /// Scopes the key to the publishable key (a browser's request): it then never meets a key
+    /// the merchant's server sends with its secret, whichever comes first.
+    pub fn publishable(mut self) -> Self {
+        // A space cannot occur in a client's key, so no secret-key request can name this one.
+        self.key = format!("publishable {}", self.key);
+        self
+    }
+
+    /// The key as stored and looked up: the client's key, within its credential's scope.
     pub fn key(&self) -> &str {
         &self.key
     }

@@ -135,6 +135,10 @@ pub struct Payment {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// When it left `pending`: the time its checkout result is signed at, so every poll of a
+    /// settled payment returns the same result. Never shown.
+    #[serde(skip)]
+    pub settled_at: Option<Timestamp>,
 }
 
 impl Payment {
@@ -164,6 +168,7 @@ impl Payment {
             error_description: None,
             created_at: now,
             updated_at: now,
+            settled_at: None,
         };
         match instrument {
             StoredInstrument::Upi { vpa } => payment.vpa = Some(vpa),
@@ -196,6 +201,7 @@ impl Payment {
             }
         }
         self.updated_at = now;
+        self.settled_at = Some(now);
         Ok(())
     }
 

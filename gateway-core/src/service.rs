@@ -685,7 +685,8 @@ impl Gateway for GatewayService {
                     amount: payment.amount.minor(),
                     currency: payment.currency.code().to_owned(),
                     status: status.as_str().to_owned(),
-                    timestamp: self.clock.now().as_secs(),
+                    // Signed at settlement: every poll gives the same timestamp and signature.
+                    timestamp: payment.settled_at.unwrap_or(payment.updated_at).as_secs(),
                     signature: String::new(),
                 };
                 Some(unsigned.sign(&secret))

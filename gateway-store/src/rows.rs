@@ -141,6 +141,7 @@ pub(crate) fn payment(row: &impl ReadRow) -> Result<Payment, StoreError> {
         error_description: get(row, "error_description")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
+        settled_at: opt_ts(row, "settled_at")?,
     })
 }
 

@@ -79,6 +79,46 @@ conformance! {
 }
 
 conformance! {
+    async fn every_poll_of_a_settled_payment_returns_the_same_signed_result(backend: Backend) {
+        let app = TestApp::spawn_on(backend).await;
+        let order = app.create_order(50000).await;
+        let body = json!({ "order_id": order, "method": "upi", "vpa": "success@paytm" });
+        let payment = browser(&app, Method::POST, "/api/v1/checkout/payments", KEY, Some(body)).await.id();
+        app.run_jobs().await;
+        let path = format!("/api/v1/checkout/payments/{payment}");
+        let first = browser(&app, Method::GET, &path, KEY, None).await.json["result"].clone();
+        assert!(first["signature"].is_string(), "{first}");
+        app.advance(std::time::Duration::from_secs(90));
+        let later = browser(&app, Method::GET, &path, KEY, None).await.json["result"].clone();
+        assert_eq!(later, first, "a later poll re-signed the result");
+        let captured = app.post(&format!("/api/v1/payments/{payment}/capture"), json!({})).await;
+        assert_eq!(captured.status, StatusCode::OK, "{}", captured.text);
+        let after_capture = browser(&app, Method::GET, &path, KEY, None).await.json["result"].clone();
+        assert_eq!(after_capture, first, "capturing changed the checkout result");
+        let result: CheckoutResult = serde_json::from_value(first).unwrap();
+        assert_eq!(result.timestamp, app.now().as_secs() - 90, "signed when the payment settled");
+    }
+}
+
+conformance! {
+    async fn a_customer_cannot_claim_an_idempotency_key_the_merchant_will_use(backend: Backend) {
+        let app = TestApp::spawn_on(backend).await;
+        let order = app.create_order(50000).await;
+        let body = json!({ "order_id": order, "method": "upi", "vpa": "success@paytm" }).to_string();
+        let pay = || app.send(Method::POST, "/api/v1/checkout/payments", None, &[("x-api-key", KEY), ("idempotency-key", "shared-1")], body.clone().into_bytes());
+        let paid = pay().await;
+        assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.text);
+
+        let merchant = app.post_idempotent("/api/v1/orders", "shared-1", json!({ "amount": 1000 })).await;
+        assert_eq!(merchant.status, StatusCode::CREATED, "the customer's key blocked the merchant: {}", merchant.text);
+        let replayed = app.post_idempotent("/api/v1/orders", "shared-1", json!({ "amount": 1000 })).await;
+        assert_eq!(replayed.id(), merchant.id(), "the merchant's own key still replays");
+        let again = pay().await;
+        assert_eq!((again.status, again.id()), (StatusCode::CREATED, paid.id()), "the customer's key still replays");
+    }
+}
+
+conformance! {
     async fn the_browser_endpoints_are_rate_limited_per_key(backend: Backend) {
         let app = TestApp::with_options_on(backend, TestOptions { checkout_requests_per_minute: 5, ..TestOptions::default() }).await;
         let order = app.create_order(1000).await;

@@ -20,6 +20,11 @@ async fn set_read_only(app: &TestApp, read_only: bool) {
         .fetch_one(&mut admin)
         .await
         .unwrap();
+    // This session itself may start read-only (when undoing): override it for the session.
+    sqlx::query("SET default_transaction_read_only = off")
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let setting = if read_only { "on" } else { "off" };
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "ALTER DATABASE {name} SET default_transaction_read_only = {setting}"
@@ -36,16 +41,16 @@ async fn set_read_only(app: &TestApp, read_only: bool) {
     .unwrap();
 }
 
-/// `/ready` once the pool has replaced the connections the server dropped (each broken
-/// connection fails one query before the pool lets it go).
-async fn settled_ready(app: &TestApp, expected: StatusCode) -> TestResponse {
-    let mut last = app.get("/ready").await;
-    for _ in 0..50 {
-        if last.status == expected {
+/// `/health` once its status is `expected`: the pool first replaces the connections the server
+/// dropped (each broken connection fails one query before the pool lets it go).
+async fn settled_health(app: &TestApp, expected: &str) -> TestResponse {
+    let mut last = app.get("/health").await;
+    for _ in 0..100 {
+        if last.json["status"] == expected {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        last = app.get("/ready").await;
+        last = app.get("/health").await;
     }
     last
 }
@@ -56,7 +61,13 @@ async fn a_database_that_cannot_take_writes_is_not_ready() {
     assert_eq!(app.get("/ready").await.status, StatusCode::OK);
 
     set_read_only(&app, true).await;
-    let ready = settled_ready(&app, StatusCode::SERVICE_UNAVAILABLE).await;
+    let health = settled_health(&app, "degraded").await;
+    assert_eq!(health.json["status"], "degraded", "{}", health.text);
+    assert_eq!(health.status, StatusCode::OK, "the database still answers");
+    assert_eq!(health.json["database"], "read-only");
+    let reason = health.json["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("cannot commit a write"), "{}", health.text);
+    let ready = app.get("/ready").await;
     assert_eq!(
         ready.status,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -64,17 +75,6 @@ async fn a_database_that_cannot_take_writes_is_not_ready() {
         ready.text
     );
     assert_eq!(ready.json["ready"], false);
-    let health = app.get("/health").await;
-    assert_eq!(health.json["status"], "degraded", "{}", health.text);
-    assert_eq!(health.json["database"], "read-only");
-    assert!(
-        health.json["reason"]
-            .as_str()
-            .unwrap()
-            .contains("cannot commit a write"),
-        "{}",
-        health.text
-    );
     let order = app
         .post("/api/v1/orders", serde_json::json!({ "amount": 5000 }))
         .await;
@@ -86,9 +86,7 @@ async fn a_database_that_cannot_take_writes_is_not_ready() {
     );
 
     set_read_only(&app, false).await;
-    assert_eq!(
-        settled_ready(&app, StatusCode::OK).await.status,
-        StatusCode::OK
-    );
-    assert_eq!(app.get("/health").await.json["status"], "healthy");
+    let health = settled_health(&app, "healthy").await;
+    assert_eq!(health.json["status"], "healthy", "{}", health.text);
+    assert_eq!(app.get("/ready").await.status, StatusCode::OK);
 }

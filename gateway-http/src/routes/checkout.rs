@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use gateway_core::IdempotencyKey;
 use gateway_core::gateway::{CheckoutOrder, CheckoutPayment};
 use gateway_core::ids::{OrderId, PaymentId};
 use gateway_core::payment::Payment;
@@ -83,7 +84,11 @@ async fn pay(
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .create_payment(merchant.id, cmd.body, cmd.idempotency)
+        .create_payment(
+            merchant.id,
+            cmd.body,
+            cmd.idempotency.map(IdempotencyKey::publishable),
+        )
         .await?;
     Ok(respond(StatusCode::CREATED, outcome))
 }

@@ -404,7 +404,7 @@ pub(crate) fn settle_payment<'c, DB: Dialect>(
     Box::pin(async move {
         complete_leased_job::<DB>(conn, lease, settled.updated_at).await?;
         let sql = Sql::new(
-            "UPDATE payments SET status = $1, error_code = $2, error_description = $3, updated_at = $4
+            "UPDATE payments SET status = $1, error_code = $2, error_description = $3, updated_at = $4, settled_at = $7
              WHERE id = $5 AND status = $6",
         )
         .arg(settled.status.as_str())
@@ -412,7 +412,8 @@ pub(crate) fn settle_payment<'c, DB: Dialect>(
         .arg(settled.error_description.clone())
         .arg(settled.updated_at.as_millis())
         .arg(settled.id.to_string())
-        .arg(PaymentStatus::Pending.as_str());
+        .arg(PaymentStatus::Pending.as_str())
+        .arg(settled.settled_at.map(Timestamp::as_millis));
         if DB::execute(conn, sql).await? != 1 {
             return Ok(false);
         }
