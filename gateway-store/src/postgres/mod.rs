@@ -1,9 +1,10 @@
 //! [`PostgresStore`]: the shared backend for several gateway processes.
 //!
-//! Concurrency discipline: every command is one `READ COMMITTED` transaction that enforces its
-//! invariant with row locks (`SELECT … FOR UPDATE` on the order or payment it depends on) and
-//! conditional updates (`UPDATE … WHERE status = 'pending'`), never with a stricter isolation
-//! level. Workers in any number of processes claim jobs with `FOR UPDATE SKIP LOCKED` and wake
+//! Concurrency discipline: every command (written once, in `crate::sql`) is one
+//! `READ COMMITTED` transaction that locks the row its rule reads (`SELECT … FOR UPDATE` on the
+//! order or payment), then reads its snapshot in a new statement, so it sees whatever a writer
+//! that held the lock committed; writes are guarded by the state core decided from
+//! (`UPDATE … WHERE status = $n`). Never a stricter isolation level. Workers in any number of processes claim jobs with `FOR UPDATE SKIP LOCKED` and wake
 //! on `LISTEN/NOTIFY` (channel [`JOBS_CHANNEL`]); every transaction that enqueues a job notifies
 //! on commit.
 //!
