@@ -20,7 +20,12 @@ struct Held {
 }
 
 /// A listener that reads every request and never answers; the client's timeout closes it.
-async fn dead_endpoint() -> (String, Arc<Held>) {
+///
+/// A connection counts as open from its accept until the client closes it or `client_timeout`
+/// has passed, whichever is first: the client started its timeout before connecting, so this
+/// never counts a connection the client already gave up on, however late this task hears the
+/// close on a loaded machine.
+async fn dead_endpoint(client_timeout: Duration) -> (String, Arc<Held>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let held = Arc::new(Held::default());
@@ -36,7 +41,9 @@ async fn dead_endpoint() -> (String, Arc<Held>) {
             let counts = counts.clone();
             tokio::spawn(async move {
                 let mut buffer = [0_u8; 4096];
-                while matches!(socket.read(&mut buffer).await, Ok(n) if n > 0) {}
+                let closed =
+                    async { while matches!(socket.read(&mut buffer).await, Ok(n) if n > 0) {} };
+                let _ = tokio::time::timeout(client_timeout, closed).await;
                 counts.open.fetch_sub(1, Ordering::SeqCst);
             });
         }
@@ -46,9 +53,10 @@ async fn dead_endpoint() -> (String, Arc<Held>) {
 
 conformance! {
     async fn a_dead_endpoint_gets_at_most_its_limit_of_attempts_at_once(backend: Backend) {
-        let (url, held) = dead_endpoint().await;
+        let timeout = Duration::from_millis(300);
+        let (url, held) = dead_endpoint(timeout).await;
         let options = TestOptions {
-            delivery_timeout: Duration::from_millis(300),
+            delivery_timeout: timeout,
             max_in_flight_per_endpoint: 2,
             ..TestOptions::default()
         };
