@@ -220,6 +220,19 @@ async fn connections_beyond_the_cap_wait_and_reaching_it_is_logged() {
     assert!(log.contains("max_connections=4"), "{log}");
 }
 
+/// Waits for `child` to exit; kills it and fails if it is still running after [`GUARD`].
+fn exit_within_guard(mut child: std::process::Child) -> std::process::Output {
+    let deadline = std::time::Instant::now() + GUARD;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started instead of refusing its settings");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn bad_listener_settings_stop_the_server_with_a_message() {
     for (name, value, message) in [
@@ -229,7 +242,7 @@ fn bad_listener_settings_stop_the_server_with_a_message() {
         ("HEADER_READ_TIMEOUT_MS", "5", "HEADER_READ_TIMEOUT_MS"),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let output = Command::new(BIN)
+        let child = Command::new(BIN)
             .arg("serve")
             .env(
                 "DATABASE_URL",
@@ -237,8 +250,11 @@ fn bad_listener_settings_stop_the_server_with_a_message() {
             )
             .env("PORT", free_port().to_string())
             .env(name, value)
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        let output = exit_within_guard(child);
         assert_eq!(output.status.code(), Some(1), "{name}={value}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(message), "{name}={value}: {stderr}");
