@@ -197,7 +197,7 @@ mod tests {
     }
 }
 
-/// Where `serve` listens.
+/// Where `serve` listens, and its limits on connections and clients.
 #[derive(Debug, Clone, Args)]
 pub struct ListenArgs {
     /// Address to bind; 127.0.0.1 keeps the gateway private to this machine.
@@ -206,4 +206,71 @@ pub struct ListenArgs {
     /// Port to listen on.
     #[arg(long, env = "PORT", default_value_t = 8000)]
     pub port: u16,
+    /// Connections open at once; further ones wait to be accepted. Lowered to half the
+    /// process's file-descriptor limit if that is smaller.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Time a client has to send a complete request head, in milliseconds, counted from when
+    /// the connection opens or the previous response was sent.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request running and no byte moving for this long, in
+    /// milliseconds, is closed.
+    #[arg(long, env = "IDLE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub idle_timeout_ms: u64,
+    /// Time a request body has to arrive after its headers, in milliseconds (then 408).
+    #[arg(long, env = "BODY_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_read_timeout_ms: u64,
+    /// Proxies whose forwarding header gives the client's address: comma-separated CIDR
+    /// blocks or addresses (e.g. `10.0.0.0/8,127.0.0.1`). Empty: the TCP peer is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// The header the trusted proxies write: `x-forwarded-for` or `forwarded` (RFC 7239).
+    #[arg(long, env = "FORWARDED_HEADER", default_value = "x-forwarded-for")]
+    pub forwarded_header: String,
+}
+
+/// [`ListenArgs`] after validation.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    /// Where to bind.
+    pub addr: std::net::SocketAddr,
+    /// Connection limits, before any lowering to the file-descriptor limit.
+    pub limits: gateway_http::server::ServerLimits,
+    /// See [`ListenArgs::body_read_timeout_ms`].
+    pub body_read_timeout: Duration,
+    /// See [`ListenArgs::trusted_proxies`].
+    pub trusted_proxies: gateway_http::client::TrustedProxies,
+}
+
+impl ListenArgs {
+    /// Checks the limits and parses the proxy list.
+    pub fn validate(&self) -> anyhow::Result<Listen> {
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            bail!("MAX_CONNECTIONS must be between 1 and 1000000");
+        }
+        let millis = |name: &str, value: u64| {
+            if (100..=600_000).contains(&value) {
+                Ok(Duration::from_millis(value))
+            } else {
+                Err(anyhow::anyhow!("{name} must be between 100 and 600000"))
+            }
+        };
+        let nets = gateway_http::client::TrustedProxies::parse_list(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
+        let header = self
+            .forwarded_header
+            .parse()
+            .map_err(|e| anyhow::anyhow!("FORWARDED_HEADER {e}"))?;
+        Ok(Listen {
+            addr: std::net::SocketAddr::new(self.bind, self.port),
+            limits: gateway_http::server::ServerLimits {
+                max_connections: self.max_connections,
+                header_read_timeout: millis("HEADER_READ_TIMEOUT_MS", self.header_read_timeout_ms)?,
+                idle_timeout: millis("IDLE_TIMEOUT_MS", self.idle_timeout_ms)?,
+            },
+            body_read_timeout: millis("BODY_READ_TIMEOUT_MS", self.body_read_timeout_ms)?,
+            trusted_proxies: gateway_http::client::TrustedProxies::new(nets, header),
+        })
+    }
 }

@@ -162,6 +162,7 @@
 
 #![deny(missing_docs)]
 
+pub mod address;
 pub mod clock;
 pub mod crypto;
 pub mod environment;

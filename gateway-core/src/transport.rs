@@ -48,31 +48,15 @@ pub trait WebhookTransport: Send + Sync + 'static {
     async fn post(&self, request: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError>;
 }
 
-/// Whether `ip` is loopback, private, link-local or otherwise not a public internet address.
+/// Whether `ip` is not a globally reachable address: any block of the IANA special-purpose
+/// registries that is not globally reachable, multicast, reserved space, and the IPv6 forms
+/// carrying such an IPv4 address (see [`crate::address`]).
 pub fn is_private_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 0
-                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])) // CGNAT
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
-                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_private_address(IpAddr::V4(v4)))
-        }
-    }
+    crate::address::is_special(ip)
 }
 
 #[cfg(feature = "http-client")]
-pub use reqwest_transport::ReqwestTransport;
+pub use reqwest_transport::{ReqwestTransport, check_url};
 
 #[cfg(feature = "http-client")]
 mod reqwest_transport {
@@ -128,25 +112,7 @@ mod reqwest_transport {
             &self,
             request: WebhookRequest<'_>,
         ) -> Result<WebhookResponse, TransportError> {
-            let url = reqwest::Url::parse(request.url)
-                .map_err(|e| TransportError::Refused(format!("invalid URL: {e}")))?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(TransportError::Refused(
-                    "only http and https URLs are allowed".into(),
-                ));
-            }
-            if !self.allow_private {
-                let host = url.host_str().unwrap_or_default();
-                let literal = host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .ok();
-                if literal.is_some_and(is_private_address) || host.eq_ignore_ascii_case("localhost")
-                {
-                    return Err(TransportError::Refused("private address".into()));
-                }
-            }
+            let url = check_url(request.url, self.allow_private)?;
             let mut builder = self
                 .client
                 .post(url)
@@ -172,6 +138,40 @@ mod reqwest_transport {
                 body: cap_body(&String::from_utf8_lossy(&body)),
             })
         }
+    }
+
+    /// Parses a webhook URL and checks it before any connection: `http` or `https`, and unless
+    /// private targets are allowed, neither `localhost` nor an address literal that is not
+    /// globally reachable (checked after the URL parser has normalised forms such as
+    /// `http://2130706433/`). Host names are checked again, on every address they resolve to,
+    /// when the connection is made.
+    pub fn check_url(url: &str, allow_private: bool) -> Result<reqwest::Url, TransportError> {
+        let url = reqwest::Url::parse(url)
+            .map_err(|e| TransportError::Refused(format!("invalid URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(TransportError::Refused(
+                "only http and https URLs are allowed".into(),
+            ));
+        }
+        if allow_private {
+            return Ok(url);
+        }
+        // The parser has normalised the host: an IPv4 literal in dotted decimal, an IPv6 one in
+        // brackets, a name in lower case.
+        let host = url.host_str().unwrap_or_default();
+        let literal = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
+            .parse::<std::net::IpAddr>();
+        let private = match literal {
+            Ok(ip) => is_private_address(ip),
+            Err(_) => host.is_empty() || host.trim_end_matches('.') == "localhost",
+        };
+        if private {
+            return Err(TransportError::Refused("private address".into()));
+        }
+        Ok(url)
     }
 
     fn classify(e: reqwest::Error) -> TransportError {
@@ -248,6 +248,44 @@ mod tests {
             transport.post(ftp).await,
             Err(TransportError::Refused(_))
         ));
+    }
+
+    /// The holes of issue 12 (finding 6), refused by a pure check before any connection is made,
+    /// so this test never sends a packet anywhere even if the check were wrong.
+    #[cfg(feature = "http-client")]
+    #[test]
+    fn special_address_literals_are_refused_before_any_connection() {
+        for url in [
+            "http://[64:ff9b::a9fe:a9fe]/latest",
+            "http://[64:ff9b:1::1]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "http://[::10.0.0.1]/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://198.18.0.1/",
+            "http://192.0.0.170/",
+            "http://224.0.0.1/",
+            "http://240.0.0.1/",
+            "http://[fec0::1]/",
+            "http://[ff02::1]/",
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://LOCALHOST./",
+        ] {
+            assert_eq!(
+                check_url(url, false).map(|u| u.to_string()),
+                Err(TransportError::Refused("private address".into())),
+                "{url}"
+            );
+        }
+        for url in [
+            "https://example.com/hook",
+            "http://[2606:4700::1111]/",
+            "http://8.8.8.8/",
+        ] {
+            assert!(check_url(url, false).is_ok(), "{url}");
+        }
+        assert!(check_url("http://[64:ff9b::a00:1]/", true).is_ok());
     }
 
     #[test]

@@ -3,18 +3,17 @@
 //! an [`ApiError`], and no rejection repeats a value the client sent.
 
 use axum::body::Bytes;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use gateway_core::IdempotencyKey;
 use gateway_core::gateway::CreatePayment;
 use gateway_core::gateway::PublicMerchant;
 use gateway_core::idempotency::fingerprint_body;
 use gateway_core::ids::MerchantId;
 use gateway_core::store::PageRequest;
+use gateway_core::{GatewayError, IdempotencyKey};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
@@ -22,14 +21,16 @@ use serde_json::{Map, Value};
 
 use crate::AppState;
 use crate::card_fields::nest_flat_card_fields;
+use crate::client::client_address;
 use crate::error::ApiError;
 
-/// The merchant whose `X-Api-Key` / `X-Api-Secret` came with the request.
+/// The merchant whose `X-Api-Key` / `X-Api-Secret` came with the request, after the limits on
+/// failed authentication (per client address, and per key id from that address).
 #[derive(Debug, Clone, Copy)]
 pub struct Authenticated(pub MerchantId);
 
 impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -42,16 +43,26 @@ impl FromRequestParts<AppState> for Authenticated {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
         };
-        let merchant = state
-            .gateway
-            .authenticate(header("x-api-key"), header("x-api-secret"))
-            .await?;
-        Ok(Self(merchant))
+        let (key, secret) = (header("x-api-key"), header("x-api-secret"));
+        let address = client_address(parts, state);
+        state
+            .auth_limiter
+            .check(key, address)
+            .map_err(IntoResponse::into_response)?;
+        match state.gateway.authenticate(key, secret).await {
+            Ok(merchant) => Ok(Self(merchant)),
+            Err(e) => {
+                if matches!(e, GatewayError::Authentication) {
+                    state.auth_limiter.failed(key, address);
+                }
+                Err(ApiError::from(e).into_response())
+            }
+        }
     }
 }
 
 /// The merchant whose publishable key (`X-Api-Key` alone) came with a browser request, after
-/// the per key and client address limit.
+/// the limit per key and client address, and the limits on unknown keys.
 #[derive(Debug, Clone)]
 pub struct Publishable(pub PublicMerchant);
 
@@ -67,22 +78,21 @@ impl FromRequestParts<AppState> for Publishable {
             .get("x-api-key")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        let address = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
-                addr.ip()
-            });
+        let address = client_address(parts, state);
         state
             .checkout_limiter
             .check(key, address)
+            .and_then(|()| state.auth_limiter.check(key, address))
             .map_err(IntoResponse::into_response)?;
-        let merchant = state
-            .gateway
-            .publishable_key(key)
-            .await
-            .map_err(|e| ApiError::from(e).into_response())?;
-        Ok(Self(merchant))
+        match state.gateway.publishable_key(key).await {
+            Ok(merchant) => Ok(Self(merchant)),
+            Err(e) => {
+                if matches!(e, GatewayError::Authentication) {
+                    state.auth_limiter.failed(key, address);
+                }
+                Err(ApiError::from(e).into_response())
+            }
+        }
     }
 }
 

@@ -8,17 +8,23 @@
 //! read into request types with errors that never repeat a value), `card_fields` (the
 //! reference's flat card fields), [`error`] (the one error → JSON mapping), `routes/` (one file
 //! per resource), [`openapi`](mod@openapi) (the API's OpenAPI 3.1 document, generated from the
-//! handlers and served at `/api/v1/openapi.json`, with a browsable reference at `/docs`).
+//! handlers and served at `/api/v1/openapi.json`, with a browsable reference at `/docs`),
+//! [`client`] (the real client's address behind trusted proxies), [`rate_limit`] (checkout and
+//! failed-auth limits), [`server`] (serving the router with limits on slow, idle and too many
+//! connections).
 
 #![deny(missing_docs)]
 
 mod body;
+mod body_timeout;
 mod card_fields;
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod rate_limit;
 mod routes;
+pub mod server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,9 +37,10 @@ use axum::response::{IntoResponse, Response};
 use gateway_core::Gateway;
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::client::TrustedProxies;
 use crate::error::ApiError;
 pub use crate::openapi::openapi;
-use crate::rate_limit::CheckoutLimiter;
+use crate::rate_limit::{AuthLimiter, CheckoutLimiter};
 
 /// Requests a minute each publishable key may make from one client address: enough for a
 /// checkout page polling every 1.5 s with room for retries.
@@ -49,17 +56,27 @@ pub struct AppState {
     pub gateway: Arc<dyn Gateway>,
     /// Requests running longer than this get a 503 instead of hanging.
     pub request_timeout: Duration,
+    /// A request body that has not arrived this long after its headers gets a 408.
+    pub body_read_timeout: Duration,
     /// Limits on the browser (publishable-key) endpoints.
     pub checkout_limiter: Arc<CheckoutLimiter>,
+    /// Limits on failed authentication.
+    pub auth_limiter: Arc<AuthLimiter>,
+    /// Whose forwarding headers tell the real client's address (none by default).
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl AppState {
-    /// State around `gateway` with a 30 s request timeout.
+    /// State around `gateway` with a 30 s request timeout, a 10 s body timeout, the default
+    /// limits and no trusted proxies.
     pub fn new(gateway: Arc<dyn Gateway>) -> Self {
         Self {
             gateway,
             request_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(10),
             checkout_limiter: Arc::new(CheckoutLimiter::per_minute(CHECKOUT_REQUESTS_PER_MINUTE)),
+            auth_limiter: Arc::new(AuthLimiter::default()),
+            trusted_proxies: Arc::new(TrustedProxies::default()),
         }
     }
 }
@@ -67,6 +84,7 @@ impl AppState {
 /// The whole API: `/api/v1/…`, `/health`, `/ready`, the OpenAPI document and `/docs`.
 pub fn router(state: AppState) -> Router {
     let timeout = state.request_timeout;
+    let body_timeout = state.body_read_timeout;
     let (api, _) = routes::routes().split_for_parts();
     api.merge(routes::swagger_ui())
         .merge(routes::checkout_pages())
@@ -74,6 +92,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            body_timeout::limit_body_read(body_timeout, req, next)
+        }))
         .layer(cors())
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             bounded(timeout, req, next)
