@@ -114,6 +114,41 @@ impl ApiError {
     }
 }
 
+/// The error every refusal made outside our handlers becomes (a path that does not decode, an
+/// unknown file under `/docs`): the JSON shape, a code for its status and a fixed description
+/// that repeats nothing the client sent.
+pub fn for_status(status: StatusCode) -> ApiError {
+    let (code, description) = match status {
+        StatusCode::NOT_FOUND => ("NOT_FOUND_ERROR", "Route not found"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "METHOD_NOT_ALLOWED_ERROR",
+            "Method not allowed for this route",
+        ),
+        StatusCode::UNAUTHORIZED => ("AUTHENTICATION_ERROR", "Invalid API credentials"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE_ERROR", "Request body is too large"),
+        StatusCode::REQUEST_TIMEOUT => {
+            ("REQUEST_TIMEOUT_ERROR", "The request was not sent in time")
+        }
+        StatusCode::TOO_MANY_REQUESTS => (
+            "RATE_LIMIT_ERROR",
+            "Too many requests; retry after the time in Retry-After",
+        ),
+        s if s.is_server_error() => (
+            "SERVICE_UNAVAILABLE_ERROR",
+            "The service could not answer; retry later",
+        ),
+        _ => (
+            "BAD_REQUEST_ERROR",
+            "The request is not valid for this route",
+        ),
+    };
+    ApiError {
+        status,
+        code,
+        description: description.into(),
+    }
+}
+
 impl From<GatewayError> for ApiError {
     fn from(e: GatewayError) -> Self {
         let description = e.to_string();

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use gateway_core::Gateway;
@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::dashboard_pages())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             body_timeout::limit_body_read(body_timeout, req, next)
@@ -117,6 +118,30 @@ fn cors() -> CorsLayer {
         ])
         .expose_headers([HeaderName::from_static("idempotent-replayed")])
         .max_age(Duration::from_secs(3600))
+}
+
+/// Gives every error answer the JSON error shape, including those made outside our handlers
+/// (axum's path rejections, the Swagger UI's unknown files): a 4xx or 5xx that is not JSON is
+/// replaced by [`error::for_status`], keeping its status and headers such as `Retry-After`.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let replacement = error::for_status(status).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, replacement.into_body())
 }
 
 /// Answers 503 (as JSON) instead of letting a request hang past `timeout`.
