@@ -70,11 +70,11 @@ where
     test(fixture).await;
 }
 
-async fn pending_payment(store: &Arc<dyn Store>, run_at: Timestamp) -> PaymentId {
-    let merchant = gateway_core::merchant::test_merchant::ID;
-    let order = Order {
+/// A new ₹10.00 order of the test merchant, created at [`T0`].
+pub fn new_order() -> Order {
+    Order {
         id: OrderId::generate(),
-        merchant_id: merchant,
+        merchant_id: gateway_core::merchant::test_merchant::ID,
         amount: Amount::new(1000).unwrap(),
         currency: Currency::INR,
         receipt: None,
@@ -82,7 +82,14 @@ async fn pending_payment(store: &Arc<dyn Store>, run_at: Timestamp) -> PaymentId
         status: OrderStatus::Created,
         created_at: T0,
         updated_at: T0,
-    };
+    }
+}
+
+/// Inserts an order and a pending UPI payment of the test merchant with its job due at
+/// `run_at`; returns the payment's id.
+pub async fn pending_payment(store: &Arc<dyn Store>, run_at: Timestamp) -> PaymentId {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    let order = new_order();
     store.create_order(&order, None).await.unwrap();
     let payment = Payment::new_pending(
         merchant,
@@ -470,17 +477,7 @@ pub async fn pruning_removes_old_completed_jobs_and_expired_keys_only(f: Fixture
         .unwrap();
     pending_payment(&f.store, T0).await; // still queued
     let key = gateway_core::IdempotencyKey::new("k1", "POST", "/api/v1/orders", b"{}").unwrap();
-    let order = Order {
-        id: OrderId::generate(),
-        merchant_id: merchant,
-        amount: Amount::new(1000).unwrap(),
-        currency: Currency::INR,
-        receipt: None,
-        notes: Default::default(),
-        status: OrderStatus::Created,
-        created_at: T0,
-        updated_at: T0,
-    };
+    let order = new_order();
     f.store
         .create_order(&order, Some(&key.record("{}".into(), T0)))
         .await

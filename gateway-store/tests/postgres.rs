@@ -7,49 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway_core::ids::OrderId;
-use gateway_core::instrument::StoredInstrument;
-use gateway_core::jobs::NewJob;
-use gateway_core::merchant::{SecretHasher, test_merchant};
-use gateway_core::money::{Amount, Currency};
-use gateway_core::order::{Order, OrderStatus};
-use gateway_core::payment::Payment;
-use gateway_core::{Store, StoreError, Timestamp};
+use gateway_core::StoreError;
+use gateway_core::merchant::SecretHasher;
+use gateway_store::conformance::{T0, pending_payment};
 use gateway_store::testing::{Backend, TestDatabase};
 use tokio::sync::Notify;
 
-const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 const LEASE: Duration = Duration::from_secs(60);
-
-/// Inserts an order and a pending payment with its job, due now.
-async fn pending_payment(store: &Arc<dyn Store>) {
-    let merchant = test_merchant::ID;
-    let order = Order {
-        id: OrderId::generate(),
-        merchant_id: merchant,
-        amount: Amount::new(1000).unwrap(),
-        currency: Currency::INR,
-        receipt: None,
-        notes: Default::default(),
-        status: OrderStatus::Created,
-        created_at: T0,
-        updated_at: T0,
-    };
-    store.create_order(&order, None).await.unwrap();
-    let payment = Payment::new_pending(
-        merchant,
-        order.id,
-        order.amount,
-        order.currency,
-        StoredInstrument::Upi { vpa: "a@b".into() },
-        T0,
-    );
-    let job = NewJob::process_payment(&payment.id, None, T0);
-    store
-        .create_payment(&payment, &job, &[], None)
-        .await
-        .unwrap();
-}
 
 #[tokio::test]
 async fn enqueued_and_released_jobs_wake_other_processes() {
@@ -70,7 +34,7 @@ async fn enqueued_and_released_jobs_wake_other_processes() {
             .is_err(),
         "nothing was enqueued yet"
     );
-    pending_payment(&store).await;
+    pending_payment(&store, T0).await;
     woken()
         .await
         .expect("a committed job insert notifies listeners");
@@ -98,7 +62,7 @@ async fn enqueued_and_released_jobs_wake_other_processes() {
         .await
         .is_ok()
     {}
-    pending_payment(&store).await;
+    pending_payment(&store, T0).await;
     woken()
         .await
         .expect("the rebuilt subscription delivers new notifications");

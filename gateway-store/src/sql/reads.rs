@@ -24,14 +24,23 @@ fn collect<R: ReadRow, T>(
     rows.iter().map(read).collect()
 }
 
-/// A page of `read` rows out of `total`.
-async fn page<DB: Dialect, T>(
+/// A page of `table`'s rows matching `filter` (a condition over `$1`…`$params`, bound by
+/// `bind`), newest first, with how many match in all.
+async fn list<DB: Dialect, T>(
     conn: &mut DB::Connection,
-    total: Sql<DB>,
-    rows: Sql<DB>,
+    (table, filter, params): (&str, &str, usize),
+    bind: impl Fn(Sql<DB>) -> Sql<DB>,
     request: PageRequest,
     read: fn(&DB::Row) -> Result<T, StoreError>,
 ) -> Result<Page<T>, StoreError> {
+    let total = bind(Sql::new(&format!(
+        "SELECT COUNT(*) AS n FROM {table} WHERE {filter}"
+    )));
+    let rows = bind(Sql::new(&format!(
+        "SELECT * FROM {table} WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+        params + 1,
+        params + 2
+    )));
     let total = count::<DB>(conn, total).await?;
     let rows = DB::fetch_all(conn, rows.arg(request.limit).arg(request.offset)).await?;
     Ok(Page {
@@ -158,20 +167,15 @@ pub(crate) async fn orders<DB: Dialect>(
     filter: &OrderFilter,
     request: PageRequest,
 ) -> Result<Page<Order>, StoreError> {
-    const WHERE: &str = "FROM orders WHERE merchant_id = $1 AND ($2 IS NULL OR status = $2)";
     let status = filter.status.map(OrderStatus::as_str);
-    let sql = |select: &str, rest: &str| {
-        Sql::<DB>::new(&format!("{select} {WHERE} {rest}"))
-            .arg(merchant.to_string())
-            .arg(status)
-    };
-    page::<DB, _>(
+    list::<DB, _>(
         conn,
-        sql("SELECT COUNT(*) AS n", ""),
-        sql(
-            "SELECT *",
-            "ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+        (
+            "orders",
+            "merchant_id = $1 AND ($2 IS NULL OR status = $2)",
+            2,
         ),
+        |sql| sql.arg(merchant.to_string()).arg(status),
         request,
         rows::order,
     )
@@ -226,23 +230,16 @@ pub(crate) async fn payments<DB: Dialect>(
     filter: &PaymentFilter,
     request: PageRequest,
 ) -> Result<Page<Payment>, StoreError> {
-    const WHERE: &str = "FROM payments WHERE merchant_id = $1 AND ($2 IS NULL OR status = $2)
-                         AND ($3 IS NULL OR order_id = $3)";
     let status = filter.status.map(PaymentStatus::as_str);
     let order = filter.order_id.as_ref().map(OrderId::to_string);
-    let sql = |select: &str, rest: &str| {
-        Sql::<DB>::new(&format!("{select} {WHERE} {rest}"))
-            .arg(merchant.to_string())
-            .arg(status)
-            .arg(order.clone())
-    };
-    page::<DB, _>(
+    list::<DB, _>(
         conn,
-        sql("SELECT COUNT(*) AS n", ""),
-        sql(
-            "SELECT *",
-            "ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
+        (
+            "payments",
+            "merchant_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR order_id = $3)",
+            3,
         ),
+        |sql| sql.arg(merchant.to_string()).arg(status).arg(order.clone()),
         request,
         rows::payment,
     )
@@ -272,20 +269,15 @@ pub(crate) async fn refunds<DB: Dialect>(
     payment: Option<&PaymentId>,
     request: PageRequest,
 ) -> Result<Page<Refund>, StoreError> {
-    const WHERE: &str = "FROM refunds WHERE merchant_id = $1 AND ($2 IS NULL OR payment_id = $2)";
     let payment = payment.map(PaymentId::to_string);
-    let sql = |select: &str, rest: &str| {
-        Sql::<DB>::new(&format!("{select} {WHERE} {rest}"))
-            .arg(merchant.to_string())
-            .arg(payment.clone())
-    };
-    page::<DB, _>(
+    list::<DB, _>(
         conn,
-        sql("SELECT COUNT(*) AS n", ""),
-        sql(
-            "SELECT *",
-            "ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+        (
+            "refunds",
+            "merchant_id = $1 AND ($2 IS NULL OR payment_id = $2)",
+            2,
         ),
+        |sql| sql.arg(merchant.to_string()).arg(payment.clone()),
         request,
         rows::refund,
     )
@@ -351,12 +343,10 @@ pub(crate) async fn deliveries<DB: Dialect>(
     merchant: MerchantId,
     request: PageRequest,
 ) -> Result<Page<WebhookDelivery>, StoreError> {
-    let sql = |text: &str| Sql::<DB>::new(text).arg(merchant.to_string());
-    page::<DB, _>(
+    list::<DB, _>(
         conn,
-        sql("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE merchant_id = $1"),
-        sql("SELECT * FROM webhook_deliveries WHERE merchant_id = $1
-             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"),
+        ("webhook_deliveries", "merchant_id = $1", 1),
+        |sql| sql.arg(merchant.to_string()),
         request,
         rows::delivery,
     )
