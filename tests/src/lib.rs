@@ -9,12 +9,15 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
+use gateway_core::instrument::InstrumentVerdict;
 use gateway_core::merchant::{SecretHasher, test_merchant};
+use gateway_core::payment::{Payment, PaymentMethod, PaymentOutcome};
+use gateway_core::refund::Refund;
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::webhook::RetrySchedule;
 use gateway_core::{
-    Clock, GatewayService, HmacSigner, JobRunner, ManualClock, SimulatedBank, SimulationConfig,
-    Store, Timestamp, Worker, WorkerConfig,
+    Clock, GatewayService, HmacSigner, JobRunner, ManualClock, Processor, SimulatedBank,
+    SimulationConfig, Store, Timestamp, Worker, WorkerConfig,
 };
 use gateway_http::AppState;
 use gateway_http::rate_limit::CheckoutLimiter;
@@ -90,6 +93,9 @@ pub struct TestOptions {
     pub max_in_flight_per_endpoint: usize,
     /// The browser endpoints' limit per publishable key and client address.
     pub checkout_requests_per_minute: u32,
+    /// A refund reason the bank declines: a refund given exactly this reason ends `failed`
+    /// (the simulated bank itself processes every refund). `None` by default.
+    pub declined_refund_reason: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -105,7 +111,42 @@ impl Default for TestOptions {
             delivery_timeout: Duration::from_secs(2),
             max_in_flight_per_endpoint: WorkerConfig::default().max_in_flight_per_endpoint,
             checkout_requests_per_minute: gateway_http::CHECKOUT_REQUESTS_PER_MINUTE,
+            declined_refund_reason: None,
         }
+    }
+}
+
+/// The seeded simulated bank, which also declines refunds given
+/// [`TestOptions::declined_refund_reason`], so tests can make a refund fail on purpose.
+#[derive(Debug)]
+pub struct TestBank {
+    bank: SimulatedBank,
+    declined_refund_reason: Option<String>,
+}
+
+impl Processor for TestBank {
+    fn payment_delay(&self, method: PaymentMethod) -> Duration {
+        self.bank.payment_delay(method)
+    }
+
+    fn refund_delay(&self) -> Duration {
+        self.bank.refund_delay()
+    }
+
+    fn decide_payment(
+        &self,
+        payment: &Payment,
+        verdict: Option<InstrumentVerdict>,
+    ) -> PaymentOutcome {
+        self.bank.decide_payment(payment, verdict)
+    }
+
+    fn decide_refund(&self, refund: &Refund) -> bool {
+        let declined = self
+            .declined_refund_reason
+            .as_ref()
+            .is_some_and(|reason| refund.reason.as_ref() == Some(reason));
+        !declined && self.bank.decide_refund(refund)
     }
 }
 
@@ -122,7 +163,7 @@ pub struct TestApp {
     /// The database (dropped with the app).
     pub database: TestDatabase,
     options: TestOptions,
-    bank: Arc<SimulatedBank>,
+    bank: Arc<TestBank>,
 }
 
 impl TestApp {
@@ -143,7 +184,10 @@ impl TestApp {
             .upsert_merchant(&hasher.test_merchant(START))
             .await
             .expect("seed test merchant");
-        let bank = Arc::new(SimulatedBank::seeded(options.simulation.clone(), 7));
+        let bank = Arc::new(TestBank {
+            bank: SimulatedBank::seeded(options.simulation.clone(), 7),
+            declined_refund_reason: options.declined_refund_reason.clone(),
+        });
         let wake = Arc::new(Notify::new());
         let gateway = GatewayService::new(store.clone(), bank.clone(), hasher)
             .with_clock(clock.clone())
@@ -171,7 +215,7 @@ impl TestApp {
 
     fn make_worker(
         store: &Arc<dyn Store>,
-        bank: &Arc<SimulatedBank>,
+        bank: &Arc<TestBank>,
         clock: &Arc<ManualClock>,
         options: &TestOptions,
         wake: Arc<Notify>,
