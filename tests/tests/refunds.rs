@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use serde_json::json;
-use tests::{Backend, TestApp, conformance};
+use tests::{Backend, TestApp, TestOptions, TestResponse, conformance};
 
 conformance! {
     async fn a_partial_refund_is_pending_then_processed(backend: Backend) {
@@ -147,6 +147,76 @@ conformance! {
             "{statuses:?}"
         );
         assert_eq!(app.get("/api/v1/refunds").await.json["total"], 1);
+    }
+}
+
+/// Asks to capture `payment` without and with its amount, and expects both refused because of
+/// its refund.
+async fn capture_is_refused_for_the_refund(app: &TestApp, payment: &str, amount: i64) {
+    let capture = format!("/api/v1/payments/{payment}/capture");
+    for body in [json!({}), json!({ "amount": amount })] {
+        let refused: TestResponse = app.post(&capture, body).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+        assert_eq!(refused.error_code(), "BAD_REQUEST_ERROR");
+        assert!(
+            refused.json["error"]["description"]
+                .as_str()
+                .is_some_and(|d| d.to_lowercase().contains("refund")),
+            "the description says why: {}",
+            refused.text
+        );
+    }
+    let after = app.get(&format!("/api/v1/payments/{payment}")).await.json;
+    assert_eq!(after["captured"], false);
+    assert_eq!(after["status"], "success");
+}
+
+conformance! {
+    async fn capture_after_a_full_refund_and_after_a_partial_refund_is_refused(backend: Backend) {
+        let app = TestApp::spawn_on(backend).await;
+        for (refund, amount) in [(json!({}), 10000), (json!({ "amount": 2500 }), 2500)] {
+            let payment = app.successful_payment(10000).await;
+            let created = app
+                .post(&format!("/api/v1/payments/{payment}/refunds"), refund)
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+            assert_eq!(created.json["amount"], amount);
+            assert_eq!(created.json["status"], "pending");
+            capture_is_refused_for_the_refund(&app, &payment, 10000).await;
+
+            app.run_jobs().await;
+            let refund = app.get(&format!("/api/v1/refunds/{}", created.id())).await;
+            assert_eq!(refund.json["status"], "processed");
+            capture_is_refused_for_the_refund(&app, &payment, 10000).await;
+        }
+    }
+}
+
+conformance! {
+    async fn a_payment_whose_only_refund_failed_can_still_be_captured(backend: Backend) {
+        let options = TestOptions {
+            declined_refund_reason: Some("declined by the bank".into()),
+            ..TestOptions::default()
+        };
+        let app = TestApp::with_options_on(backend, options).await;
+        let payment = app.successful_payment(10000).await;
+        let created = app
+            .post(
+                &format!("/api/v1/payments/{payment}/refunds"),
+                json!({ "amount": 4000, "reason": "declined by the bank" }),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        capture_is_refused_for_the_refund(&app, &payment, 10000).await;
+
+        app.run_jobs().await;
+        let refund = app.get(&format!("/api/v1/refunds/{}", created.id())).await;
+        assert_eq!(refund.json["status"], "failed");
+        let captured = app
+            .post(&format!("/api/v1/payments/{payment}/capture"), json!({}))
+            .await;
+        assert_eq!(captured.status, StatusCode::OK, "{}", captured.text);
+        assert_eq!(captured.json["captured"], true);
     }
 }
 
