@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "model/client.rs"]
+mod client;
 #[path = "model/concurrent.rs"]
 mod concurrent;
 #[path = "model/reference.rs"]
@@ -36,9 +38,9 @@ use reference::{Answer, Command, DECLINED_REASON, Model, PROCESSING_DELAY_MS};
 use service::Case;
 
 /// Generated histories per backend in an ordinary `cargo test` run.
-const CI_CASES: u32 = 24;
+const CI_CASES: u32 = 48;
 /// Concurrent batches per backend in an ordinary `cargo test` run.
-const CI_BATCHES: u32 = 16;
+const CI_BATCHES: u32 = 24;
 /// The longest generated history (the final settling step comes on top).
 const MAX_COMMANDS: usize = 24;
 
@@ -107,26 +109,25 @@ async fn receiver() -> MockServer {
     server
 }
 
-/// The model's app: payments and refunds wait [`PROCESSING_DELAY_MS`], the bank declines
-/// refunds given [`DECLINED_REASON`], and every event is delivered to a receiver.
-async fn model_app(backend: Backend, options: TestOptions) -> (TestApp, MockServer) {
+/// One app per test, shared by its cases (each case is a merchant of its own), and the
+/// receiver its webhooks go to.
+async fn shared_app(backend: Backend, options: TestOptions) -> (Arc<TestApp>, MockServer) {
     let app = TestApp::with_options_on(backend, options).await;
-    let receiver = receiver().await;
-    app.set_webhook_url(&receiver.uri()).await;
-    (app, receiver)
+    (Arc::new(app), receiver().await)
 }
 
 /// One generated history: each command goes to the model and to the service, and after each
 /// the service must look as the model says; a last worker run settles everything.
 async fn history(
-    app: &TestApp,
+    app: &Arc<TestApp>,
+    webhook_url: &str,
     tally: &Mutex<BTreeMap<String, usize>>,
     name: String,
     mut model: Model,
     commands: Vec<Command>,
     seen: Option<Arc<AtomicUsize>>,
 ) -> Result<(), TestCaseError> {
-    let mut case = Case::start(app, name).await;
+    let mut case = Case::start(app, name, webhook_url).await;
     let settle = Command::RunWorker {
         advance_ms: PROCESSING_DELAY_MS,
     };
@@ -165,13 +166,13 @@ fn label(answer: &Answer) -> String {
 
 fn the_service_behaves_as_the_model_says(backend: Backend) {
     let runtime = runtime();
-    let options = TestOptions {
+    // Payments and refunds wait for the bank, which declines refunds given DECLINED_REASON.
+    let mut options = TestOptions {
         declined_refund_reason: Some(DECLINED_REASON.into()),
         ..TestOptions::default()
     };
-    let mut options = options;
     options.simulation.test_delay = Duration::from_millis(PROCESSING_DELAY_MS);
-    let (app, _receiver) = runtime.block_on(model_app(backend, options));
+    let (app, receiver) = runtime.block_on(shared_app(backend, options));
     let tally = Mutex::new(BTreeMap::new());
     run(
         "the_service_behaves_as_the_model_says",
@@ -181,6 +182,7 @@ fn the_service_behaves_as_the_model_says(backend: Backend) {
         |n, (initial, commands, seen)| {
             runtime.block_on(history(
                 &app,
+                &receiver.uri(),
                 &tally,
                 format!("case{n}"),
                 initial,
@@ -197,8 +199,7 @@ fn the_service_behaves_as_the_model_says(backend: Backend) {
 
 fn concurrent_captures_and_refunds_keep_the_invariants(backend: Backend) {
     let runtime = runtime();
-    let (app, _receiver) = runtime.block_on(model_app(backend, TestOptions::default()));
-    let app = Arc::new(app);
+    let (app, receiver) = runtime.block_on(shared_app(backend, TestOptions::default()));
     run(
         "concurrent_captures_and_refunds_keep_the_invariants",
         backend,
@@ -206,7 +207,12 @@ fn concurrent_captures_and_refunds_keep_the_invariants(backend: Backend) {
         &concurrent::batches(),
         |n, batch| {
             runtime
-                .block_on(concurrent::fire(&app, &format!("batch{n}"), &batch))
+                .block_on(concurrent::fire(
+                    &app,
+                    &format!("batch{n}"),
+                    &receiver.uri(),
+                    &batch,
+                ))
                 .map_err(TestCaseError::fail)
         },
     );

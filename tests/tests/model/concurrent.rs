@@ -7,12 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use tests::{TestApp, TestResponse};
+
+use super::client::Merchant;
 
 /// Fails the case with a message when `cond` is false.
 macro_rules! check {
@@ -23,8 +24,6 @@ macro_rules! check {
     };
 }
 
-/// How far the clock moves between phases, so each phase's deliveries sort after the last's.
-const TICK: Duration = Duration::from_millis(1);
 /// How many idempotency keys a batch's requests share.
 const KEYS: u8 = 3;
 
@@ -129,25 +128,22 @@ fn share(amount: i64, percent: u8) -> i64 {
     amount * i64::from(percent) / 100
 }
 
-/// Fires `batch` at a new successful payment of `app`, checks the answers and the state, then
-/// settles the refunds and checks the events. `name` scopes the keys.
-pub async fn fire(app: &Arc<TestApp>, name: &str, batch: &Batch) -> Result<(), String> {
+/// Fires `batch` at a new successful payment of a new merchant of `app` called `name`, checks
+/// the answers and the state, then settles the refunds and checks the events.
+pub async fn fire(
+    app: &Arc<TestApp>,
+    name: &str,
+    webhook_url: &str,
+    batch: &Batch,
+) -> Result<(), String> {
+    let merchant = Merchant::create(app, name, webhook_url).await;
     let amount = batch.amount;
-    let payment = app.successful_payment(amount).await;
+    let payment = merchant.successful_payment(amount).await?;
     let refunds_path = format!("/api/v1/payments/{payment}/refunds");
-    let deliveries_before = app.get("/api/v1/webhooks?limit=1").await.json["total"]
-        .as_i64()
-        .unwrap_or(0);
-    // The delivery log lists newest first: move the clock so the batch's rows sort first.
-    app.advance(TICK);
     let first = match batch.refunded_first {
         Some(percent) => {
-            let response = app
-                .post(
-                    &refunds_path,
-                    json!({ "amount": share(amount, percent).max(1) }),
-                )
-                .await;
+            let body = json!({ "amount": share(amount, percent).max(1) });
+            let response = merchant.post(&refunds_path, None, body).await;
             check!(
                 response.status == StatusCode::CREATED,
                 "the first refund: {}",
@@ -180,13 +176,10 @@ pub async fn fire(app: &Arc<TestApp>, name: &str, batch: &Batch) -> Result<(), S
                     },
                 ),
             };
-            let app = app.clone();
+            let merchant = merchant.clone();
             let key = shot.key().map(|k| format!("{name}-key-{k}"));
             tokio::spawn(async move {
-                let response = match &key {
-                    Some(key) => app.post_idempotent(&path, key, body.clone()).await,
-                    None => app.post(&path, body.clone()).await,
-                };
+                let response = merchant.post(&path, key.as_deref(), body.clone()).await;
                 Sent {
                     shot,
                     path,
@@ -207,44 +200,38 @@ pub async fn fire(app: &Arc<TestApp>, name: &str, batch: &Batch) -> Result<(), S
             .join("\n  ")
     };
 
-    let listed = app.get(&format!("{refunds_path}?limit=100")).await.json["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let captured = app.get(&format!("/api/v1/payments/{payment}")).await.json["captured"] == true;
+    let listed = merchant.list(&refunds_path).await?;
+    let captured = merchant
+        .get(&format!("/api/v1/payments/{payment}"))
+        .await
+        .json["captured"]
+        == true;
     check_batch(amount, first.as_deref(), &sent, &listed, captured)
         .map_err(|e| format!("{e}\n  {}", trace()))?;
 
-    app.advance(TICK);
     app.run_jobs().await;
-    let settled = app.get(&format!("{refunds_path}?limit=100")).await.json["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let settled = merchant.list(&refunds_path).await?;
     check!(
         settled.len() == listed.len() && settled.iter().all(|r| r["status"] == "processed"),
         "every refund is processed once the worker ran: {settled:?}"
     );
-    let deliveries = app
-        .get(&format!("/api/v1/webhooks?limit={}", 2 * listed.len() + 3))
-        .await
-        .json;
-    let added = deliveries["total"].as_i64().unwrap_or(0) - deliveries_before;
-    let mut events: Vec<&str> = deliveries["data"]
-        .as_array()
-        .map(|rows| {
-            rows.iter()
-                .take(usize::try_from(added).unwrap_or(0))
-                .filter_map(|r| r["event"].as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut events: Vec<String> = merchant
+        .list("/api/v1/webhooks")
+        .await?
+        .iter()
+        .filter_map(|r| r["event"].as_str().map(str::to_owned))
+        .collect();
     events.sort_unstable();
-    let mut expected = vec!["refund.created"; listed.len()];
-    expected.extend(vec!["refund.processed"; listed.len()]);
+    let mut expected: Vec<String> = ["payment.created", "payment.pending", "payment.success"]
+        .into_iter()
+        .chain(std::iter::repeat_n("refund.created", listed.len()))
+        .chain(std::iter::repeat_n("refund.processed", listed.len()))
+        .map(str::to_owned)
+        .collect();
+    expected.sort_unstable();
     check!(
         events == expected,
-        "expected {expected:?}, the batch added {added} deliveries: {events:?}"
+        "expected the events {expected:?}, the merchant has {events:?}"
     );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The reference model: what the gateway must answer and become, as a pure function of the
-//! commands so far (DESIGN.md's Domain and Idempotency sections, and nothing else), and the
-//! generators that pick each next command from the model's state.
+//! commands so far (DESIGN.md's Domain, Idempotency and Test mode sections, with issue 11's
+//! rule: no capture once a refund that is not `failed` exists), and the generators that pick
+//! each next command from the model's state.
 //!
 //! The model knows objects by their position (order 0, payment 2, refund 1): the real ids are
 //! the service's business, and [`super::service`] maps between the two.
@@ -11,7 +12,8 @@ use proptest_state_machine::ReferenceStateMachine;
 
 /// The simulated bank's processing delay for payments and refunds in the model's app.
 pub const PROCESSING_DELAY_MS: u64 = 2_000;
-/// How far the clock moves before every command, so each command's rows sort after the last's.
+/// How far the clock moves before every command, so no two commands share an instant (the
+/// model counts it towards the processing delays too).
 pub const TICK_MS: u64 = 1;
 /// The refund reason the test bank declines (the refund ends `failed`).
 pub const DECLINED_REASON: &str = "model: the bank declines this refund";
