@@ -141,6 +141,10 @@ impl Processor for TestBank {
         self.bank.decide_payment(payment, verdict)
     }
 
+    fn name(&self) -> &'static str {
+        self.bank.name()
+    }
+
     fn decide_refund(&self, refund: &Refund) -> bool {
         let declined = self
             .declined_refund_reason
