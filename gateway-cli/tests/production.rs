@@ -48,6 +48,17 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Deletes the recorded environment, as in a database from before environments were recorded.
+async fn forget_environment(url: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::query("DELETE FROM gateway_meta WHERE key = 'environment'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
 /// The status of `GET /api/v1/orders` with the reference's public test credentials.
 async fn public_test_login(base: &str) -> u16 {
     authed(
@@ -119,12 +130,7 @@ async fn production_refuses_to_run_while_the_public_test_login_works() {
         ],
     );
     assert!(seeded.status.success(), "{}", stderr(&seeded));
-    let forget = Command::new("sqlite3")
-        .arg(&db)
-        .arg("DELETE FROM gateway_meta WHERE key = 'environment'")
-        .output()
-        .unwrap();
-    assert!(forget.status.success());
+    forget_environment(&url).await;
 
     let env = production(&db);
     let refused = gateway(&["worker"], &env);
