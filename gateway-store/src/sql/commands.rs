@@ -492,12 +492,8 @@ pub(crate) fn claim_environment<'c, DB: Dialect>(
     (requested, explicit): &'c (Environment, bool),
 ) -> Fut<'c, Option<Environment>> {
     Box::pin(async move {
-        let recorded = Sql::new("SELECT value FROM gateway_meta WHERE key = 'environment'");
-        if let Some(row) = DB::fetch_optional(conn, recorded).await? {
-            let value: String = row.column("value")?;
-            return Environment::parse(&value).map(Some).ok_or_else(|| {
-                StoreError::Other(format!("unknown recorded environment {value:?}"))
-            });
+        if let Some(recorded) = recorded_environment::<DB>(conn).await? {
+            return Ok(Some(recorded));
         }
         let merchants = Sql::new("SELECT COUNT(*) AS n FROM merchants WHERE api_key <> $1")
             .arg(gateway_core::merchant::test_merchant::API_KEY);
@@ -514,6 +510,21 @@ pub(crate) fn claim_environment<'c, DB: Dialect>(
         )
         .arg(environment.as_str());
         DB::execute(conn, record).await?;
-        Ok(Some(environment))
+        // Another process may have recorded its own first (PostgreSQL): that one counts.
+        recorded_environment::<DB>(conn).await
     })
+}
+
+/// The environment recorded for this database, if any.
+async fn recorded_environment<DB: Dialect>(
+    conn: &mut DB::Connection,
+) -> Result<Option<Environment>, StoreError> {
+    let recorded = Sql::new("SELECT value FROM gateway_meta WHERE key = 'environment'");
+    let Some(row) = DB::fetch_optional(conn, recorded).await? else {
+        return Ok(None);
+    };
+    let value: String = row.column("value")?;
+    Environment::parse(&value)
+        .map(Some)
+        .ok_or_else(|| StoreError::Other(format!("unknown recorded environment {value:?}")))
 }
