@@ -697,15 +697,26 @@ impl Gateway for GatewayService {
 
     async fn health(&self) -> Health {
         let now = self.clock.now();
+        // The reasons are fixed texts: `/health` is public, the details go to the log.
         let (status, database, reason) = match self.store.ping().await {
-            Err(e) => ("unhealthy", "disconnected", Some(e.to_string())),
+            Err(e) => {
+                tracing::warn!(error = %e, "health: the database does not answer");
+                (
+                    "unhealthy",
+                    "disconnected",
+                    Some("the database does not answer"),
+                )
+            }
             Ok(()) => match self.store.probe_write(now).await {
                 Ok(()) => ("healthy", "connected", None),
-                Err(e) => (
-                    "degraded",
-                    "read-only",
-                    Some(format!("the database cannot commit a write: {e}")),
-                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "health: the database cannot commit a write");
+                    (
+                        "degraded",
+                        "read-only",
+                        Some("the database cannot commit a write"),
+                    )
+                }
             },
         };
         let worker = database != "disconnected"
@@ -719,7 +730,7 @@ impl Gateway for GatewayService {
         Health {
             status,
             database,
-            reason,
+            reason: reason.map(str::to_owned),
             worker: if worker { "running" } else { "stopped" },
             processor: self.processor.name(),
             timestamp: now.to_rfc3339(),

@@ -206,7 +206,7 @@ impl Gateway for Unavailable {
         Health {
             status: "unhealthy",
             database: "disconnected",
-            reason: Some("database unavailable".into()),
+            reason: Some("the database does not answer".into()),
             worker: "stopped",
             processor: "simulated",
             timestamp: "2024-01-15T10:30:00Z".into(),
