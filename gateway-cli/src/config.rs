@@ -178,7 +178,56 @@ pub fn redact_password(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_password;
+    use clap::Parser;
+
+    use super::{Settings, redact_password};
+
+    /// The settings as the command line gives them (the environment's gateway variables aside).
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn validate(args: &[&str]) -> anyhow::Result<super::Config> {
+        let mut argv = vec!["gateway"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)?.settings.validate()
+    }
+
+    const PRODUCTION: [&str; 6] = [
+        "--env",
+        "production",
+        "--api-secret-salt",
+        "a-production-salt-0123456789",
+        "--processor",
+        "simulated",
+    ];
+
+    #[test]
+    fn test_instruments_decide_outcomes_only_in_development() {
+        let development = validate(&[]).unwrap();
+        assert!(development.simulation.test_instruments);
+        let production = validate(&PRODUCTION).unwrap();
+        assert!(!production.simulation.test_instruments);
+    }
+
+    #[test]
+    fn production_refuses_test_mode_and_an_unnamed_processor() {
+        let refused = |args: &[&str]| format!("{:#}", validate(args).unwrap_err());
+        let mut test_mode = PRODUCTION.to_vec();
+        test_mode.push("--test-mode");
+        assert!(refused(&test_mode).contains("TEST_MODE"));
+        assert!(refused(&PRODUCTION[..4]).contains("production needs PROCESSOR"));
+        let mut unknown = PRODUCTION[..4].to_vec();
+        unknown.extend(["--processor", "acme"]);
+        assert!(refused(&unknown).contains("PROCESSOR must be simulated"));
+        let development = validate(&["--test-mode"]).unwrap();
+        assert!(
+            development.simulation.test_mode,
+            "development takes TEST_MODE"
+        );
+    }
 
     #[test]
     fn passwords_in_database_urls_are_masked() {
