@@ -151,17 +151,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; frame-ancestors *; base-uri 'none'; form-action 'self'"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+    super::page_headers(
+        headers,
+        "default-src 'self'; img-src 'self' data:; frame-ancestors *; base-uri 'none'; form-action 'self'",
+        super::Framing::Allowed,
     );
     headers.insert(
         header::CACHE_CONTROL,
