@@ -1,6 +1,6 @@
 //! Configuration from flags and the reference's environment variables, validated once.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::bail;
@@ -74,6 +74,10 @@ pub struct Settings {
     /// production must choose it explicitly, so nobody takes it for a real acquirer.
     #[arg(long, env = "PROCESSOR", global = true)]
     pub processor: Option<String>,
+    /// Where `serve` and `worker` answer Prometheus scrapes (`GET /metrics`); empty turns metrics
+    /// off. Unauthenticated, so keep it off the public interface. [default: 127.0.0.1:9100]
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<String>,
 }
 
 /// Settings after validation.
@@ -87,7 +91,21 @@ pub struct Config {
     pub retry_schedule: RetrySchedule,
     pub webhook_timeout: Duration,
     pub job_lease: Duration,
+    /// Where to serve `/metrics`, if anywhere.
+    pub metrics: Option<MetricsListen>,
 }
+
+/// The metrics listener's address, and whether the operator chose it (then failing to bind it
+/// stops the process; the default only logs a warning, so a second process on the same host
+/// still starts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsListen {
+    pub addr: SocketAddr,
+    pub explicit: bool,
+}
+
+/// The metrics listener when METRICS_ADDR is not set.
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9100";
 
 impl Settings {
     /// Checks the settings and resolves defaults that depend on the environment.
@@ -149,11 +167,37 @@ impl Settings {
             },
             webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
             job_lease: Duration::from_millis(self.job_lease_ms),
+            metrics: metrics_listen(self.metrics_addr.as_deref())?,
         })
     }
 }
 
+/// Parses METRICS_ADDR: unset means the default, empty means off.
+fn metrics_listen(setting: Option<&str>) -> anyhow::Result<Option<MetricsListen>> {
+    let (text, explicit) = match setting.map(str::trim) {
+        None => (DEFAULT_METRICS_ADDR, false),
+        Some("") => return Ok(None),
+        Some(text) => (text, true),
+    };
+    match text.parse() {
+        Ok(addr) => Ok(Some(MetricsListen { addr, explicit })),
+        Err(_) => bail!(
+            "METRICS_ADDR must be an address and port such as 127.0.0.1:9100 (or empty to turn \
+             metrics off), not {text:?}"
+        ),
+    }
+}
+
 impl Config {
+    /// `sqlite` or `postgres`, from the database URL.
+    pub fn backend_name(&self) -> &'static str {
+        if self.database_url.starts_with("postgres") {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    }
+
     /// The database URL with any password masked, for logs and messages.
     pub fn database_for_display(&self) -> String {
         redact_password(&self.database_url)

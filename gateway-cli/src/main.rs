@@ -1,10 +1,11 @@
 //! The `gateway` binary: one file per subcommand, configuration in `config.rs`, wiring in
-//! `app.rs`, the operator commands over the HTTP API in `ops/` (with their client in `api.rs`).
+//! `app.rs`, the Prometheus endpoint in `metrics.rs`, the operator commands over the HTTP API in `ops/` (with their client in `api.rs`).
 
 mod api;
 mod app;
 mod config;
 mod merchants;
+mod metrics;
 mod ops;
 mod serve;
 

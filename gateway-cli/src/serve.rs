@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::app;
 use crate::config::{Config, ListenArgs};
+use crate::metrics;
 
 /// Options of `gateway serve`.
 #[derive(Debug, Clone, Args)]
@@ -25,6 +26,7 @@ pub struct ServeArgs {
 pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let listen = args.listen.validate()?;
     let store = app::open_store(&config, app::Purpose::Run).await?;
+    metrics::start(&config, store.clone()).await?;
     let app = app::build(&config, store)?;
     let (stop, stopped) = watch::channel(false);
     let worker = (!args.no_worker)
@@ -68,6 +70,7 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
 /// Runs workers only until a shutdown signal.
 pub async fn worker(config: Config) -> anyhow::Result<()> {
     let store = app::open_store(&config, app::Purpose::Run).await?;
+    metrics::start(&config, store.clone()).await?;
     let app = app::build(&config, store)?;
     tracing::info!(database = %config.database_for_display(), processor = app.gateway_processor, "worker process started");
     app.worker.clone().run(Box::pin(shutdown_signal())).await;

@@ -30,6 +30,13 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [
+        Self::ProcessPayment,
+        Self::ProcessRefund,
+        Self::DeliverWebhook,
+    ];
+
     /// The kind as stored.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -215,8 +222,8 @@ pub struct JobCounts {
     pub failed: i64,
 }
 
-/// Job counts plus whether any worker is alive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Job counts plus whether any worker is alive and how far behind the queue is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobStats {
     /// Counts by state.
@@ -224,6 +231,48 @@ pub struct JobStats {
     pub counts: JobCounts,
     /// `running` if a worker checked in recently, else `stopped`.
     pub worker_status: &'static str,
+    /// How long the oldest due job has waited for a worker, in seconds (0 when none waits):
+    /// the queue's lag. It grows when workers are stopped, too few or stuck.
+    pub lag_seconds: f64,
+}
+
+/// The queue at one moment: counts by kind and state, the oldest due job and expired leases.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueReport {
+    /// Jobs by kind and state (kinds unknown to this version are left out).
+    pub counts: Vec<(JobKind, JobStatus, i64)>,
+    /// When the job that has waited longest became due: a queued job's `run_at`, or the end of
+    /// an expired lease. `None` when no job is due.
+    pub oldest_due: Option<Timestamp>,
+    /// Running jobs whose lease has expired (their worker died or stalled).
+    pub expired_leases: i64,
+}
+
+impl QueueReport {
+    /// Jobs of `kind` in `state`.
+    pub fn count(&self, kind: JobKind, state: JobStatus) -> i64 {
+        self.counts
+            .iter()
+            .filter(|(k, s, _)| *k == kind && *s == state)
+            .map(|(_, _, n)| n)
+            .sum()
+    }
+
+    /// Counts by state over every kind.
+    pub fn totals(&self) -> JobCounts {
+        let total = |state| JobKind::ALL.iter().map(|&k| self.count(k, state)).sum();
+        JobCounts {
+            pending: total(JobStatus::Queued),
+            processing: total(JobStatus::Running),
+            completed: total(JobStatus::Completed),
+            failed: total(JobStatus::Failed),
+        }
+    }
+
+    /// How long the oldest due job has waited at `now`.
+    pub fn lag(&self, now: Timestamp) -> Duration {
+        self.oldest_due.map_or(Duration::ZERO, |due| now.since(due))
+    }
 }
 
 /// The wait before retrying a job whose handler failed for the `attempt`-th time: 1 s doubling
@@ -248,12 +297,39 @@ mod tests {
     }
 
     #[test]
+    fn a_report_totals_its_kinds_and_measures_lag_from_the_oldest_due_job() {
+        let report = QueueReport {
+            counts: vec![
+                (JobKind::ProcessPayment, JobStatus::Queued, 2),
+                (JobKind::DeliverWebhook, JobStatus::Queued, 3),
+                (JobKind::DeliverWebhook, JobStatus::Failed, 1),
+            ],
+            oldest_due: Some(Timestamp::from_millis(1_000)),
+            expired_leases: 0,
+        };
+        assert_eq!(report.count(JobKind::DeliverWebhook, JobStatus::Queued), 3);
+        assert_eq!(
+            report.totals(),
+            JobCounts {
+                pending: 5,
+                processing: 0,
+                completed: 0,
+                failed: 1
+            }
+        );
+        assert_eq!(
+            report.lag(Timestamp::from_millis(3_500)),
+            Duration::from_millis(2_500)
+        );
+        assert_eq!(
+            QueueReport::default().lag(Timestamp::from_millis(3_500)),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
     fn kinds_round_trip() {
-        for k in [
-            JobKind::ProcessPayment,
-            JobKind::ProcessRefund,
-            JobKind::DeliverWebhook,
-        ] {
+        for k in JobKind::ALL {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
         }
     }

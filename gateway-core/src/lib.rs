@@ -14,7 +14,7 @@
 //!   [`processor`] (the simulated bank), [`signer`] and [`transport`] (webhook delivery).
 //! - Seams: [`store`] ([`Store`]), [`clock`] ([`Clock`]), [`Processor`], [`WebhookSigner`],
 //!   [`WebhookTransport`].
-//! - [`error`]: the error policy.
+//! - [`error`]: the error policy; [`metrics`](mod@metrics): what is counted and timed.
 //!
 //! ## Quick start
 //!
@@ -174,6 +174,7 @@ pub mod ids;
 pub mod instrument;
 pub mod jobs;
 pub mod merchant;
+pub mod metrics;
 pub mod money;
 #[cfg(feature = "openapi")]
 mod openapi;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::event::{Event, EventType};
 use crate::ids::{PaymentId, RefundId};
 use crate::jobs::{ClaimedJob, JobKind, PaymentJobPayload, retry_backoff};
+use crate::metrics::{self, JobOutcome};
 use crate::payment::{PaymentOutcome, PaymentStatus};
 use crate::processor::Processor;
 use crate::refund::RefundStatus;
@@ -111,9 +112,12 @@ pub struct Worker {
 const ENDPOINT_SLOT_WAIT: Duration = Duration::from_millis(20);
 
 /// Per endpoint URL: a semaphore bounding the webhook attempts in flight to it, and how many
-/// attempts to it have failed in a row.
+/// attempts to it have failed in a row; plus how many endpoints have a failure in a row now.
 #[derive(Debug, Default)]
-struct EndpointSlots(Mutex<HashMap<String, Arc<Endpoint>>>);
+struct EndpointSlots {
+    endpoints: Mutex<HashMap<String, Arc<Endpoint>>>,
+    backing_off: AtomicUsize,
+}
 
 #[derive(Debug)]
 struct Endpoint {
@@ -123,10 +127,17 @@ struct Endpoint {
 
 impl EndpointSlots {
     fn endpoint(&self, url: &str, limit: usize) -> Arc<Endpoint> {
-        let mut endpoints = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut endpoints = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
         // URLs change; forget idle endpoints before the map grows large.
         if endpoints.len() >= 1024 {
-            endpoints.retain(|_, e| e.slots.available_permits() < limit);
+            endpoints.retain(|_, e| {
+                let keep = e.slots.available_permits() < limit;
+                if !keep && e.failures_in_a_row.load(Ordering::Relaxed) > 0 {
+                    self.backing_off.fetch_sub(1, Ordering::Relaxed);
+                }
+                keep
+            });
+            metrics::endpoints_backing_off(self.backing_off.load(Ordering::Relaxed));
         }
         endpoints
             .entry(url.to_owned())
@@ -154,12 +165,23 @@ impl EndpointSlots {
     /// Records an attempt's outcome; returns the failures in a row now.
     fn record(&self, url: &str, limit: usize, succeeded: bool) -> u32 {
         let endpoint = self.endpoint(url, limit);
-        if succeeded {
-            endpoint.failures_in_a_row.store(0, Ordering::Relaxed);
-            0
+        let (before, now) = if succeeded {
+            (endpoint.failures_in_a_row.swap(0, Ordering::Relaxed), 0)
         } else {
-            endpoint.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1
+            let before = endpoint.failures_in_a_row.fetch_add(1, Ordering::Relaxed);
+            (before, before + 1)
+        };
+        match (before, now) {
+            (0, 1) => {
+                self.backing_off.fetch_add(1, Ordering::Relaxed);
+            }
+            (1.., 0) => {
+                self.backing_off.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => return now,
         }
+        metrics::endpoints_backing_off(self.backing_off.load(Ordering::Relaxed));
+        now
     }
 
     /// Failed attempts in a row to `url`.
@@ -242,6 +264,7 @@ impl Worker {
     async fn process(self: Arc<Self>, job: ClaimedJob) {
         let runner = self.clone();
         let task_job = job.clone();
+        let started = Instant::now();
         let handle = tokio::spawn(async move { runner.execute(&task_job).await });
         // If this task is aborted (shutdown past its grace period), the handler must stop too,
         // or it would keep working on a job whose lease is about to be released.
@@ -251,6 +274,12 @@ impl Worker {
             Err(e) if e.is_panic() => Err("handler panicked".to_owned()),
             Err(e) => Err(e.to_string()),
         };
+        let outcome = match &result {
+            Ok(outcome) => *outcome,
+            Err(_) if job.attempt < job.max_attempts => JobOutcome::Retry,
+            Err(_) => JobOutcome::Failed,
+        };
+        metrics::job_executed(job.kind, outcome, started.elapsed());
         if let Err(error) = result {
             let now = self.clock.now();
             let retry_at = (job.attempt < job.max_attempts).then(|| {
@@ -268,7 +297,7 @@ impl Worker {
         }
     }
 
-    async fn execute(&self, job: &ClaimedJob) -> Result<(), HandlerError> {
+    async fn execute(&self, job: &ClaimedJob) -> Result<JobOutcome, HandlerError> {
         let result = match job.kind {
             Some(JobKind::ProcessPayment) => self.process_payment(job).await,
             Some(JobKind::ProcessRefund) => self.process_refund(job).await,
@@ -276,11 +305,12 @@ impl Worker {
             None => return Err("unknown job kind".into()),
         };
         match result {
+            Ok(()) => Ok(JobOutcome::Ok),
             Err(StoreError::LeaseLost) => {
                 tracing::info!(job = job.id, "lease lost; another worker owns the job now");
-                Ok(())
+                Ok(JobOutcome::LeaseLost)
             }
-            other => other.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         }
     }
 
@@ -307,9 +337,13 @@ impl Worker {
             return self.store.complete_job(&job.lease, now).await;
         }
         let events = [Event::payment(event_type, &payment, now)];
-        self.store
+        if self
+            .store
             .settle_payment(&job.lease, &payment, &events)
-            .await?;
+            .await?
+        {
+            metrics::payment_settled(&payment);
+        }
         self.wake.notify_one();
         Ok(())
     }
@@ -333,9 +367,13 @@ impl Worker {
             }
             _ => Vec::new(),
         };
-        self.store
+        if self
+            .store
             .settle_refund(&job.lease, &refund, &events)
-            .await?;
+            .await?
+        {
+            metrics::refund_settled(&refund);
+        }
         self.wake.notify_one();
         Ok(())
     }
@@ -365,6 +403,7 @@ impl Worker {
                 None => {
                     // The endpoint stays busy (slow or dead): try again once an attempt to it
                     // could have ended, without using one of this delivery's attempts.
+                    metrics::webhook_deferred();
                     let later = self.clock.now().plus(self.endpoint_backoff(url));
                     return self
                         .store
@@ -397,7 +436,9 @@ impl Worker {
             }
         };
         drop(slot);
-        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let elapsed = started.elapsed();
+        metrics::webhook_attempted(result.as_ref().map(|r| r.status), elapsed);
+        let duration_ms = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
         let finished = self.clock.now();
         let attempt = target.delivery.attempts + 1;
         let succeeded = matches!(&result, Ok(r) if (200..300).contains(&r.status));
@@ -436,7 +477,11 @@ impl Worker {
         };
         self.store
             .record_delivery_attempt(&job.lease, &record, finished)
-            .await
+            .await?;
+        if succeeded {
+            metrics::webhook_delivered(target.delivery.created_at, finished);
+        }
+        Ok(())
     }
 
     /// How long a delivery waits in the queue for a busy endpoint: about one attempt's

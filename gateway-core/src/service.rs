@@ -20,6 +20,7 @@ use crate::ids::{MerchantId, OrderId, PaymentId, RefundId};
 use crate::instrument::{validate_card, validate_vpa, vpa_verdict};
 use crate::jobs::{JobStats, NewJob};
 use crate::merchant::{SecretHasher, StoredCredential, generate_webhook_secret};
+use crate::metrics;
 use crate::money::{Amount, Currency};
 use crate::order::{Order, OrderStatus};
 use crate::payment::{Payment, PaymentSnapshot, PaymentStatus};
@@ -130,8 +131,14 @@ impl GatewayService {
             .idempotency_record(merchant, key.key(), self.clock.now())
             .await?
         {
-            Some(record) if record.fingerprint == key.fingerprint() => Ok(Some(record.response)),
-            Some(_) => Err(GatewayError::IdempotencyMismatch),
+            Some(record) if record.fingerprint == key.fingerprint() => {
+                metrics::idempotency_replayed();
+                Ok(Some(record.response))
+            }
+            Some(_) => {
+                metrics::idempotency_conflict("mismatch");
+                Err(GatewayError::IdempotencyMismatch)
+            }
             None => Ok(None),
         }
     }
@@ -162,9 +169,12 @@ impl GatewayService {
             Ok(()) => Ok(Idempotent::Fresh(value)),
             Err(StoreError::IdempotencyKeyTaken) => match self.replayed(merchant, key).await? {
                 Some(body) => Ok(Idempotent::Replayed(body)),
-                None => Err(GatewayError::Conflict(
-                    "A request with this idempotency key is in progress".into(),
-                )),
+                None => {
+                    metrics::idempotency_conflict("in_progress");
+                    Err(GatewayError::Conflict(
+                        "A request with this idempotency key is in progress".into(),
+                    ))
+                }
             },
             Err(e) => Err(e.into()),
         }
@@ -374,6 +384,9 @@ impl Gateway for GatewayService {
             .store
             .create_payment(&payment, &job, &events, record.as_ref())
             .await;
+        if result.is_ok() {
+            metrics::payment_created(payment.method);
+        }
         let outcome = self
             .settle_idempotent(merchant, key.as_ref(), result, payment)
             .await?;
@@ -464,6 +477,9 @@ impl Gateway for GatewayService {
             .store
             .create_refund(&refund, &job, &events, record.as_ref())
             .await;
+        if result.is_ok() {
+            metrics::refund_created();
+        }
         let outcome = self
             .settle_idempotent(merchant, key.as_ref(), result, refund)
             .await?;
@@ -629,15 +645,17 @@ impl Gateway for GatewayService {
     }
 
     async fn job_stats(&self) -> Result<JobStats, GatewayError> {
-        let counts = self.store.job_counts().await?;
+        let now = self.clock.now();
+        let report = self.store.queue_report(now).await?;
         let alive = self
             .store
             .last_heartbeat()
             .await?
             .is_some_and(|at| self.clock.now().since(at) < WORKER_HEARTBEAT_GRACE);
         Ok(JobStats {
-            counts,
+            counts: report.totals(),
             worker_status: if alive { "running" } else { "stopped" },
+            lag_seconds: report.lag(now).as_secs_f64(),
         })
     }
 

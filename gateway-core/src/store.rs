@@ -19,7 +19,7 @@ use crate::error::Refusal;
 use crate::event::Event;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
-use crate::jobs::{ClaimedJob, JobCounts, Lease, NewJob};
+use crate::jobs::{ClaimedJob, JobCounts, Lease, NewJob, QueueReport};
 use crate::merchant::{Merchant, NewMerchant, StoredCredential};
 use crate::money::Currency;
 use crate::order::{Order, OrderStatus};
@@ -114,6 +114,19 @@ pub struct DeliveryTarget {
     pub url: Option<String>,
     /// The merchant's signing secret now.
     pub secret: String,
+}
+
+/// A connection pool's occupancy, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Which pool (`main`, or `reader` and `writer` for SQLite).
+    pub name: &'static str,
+    /// Connections open.
+    pub size: u32,
+    /// Open connections nobody is using.
+    pub idle: u32,
+    /// The most it may open.
+    pub max: u32,
 }
 
 /// Persistence for the gateway. See the module docs for the transaction rule.
@@ -346,8 +359,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Hands back every job `worker` holds (graceful shutdown).
     async fn release_jobs(&self, worker: &str, now: Timestamp) -> Result<u64, StoreError>;
+    /// The queue at `now`: counts by kind and state, the oldest due job, expired leases.
+    async fn queue_report(&self, now: Timestamp) -> Result<QueueReport, StoreError>;
     /// Job counts by state.
-    async fn job_counts(&self) -> Result<JobCounts, StoreError>;
+    async fn job_counts(&self) -> Result<JobCounts, StoreError> {
+        Ok(self.queue_report(Timestamp::from_millis(0)).await?.totals())
+    }
+    /// The store's connection pools as they are now (empty for a store without pools).
+    fn pools(&self) -> Vec<PoolStatus> {
+        Vec::new()
+    }
     /// Arranges for `wake` to be notified whenever any process enqueues a job, for backends
     /// that can signal across processes (PostgreSQL `LISTEN/NOTIFY`). Returns once the
     /// subscription is in place, so a worker that subscribes before its first claim misses

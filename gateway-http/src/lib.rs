@@ -11,7 +11,7 @@
 //! handlers and served at `/api/v1/openapi.json`, with a browsable reference at `/docs`),
 //! [`client`] (the real client's address behind trusted proxies), [`rate_limit`] (checkout and
 //! failed-auth limits), [`server`] (serving the router with limits on slow, idle and too many
-//! connections).
+//! connections), [`metrics`](mod@metrics) (request counts and latency).
 
 #![deny(missing_docs)]
 
@@ -21,6 +21,7 @@ mod card_fields;
 pub mod client;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 mod routes;
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             bounded(timeout, req, next)
         }))
+        .layer(middleware::from_fn(metrics::record))
         .with_state(state)
 }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gateway_core::ids::{OrderId, PaymentId};
 use gateway_core::instrument::{InstrumentVerdict, StoredInstrument};
-use gateway_core::jobs::{JOB_MAX_ATTEMPTS, NewJob};
+use gateway_core::jobs::{JOB_MAX_ATTEMPTS, JobKind, JobStatus, NewJob};
 use gateway_core::merchant::SecretHasher;
 use gateway_core::money::{Amount, Currency};
 use gateway_core::order::{Order, OrderStatus};
@@ -232,6 +232,40 @@ pub async fn an_expired_lease_makes_a_job_claimable_again_and_the_old_lease_usel
     );
     f.store.complete_job(&new.lease, T0).await.unwrap();
     assert_eq!(f.store.job_counts().await.unwrap().completed, 1);
+}
+
+/// See the suite list.
+pub async fn the_queue_report_counts_by_kind_and_measures_lag_and_expired_leases(f: Fixture) {
+    let idle = f.store.queue_report(T0).await.unwrap();
+    assert_eq!((idle.oldest_due, idle.expired_leases), (None, 0));
+    pending_payment(&f.store, T0).await;
+    pending_payment(&f.store, T0.plus(Duration::from_secs(2))).await;
+    pending_payment(&f.store, T0.plus(Duration::from_secs(3600))).await;
+    let at = T0.plus(Duration::from_secs(5));
+    let report = f.store.queue_report(at).await.unwrap();
+    assert_eq!(
+        report.count(JobKind::ProcessPayment, JobStatus::Queued),
+        3,
+        "{report:?}"
+    );
+    assert_eq!(report.lag(at), Duration::from_secs(5), "the oldest due job");
+    assert_eq!(f.store.job_counts().await.unwrap().pending, 3);
+
+    // Both due jobs are claimed; the lag is gone until their leases expire.
+    let short = Duration::from_secs(10);
+    let claimed = f.store.claim_jobs("w1", at, short, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    let report = f.store.queue_report(at).await.unwrap();
+    assert_eq!(report.count(JobKind::ProcessPayment, JobStatus::Running), 2);
+    assert_eq!((report.lag(at), report.expired_leases), (Duration::ZERO, 0));
+    let later = at.plus(Duration::from_secs(15));
+    let report = f.store.queue_report(later).await.unwrap();
+    assert_eq!(report.expired_leases, 2);
+    assert_eq!(
+        report.lag(later),
+        Duration::from_secs(5),
+        "due again since the leases ended"
+    );
 }
 
 /// See the suite list.
@@ -656,6 +690,7 @@ macro_rules! store_conformance_suite {
         $crate::store_conformance_suite!(@each $factory;
             a_delivery_attempt_is_recorded_only_under_a_held_lease,
             claims_take_only_due_jobs_up_to_the_batch_size,
+            the_queue_report_counts_by_kind_and_measures_lag_and_expired_leases,
             an_expired_lease_makes_a_job_claimable_again_and_the_old_lease_useless,
             failures_requeue_at_the_given_time_or_end_failed,
             a_job_whose_worker_dies_on_the_last_attempt_ends_failed,

@@ -8,7 +8,8 @@ use crate::api::{ApiArgs, ApiClient, ApiError};
 /// The job queue.
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
-    /// Queue counts and whether a worker is running.
+    /// Queue counts, the queue's lag (how long the oldest due job has waited) and whether a
+    /// worker is running.
     Status,
 }
 
@@ -31,6 +32,7 @@ pub async fn run(args: &ApiArgs, command: JobsCommand) -> anyhow::Result<()> {
             "processing",
             "completed",
             "failed",
+            "lag_seconds",
             "worker_status",
         ],
     );

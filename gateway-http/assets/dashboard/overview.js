@@ -86,9 +86,24 @@ function tiles(stats, jobs, currency) {
   }
   if (jobs.status === 'fulfilled') {
     const j = jobs.value;
-    out.push(tile('Pending jobs', String(j.pending + j.processing), `${j.processing} processing · ${j.failed} failed · worker ${j.worker_status}`, j.worker_status !== 'running' || j.failed ? 'bad' : null));
+    const lagging = j.lag_seconds >= LAG_WARNING_SECONDS;
+    out.push(tile('Pending jobs', String(j.pending + j.processing),
+      `${j.processing} processing · ${j.failed} failed · lag ${duration(j.lag_seconds)} · worker ${j.worker_status}`,
+      j.worker_status !== 'running' || j.failed ? 'bad' : lagging ? 'warn' : null));
   } else {
     out.push(tile('Pending jobs', '—', jobs.reason.message, 'bad'));
   }
   return out;
+}
+
+// A due job waiting this long means the workers are stopped, too few or stuck.
+const LAG_WARNING_SECONDS = 60;
+
+// The queue's lag (seconds, fractional) as a short human duration.
+function duration(seconds) {
+  if (!(seconds > 0)) return '0 s';
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
 use gateway_core::jobs::{ClaimedJob, JobStatus, Lease};
+use gateway_core::store::PoolStatus;
 use gateway_core::webhook::DeliveryAttempt;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
@@ -16,6 +17,7 @@ use tokio::sync::Notify;
 
 use super::{JOBS_CHANNEL, PostgresStore};
 use crate::error::db_error;
+use crate::metrics::timed_acquire;
 use crate::rows::claimed_job;
 use crate::sql::{Backend, Batch, Bind, Command, Dialect, Fut, Sql, single_statements};
 
@@ -73,7 +75,18 @@ impl Backend for PostgresStore {
     type DB = Postgres;
 
     async fn reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
-        self.pool.acquire().await.map_err(db_error)
+        timed_acquire("main", self.pool.acquire())
+            .await
+            .map_err(db_error)
+    }
+
+    fn pools(&self) -> Vec<PoolStatus> {
+        vec![PoolStatus {
+            name: "main",
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }]
     }
 
     async fn transact<A, T>(
@@ -104,7 +117,9 @@ impl Backend for PostgresStore {
         A: Send + Sync + 'static,
         T: Send + 'static,
     {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let mut conn = timed_acquire("main", self.pool.acquire())
+            .await
+            .map_err(db_error)?;
         command(&mut conn, &args).await
     }
 

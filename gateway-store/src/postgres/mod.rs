@@ -85,7 +85,9 @@ impl PostgresStore {
 
     /// Starts a (`READ COMMITTED`) transaction.
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        self.pool.begin().await.map_err(db_error)
+        crate::metrics::timed_acquire("main", self.pool.begin())
+            .await
+            .map_err(db_error)
     }
 
     /// Starts a transaction of the worker's own bookkeeping (claims, delivery attempts) that

@@ -4,7 +4,7 @@ use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
-use gateway_core::jobs::{JobCounts, JobStatus};
+use gateway_core::jobs::{JobKind, JobStatus, QueueReport};
 use gateway_core::merchant::{Merchant, StoredCredential};
 use gateway_core::money::Currency;
 use gateway_core::order::{Order, OrderStatus};
@@ -406,27 +406,50 @@ pub(crate) async fn next_job_due<DB: Dialect>(
     time::<DB>(conn, sql).await
 }
 
-/// Job counts by state.
-pub(crate) async fn job_counts<DB: Dialect>(
+/// The queue at `now`: counts by kind and state, the oldest due job and expired leases.
+pub(crate) async fn queue_report<DB: Dialect>(
     conn: &mut DB::Connection,
-) -> Result<JobCounts, StoreError> {
+    now: Timestamp,
+) -> Result<QueueReport, StoreError> {
     let rows = DB::fetch_all(
         conn,
-        Sql::new("SELECT status, CAST(COUNT(*) AS BIGINT) AS n FROM jobs GROUP BY status"),
+        Sql::new(
+            "SELECT kind, status, CAST(COUNT(*) AS BIGINT) AS n FROM jobs GROUP BY kind, status",
+        ),
     )
     .await?;
-    let mut counts = JobCounts::default();
+    let mut counts = Vec::with_capacity(rows.len());
     for row in rows {
-        let n: i64 = row.column("n")?;
-        match JobStatus::parse(&Column::<String>::column(&row, "status")?) {
-            Some(JobStatus::Queued) => counts.pending = n,
-            Some(JobStatus::Running) => counts.processing = n,
-            Some(JobStatus::Completed) => counts.completed = n,
-            Some(JobStatus::Failed) => counts.failed = n,
-            None => {}
+        let kind = JobKind::parse(&Column::<String>::column(&row, "kind")?);
+        let status = JobStatus::parse(&Column::<String>::column(&row, "status")?);
+        if let (Some(kind), Some(status)) = (kind, status) {
+            counts.push((kind, status, row.column("n")?));
         }
     }
-    Ok(counts)
+    // Two indexed lookups rather than one scan: a queued job is due from its run_at, a running
+    // one from the end of its expired lease.
+    let queued = Sql::new("SELECT MIN(run_at) AS at FROM jobs WHERE status = $1 AND run_at <= $2")
+        .arg(JobStatus::Queued.as_str())
+        .arg(now.as_millis());
+    let queued = time::<DB>(conn, queued).await?;
+    let expired = Sql::new(
+        "SELECT MIN(locked_until) AS at, CAST(COUNT(*) AS BIGINT) AS n FROM jobs
+         WHERE status = $1 AND locked_until <= $2",
+    )
+    .arg(JobStatus::Running.as_str())
+    .arg(now.as_millis());
+    let (expired_since, expired_leases) = match DB::fetch_optional(conn, expired).await? {
+        Some(row) => (
+            Column::<Option<i64>>::column(&row, "at")?.map(Timestamp::from_millis),
+            row.column("n")?,
+        ),
+        None => (None, 0),
+    };
+    Ok(QueueReport {
+        counts,
+        oldest_due: queued.into_iter().chain(expired_since).min(),
+        expired_leases,
+    })
 }
 
 /// The latest heartbeat of any worker.

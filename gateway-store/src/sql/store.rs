@@ -9,14 +9,16 @@ use gateway_core::environment::Environment;
 use gateway_core::event::Event;
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
-use gateway_core::jobs::{ClaimedJob, JobCounts, Lease, NewJob};
+use gateway_core::jobs::{ClaimedJob, Lease, NewJob, QueueReport};
 use gateway_core::merchant::{Merchant, NewMerchant, StoredCredential};
 use gateway_core::money::Currency;
 use gateway_core::order::Order;
 use gateway_core::payment::{Payment, PaymentSnapshot};
 use gateway_core::refund::Refund;
 use gateway_core::stats::{StatsRows, StatsWindow};
-use gateway_core::store::{DeliveryTarget, OrderFilter, Page, PageRequest, PaymentFilter};
+use gateway_core::store::{
+    DeliveryTarget, OrderFilter, Page, PageRequest, PaymentFilter, PoolStatus,
+};
 use gateway_core::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
 use gateway_core::{Store, StoreError};
 use sqlx::pool::PoolConnection;
@@ -36,6 +38,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// The database.
     type DB: Dialect;
 
+    /// The backend's connection pools now.
+    fn pools(&self) -> Vec<PoolStatus>;
     /// A connection for reads.
     async fn reader(&self) -> Result<PoolConnection<Self::DB>, StoreError>;
     /// Runs `command` over `args` in one write transaction. With `wake`, workers in other
@@ -448,8 +452,12 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn job_counts(&self) -> Result<JobCounts, StoreError> {
-        reads::job_counts::<B::DB>(&mut *self.read().await?).await
+    async fn queue_report(&self, now: Timestamp) -> Result<QueueReport, StoreError> {
+        reads::queue_report::<B::DB>(&mut *self.read().await?, now).await
+    }
+
+    fn pools(&self) -> Vec<PoolStatus> {
+        self.backend.pools()
     }
 
     async fn subscribe_jobs(&self, wake: Arc<Notify>) -> Result<(), StoreError> {

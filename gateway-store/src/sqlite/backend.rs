@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
 use gateway_core::jobs::{ClaimedJob, JobStatus, Lease};
+use gateway_core::store::PoolStatus;
 use gateway_core::webhook::DeliveryAttempt;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqliteRow;
@@ -18,6 +19,7 @@ use sqlx::{Sqlite, SqliteConnection};
 use super::SqliteStore;
 use super::statements::Statements;
 use crate::error::db_error;
+use crate::metrics::timed_acquire;
 use crate::rows::claimed_job;
 use crate::sql::{Backend, Command, Dialect, single_statements};
 
@@ -40,7 +42,21 @@ impl Backend for SqliteStore {
     type DB = Sqlite;
 
     async fn reader(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
-        self.reader.acquire().await.map_err(db_error)
+        timed_acquire("reader", self.reader.acquire())
+            .await
+            .map_err(db_error)
+    }
+
+    fn pools(&self) -> Vec<PoolStatus> {
+        [("writer", &self.writer), ("reader", &self.reader)]
+            .into_iter()
+            .map(|(name, pool)| PoolStatus {
+                name,
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            })
+            .collect()
     }
 
     async fn transact<A, T>(

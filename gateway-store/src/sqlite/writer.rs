@@ -145,7 +145,7 @@ async fn run_batches(pool: SqlitePool, mut commands: mpsc::Receiver<Box<dyn Comm
         // In its own task so that a panicking command fails its batch (the callers see the
         // writer's error), not every write after it.
         let run = tokio::spawn(async move {
-            match pool.acquire().await {
+            match crate::metrics::timed_acquire("writer", pool.acquire()).await {
                 Ok(mut conn) => commit_batch(&mut conn, pending).await,
                 Err(e) => finish_all(pending, Some(db_error(e))),
             }

@@ -1,0 +1,76 @@
+//! The store's metrics: its connection pools, and how long callers wait for a connection.
+//! (The domain's metrics are in [`gateway_core::metrics`].)
+
+use std::future::Future;
+use std::time::Instant;
+
+use gateway_core::metrics::{MetricDoc, MetricKind};
+use gateway_core::store::PoolStatus;
+use metrics::{counter, gauge, histogram};
+
+const POOL_CONNECTIONS: &str = "gateway_db_pool_connections";
+const POOL_MAX_CONNECTIONS: &str = "gateway_db_pool_max_connections";
+const ACQUIRE: &str = "gateway_db_acquire_seconds";
+const ACQUIRE_TIMEOUTS: &str = "gateway_db_acquire_timeouts_total";
+
+/// Every metric the store records.
+pub const CATALOGUE: &[MetricDoc] = &[
+    MetricDoc {
+        name: POOL_CONNECTIONS,
+        kind: MetricKind::Gauge,
+        labels: &["pool", "state"],
+        help: "Open database connections by pool (main; reader and writer on SQLite) and state (idle, in_use), read when scraped.",
+    },
+    MetricDoc {
+        name: POOL_MAX_CONNECTIONS,
+        kind: MetricKind::Gauge,
+        labels: &["pool"],
+        help: "The most connections each pool may open.",
+    },
+    MetricDoc {
+        name: ACQUIRE,
+        kind: MetricKind::Histogram,
+        labels: &["pool"],
+        help: "Time to get a pooled connection (on PostgreSQL, for a write: the connection and its BEGIN).",
+    },
+    MetricDoc {
+        name: ACQUIRE_TIMEOUTS,
+        kind: MetricKind::Counter,
+        labels: &["pool"],
+        help: "Requests for a connection that gave up after the pool's acquire timeout (answered 503).",
+    },
+];
+
+/// Describes every metric of [`CATALOGUE`] and starts the timeout counters at zero for `pools`.
+pub fn describe(pools: &[PoolStatus]) {
+    for metric in CATALOGUE {
+        metric.describe();
+    }
+    for pool in pools {
+        counter!(ACQUIRE_TIMEOUTS, "pool" => pool.name).absolute(0);
+    }
+}
+
+/// The pools as they are now.
+pub fn pools_observed(pools: &[PoolStatus]) {
+    for pool in pools {
+        let in_use = pool.size.saturating_sub(pool.idle);
+        gauge!(POOL_CONNECTIONS, "pool" => pool.name, "state" => "idle").set(pool.idle);
+        gauge!(POOL_CONNECTIONS, "pool" => pool.name, "state" => "in_use").set(in_use);
+        gauge!(POOL_MAX_CONNECTIONS, "pool" => pool.name).set(pool.max);
+    }
+}
+
+/// Runs `acquire` (getting a connection from `pool`), timing it and counting timeouts.
+pub(crate) async fn timed_acquire<T>(
+    pool: &'static str,
+    acquire: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    let started = Instant::now();
+    let result = acquire.await;
+    histogram!(ACQUIRE, "pool" => pool).record(started.elapsed());
+    if matches!(result, Err(sqlx::Error::PoolTimedOut)) {
+        counter!(ACQUIRE_TIMEOUTS, "pool" => pool).increment(1);
+    }
+    result
+}
