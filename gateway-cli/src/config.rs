@@ -317,6 +317,8 @@ impl ListenArgs {
                 max_connections: self.max_connections,
                 header_read_timeout: millis("HEADER_READ_TIMEOUT_MS", self.header_read_timeout_ms)?,
                 idle_timeout: millis("IDLE_TIMEOUT_MS", self.idle_timeout_ms)?,
+                // Set from the global SHUTDOWN_GRACE_MS by `serve`.
+                shutdown_grace: gateway_http::server::ServerLimits::default().shutdown_grace,
             },
             body_read_timeout: millis("BODY_READ_TIMEOUT_MS", self.body_read_timeout_ms)?,
             trusted_proxies: gateway_http::client::TrustedProxies::new(nets, header),
