@@ -70,6 +70,16 @@ pub struct Settings {
         global = true
     )]
     pub webhook_timeout_ms: u64,
+    /// On SIGTERM or SIGINT, how long requests in progress and running jobs may take to
+    /// finish, in milliseconds; then connections still busy are cut and unfinished jobs are
+    /// handed back to the queue. A second signal ends the wait at once.
+    #[arg(
+        long,
+        env = "SHUTDOWN_GRACE_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub shutdown_grace_ms: u64,
     /// What decides payment outcomes. Only `simulated` (the reference's simulated bank) exists;
     /// production must choose it explicitly, so nobody takes it for a real acquirer.
     #[arg(long, env = "PROCESSOR", global = true)]
@@ -87,6 +97,8 @@ pub struct Config {
     pub retry_schedule: RetrySchedule,
     pub webhook_timeout: Duration,
     pub job_lease: Duration,
+    /// See [`Settings::shutdown_grace_ms`].
+    pub shutdown_grace: Duration,
 }
 
 impl Settings {
@@ -125,6 +137,9 @@ impl Settings {
         if self.job_lease_ms < self.webhook_timeout_ms + 1_000 {
             bail!("JOB_LEASE_MS must exceed WEBHOOK_TIMEOUT_MS by at least 1000");
         }
+        if !(100..=600_000).contains(&self.shutdown_grace_ms) {
+            bail!("SHUTDOWN_GRACE_MS must be between 100 and 600000 (10 minutes)");
+        }
         Ok(Config {
             database_url: self.database_url,
             production,
@@ -149,6 +164,7 @@ impl Settings {
             },
             webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
             job_lease: Duration::from_millis(self.job_lease_ms),
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
         })
     }
 }
@@ -227,6 +243,27 @@ mod tests {
             development.simulation.test_mode,
             "development takes TEST_MODE"
         );
+    }
+
+    #[test]
+    fn the_shutdown_grace_period_defaults_to_ten_seconds_and_refuses_zero_and_absurd_values() {
+        assert_eq!(
+            validate(&[]).unwrap().shutdown_grace,
+            std::time::Duration::from_secs(10)
+        );
+        assert_eq!(
+            validate(&["--shutdown-grace-ms", "2500"])
+                .unwrap()
+                .shutdown_grace,
+            std::time::Duration::from_millis(2500)
+        );
+        for bad in ["0", "99", "600001"] {
+            let error = format!("{:#}", validate(&["--shutdown-grace-ms", bad]).unwrap_err());
+            assert!(
+                error.contains("SHUTDOWN_GRACE_MS must be between"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]
