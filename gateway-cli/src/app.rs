@@ -113,6 +113,7 @@ pub fn build(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<App> {
         retry_schedule: config.retry_schedule.clone(),
         delivery_timeout: config.webhook_timeout,
         lease: config.job_lease,
+        shutdown_grace: config.shutdown_grace,
         ..WorkerConfig::default()
     };
     let worker = Worker::new(

@@ -70,6 +70,16 @@ pub struct Settings {
         global = true
     )]
     pub webhook_timeout_ms: u64,
+    /// On SIGTERM or SIGINT, how long requests in progress and running jobs may take to
+    /// finish, in milliseconds; then connections still busy are cut and unfinished jobs are
+    /// handed back to the queue. A second signal ends the wait at once.
+    #[arg(
+        long,
+        env = "SHUTDOWN_GRACE_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub shutdown_grace_ms: u64,
     /// What decides payment outcomes. Only `simulated` (the reference's simulated bank) exists;
     /// production must choose it explicitly, so nobody takes it for a real acquirer.
     #[arg(long, env = "PROCESSOR", global = true)]
@@ -93,6 +103,8 @@ pub struct Config {
     pub job_lease: Duration,
     /// Where to serve `/metrics`, if anywhere.
     pub metrics: Option<MetricsListen>,
+    /// See [`Settings::shutdown_grace_ms`].
+    pub shutdown_grace: Duration,
 }
 
 /// The metrics listener's address, and whether the operator chose it (then failing to bind it
@@ -143,6 +155,9 @@ impl Settings {
         if self.job_lease_ms < self.webhook_timeout_ms + 1_000 {
             bail!("JOB_LEASE_MS must exceed WEBHOOK_TIMEOUT_MS by at least 1000");
         }
+        if !(100..=600_000).contains(&self.shutdown_grace_ms) {
+            bail!("SHUTDOWN_GRACE_MS must be between 100 and 600000 (10 minutes)");
+        }
         Ok(Config {
             database_url: self.database_url,
             production,
@@ -168,6 +183,7 @@ impl Settings {
             webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
             job_lease: Duration::from_millis(self.job_lease_ms),
             metrics: metrics_listen(self.metrics_addr.as_deref())?,
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
         })
     }
 }
@@ -274,6 +290,27 @@ mod tests {
     }
 
     #[test]
+    fn the_shutdown_grace_period_defaults_to_ten_seconds_and_refuses_zero_and_absurd_values() {
+        assert_eq!(
+            validate(&[]).unwrap().shutdown_grace,
+            std::time::Duration::from_secs(10)
+        );
+        assert_eq!(
+            validate(&["--shutdown-grace-ms", "2500"])
+                .unwrap()
+                .shutdown_grace,
+            std::time::Duration::from_millis(2500)
+        );
+        for bad in ["0", "99", "600001"] {
+            let error = format!("{:#}", validate(&["--shutdown-grace-ms", bad]).unwrap_err());
+            assert!(
+                error.contains("SHUTDOWN_GRACE_MS must be between"),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
     fn passwords_in_database_urls_are_masked() {
         assert_eq!(
             redact_password("postgres://gw:s3cret@db:5432/gateway"),
@@ -361,6 +398,8 @@ impl ListenArgs {
                 max_connections: self.max_connections,
                 header_read_timeout: millis("HEADER_READ_TIMEOUT_MS", self.header_read_timeout_ms)?,
                 idle_timeout: millis("IDLE_TIMEOUT_MS", self.idle_timeout_ms)?,
+                // Set from the global SHUTDOWN_GRACE_MS by `serve`.
+                shutdown_grace: gateway_http::server::ServerLimits::default().shutdown_grace,
             },
             body_read_timeout: millis("BODY_READ_TIMEOUT_MS", self.body_read_timeout_ms)?,
             trusted_proxies: gateway_http::client::TrustedProxies::new(nets, header),

@@ -590,11 +590,14 @@ impl JobRunner for Worker {
                 Some(_) = tasks.join_next(), if tasks.len() >= self.config.max_in_flight => {}
             }
         }
-        tracing::info!(worker = %self.config.id, in_flight = tasks.len(), "worker stopping");
+        let grace_ms = u64::try_from(self.config.shutdown_grace.as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(worker = %self.config.id, in_flight = tasks.len(), grace_ms, "worker stopping: no new claims, finishing running jobs");
         let drained = tokio::time::timeout(self.config.shutdown_grace, async {
             while tasks.join_next().await.is_some() {}
         })
         .await;
+        // Jobs still running at the end of the grace period are stopped and handed back.
+        let aborted = tasks.len();
         if drained.is_err() {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
@@ -604,7 +607,9 @@ impl JobRunner for Worker {
             .release_jobs(&self.config.id, self.clock.now())
             .await
         {
-            Ok(released) => tracing::info!(worker = %self.config.id, released, "worker stopped"),
+            Ok(released) => {
+                tracing::info!(worker = %self.config.id, aborted, released, "worker stopped")
+            }
             Err(e) => tracing::warn!(error = %e, "releasing leases failed; they will expire"),
         }
     }

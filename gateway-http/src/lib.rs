@@ -28,6 +28,7 @@ mod routes;
 pub mod server;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
@@ -65,11 +66,14 @@ pub struct AppState {
     pub auth_limiter: Arc<AuthLimiter>,
     /// Whose forwarding headers tell the real client's address (none by default).
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Set by the host when it starts shutting down: `/ready` then answers 503, so a load
+    /// balancer stops routing here while the requests in progress finish.
+    pub shutting_down: Arc<AtomicBool>,
 }
 
 impl AppState {
     /// State around `gateway` with a 30 s request timeout, a 10 s body timeout, the default
-    /// limits and no trusted proxies.
+    /// limits, no trusted proxies and not shutting down.
     pub fn new(gateway: Arc<dyn Gateway>) -> Self {
         Self {
             gateway,
@@ -78,6 +82,7 @@ impl AppState {
             checkout_limiter: Arc::new(CheckoutLimiter::per_minute(CHECKOUT_REQUESTS_PER_MINUTE)),
             auth_limiter: Arc::new(AuthLimiter::default()),
             trusted_proxies: Arc::new(TrustedProxies::default()),
+            shutting_down: Arc::new(AtomicBool::new(false)),
         }
     }
 }

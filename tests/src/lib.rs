@@ -4,6 +4,7 @@
 //! [`storage_free!`] runs a test that touches no storage once.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
@@ -158,6 +159,8 @@ impl Processor for TestBank {
 pub struct TestApp {
     /// The HTTP API.
     pub router: Router,
+    /// The API's shutting-down flag (see [`AppState::shutting_down`]).
+    pub shutting_down: Arc<AtomicBool>,
     /// The store under it.
     pub store: Arc<dyn Store>,
     /// The clock every component reads.
@@ -202,12 +205,14 @@ impl TestApp {
             )),
             ..AppState::new(Arc::new(gateway))
         };
+        let shutting_down = state.shutting_down.clone();
         let router = gateway_http::router(state);
         let worker = Arc::new(Self::make_worker(
             &store, &bank, &clock, &options, wake, "worker-a",
         ));
         Self {
             router,
+            shutting_down,
             store,
             clock,
             worker,

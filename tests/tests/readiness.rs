@@ -1,6 +1,7 @@
 //! Readiness tells the truth: a database that answers but cannot commit a write makes `/ready`
 //! fail and `/health` report `degraded` with the reason (PostgreSQL made read-only, as a
-//! replica or a full disk would be), and both recover when writes work again.
+//! replica or a full disk would be), and both recover when writes work again. A gateway that
+//! is shutting down is not ready either, so load balancers stop sending it requests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -89,4 +90,31 @@ async fn a_database_that_cannot_take_writes_is_not_ready() {
     let health = settled_health(&app, "healthy").await;
     assert_eq!(health.json["status"], "healthy", "{}", health.text);
     assert_eq!(app.get("/ready").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_gateway_shutting_down_is_not_ready_while_it_still_answers_requests() {
+    let app = TestApp::spawn_on(Backend::Sqlite).await;
+    assert_eq!(app.get("/ready").await.status, StatusCode::OK);
+
+    app.shutting_down
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let ready = app.get("/ready").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.json["ready"], false);
+    let health = app.get("/health").await;
+    assert_eq!(
+        health.status,
+        StatusCode::OK,
+        "the process itself is healthy"
+    );
+    let order = app
+        .post("/api/v1/orders", serde_json::json!({ "amount": 5000 }))
+        .await;
+    assert_eq!(
+        order.status,
+        StatusCode::CREATED,
+        "requests still in flight are served: {}",
+        order.text
+    );
 }

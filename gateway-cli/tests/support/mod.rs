@@ -2,8 +2,9 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_gateway");
@@ -20,6 +21,27 @@ impl Process {
     pub fn kill_9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// SIGTERM: what an orchestrator sends to stop the process gracefully.
+    pub fn sigterm(&self) {
+        rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+    }
+
+    /// Waits up to `limit` for the process to exit; its status, or `None` if it still runs.
+    pub async fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
     }
 }
 
@@ -40,11 +62,19 @@ pub fn free_port() -> u16 {
 
 /// Runs `gateway <args>` with `env`, as a background process.
 pub fn spawn(args: &[&str], env: &[(&str, String)]) -> Process {
+    spawn_with_stderr(args, env, Stdio::inherit())
+}
+
+/// Runs `gateway <args>` with `env` (which may set `RUST_LOG`), its stderr (the log) going to
+/// `stderr`.
+pub fn spawn_with_stderr(args: &[&str], env: &[(&str, String)], stderr: Stdio) -> Process {
     let mut command = Command::new(BIN);
     command
         .args(args)
         .stdout(Stdio::null())
-        .env("RUST_LOG", "warn");
+        .stderr(stderr)
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -56,12 +86,32 @@ pub fn spawn(args: &[&str], env: &[(&str, String)]) -> Process {
 
 /// Starts `gateway serve` (plus `extra` args) on a free port and waits until it answers.
 pub async fn serve(extra: &[&str], env: &[(&str, String)]) -> Process {
+    serve_with_stderr(extra, env, Stdio::inherit()).await
+}
+
+/// [`serve`], with the log (stderr, at `RUST_LOG=info`) appended to the file `log`.
+pub async fn serve_logged(extra: &[&str], env: &[(&str, String)], log: &Path) -> Process {
+    let mut env = env.to_vec();
+    env.push(("RUST_LOG", "info,sqlx=warn".into()));
+    serve_with_stderr(extra, &env, Stdio::from(append(log))).await
+}
+
+/// `log`, opened for appending (created if missing).
+pub fn append(log: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap()
+}
+
+async fn serve_with_stderr(extra: &[&str], env: &[(&str, String)], stderr: Stdio) -> Process {
     let port = free_port();
     let mut env = env.to_vec();
     env.push(("PORT", port.to_string()));
     let mut args = vec!["serve"];
     args.extend_from_slice(extra);
-    let mut process = spawn(&args, &env);
+    let mut process = spawn_with_stderr(&args, &env, stderr);
     let base = format!("http://127.0.0.1:{port}");
     let client = client();
     for _ in 0..200 {

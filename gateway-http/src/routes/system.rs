@@ -1,5 +1,7 @@
 //! `/health`, `/ready` and the reference's unauthenticated job-queue status.
 
+use std::sync::atomic::Ordering;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -49,14 +51,16 @@ async fn health(State(state): State<AppState>) -> Response {
 /// Whether the gateway can serve requests.
 #[derive(Debug, Serialize, ToSchema)]
 struct Readiness {
-    /// `true` while the database answers and commits a write.
+    /// `true` while the database answers and commits a write and the gateway is not shutting
+    /// down.
     ready: bool,
 }
 
 /// Readiness
 ///
 /// For load balancers: 200 `{"ready": true}` only while the database answers and commits a
-/// write (a tiny probe row), 503 otherwise.
+/// write (a tiny probe row), 503 otherwise, and 503 from the moment the gateway starts
+/// shutting down.
 #[utoipa::path(
     get,
     path = "/ready",
@@ -68,7 +72,8 @@ struct Readiness {
     ),
 )]
 async fn ready(State(state): State<AppState>) -> Response {
-    let ready = state.gateway.health().await.is_ready();
+    let ready =
+        !state.shutting_down.load(Ordering::Relaxed) && state.gateway.health().await.is_ready();
     let status = if ready {
         StatusCode::OK
     } else {
