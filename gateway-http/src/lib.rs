@@ -10,8 +10,8 @@
 //! per resource), [`openapi`](mod@openapi) (the API's OpenAPI 3.1 document, generated from the
 //! handlers and served at `/api/v1/openapi.json`, with a browsable reference at `/docs`),
 //! [`client`] (the real client's address behind trusted proxies), [`rate_limit`] (checkout and
-//! failed-auth limits), [`server`] (serving the router with limits on slow, idle and too many
-//! connections).
+//! failed-auth limits), [`request_id`] (each request's id, span and access line), [`server`]
+//! (serving the router with limits on slow, idle and too many connections).
 
 #![deny(missing_docs)]
 
@@ -23,6 +23,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod rate_limit;
+pub mod request_id;
 mod routes;
 pub mod server;
 
@@ -100,6 +101,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             bounded(timeout, req, next)
         }))
+        // Outermost, so timeouts, 404s and 413s carry the id too.
+        .layer(middleware::from_fn(request_id::name_the_request))
         .with_state(state)
 }
 
@@ -115,8 +118,12 @@ fn cors() -> CorsLayer {
             HeaderName::from_static("x-api-key"),
             HeaderName::from_static("x-api-secret"),
             HeaderName::from_static("idempotency-key"),
+            request_id::REQUEST_ID,
         ])
-        .expose_headers([HeaderName::from_static("idempotent-replayed")])
+        .expose_headers([
+            HeaderName::from_static("idempotent-replayed"),
+            request_id::REQUEST_ID,
+        ])
         .max_age(Duration::from_secs(3600))
 }
 
