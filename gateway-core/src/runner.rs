@@ -282,6 +282,9 @@ impl Worker {
             Err(e) if e.is_panic() => Err("handler panicked".to_owned()),
             Err(e) => Err(e.to_string()),
         };
+        if result.is_ok() {
+            tracing::debug!("job done");
+        }
         if let Err(error) = result {
             let now = self.clock.now();
             let retry_at = (job.attempt < job.max_attempts).then(|| {

@@ -40,11 +40,19 @@ pub fn free_port() -> u16 {
 
 /// Runs `gateway <args>` with `env`, as a background process.
 pub fn spawn(args: &[&str], env: &[(&str, String)]) -> Process {
+    spawn_with_stderr(args, env, Stdio::inherit())
+}
+
+/// Runs `gateway <args>` with `env` and its stderr (the log) sent to `stderr`.
+pub fn spawn_with_stderr(args: &[&str], env: &[(&str, String)], stderr: Stdio) -> Process {
     let mut command = Command::new(BIN);
     command
         .args(args)
         .stdout(Stdio::null())
-        .env("RUST_LOG", "warn");
+        .stderr(stderr)
+        .env("RUST_LOG", "warn")
+        // Chosen by each test (the default depends on whether stderr is a terminal).
+        .env_remove("LOG_FORMAT");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -56,12 +64,17 @@ pub fn spawn(args: &[&str], env: &[(&str, String)]) -> Process {
 
 /// Starts `gateway serve` (plus `extra` args) on a free port and waits until it answers.
 pub async fn serve(extra: &[&str], env: &[(&str, String)]) -> Process {
+    serve_with_stderr(extra, env, Stdio::inherit()).await
+}
+
+/// [`serve`] with the log (stderr) sent to `stderr`.
+pub async fn serve_with_stderr(extra: &[&str], env: &[(&str, String)], stderr: Stdio) -> Process {
     let port = free_port();
     let mut env = env.to_vec();
     env.push(("PORT", port.to_string()));
     let mut args = vec!["serve"];
     args.extend_from_slice(extra);
-    let mut process = spawn(&args, &env);
+    let mut process = spawn_with_stderr(&args, &env, stderr);
     let base = format!("http://127.0.0.1:{port}");
     let client = client();
     for _ in 0..200 {
