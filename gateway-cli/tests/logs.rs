@@ -98,7 +98,10 @@ async fn serve_on_a_pipe(dir: &std::path::Path, env: &[(&str, &str)]) -> (Proces
         ),
         ("TEST_MODE", "true".to_owned()),
         ("TEST_PROCESSING_DELAY", "50".to_owned()),
-        ("RUST_LOG", "debug,sqlx=warn,hyper=info,reqwest=info".to_owned()),
+        (
+            "RUST_LOG",
+            "debug,sqlx=warn,hyper=info,reqwest=info".to_owned(),
+        ),
     ];
     all.extend(env.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let mut process = serve_with_stderr(&[], &all, Stdio::piped()).await;
@@ -140,7 +143,10 @@ async fn on_a_pipe_the_log_is_json_lines_without_escape_codes_by_default() {
     let lines = log.json_lines();
     assert!(lines.len() >= 2, "{lines:?}");
     for line in &lines {
-        assert!(line["timestamp"].is_string() && line["level"].is_string(), "{line}");
+        assert!(
+            line["timestamp"].is_string() && line["level"].is_string(),
+            "{line}"
+        );
     }
     assert!(!log.bytes().contains(&0x1b), "no escape codes");
 }
@@ -159,7 +165,9 @@ async fn pretty_lines_on_a_pipe_have_no_escape_codes_either() {
     let lines = log.lines();
     assert!(lines.iter().any(|l| l.contains("gateway listening")));
     assert!(
-        lines.iter().all(|l| serde_json::from_str::<Value>(l).is_err()),
+        lines
+            .iter()
+            .all(|l| serde_json::from_str::<Value>(l).is_err()),
         "pretty lines are not JSON: {lines:?}"
     );
     assert!(!log.bytes().contains(&0x1b), "no escape codes");
@@ -176,29 +184,41 @@ async fn a_request_id_is_found_in_the_log_of_the_request_its_payment_job_and_its
         .mount(&receiver)
         .await;
     let http = client();
-    let configured = authed(&http, reqwest::Method::PUT, format!("{base}/api/v1/webhooks/config"))
-        .body(json!({ "webhook_url": format!("{}/webhook", receiver.uri()) }).to_string())
-        .send()
-        .await
-        .unwrap();
+    let configured = authed(
+        &http,
+        reqwest::Method::PUT,
+        format!("{base}/api/v1/webhooks/config"),
+    )
+    .body(json!({ "webhook_url": format!("{}/webhook", receiver.uri()) }).to_string())
+    .send()
+    .await
+    .unwrap();
     assert_eq!(configured.status(), 200);
-    let order: Value = authed(&http, reqwest::Method::POST, format!("{base}/api/v1/orders"))
-        .body(json!({ "amount": 50000 }).to_string())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap();
+    let order: Value = authed(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/v1/orders"),
+    )
+    .body(json!({ "amount": 50000 }).to_string())
+    .send()
+    .await
+    .unwrap()
+    .text()
+    .await
+    .map(|t| serde_json::from_str(&t).unwrap())
+    .unwrap();
 
     let body = json!({ "order_id": order["id"], "method": "upi", "vpa": "success@paytm" });
-    let created = authed(&http, reqwest::Method::POST, format!("{base}/api/v1/payments"))
-        .header("X-Request-Id", "my-trace-123")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    let created = authed(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/v1/payments"),
+    )
+    .header("X-Request-Id", "my-trace-123")
+    .body(body.to_string())
+    .send()
+    .await
+    .unwrap();
     assert_eq!(created.status(), 201);
     assert_eq!(request_id(&created), "my-trace-123");
     let payment: Value = serde_json::from_str(&created.text().await.unwrap()).unwrap();
@@ -240,7 +260,10 @@ async fn a_request_id_is_found_in_the_log_of_the_request_its_payment_job_and_its
         if let Some(request) = success {
             break request.headers["webhook-id"].to_str().unwrap().to_owned();
         }
-        assert!(Instant::now() < deadline, "payment.success was not delivered");
+        assert!(
+            Instant::now() < deadline,
+            "payment.success was not delivered"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let attempt = log
@@ -268,11 +291,15 @@ async fn an_unusable_request_id_is_replaced_and_error_bodies_carry_the_id() {
     let http = client();
     let too_long = "a".repeat(129);
     for bad in ["bad id", "tab\there", too_long.as_str()] {
-        let response = authed(&http, reqwest::Method::GET, format!("{base}/api/v1/orders/order_nope"))
-            .header("X-Request-Id", bad)
-            .send()
-            .await
-            .unwrap();
+        let response = authed(
+            &http,
+            reqwest::Method::GET,
+            format!("{base}/api/v1/orders/order_nope"),
+        )
+        .header("X-Request-Id", bad)
+        .send()
+        .await
+        .unwrap();
         assert_eq!(response.status(), 404);
         let id = request_id(&response);
         assert!(id.starts_with("req_") && id.len() == 24, "{bad:?} -> {id}");
@@ -285,7 +312,9 @@ async fn an_unusable_request_id_is_replaced_and_error_bodies_carry_the_id() {
         .await;
     }
     assert!(
-        !log.lines().iter().any(|l| l.contains("bad id") || l.contains(&too_long)),
+        !log.lines()
+            .iter()
+            .any(|l| l.contains("bad id") || l.contains(&too_long)),
         "an unusable id is never logged"
     );
 }

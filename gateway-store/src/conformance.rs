@@ -544,7 +544,11 @@ pub async fn jobs_carry_the_request_id_they_were_enqueued_under(f: Fixture) {
     let jobs = f.store.claim_jobs("w1", T0, LEASE, 10).await.unwrap();
     assert_eq!(jobs.len(), 2, "the payment's job and its delivery's job");
     for job in &jobs {
-        assert_eq!(job.request_id.as_deref(), Some("req_conformance"), "{job:?}");
+        assert_eq!(
+            job.request_id.as_deref(),
+            Some("req_conformance"),
+            "{job:?}"
+        );
     }
 
     // A worker settles under the claimed job's id: the deliveries it enqueues inherit it.
@@ -559,7 +563,9 @@ pub async fn jobs_carry_the_request_id_they_were_enqueued_under(f: Fixture) {
     request_id::scope(settling.request_id.clone(), async move {
         let events = [Event::payment(EventType::PaymentSuccess, &settled, T0)];
         assert_eq!(
-            store.settle_payment(&settling.lease, &settled, &events).await,
+            store
+                .settle_payment(&settling.lease, &settled, &events)
+                .await,
             Ok(true)
         );
     })
