@@ -318,3 +318,18 @@ async fn an_unusable_request_id_is_replaced_and_error_bodies_carry_the_id() {
         "an unusable id is never logged"
     );
 }
+
+#[test]
+fn an_unknown_log_format_stops_the_start_with_a_clear_error() {
+    let output = std::process::Command::new(support::BIN)
+        .arg("serve")
+        .env("LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("'xml'") && stderr.contains("json, pretty"),
+        "{stderr}"
+    );
+}
