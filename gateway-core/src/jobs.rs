@@ -126,7 +126,7 @@ pub struct NewJob {
     pub max_attempts: i32,
     /// The API request that caused it, directly or through other jobs (see
     /// [`crate::request_id`]). The constructors below take it from
-    /// [`request_id::current`](crate::request_id::current), so a job enqueued while a request
+    /// [`request_id::current`], so a job enqueued while a request
     /// (or a job of that request) runs records the request's id without anyone passing it along.
     pub request_id: Option<String>,
 }

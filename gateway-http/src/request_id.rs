@@ -12,7 +12,7 @@
 //! The span is at `error` level so that it is enabled whatever the filter lets through: a
 //! warning logged under `RUST_LOG=warn` still names its request. It records the method, the
 //! route template (never the raw path, which could hold anything a client typed), the
-//! merchant once authenticated (see [`record_merchant`]) and the status.
+//! merchant once authenticated (the auth extractors record it) and the status.
 //!
 //! One access line per request, target `gateway::access`, with status and latency: `debug`
 //! below 500, so a busy gateway does not pay for a line per request unless an operator asks
