@@ -1,9 +1,11 @@
 //! The `gateway` binary: one file per subcommand, configuration in `config.rs`, wiring in
-//! `app.rs`, the Prometheus endpoint in `metrics.rs`, the operator commands over the HTTP API in `ops/` (with their client in `api.rs`).
+//! `app.rs`, log setup in `logging.rs`, the Prometheus endpoint in `metrics.rs`, the operator
+//! commands over the HTTP API in `ops/` (with their client in `api.rs`).
 
 mod api;
 mod app;
 mod config;
+mod logging;
 mod merchants;
 mod metrics;
 mod ops;
@@ -27,6 +29,8 @@ struct Cli {
     settings: Settings,
     #[command(flatten)]
     api: ApiArgs,
+    #[command(flatten)]
+    log: logging::LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,7 +73,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    logging::init(&cli.log);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -101,15 +105,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listen(args) => ops::listen::run(api, args).await,
         Command::Trigger { event } => ops::trigger::run(api, event).await,
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 #[cfg(test)]

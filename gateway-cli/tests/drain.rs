@@ -230,22 +230,17 @@ async fn wait_for_log(log: &Path, message: &str) {
     }
 }
 
-/// The number after `field=` on the first log line containing `message`.
+/// The number in `field` of the first (JSON) log line containing `message`.
 fn logged_count(log: &str, message: &str, field: &str) -> u64 {
     let line = log
         .lines()
         .find(|l| l.contains(message))
         .unwrap_or_else(|| panic!("no log line with {message:?} in:\n{log}"));
-    let start = line
-        .find(&format!("{field}="))
-        .unwrap_or_else(|| panic!("no {field} in {line:?}"))
-        + field.len()
-        + 1;
-    let digits: String = line[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().unwrap()
+    let line: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("a log line on a file is JSON: {e}: {line}"));
+    line["fields"][field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {field} in {line}"))
 }
 
 async fn sigterm_under_load_loses_no_accepted_request_and_leaves_no_job_to_a_lease(

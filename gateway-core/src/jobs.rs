@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::ids::{DeliveryId, PaymentId, RefundId};
 use crate::instrument::InstrumentVerdict;
+use crate::request_id;
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,6 +131,11 @@ pub struct NewJob {
     pub run_at: Timestamp,
     /// Handler failures allowed.
     pub max_attempts: i32,
+    /// The API request that caused it, directly or through other jobs (see
+    /// [`crate::request_id`]). The constructors below take it from
+    /// [`request_id::current`], so a job enqueued while a request
+    /// (or a job of that request) runs records the request's id without anyone passing it along.
+    pub request_id: Option<String>,
 }
 
 /// The payload of a payment job.
@@ -153,6 +159,7 @@ impl NewJob {
             payload,
             run_at,
             max_attempts: JOB_MAX_ATTEMPTS,
+            request_id: request_id::current(),
         }
     }
 
@@ -164,6 +171,7 @@ impl NewJob {
             payload: None,
             run_at,
             max_attempts: JOB_MAX_ATTEMPTS,
+            request_id: request_id::current(),
         }
     }
 
@@ -175,6 +183,7 @@ impl NewJob {
             payload: None,
             run_at,
             max_attempts: JOB_MAX_ATTEMPTS,
+            request_id: request_id::current(),
         }
     }
 }
@@ -194,6 +203,9 @@ pub struct ClaimedJob {
     pub attempt: i32,
     /// Attempts allowed.
     pub max_attempts: i32,
+    /// The API request that caused the job, if it was recorded; the worker runs the job in
+    /// its scope, so the jobs this one enqueues carry it too.
+    pub request_id: Option<String>,
     /// Proof of the claim, required to complete or fail the job.
     pub lease: Lease,
 }

@@ -11,6 +11,7 @@
 //! - Use cases: [`gateway`] (the [`Gateway`] trait and its requests), [`service`] (its one
 //!   implementation, [`GatewayService`]), [`idempotency`].
 //! - Background work: [`jobs`] (queue vocabulary), [`runner`] ([`Worker`], [`JobRunner`]),
+//!   [`request_id`] (which API call a job belongs to),
 //!   [`processor`] (the simulated bank), [`signer`] and [`transport`] (webhook delivery).
 //! - Seams: [`store`] ([`Store`]), [`clock`] ([`Clock`]), [`Processor`], [`WebhookSigner`],
 //!   [`WebhookTransport`].
@@ -182,6 +183,7 @@ pub mod order;
 pub mod payment;
 pub mod processor;
 pub mod refund;
+pub mod request_id;
 pub mod runner;
 pub mod service;
 pub mod signer;

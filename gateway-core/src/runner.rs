@@ -14,15 +14,17 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::event::{Event, EventType};
-use crate::ids::{PaymentId, RefundId};
+use crate::ids::{MerchantId, PaymentId, RefundId};
 use crate::jobs::{ClaimedJob, JobKind, PaymentJobPayload, retry_backoff};
 use crate::metrics::{self, JobOutcome};
 use crate::payment::{PaymentOutcome, PaymentStatus};
 use crate::processor::Processor;
 use crate::refund::RefundStatus;
+use crate::request_id;
 use crate::signer::WebhookSigner;
 use crate::store::{Store, StoreError};
 use crate::transport::{TransportError, WebhookRequest, WebhookTransport};
@@ -192,6 +194,11 @@ impl EndpointSlots {
     }
 }
 
+/// Records the merchant a job works for in its `job` span, once the handler has read it.
+fn record_merchant(merchant: &MerchantId) {
+    tracing::Span::current().record("merchant", tracing::field::display(merchant));
+}
+
 /// Aborts a spawned task when dropped.
 struct AbortOnDrop(tokio::task::AbortHandle);
 
@@ -260,12 +267,36 @@ impl Worker {
         }
     }
 
-    /// Runs one job in its own task so a panic is caught and recorded as a failure.
+    /// Runs one job inside a `job` span and the scope of the request that caused it (see
+    /// [`request_id`]), so its log lines carry both and the jobs it enqueues record the id.
     async fn process(self: Arc<Self>, job: ClaimedJob) {
+        // At `error` level so the span (and the request id in it) is on every line the job
+        // logs, whatever level the filter lets through.
+        let span = tracing::error_span!(
+            "job",
+            job = job.id,
+            kind = job.kind.map_or("unknown", JobKind::as_str),
+            attempt = job.attempt,
+            entity = %job.entity_id,
+            request_id = job.request_id.as_deref(),
+            merchant = tracing::field::Empty,
+        );
+        request_id::scope(job.request_id.clone(), self.process_in_scope(job))
+            .instrument(span)
+            .await;
+    }
+
+    /// Runs one job in its own task so a panic is caught and recorded as a failure.
+    async fn process_in_scope(self: Arc<Self>, job: ClaimedJob) {
         let runner = self.clone();
         let task_job = job.clone();
         let started = Instant::now();
-        let handle = tokio::spawn(async move { runner.execute(&task_job).await });
+        let handle = tokio::spawn(
+            request_id::scope(job.request_id.clone(), async move {
+                runner.execute(&task_job).await
+            })
+            .instrument(tracing::Span::current()),
+        );
         // If this task is aborted (shutdown past its grace period), the handler must stop too,
         // or it would keep working on a job whose lease is about to be released.
         let _abort_handler_with_me = AbortOnDrop(handle.abort_handle());
@@ -280,6 +311,9 @@ impl Worker {
             Err(_) => JobOutcome::Failed,
         };
         metrics::job_executed(job.kind, outcome, started.elapsed());
+        if result.is_ok() {
+            tracing::debug!("job done");
+        }
         if let Err(error) = result {
             let now = self.clock.now();
             let retry_at = (job.attempt < job.max_attempts).then(|| {
@@ -319,6 +353,7 @@ impl Worker {
         let Some(mut payment) = self.store.payment(None, &id).await? else {
             return self.store.complete_job(&job.lease, self.clock.now()).await;
         };
+        record_merchant(&payment.merchant_id);
         if payment.status != PaymentStatus::Pending {
             return self.store.complete_job(&job.lease, self.clock.now()).await;
         }
@@ -353,6 +388,7 @@ impl Worker {
         let Some(mut refund) = self.store.refund(None, &id).await? else {
             return self.store.complete_job(&job.lease, self.clock.now()).await;
         };
+        record_merchant(&refund.merchant_id);
         let now = self.clock.now();
         if refund.status != RefundStatus::Pending
             || refund
@@ -385,6 +421,7 @@ impl Worker {
         let Some(target) = self.store.delivery_target(id).await? else {
             return self.store.complete_job(&job.lease, self.clock.now()).await;
         };
+        record_merchant(&target.delivery.merchant_id);
         if target.delivery.status != DeliveryStatus::Pending {
             return self.store.complete_job(&job.lease, self.clock.now()).await;
         }

@@ -1,5 +1,6 @@
 //! The one mapping from failures to HTTP: every error answer is
-//! `{"error": {"code": "...", "description": "..."}}` with a status chosen here and nowhere else.
+//! `{"error": {"code": "...", "description": "...", "request_id": "..."}}` with a status chosen
+//! here and nowhere else (`request_id` is there whenever the answer is made inside the router).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -21,7 +22,7 @@ pub struct ApiError {
 
 /// The JSON body of every error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(examples(json!({"error": {"code": "NOT_FOUND_ERROR", "description": "Order not found"}})))]
+#[schema(examples(json!({"error": {"code": "NOT_FOUND_ERROR", "description": "Order not found", "request_id": "req_4XbQ9tLm2VzK7pR1sWcE"}})))]
 pub struct ErrorBody {
     /// What went wrong.
     pub error: ErrorDetail,
@@ -37,15 +38,19 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// Human text.
     pub description: String,
+    /// The request's id (its `X-Request-Id`), to quote when asking about this answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ApiError {
-    /// The JSON body this error is answered with.
+    /// The JSON body this error is answered with (the answer adds the request's id).
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error: ErrorDetail {
                 code: self.code,
                 description: self.description.clone(),
+                request_id: None,
             },
         }
     }
@@ -180,7 +185,9 @@ impl From<GatewayError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = self.body();
+        let mut body = self.body();
+        // Inside the router every request has one (see `crate::request_id`).
+        body.error.request_id = gateway_core::request_id::current();
         (self.status, Json(body)).into_response()
     }
 }

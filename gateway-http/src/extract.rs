@@ -50,7 +50,10 @@ impl FromRequestParts<AppState> for Authenticated {
             .check(key, address)
             .map_err(IntoResponse::into_response)?;
         match state.gateway.authenticate(key, secret).await {
-            Ok(merchant) => Ok(Self(merchant)),
+            Ok(merchant) => {
+                crate::request_id::record_merchant(&merchant);
+                Ok(Self(merchant))
+            }
             Err(e) => {
                 if matches!(e, GatewayError::Authentication) {
                     state.auth_limiter.failed(key, address);
@@ -85,7 +88,10 @@ impl FromRequestParts<AppState> for Publishable {
             .and_then(|()| state.auth_limiter.check(key, address))
             .map_err(IntoResponse::into_response)?;
         match state.gateway.publishable_key(key).await {
-            Ok(merchant) => Ok(Self(merchant)),
+            Ok(merchant) => {
+                crate::request_id::record_merchant(&merchant.id);
+                Ok(Self(merchant))
+            }
             Err(e) => {
                 if matches!(e, GatewayError::Authentication) {
                     state.auth_limiter.failed(key, address);

@@ -10,8 +10,9 @@
 //! per resource), [`openapi`](mod@openapi) (the API's OpenAPI 3.1 document, generated from the
 //! handlers and served at `/api/v1/openapi.json`, with a browsable reference at `/docs`),
 //! [`client`] (the real client's address behind trusted proxies), [`rate_limit`] (checkout and
-//! failed-auth limits), [`server`] (serving the router with limits on slow, idle and too many
-//! connections), [`metrics`](mod@metrics) (request counts and latency).
+//! failed-auth limits), [`request_id`] (each request's id, span and access line), [`server`]
+//! (serving the router with limits on slow, idle and too many connections),
+//! [`metrics`](mod@metrics) (request counts and latency).
 
 #![deny(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod extract;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
+pub mod request_id;
 mod routes;
 pub mod server;
 
@@ -107,6 +109,8 @@ pub fn router(state: AppState) -> Router {
             bounded(timeout, req, next)
         }))
         .layer(middleware::from_fn(metrics::record))
+        // Outermost, so timeouts, 404s and 413s carry the id too.
+        .layer(middleware::from_fn(request_id::name_the_request))
         .with_state(state)
 }
 
@@ -122,8 +126,12 @@ fn cors() -> CorsLayer {
             HeaderName::from_static("x-api-key"),
             HeaderName::from_static("x-api-secret"),
             HeaderName::from_static("idempotency-key"),
+            request_id::REQUEST_ID,
         ])
-        .expose_headers([HeaderName::from_static("idempotent-replayed")])
+        .expose_headers([
+            HeaderName::from_static("idempotent-replayed"),
+            request_id::REQUEST_ID,
+        ])
         .max_age(Duration::from_secs(3600))
 }
 

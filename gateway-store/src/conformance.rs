@@ -542,6 +542,79 @@ pub async fn pruning_removes_old_completed_jobs_and_expired_keys_only(f: Fixture
     );
 }
 
+/// See the suite list. Jobs record the request id current when they were enqueued (read by
+/// the `NewJob` constructors, including those the store builds for deliveries inside its own
+/// command) and hand it back with their claim.
+pub async fn jobs_carry_the_request_id_they_were_enqueued_under(f: Fixture) {
+    use gateway_core::event::{Event, EventType};
+    use gateway_core::request_id;
+
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    f.store
+        .set_webhook_url(merchant, Some("http://127.0.0.1:9/hook"), T0)
+        .await
+        .unwrap();
+    let order = new_order();
+    f.store.create_order(&order, None).await.unwrap();
+    let payment = Payment::new_pending(
+        merchant,
+        order.id,
+        order.amount,
+        order.currency,
+        StoredInstrument::Upi { vpa: "a@b".into() },
+        T0,
+    );
+    let store = f.store.clone();
+    let created = payment.clone();
+    request_id::scope(Some("req_conformance".into()), async move {
+        let job = NewJob::process_payment(&created.id, None, T0);
+        let events = [Event::payment(EventType::PaymentCreated, &created, T0)];
+        store
+            .create_payment(&created, &job, &events, None)
+            .await
+            .unwrap();
+    })
+    .await;
+    let jobs = f.store.claim_jobs("w1", T0, LEASE, 10).await.unwrap();
+    assert_eq!(jobs.len(), 2, "the payment's job and its delivery's job");
+    for job in &jobs {
+        assert_eq!(
+            job.request_id.as_deref(),
+            Some("req_conformance"),
+            "{job:?}"
+        );
+    }
+
+    // A worker settles under the claimed job's id: the deliveries it enqueues inherit it.
+    let settling = jobs
+        .iter()
+        .find(|j| j.entity_id == payment.id.to_string())
+        .unwrap()
+        .clone();
+    let mut settled = f.store.payment(None, &payment.id).await.unwrap().unwrap();
+    settled.settle(PaymentOutcome::Succeeded, T0).unwrap();
+    let store = f.store.clone();
+    request_id::scope(settling.request_id.clone(), async move {
+        let events = [Event::payment(EventType::PaymentSuccess, &settled, T0)];
+        assert_eq!(
+            store
+                .settle_payment(&settling.lease, &settled, &events)
+                .await,
+            Ok(true)
+        );
+    })
+    .await;
+    let delivery = f.store.claim_jobs("w1", T0, LEASE, 10).await.unwrap();
+    assert_eq!(delivery.len(), 1);
+    assert_eq!(delivery[0].request_id.as_deref(), Some("req_conformance"));
+
+    // Outside any request, a job has none.
+    pending_payment(&f.store, T0).await;
+    let unscoped = f.store.claim_jobs("w1", T0, LEASE, 10).await.unwrap();
+    assert_eq!(unscoped.len(), 1);
+    assert_eq!(unscoped[0].request_id, None);
+}
+
 /// Settles the payment `id` (under its claimed job) as successful.
 async fn settle_successfully(store: &Arc<dyn Store>, id: &PaymentId) {
     let job = store
@@ -702,6 +775,7 @@ macro_rules! store_conformance_suite {
             pruning_removes_old_completed_jobs_and_expired_keys_only,
             a_payment_with_a_refund_is_never_captured,
             concurrent_captures_and_refunds_keep_the_money_rules,
+            jobs_carry_the_request_id_they_were_enqueued_under,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {$(

@@ -222,6 +222,7 @@ pub(crate) fn claimed_job(row: &impl ReadRow, worker: &str) -> Result<ClaimedJob
         payload: get(row, "payload")?,
         attempt: get(row, "attempts")?,
         max_attempts: get(row, "max_attempts")?,
+        request_id: get(row, "request_id")?,
         lease: Lease {
             job_id: id,
             worker: worker.to_owned(),

@@ -3,7 +3,9 @@
 //! A property test: every card field, nested (`card.number`, …) and flat (`card_number`, …), and
 //! the `X-Api-Secret` header get random values of every JSON type, most of them holding runs of
 //! six or more digits, on both payment-creating routes. No such run may come back in a response
-//! body or show up in the log, captured for the test by a tracing subscriber writing to memory.
+//! body or show up in the log, captured for the test by a tracing subscriber writing to memory
+//! in both of the binary's formats (pretty, and JSON with every span's fields), including the
+//! lines of the jobs the requests caused.
 //! The runner is seeded, so a run is repeatable; `PROPTEST_CASES` raises the number of cases.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -183,25 +185,78 @@ impl io::Write for CapturedLog {
     }
 }
 
-/// Every event at every level, without timestamps (whose digits could match by chance).
-fn capture_the_log() -> (CapturedLog, tracing::subscriber::DefaultGuard) {
-    let log = CapturedLog::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish();
-    (log, tracing::subscriber::set_default(subscriber))
+/// The log in both formats the binary writes (see `gateway-cli/src/logging.rs`): the pretty
+/// lines and the JSON lines with the current span and the span list.
+struct Captured {
+    pretty: CapturedLog,
+    json: CapturedLog,
 }
 
-/// The log with timings dropped: an `elapsed=1.234567ms` is not data anyone sent.
-fn without_timings(log: &str) -> String {
+impl Captured {
+    /// Everything logged since the last call, both formats, with timings dropped.
+    fn take(&self) -> String {
+        format!(
+            "{}\n{}",
+            pretty_without_timings(&self.pretty.take()),
+            json_without_timings(&self.json.take())
+        )
+    }
+}
+
+/// Every event at every level, in both formats, without timestamps (whose digits could match
+/// by chance).
+fn capture_the_log() -> (Captured, tracing::subscriber::DefaultGuard) {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let captured = Captured {
+        pretty: CapturedLog::default(),
+        json: CapturedLog::default(),
+    };
+    let (pretty, json) = (captured.pretty.clone(), captured.json.clone());
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .without_time()
+                .with_writer(move || pretty.clone()),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(true)
+                .with_ansi(false)
+                .without_time()
+                .with_writer(move || json.clone()),
+        );
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+/// Fields that hold how long something took: an `elapsed=1.234567ms` is not data anyone sent.
+const TIMINGS: [&str; 3] = ["elapsed", "elapsed_secs", "latency_ms"];
+
+/// The pretty log with timings dropped.
+fn pretty_without_timings(log: &str) -> String {
     log.split_whitespace()
-        .filter(|token| !token.starts_with("elapsed"))
+        .filter(|token| !TIMINGS.iter().any(|t| token.starts_with(t)))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The JSON log with timings dropped from each line's fields; every line must be JSON.
+fn json_without_timings(log: &str) -> String {
+    log.lines()
+        .map(|line| {
+            let mut value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("a JSON log line does not parse ({e}): {line}"));
+            if let Some(fields) = value["fields"].as_object_mut() {
+                fields.retain(|name, _| !TIMINGS.contains(&name.as_str()));
+            }
+            value.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn no_answer_or_log_line_repeats_card_data_or_secrets(backend: Backend) {
@@ -218,7 +273,13 @@ fn no_answer_or_log_line_repeats_card_data_or_secrets(backend: Backend) {
     let app = runtime.block_on(TestApp::with_options_on(backend, options));
     let order = runtime.block_on(app.create_order(5000));
     tracing::info!("the capture works");
-    assert!(log.take().contains("the capture works"));
+    assert_eq!(log.take().matches("the capture works").count(), 2);
+    runtime.block_on(app.get("/api/v1/orders"));
+    let request = log.take();
+    assert!(
+        request.contains(r#""name":"request""#) && request.contains("request_id"),
+        "the JSON lines carry the request span: {request}"
+    );
 
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
@@ -262,7 +323,9 @@ fn no_answer_or_log_line_repeats_card_data_or_secrets(backend: Backend) {
             }
             prop_assert!(!response.text.contains(&credentials.secret));
         }
-        let logged = without_timings(&log.take());
+        // The jobs the requests caused log too, in their spans.
+        runtime.block_on(app.run_jobs());
+        let logged = log.take();
         for run in &runs {
             prop_assert!(
                 !logged.contains(run.as_str()),

@@ -65,8 +65,7 @@ pub fn spawn(args: &[&str], env: &[(&str, String)]) -> Process {
     spawn_with_stderr(args, env, Stdio::inherit())
 }
 
-/// Runs `gateway <args>` with `env` (which may set `RUST_LOG`), its stderr (the log) going to
-/// `stderr`.
+/// Runs `gateway <args>` with `env` and its stderr (the log) sent to `stderr`.
 pub fn spawn_with_stderr(args: &[&str], env: &[(&str, String)], stderr: Stdio) -> Process {
     let mut command = Command::new(BIN);
     command
@@ -74,7 +73,9 @@ pub fn spawn_with_stderr(args: &[&str], env: &[(&str, String)], stderr: Stdio) -
         .stdout(Stdio::null())
         .stderr(stderr)
         .env("RUST_LOG", "warn")
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        // Chosen by each test (the default depends on whether stderr is a terminal).
+        .env_remove("LOG_FORMAT");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -105,7 +106,8 @@ pub fn append(log: &Path) -> std::fs::File {
         .unwrap()
 }
 
-async fn serve_with_stderr(extra: &[&str], env: &[(&str, String)], stderr: Stdio) -> Process {
+/// [`serve`] with the log (stderr) sent to `stderr`.
+pub async fn serve_with_stderr(extra: &[&str], env: &[(&str, String)], stderr: Stdio) -> Process {
     let port = free_port();
     let mut env = env.to_vec();
     env.push(("PORT", port.to_string()));

@@ -153,7 +153,7 @@ impl Backend for PostgresStore {
                  FOR UPDATE SKIP LOCKED)
              UPDATE jobs j SET status = $6, locked_by = $2, locked_until = $3, attempts = j.attempts + 1, updated_at = $1
              FROM due WHERE j.id = due.id
-             RETURNING j.id, j.kind, j.entity_id, j.payload, j.attempts, j.max_attempts",
+             RETURNING j.id, j.kind, j.entity_id, j.payload, j.attempts, j.max_attempts, j.request_id",
         )
         .arg(now_ms)
         .arg(worker.to_owned())

@@ -44,8 +44,8 @@ pub(crate) async fn claim_idempotency_key<DB: Dialect>(
 pub(crate) fn push_job<DB: Dialect>(batch: &mut DB::Batch, job: &NewJob, now: Timestamp) {
     batch
         .push(
-            "INSERT INTO jobs (kind, entity_id, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $7)",
+            "INSERT INTO jobs (kind, entity_id, payload, status, attempts, max_attempts, run_at, created_at, updated_at, request_id)
+             VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $7, $8)",
         )
         .arg(job.kind.as_str())
         .arg(job.entity_id.clone())
@@ -53,7 +53,8 @@ pub(crate) fn push_job<DB: Dialect>(batch: &mut DB::Batch, job: &NewJob, now: Ti
         .arg(JobStatus::Queued.as_str())
         .arg(job.max_attempts)
         .arg(job.run_at.as_millis())
-        .arg(now.as_millis());
+        .arg(now.as_millis())
+        .arg(job.request_id.clone());
 }
 
 /// Appends a pending delivery and its job, due now, for each event core decided to deliver

@@ -140,7 +140,7 @@ fn claim<'c>(
                  LIMIT $4)
              UPDATE jobs SET status = $6, locked_by = $2, locked_until = $3, attempts = attempts + 1, updated_at = $1
              WHERE id IN (SELECT id FROM due)
-             RETURNING id, kind, entity_id, payload, attempts, max_attempts",
+             RETURNING id, kind, entity_id, payload, attempts, max_attempts, request_id",
         )
         .bind(now.as_millis())
         .bind(worker.clone())

@@ -17,8 +17,10 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use gateway_core::StoreError;
+use gateway_core::request_id;
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use crate::error::db_error;
 
@@ -47,6 +49,12 @@ struct Queued<T, F> {
     work: F,
     value: Option<T>,
     reply: oneshot::Sender<Result<T, StoreError>>,
+    /// The caller's request id: the command runs in the writer's task, and the jobs it
+    /// enqueues must still record the request that asked for them (see
+    /// [`gateway_core::request_id`]).
+    request_id: Option<String>,
+    /// The caller's span, so what the command logs belongs to the caller's request or job.
+    span: tracing::Span,
 }
 
 impl<T, F> Command for Queued<T, F>
@@ -55,10 +63,12 @@ where
     F: for<'c> FnMut(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
 {
     fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> WriteFuture<'c, ()> {
-        Box::pin(async move {
+        let context = (self.request_id.clone(), self.span.clone());
+        let work = async move {
             self.value = Some((self.work)(conn).await?);
             Ok(())
-        })
+        };
+        Box::pin(request_id::scope(context.0, work).instrument(context.1))
     }
 
     fn finish(self: Box<Self>, error: Option<StoreError>) {
@@ -126,6 +136,8 @@ impl Writer {
             work,
             value: None,
             reply,
+            request_id: request_id::current(),
+            span: tracing::Span::current(),
         });
         self.queue
             .send(command)
