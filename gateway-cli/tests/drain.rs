@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use gateway_store::testing::{Backend, TestDatabase};
 use serde_json::{Value, json};
 use sqlx::{PgPool, SqlitePool};
-use support::{Process, authed, client, serve, serve_logged};
+use support::{Process, authed, client, send_webhooks_to, serve, serve_logged};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wiremock::matchers::method;
@@ -108,19 +108,6 @@ async fn slow_receiver() -> MockServer {
         .mount(&receiver)
         .await;
     receiver
-}
-
-async fn send_webhooks_to(base: &str, receiver: &MockServer) {
-    let configured = authed(
-        &client(),
-        reqwest::Method::PUT,
-        format!("{base}/api/v1/webhooks/config"),
-    )
-    .body(json!({ "webhook_url": format!("{}/webhook", receiver.uri()) }).to_string())
-    .send()
-    .await
-    .unwrap();
-    assert!(configured.status().is_success());
 }
 
 /// What the clients were answered 201 for.

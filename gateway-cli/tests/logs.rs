@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Process, authed, client, serve_with_stderr};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use support::{
+    Process, authed, client, receiver_answering_200, send_webhooks_to, serve_with_stderr,
+};
 
 /// What a process wrote to its stderr pipe so far.
 #[derive(Clone, Default)]
@@ -178,22 +178,9 @@ async fn a_request_id_is_found_in_the_log_of_the_request_its_payment_job_and_its
     let dir = tempfile::tempdir().unwrap();
     let (server, log) = serve_on_a_pipe(dir.path(), &[]).await;
     let base = server.base.as_ref().unwrap();
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver_answering_200().await;
+    send_webhooks_to(base, &receiver).await;
     let http = client();
-    let configured = authed(
-        &http,
-        reqwest::Method::PUT,
-        format!("{base}/api/v1/webhooks/config"),
-    )
-    .body(json!({ "webhook_url": format!("{}/webhook", receiver.uri()) }).to_string())
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(configured.status(), 200);
     let order: Value = authed(
         &http,
         reqwest::Method::POST,

@@ -10,9 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{authed, client, free_port, serve};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use support::{authed, client, free_port, receiver_answering_200, send_webhooks_to, serve};
 
 /// A scrape, parsed: each metric's `# TYPE`, and each sample by its series (`name{labels}`).
 struct Scrape {
@@ -102,23 +100,10 @@ async fn documented_metrics_are_the_exported_ones_with_plausible_values() {
     .await;
     let base = server.base.clone().unwrap();
     let metrics = format!("http://127.0.0.1:{metrics_port}/metrics");
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver_answering_200().await;
+    send_webhooks_to(&base, &receiver).await;
     let http = client();
     let post = |path: &str| authed(&http, reqwest::Method::POST, format!("{base}{path}"));
-    let (status, _) = send(
-        authed(
-            &http,
-            reqwest::Method::PUT,
-            format!("{base}/api/v1/webhooks/config"),
-        ),
-        json!({ "webhook_url": format!("{}/hook", receiver.uri()) }),
-    )
-    .await;
-    assert_eq!(status, 200);
 
     let mut payments = Vec::new();
     for vpa in ["success@paytm", "failure@paytm"] {

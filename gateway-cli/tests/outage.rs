@@ -18,10 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use support::{authed, client, free_port, serve};
+use support::{authed, client, free_port, receiver_answering_200, send_webhooks_to, serve};
 use tokio::sync::Mutex;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A PostgreSQL server of our own, in a temporary directory, run as the `postgres` user.
 struct PrivatePostgres {
@@ -164,22 +162,9 @@ async fn the_gateway_answers_503_while_postgres_is_down_and_recovers_by_itself()
     ];
     let server = serve(&[], &env).await;
     let base = server.base.clone().unwrap();
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver_answering_200().await;
+    send_webhooks_to(&base, &receiver).await;
     let http = client();
-    let configured = authed(
-        &http,
-        reqwest::Method::PUT,
-        format!("{base}/api/v1/webhooks/config"),
-    )
-    .body(json!({ "webhook_url": receiver.uri() }).to_string())
-    .send()
-    .await
-    .unwrap();
-    assert!(configured.status().is_success());
 
     // Steady load: orders + payments until told to stop (bounded in count).
     let log = Arc::new(Mutex::new(LoadLog::default()));

@@ -148,3 +148,27 @@ pub fn authed(
         .header("X-Api-Secret", "secret_test_xyz789")
         .header("Content-Type", "application/json")
 }
+
+/// A webhook receiver that answers every POST with 200 at once.
+pub async fn receiver_answering_200() -> wiremock::MockServer {
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    receiver
+}
+
+/// Points the test merchant's webhooks (on the gateway at `base`) at `receiver`'s `/webhook`.
+pub async fn send_webhooks_to(base: &str, receiver: &wiremock::MockServer) {
+    let configured = authed(
+        &client(),
+        reqwest::Method::PUT,
+        format!("{base}/api/v1/webhooks/config"),
+    )
+    .body(serde_json::json!({ "webhook_url": format!("{}/webhook", receiver.uri()) }).to_string())
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(configured.status(), 200);
+}
