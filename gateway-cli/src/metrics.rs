@@ -17,6 +17,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use gateway_core::metrics::{MetricDoc, MetricKind};
 use gateway_core::{Clock, Store, SystemClock};
+use gateway_http::server::{ServerLimits, serve};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -79,8 +80,13 @@ pub async fn start(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<()>
         .route("/metrics", get(scrape))
         .with_state(Scrape { handle, store });
     tracing::info!(%addr, "metrics at /metrics");
+    // With the API's limits on slow and idle clients, but few connections: a scraper needs one.
+    let limits = ServerLimits {
+        max_connections: 16,
+        ..ServerLimits::default()
+    };
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = serve(listener, app, limits, std::future::pending()).await {
             tracing::error!(error = %e, "the metrics listener failed");
         }
     });
