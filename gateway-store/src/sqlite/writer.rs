@@ -20,7 +20,6 @@ use gateway_core::StoreError;
 use gateway_core::request_id;
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
-use tracing::Instrument;
 
 use crate::error::db_error;
 
@@ -53,8 +52,6 @@ struct Queued<T, F> {
     /// enqueues must still record the request that asked for them (see
     /// [`gateway_core::request_id`]).
     request_id: Option<String>,
-    /// The caller's span, so what the command logs belongs to the caller's request or job.
-    span: tracing::Span,
 }
 
 impl<T, F> Command for Queued<T, F>
@@ -63,12 +60,12 @@ where
     F: for<'c> FnMut(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
 {
     fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> WriteFuture<'c, ()> {
-        let context = (self.request_id.clone(), self.span.clone());
+        let request_id = self.request_id.clone();
         let work = async move {
             self.value = Some((self.work)(conn).await?);
             Ok(())
         };
-        Box::pin(request_id::scope(context.0, work).instrument(context.1))
+        Box::pin(request_id::scope(request_id, work))
     }
 
     fn finish(self: Box<Self>, error: Option<StoreError>) {
@@ -137,7 +134,6 @@ impl Writer {
             value: None,
             reply,
             request_id: request_id::current(),
-            span: tracing::Span::current(),
         });
         self.queue
             .send(command)
