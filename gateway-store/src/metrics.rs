@@ -61,6 +61,19 @@ pub fn pools_observed(pools: &[PoolStatus]) {
     }
 }
 
+/// The occupancy of `pool`, named `name`.
+pub(crate) fn pool_status<DB: sqlx::Database>(
+    name: &'static str,
+    pool: &sqlx::Pool<DB>,
+) -> PoolStatus {
+    PoolStatus {
+        name,
+        size: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}
+
 /// Runs `acquire` (getting a connection from `pool`), timing it and counting timeouts.
 pub(crate) async fn timed_acquire<T>(
     pool: &'static str,

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 use super::{JOBS_CHANNEL, PostgresStore};
 use crate::error::db_error;
-use crate::metrics::timed_acquire;
+use crate::metrics::{pool_status, timed_acquire};
 use crate::rows::claimed_job;
 use crate::sql::{Backend, Batch, Bind, Command, Dialect, Fut, Sql, single_statements};
 
@@ -81,12 +81,7 @@ impl Backend for PostgresStore {
     }
 
     fn pools(&self) -> Vec<PoolStatus> {
-        vec![PoolStatus {
-            name: "main",
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max: self.pool.options().get_max_connections(),
-        }]
+        vec![pool_status("main", &self.pool)]
     }
 
     async fn transact<A, T>(

@@ -19,7 +19,7 @@ use sqlx::{Sqlite, SqliteConnection};
 use super::SqliteStore;
 use super::statements::Statements;
 use crate::error::db_error;
-use crate::metrics::timed_acquire;
+use crate::metrics::{pool_status, timed_acquire};
 use crate::rows::claimed_job;
 use crate::sql::{Backend, Command, Dialect, single_statements};
 
@@ -48,15 +48,10 @@ impl Backend for SqliteStore {
     }
 
     fn pools(&self) -> Vec<PoolStatus> {
-        [("writer", &self.writer), ("reader", &self.reader)]
-            .into_iter()
-            .map(|(name, pool)| PoolStatus {
-                name,
-                size: pool.size(),
-                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-                max: pool.options().get_max_connections(),
-            })
-            .collect()
+        vec![
+            pool_status("writer", &self.writer),
+            pool_status("reader", &self.reader),
+        ]
     }
 
     async fn transact<A, T>(
