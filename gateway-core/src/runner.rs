@@ -2,21 +2,20 @@
 //! (so one slow webhook endpoint never delays another), and completes each job in the same
 //! transaction as its effects.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::endpoint_slots::{EndpointSlots, busy_wait};
 use crate::event::{Event, EventType};
 use crate::ids::{MerchantId, PaymentId, RefundId};
 use crate::jobs::{ClaimedJob, JobKind, PaymentJobPayload, retry_backoff};
@@ -112,87 +111,6 @@ pub struct Worker {
 /// long enough for a healthy endpoint's attempt to end, short enough that deliveries to a dead
 /// one cannot crowd out the rest.
 const ENDPOINT_SLOT_WAIT: Duration = Duration::from_millis(20);
-
-/// Per endpoint URL: a semaphore bounding the webhook attempts in flight to it, and how many
-/// attempts to it have failed in a row; plus how many endpoints have a failure in a row now.
-#[derive(Debug, Default)]
-struct EndpointSlots {
-    endpoints: Mutex<HashMap<String, Arc<Endpoint>>>,
-    backing_off: AtomicUsize,
-}
-
-#[derive(Debug)]
-struct Endpoint {
-    slots: Arc<Semaphore>,
-    failures_in_a_row: AtomicU32,
-}
-
-impl EndpointSlots {
-    fn endpoint(&self, url: &str, limit: usize) -> Arc<Endpoint> {
-        let mut endpoints = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
-        // URLs change; forget idle endpoints before the map grows large.
-        if endpoints.len() >= 1024 {
-            endpoints.retain(|_, e| {
-                let keep = e.slots.available_permits() < limit;
-                if !keep && e.failures_in_a_row.load(Ordering::Relaxed) > 0 {
-                    self.backing_off.fetch_sub(1, Ordering::Relaxed);
-                }
-                keep
-            });
-            metrics::endpoints_backing_off(self.backing_off.load(Ordering::Relaxed));
-        }
-        endpoints
-            .entry(url.to_owned())
-            .or_insert_with(|| {
-                Arc::new(Endpoint {
-                    slots: Arc::new(Semaphore::new(limit)),
-                    failures_in_a_row: AtomicU32::new(0),
-                })
-            })
-            .clone()
-    }
-
-    /// A slot for `url`, waiting up to `wait` while `limit` attempts to it are in flight.
-    async fn take(&self, url: &str, limit: usize, wait: Duration) -> Option<OwnedSemaphorePermit> {
-        let slots = self.endpoint(url, limit).slots.clone();
-        if let Ok(permit) = slots.clone().try_acquire_owned() {
-            return Some(permit);
-        }
-        tokio::time::timeout(wait, slots.acquire_owned())
-            .await
-            .ok()?
-            .ok()
-    }
-
-    /// Records an attempt's outcome; returns the failures in a row now.
-    fn record(&self, url: &str, limit: usize, succeeded: bool) -> u32 {
-        let endpoint = self.endpoint(url, limit);
-        let (before, now) = if succeeded {
-            (endpoint.failures_in_a_row.swap(0, Ordering::Relaxed), 0)
-        } else {
-            let before = endpoint.failures_in_a_row.fetch_add(1, Ordering::Relaxed);
-            (before, before + 1)
-        };
-        match (before, now) {
-            (0, 1) => {
-                self.backing_off.fetch_add(1, Ordering::Relaxed);
-            }
-            (1.., 0) => {
-                self.backing_off.fetch_sub(1, Ordering::Relaxed);
-            }
-            _ => return now,
-        }
-        metrics::endpoints_backing_off(self.backing_off.load(Ordering::Relaxed));
-        now
-    }
-
-    /// Failed attempts in a row to `url`.
-    fn failures(&self, url: &str, limit: usize) -> u32 {
-        self.endpoint(url, limit)
-            .failures_in_a_row
-            .load(Ordering::Relaxed)
-    }
-}
 
 /// Records the merchant a job works for in its `job` span, once the handler has read it.
 fn record_merchant(merchant: &MerchantId) {
@@ -480,8 +398,12 @@ impl Worker {
         let attempt = target.delivery.attempts + 1;
         let succeeded = matches!(&result, Ok(r) if (200..300).contains(&r.status));
         if let Some(url) = &target.url {
-            self.endpoints
-                .record(url, self.config.max_in_flight_per_endpoint, succeeded);
+            self.endpoints.record(
+                url,
+                self.config.max_in_flight_per_endpoint,
+                succeeded,
+                elapsed,
+            );
         }
         let next_retry_at = if succeeded || target.url.is_none() {
             None
@@ -521,24 +443,18 @@ impl Worker {
         Ok(())
     }
 
-    /// How long a delivery waits in the queue for a busy endpoint: about one attempt's
-    /// timeout, doubled for each of the last few failed attempts to it in a row (a dead
-    /// endpoint's backlog then costs almost nothing), jittered, between 100 ms and 5 min.
+    /// How long a delivery goes back to the queue for when `url` had no free slot: see
+    /// [`busy_wait`], jittered so deliveries put back together spread out.
     fn endpoint_backoff(&self, url: &str) -> Duration {
         let jitter = self
             .jitter
             .lock()
             .map(|mut r| r.random_range(0.75..=1.25))
             .unwrap_or(1.0);
-        let failures = self
+        let health = self
             .endpoints
-            .failures(url, self.config.max_in_flight_per_endpoint)
-            .min(8);
-        self.config
-            .delivery_timeout
-            .saturating_mul(1 << failures)
-            .mul_f64(jitter)
-            .clamp(Duration::from_millis(100), Duration::from_secs(300))
+            .health(url, self.config.max_in_flight_per_endpoint);
+        busy_wait(health, self.config.delivery_timeout, jitter)
     }
 
     /// Deletes old completed jobs and expired idempotency keys, a bounded batch at a time.

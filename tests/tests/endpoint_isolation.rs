@@ -7,9 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::http::{Method, StatusCode};
+use gateway_core::store::PageRequest;
+use gateway_core::webhook::DeliveryStatus;
+use serde_json::json;
 use tests::{TestApp, TestOptions, conformance};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Connections open to the dead endpoint now, and the most ever open at once.
 #[derive(Default)]
@@ -93,4 +99,85 @@ conformance! {
         assert!(attempted_later > attempted, "{deliveries:?}");
         assert!(held.most.load(Ordering::SeqCst) <= 2);
     }
+}
+
+/// Deliveries in the burst to the healthy endpoint.
+const BURST: usize = 2_000;
+
+conformance! {
+    async fn a_burst_to_a_busy_healthy_endpoint_waits_for_its_slots_not_for_a_timeout(backend: Backend) {
+        // Two slots per endpoint and a 3 ms receiver: most of the burst finds the endpoint
+        // busy. A delivery put back used to wait about one timeout (here 2 s); now it waits for
+        // the healthy endpoint's next free slot, so the whole burst lands within 1 s of test
+        // time, while another merchant's hanging endpoint still holds at most its two slots.
+        let timeout = Duration::from_secs(2);
+        let (hanging, held) = dead_endpoint(timeout).await;
+        let options = TestOptions {
+            delivery_timeout: timeout,
+            max_in_flight_per_endpoint: 2,
+            ..TestOptions::default()
+        };
+        let app = TestApp::with_options_on(backend, options).await;
+        let receiver = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(3)))
+            .mount(&receiver)
+            .await;
+        app.set_webhook_url(&format!("{}/hook", receiver.uri())).await;
+        let other = app.create_merchant("other@example.com").await;
+        let configured = app
+            .send(
+                Method::PUT,
+                "/api/v1/webhooks/config",
+                Some(&other),
+                &[],
+                json!({ "webhook_url": hanging }).to_string().into_bytes(),
+            )
+            .await;
+        assert_eq!(configured.status, StatusCode::OK, "{}", configured.text);
+        for _ in 0..20 {
+            let sent = app.post_as(&other, "/api/v1/webhooks/test", json!({})).await;
+            assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+        }
+        for _ in 0..BURST {
+            let sent = app.post("/api/v1/webhooks/test", json!({})).await;
+            assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+        }
+
+        let started = app.now();
+        app.run_jobs().await;
+        while received(&receiver).await < BURST {
+            assert!(
+                app.now().since(started) < Duration::from_secs(1),
+                "{} of {BURST} delivered after 1 s of test time",
+                received(&receiver).await
+            );
+            app.advance(Duration::from_millis(50));
+            app.run_jobs().await;
+        }
+
+        assert_eq!(received(&receiver).await, BURST, "each delivered once");
+        let merchant = gateway_core::merchant::test_merchant::ID;
+        let mut page = PageRequest { limit: 100, offset: 0 };
+        loop {
+            let deliveries = app.store.list_deliveries(merchant, page).await.unwrap();
+            for delivery in &deliveries.data {
+                assert_eq!(
+                    (delivery.status, delivery.attempts),
+                    (DeliveryStatus::Success, 1),
+                    "{delivery:?}"
+                );
+            }
+            page.offset += 100;
+            if page.offset >= deliveries.total {
+                assert_eq!(deliveries.total, BURST as i64);
+                break;
+            }
+        }
+        assert!(held.most.load(Ordering::SeqCst) <= 2, "the hanging endpoint kept its limit");
+    }
+}
+
+async fn received(receiver: &MockServer) -> usize {
+    receiver.received_requests().await.unwrap_or_default().len()
 }
