@@ -408,9 +408,13 @@ impl Worker {
         let next_retry_at = if succeeded || target.url.is_none() {
             None
         } else {
+            let (status, asked) = match &result {
+                Ok(r) => (Some(r.status), r.retry_after),
+                Err(_) => (None, None),
+            };
             self.config
                 .retry_schedule
-                .delay_after(attempt)
+                .wait_after(attempt, status, asked)
                 .map(|d| finished.plus(d))
         };
         let status = match (succeeded, next_retry_at) {

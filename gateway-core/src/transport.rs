@@ -25,6 +25,15 @@ pub struct WebhookResponse {
     pub status: u16,
     /// Body, capped at [`crate::webhook::RESPONSE_BODY_CAP`] bytes.
     pub body: String,
+    /// The wait its `Retry-After` header asked for, in delta-seconds form (an HTTP date is
+    /// ignored), if any.
+    pub retry_after: Option<Duration>,
+}
+
+/// The wait a `Retry-After` value asks for: whole seconds (`120`); `None` for anything else,
+/// including the HTTP-date form.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// Why no answer came.
@@ -69,6 +78,7 @@ mod reqwest_transport {
 
     use super::{
         TransportError, WebhookRequest, WebhookResponse, WebhookTransport, is_private_address,
+        parse_retry_after,
     };
     use crate::webhook::{RESPONSE_BODY_CAP, cap_body};
 
@@ -124,6 +134,11 @@ mod reqwest_transport {
             }
             let mut response = builder.send().await.map_err(classify)?;
             let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
             let mut body = Vec::new();
             while body.len() < RESPONSE_BODY_CAP {
                 match response.chunk().await {
@@ -136,6 +151,7 @@ mod reqwest_transport {
             Ok(WebhookResponse {
                 status,
                 body: cap_body(&String::from_utf8_lossy(&body)),
+                retry_after,
             })
         }
     }

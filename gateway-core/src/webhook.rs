@@ -175,6 +175,26 @@ impl RetrySchedule {
             .and_then(|n| n.checked_sub(1))
             .and_then(|i| self.intervals.get(i).copied())
     }
+
+    /// The wait before the next attempt after failed `attempt`, `None` when none is left. An
+    /// endpoint that answered `429` or `503` with `Retry-After` (`asked`) gets the wait it asked
+    /// for instead of the schedule's, at least 1 s and at most the schedule's longest wait, so
+    /// an endpoint cannot stretch a delivery beyond the schedule nor make it hammer.
+    pub fn wait_after(
+        &self,
+        attempt: i32,
+        status: Option<u16>,
+        asked: Option<Duration>,
+    ) -> Option<Duration> {
+        let scheduled = self.delay_after(attempt)?;
+        let longest = self.intervals.iter().max().copied().unwrap_or(scheduled);
+        match (status, asked) {
+            (Some(429 | 503), Some(asked)) => {
+                Some(asked.clamp(Duration::from_secs(1), longest.max(Duration::from_secs(1))))
+            }
+            _ => Some(scheduled),
+        }
+    }
 }
 
 /// Caps a response body at [`RESPONSE_BODY_CAP`] bytes on a character boundary.
@@ -215,6 +235,43 @@ pub struct DeliveryScheduled {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_after_on_429_or_503_replaces_the_scheduled_wait_within_the_schedule() {
+        let schedule = RetrySchedule::production();
+        let asked = |s| Some(Duration::from_secs(s));
+        assert_eq!(
+            schedule.wait_after(1, Some(503), asked(7)),
+            asked(7),
+            "honoured"
+        );
+        assert_eq!(schedule.wait_after(2, Some(429), asked(7)), asked(7));
+        assert_eq!(
+            schedule.wait_after(1, Some(429), asked(86_400)),
+            asked(7_200),
+            "at most the longest wait"
+        );
+        assert_eq!(schedule.wait_after(1, Some(503), asked(0)), asked(1));
+        assert_eq!(
+            schedule.wait_after(1, Some(500), asked(7)),
+            asked(60),
+            "only 429 and 503"
+        );
+        assert_eq!(schedule.wait_after(1, Some(503), None), asked(60));
+        assert_eq!(
+            schedule.wait_after(5, Some(503), asked(7)),
+            None,
+            "no attempt left"
+        );
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_only() {
+        use crate::transport::parse_retry_after;
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
 
     #[test]
     fn the_production_schedule_is_1m_5m_30m_2h_then_stop() {

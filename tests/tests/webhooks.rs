@@ -380,3 +380,29 @@ conformance! {
         );
     }
 }
+
+conformance! {
+    async fn an_endpoint_asking_to_retry_after_some_seconds_is_retried_then_within_the_schedule(backend: Backend) {
+        let app = TestApp::spawn_on(backend).await;
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "7"))
+            .mount(&server)
+            .await;
+        app.set_webhook_url(&format!("{}/webhook", server.uri())).await;
+        let id = app.post("/api/v1/webhooks/test", json!({})).await.id();
+        let start = app.now();
+        assert_eq!(app.run_jobs().await, 1);
+        let delivery = app.get(&format!("/api/v1/webhooks/{id}")).await.json;
+        assert_eq!(
+            delivery["next_retry_at"],
+            start.plus(Duration::from_secs(7)).to_rfc3339(),
+            "7 s as asked, not the schedule's 1 min"
+        );
+        app.advance(Duration::from_secs(6));
+        assert_eq!(app.run_jobs().await, 0, "not before it asked");
+        app.advance(Duration::from_secs(1));
+        assert_eq!(app.run_jobs().await, 1);
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    }
+}
