@@ -21,8 +21,8 @@
 //!
 //! Embedding the gateway means implementing nothing: bring a [`Store`]
 //! (`gateway_store::open("sqlite://gateway.db")` returns one), and use the built-in bank
-//! ([`SimulatedBank`]), signer ([`HmacSigner`]) and, with the default `http-client` feature,
-//! webhook transport (`transport::ReqwestTransport`). [`GatewayService`] is the API your code
+//! ([`SimulatedBank`]), signer ([`HmacSigner`]) and, with the `http-client` feature (off by
+//! default), webhook transport (`transport::ReqwestTransport`). [`GatewayService`] is the API your code
 //! calls through the [`Gateway`] trait; a [`Worker`] settles what it enqueues. They share a
 //! [`Notify`](tokio::sync::Notify) so a new job wakes the worker at once. (This crate ships no
 //! store, so the wiring below is compiled, not run, by its doctests; the `embed_core` example
