@@ -6,10 +6,9 @@ use anyhow::{Context, bail};
 use gateway_core::merchant::{SecretHasher, test_merchant};
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::{
-    Clock, Environment, Gateway, GatewayService, HmacSigner, Processor, SimulatedBank, Store,
-    SystemClock, Worker, WorkerConfig,
+    Clock, Environment, Gateway, GatewayBuilder, Processor, SimulatedBank, Store, SystemClock,
+    Worker, WorkerConfig,
 };
-use tokio::sync::Notify;
 
 use crate::config::Config;
 
@@ -100,15 +99,13 @@ pub struct App {
 /// Builds the gateway and a worker sharing one store, bank and wake-up signal.
 pub fn build(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<App> {
     let bank = Arc::new(SimulatedBank::new(config.simulation.clone()));
-    let wake = Arc::new(Notify::new());
-    let gateway = GatewayService::new(
-        store.clone(),
-        bank.clone(),
-        SecretHasher::new(config.pepper.clone()),
-    )
-    .with_job_notify(wake.clone());
     let transport = ReqwestTransport::new(!config.production)
         .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
+    let built = GatewayBuilder::new(store)
+        .pepper(config.pepper.clone())
+        .processor(bank.clone())
+        .transport(Arc::new(transport))
+        .build()?;
     let worker_config = WorkerConfig {
         retry_schedule: config.retry_schedule.clone(),
         delivery_timeout: config.webhook_timeout,
@@ -116,17 +113,9 @@ pub fn build(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<App> {
         shutdown_grace: config.shutdown_grace,
         ..WorkerConfig::default()
     };
-    let worker = Worker::new(
-        store,
-        bank.clone(),
-        Arc::new(HmacSigner),
-        Arc::new(transport),
-        worker_config,
-        wake,
-    );
     Ok(App {
-        gateway: Arc::new(gateway),
-        worker: Arc::new(worker),
+        gateway: built.gateway(),
+        worker: Arc::new(built.worker(worker_config)),
         gateway_processor: bank.name(),
     })
 }

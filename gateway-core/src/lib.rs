@@ -9,7 +9,7 @@
 //! - Domain: [`ids`], [`money`], [`order`], [`payment`], [`instrument`], [`refund`],
 //!   [`merchant`], [`event`], [`webhook`].
 //! - Use cases: [`gateway`] (the [`Gateway`] trait and its requests), [`service`] (its one
-//!   implementation, [`GatewayService`]), [`idempotency`].
+//!   implementation, [`GatewayService`]), [`idempotency`]; [`builder`] wires it with workers.
 //! - Background work: [`jobs`] (queue vocabulary), [`runner`] ([`Worker`], [`JobRunner`]),
 //!   [`request_id`] (which API call a job belongs to),
 //!   [`processor`] (the simulated bank), [`signer`] and [`transport`] (webhook delivery).
@@ -20,56 +20,38 @@
 //! ## Quick start
 //!
 //! Embedding the gateway means implementing nothing: bring a [`Store`]
-//! (`gateway_store::open("sqlite://gateway.db")` returns one), and use the built-in bank
-//! ([`SimulatedBank`]), signer ([`HmacSigner`]) and, with the `http-client` feature (off by
-//! default), webhook transport (`transport::ReqwestTransport`). [`GatewayService`] is the API your code
-//! calls through the [`Gateway`] trait; a [`Worker`] settles what it enqueues. They share a
-//! [`Notify`](tokio::sync::Notify) so a new job wakes the worker at once. (This crate ships no
-//! store, so the wiring below is compiled, not run, by its doctests; the `embed_core` example
-//! runs the same wiring on SQLite.)
+//! (`gateway_store::open("sqlite://gateway.db")` returns one) and a pepper, and
+//! [`GatewayBuilder`] wires the rest: the built-in bank ([`SimulatedBank`]), signer
+//! ([`HmacSigner`]) and, with the `http-client` feature (off by default), webhook transport
+//! (`transport::ReqwestTransport`); pass your own to replace any of them. Call the [`Gateway`] it
+//! builds; a [`Worker`] made by the same builder settles what it enqueues and wakes as soon as
+//! it does. (This crate ships no store, so the wiring below is compiled, not run, by its
+//! doctests; the `embed_core` example runs the same wiring on SQLite.)
 //!
 //! ```rust
+//! use std::future::Future;
 //! use std::sync::Arc;
 //!
 //! use gateway_core::gateway::{CreateOrder, CreatePayment};
-//! use gateway_core::merchant::SecretHasher;
 //! use gateway_core::payment::Payment;
-//! use gateway_core::runner::ShutdownSignal;
-//! use gateway_core::{
-//!     Clock, Gateway, GatewayError, GatewayService, HmacSigner, JobRunner, SimulatedBank,
-//!     SimulationConfig, Store, SystemClock, WebhookTransport, Worker, WorkerConfig,
-//! };
-//! use tokio::sync::Notify;
+//! use gateway_core::{GatewayBuilder, Store, WebhookTransport, WorkerConfig};
 //!
 //! /// Wires the gateway over `store`, runs its worker until `shutdown`, and takes a UPI payment
-//! /// (pending until the worker settles it).
+//! /// (pending until the worker settles it) for the merchant with these credentials.
 //! async fn embed(
 //!     store: Arc<dyn Store>,
 //!     transport: Arc<dyn WebhookTransport>,
-//!     shutdown: ShutdownSignal,
-//! ) -> Result<Payment, GatewayError> {
-//!     let hasher = SecretHasher::new("a pepper from your configuration");
-//!     let (merchant_row, credentials) =
-//!         hasher.issue("shop@example.com", "Example Shop", SystemClock.now());
-//!     store.insert_merchant(&merchant_row).await?;
+//!     shutdown: impl Future<Output = ()> + Send + 'static,
+//!     (api_key, api_secret): (&str, &str),
+//! ) -> Result<Payment, Box<dyn std::error::Error>> {
+//!     let built = GatewayBuilder::new(store)
+//!         .pepper("a pepper from your configuration")
+//!         .transport(transport)
+//!         .build()?;
+//!     tokio::spawn(Arc::new(built.worker(WorkerConfig::default())).run_until(shutdown));
 //!
-//!     let bank = Arc::new(SimulatedBank::new(SimulationConfig::default()));
-//!     let wake = Arc::new(Notify::new());
-//!     let gateway =
-//!         GatewayService::new(store.clone(), bank.clone(), hasher).with_job_notify(wake.clone());
-//!     let worker = Worker::new(
-//!         store,
-//!         bank,
-//!         Arc::new(HmacSigner),
-//!         transport,
-//!         WorkerConfig::default(),
-//!         wake,
-//!     );
-//!     tokio::spawn(Arc::new(worker).run(shutdown));
-//!
-//!     let merchant = gateway
-//!         .authenticate(&credentials.api_key, &credentials.api_secret)
-//!         .await?;
+//!     let gateway = built.gateway();
+//!     let merchant = gateway.authenticate(api_key, api_secret).await?;
 //!     let order = gateway
 //!         .create_order(
 //!             merchant,
@@ -164,6 +146,7 @@
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod builder;
 pub mod clock;
 pub mod crypto;
 mod endpoint_slots;
@@ -193,6 +176,7 @@ pub mod store;
 pub mod transport;
 pub mod webhook;
 
+pub use builder::{BuildError, BuiltGateway, GatewayBuilder};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use environment::Environment;
 pub use error::{ErrorCode, GatewayError, Refusal};

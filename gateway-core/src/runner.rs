@@ -166,6 +166,11 @@ impl Worker {
         }
     }
 
+    /// Runs jobs until `shutdown` completes, then drains as [`JobRunner::run`] does.
+    pub async fn run_until(self: Arc<Self>, shutdown: impl Future<Output = ()> + Send + 'static) {
+        self.run(Box::pin(shutdown)).await;
+    }
+
     /// The worker's id (the name its leases are held in).
     pub fn id(&self) -> &str {
         &self.config.id

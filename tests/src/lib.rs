@@ -17,7 +17,7 @@ use gateway_core::refund::Refund;
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::webhook::RetrySchedule;
 use gateway_core::{
-    Clock, GatewayService, HmacSigner, JobRunner, ManualClock, Processor, SimulatedBank,
+    BuiltGateway, Clock, GatewayBuilder, JobRunner, ManualClock, Processor, SimulatedBank,
     SimulationConfig, Store, Timestamp, Worker, WorkerConfig,
 };
 use gateway_http::AppState;
@@ -26,7 +26,6 @@ pub use gateway_store::testing::Backend;
 use gateway_store::testing::TestDatabase;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 use tower::ServiceExt;
 
 /// The pepper every test app hashes secrets with.
@@ -170,7 +169,8 @@ pub struct TestApp {
     /// The database (dropped with the app).
     pub database: TestDatabase,
     options: TestOptions,
-    bank: Arc<TestBank>,
+    /// The wiring every worker of this app is made from.
+    built: BuiltGateway,
 }
 
 impl TestApp {
@@ -195,21 +195,22 @@ impl TestApp {
             bank: SimulatedBank::seeded(options.simulation.clone(), 7),
             declined_refund_reason: options.declined_refund_reason.clone(),
         });
-        let wake = Arc::new(Notify::new());
-        let gateway = GatewayService::new(store.clone(), bank.clone(), hasher)
-            .with_clock(clock.clone())
-            .with_job_notify(wake.clone());
+        let built = GatewayBuilder::new(store.clone())
+            .pepper(TEST_PEPPER)
+            .processor(bank)
+            .clock(clock.clone())
+            .transport(Arc::new(ReqwestTransport::new(true).expect("http client")))
+            .build()
+            .expect("wire the gateway");
         let state = AppState {
             checkout_limiter: Arc::new(CheckoutLimiter::per_minute(
                 options.checkout_requests_per_minute,
             )),
-            ..AppState::new(Arc::new(gateway))
+            ..AppState::new(built.gateway())
         };
         let shutting_down = state.shutting_down.clone();
         let router = gateway_http::router(state);
-        let worker = Arc::new(Self::make_worker(
-            &store, &bank, &clock, &options, wake, "worker-a",
-        ));
+        let worker = Arc::new(Self::make_worker(&built, &options, "worker-a"));
         Self {
             router,
             shutting_down,
@@ -218,18 +219,11 @@ impl TestApp {
             worker,
             database,
             options,
-            bank,
+            built,
         }
     }
 
-    fn make_worker(
-        store: &Arc<dyn Store>,
-        bank: &Arc<TestBank>,
-        clock: &Arc<ManualClock>,
-        options: &TestOptions,
-        wake: Arc<Notify>,
-        id: &str,
-    ) -> Worker {
+    fn make_worker(built: &BuiltGateway, options: &TestOptions, id: &str) -> Worker {
         let config = WorkerConfig {
             id: id.into(),
             retry_schedule: options.retry_schedule.clone(),
@@ -237,17 +231,7 @@ impl TestApp {
             max_in_flight_per_endpoint: options.max_in_flight_per_endpoint,
             ..WorkerConfig::default()
         };
-        let transport = ReqwestTransport::new(true).expect("http client");
-        Worker::new(
-            store.clone(),
-            bank.clone(),
-            Arc::new(HmacSigner),
-            Arc::new(transport),
-            config,
-            wake,
-        )
-        .with_clock(clock.clone())
-        .with_seed(11)
+        built.worker(config).with_seed(11)
     }
 
     /// Everything the database holds on disk, as bytes: the SQLite file with its WAL, or a
@@ -276,14 +260,7 @@ impl TestApp {
 
     /// Another worker on the same store and clock (for crash tests).
     pub fn another_worker(&self, id: &str) -> Arc<Worker> {
-        Arc::new(Self::make_worker(
-            &self.store,
-            &self.bank,
-            &self.clock,
-            &self.options,
-            Arc::new(Notify::new()),
-            id,
-        ))
+        Arc::new(Self::make_worker(&self.built, &self.options, id))
     }
 
     /// Runs batches of due jobs until none is due; returns how many ran.

@@ -1,8 +1,8 @@
 //! Embeds the gateway in a plain tokio program, with no HTTP server at all.
 //!
 //! The program owns every part: a SQLite store in a temporary directory, a merchant issued with
-//! [`SecretHasher::issue`], a [`GatewayService`] it calls through the [`Gateway`] trait, and a
-//! [`Worker`] running in a task until the program tells it to stop. It creates an order and a
+//! [`SecretHasher::issue`], and a gateway wired by [`GatewayBuilder`]: the [`Gateway`] it calls,
+//! and a worker running in a task until the program tells it to stop. It creates an order and a
 //! UPI payment with the test VPA `success@paytm`, waits until the worker has settled it, prints
 //! the payment as JSON on stdout and shuts the worker down gracefully.
 //!
@@ -17,12 +17,13 @@ use anyhow::{Context, bail};
 use gateway_core::gateway::{CreateOrder, CreatePayment};
 use gateway_core::merchant::SecretHasher;
 use gateway_core::payment::{Payment, PaymentStatus};
-use gateway_core::transport::ReqwestTransport;
 use gateway_core::{
-    Clock, Gateway, GatewayService, HmacSigner, JobRunner, SimulatedBank, SimulationConfig,
-    SystemClock, Worker, WorkerConfig,
+    Clock, Gateway, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock, WorkerConfig,
 };
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
+
+/// The key API secrets are hashed with; a real host reads it from its configuration.
+const PEPPER: &str = "embed-core-example-pepper";
 
 /// How long the program waits for the worker to settle the payment before giving up.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,41 +39,29 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("opening {url}"))?;
 
     // The pepper keys the stored hashes of API secrets; a real host reads it from its config.
-    let hasher = SecretHasher::new("embed-core-example-pepper");
+    let hasher = SecretHasher::new(PEPPER);
     let (merchant_row, credentials) =
         hasher.issue("shop@example.com", "Example Shop", SystemClock.now());
-    store
-        .insert_merchant(&merchant_row)
-        .await
-        .context("seeding the merchant")?;
+    store.insert_merchant(&merchant_row).await?;
 
-    // Test mode: a fixed 100 ms bank delay instead of the simulated 5–10 s. The gateway and the
-    // worker share the bank and one `Notify`, so a new job wakes the worker at once.
-    let bank = Arc::new(SimulatedBank::new(SimulationConfig {
+    // Test mode: a fixed 100 ms bank delay instead of the simulated 5–10 s.
+    let bank = SimulatedBank::new(SimulationConfig {
         test_mode: true,
         test_delay: Duration::from_millis(100),
-        test_success: true,
         ..SimulationConfig::default()
-    }));
-    let wake = Arc::new(Notify::new());
-    let gateway: Arc<dyn Gateway> = Arc::new(
-        GatewayService::new(store.clone(), bank.clone(), hasher).with_job_notify(wake.clone()),
-    );
-    let transport = ReqwestTransport::new(false).context("building the webhook client")?;
-    let worker = Arc::new(Worker::new(
-        store,
-        bank,
-        Arc::new(HmacSigner),
-        Arc::new(transport),
-        WorkerConfig::default(),
-        wake,
-    ));
+    });
+    let built = GatewayBuilder::new(store)
+        .pepper(PEPPER)
+        .processor(Arc::new(bank))
+        .build()?;
+    let gateway = built.gateway();
 
     // The worker runs until `stop` fires, then finishes its in-flight jobs and returns.
     let (stop, stopped) = oneshot::channel::<()>();
-    let worker_task = tokio::spawn(worker.run(Box::pin(async move {
+    let worker = Arc::new(built.worker(WorkerConfig::default()));
+    let worker_task = tokio::spawn(worker.run_until(async move {
         let _ = stopped.await;
-    })));
+    }));
 
     let outcome = pay(
         gateway.as_ref(),

@@ -2,9 +2,9 @@
 //!
 //! The shop has its own routes and state (`GET /`, `GET /healthz`) and nests the gateway's
 //! router under `/payments`, so the API answers at `/payments/api/v1/…` with its own JSON
-//! errors, while paths outside `/payments` keep the shop's behaviour. One [`Worker`] settles
-//! payments in the same process, and one shutdown signal stops both the server (draining
-//! requests) and the worker (finishing in-flight jobs).
+//! errors, while paths outside `/payments` keep the shop's behaviour. One worker, made by the
+//! same `GatewayBuilder`, settles payments in the same process, and one shutdown signal stops
+//! both the server (draining requests) and the worker (finishing in-flight jobs).
 //!
 //! ```text
 //! cargo run -p gateway-examples --bin embed_router               # serve until Ctrl-C
@@ -28,12 +28,11 @@ use axum::routing::get;
 use gateway_core::merchant::{IssuedCredentials, SecretHasher};
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::{
-    Clock, Gateway, GatewayService, HmacSigner, JobRunner, SimulatedBank, SimulationConfig,
-    SystemClock, Worker, WorkerConfig,
+    Clock, Gateway, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock, WorkerConfig,
 };
 use gateway_http::AppState;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 /// The shop's own state, separate from the gateway's [`AppState`].
 #[derive(Clone)]
@@ -43,6 +42,9 @@ struct Shop {
     /// The same gateway the mounted API serves, for the shop's own handlers.
     gateway: Arc<dyn Gateway>,
 }
+
+/// The key API secrets are hashed with; a real host reads it from its configuration.
+const PEPPER: &str = "embed-router-example-pepper";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -59,33 +61,25 @@ async fn main() -> anyhow::Result<()> {
     let store = gateway_store::open(&url)
         .await
         .with_context(|| format!("opening {url}"))?;
-    let hasher = SecretHasher::new("embed-router-example-pepper");
+    let hasher = SecretHasher::new(PEPPER);
     let (merchant_row, credentials) =
         hasher.issue("shop@example.com", "Example Shop", SystemClock.now());
-    store
-        .insert_merchant(&merchant_row)
-        .await
-        .context("seeding the merchant")?;
+    store.insert_merchant(&merchant_row).await?;
 
-    let bank = Arc::new(SimulatedBank::new(SimulationConfig {
+    let bank = SimulatedBank::new(SimulationConfig {
         test_mode: true,
         test_delay: Duration::from_millis(100),
-        test_success: true,
         ..SimulationConfig::default()
-    }));
-    let wake = Arc::new(Notify::new());
-    let gateway: Arc<dyn Gateway> = Arc::new(
-        GatewayService::new(store.clone(), bank.clone(), hasher).with_job_notify(wake.clone()),
-    );
-    let worker = Arc::new(Worker::new(
-        store,
-        bank,
-        Arc::new(HmacSigner),
-        // Loopback webhook targets allowed: this is a local demo.
-        Arc::new(ReqwestTransport::new(true).context("building the webhook client")?),
-        WorkerConfig::default(),
-        wake,
-    ));
+    });
+    // Loopback webhook targets allowed: this is a local demo.
+    let transport = ReqwestTransport::new(true)?;
+    let built = GatewayBuilder::new(store)
+        .pepper(PEPPER)
+        .processor(Arc::new(bank))
+        .transport(Arc::new(transport))
+        .build()?;
+    let gateway = built.gateway();
+    let worker = Arc::new(built.worker(WorkerConfig::default()));
 
     let app = shop_app(Shop {
         name: "Example Shop",
@@ -94,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
 
     // One signal for everything: flipping `stop` ends the server and the worker alike.
     let (stop, stopped) = watch::channel(false);
-    let worker_task = tokio::spawn(worker.run(Box::pin(wait(stopped.clone()))));
+    let worker_task = tokio::spawn(worker.run_until(wait(stopped.clone())));
 
     let port = match std::env::var("PORT") {
         Ok(port) => port.parse().with_context(|| format!("PORT={port:?}"))?,
