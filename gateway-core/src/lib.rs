@@ -182,7 +182,7 @@ pub use environment::Environment;
 pub use error::{ErrorCode, GatewayError, Refusal};
 pub use gateway::Gateway;
 pub use idempotency::{IdempotencyKey, Idempotent};
-pub use processor::{Processor, SimulatedBank, SimulationConfig};
+pub use processor::{Processor, ProcessorError, SimulatedBank, SimulationConfig};
 pub use runner::{JobRunner, Worker, WorkerConfig};
 pub use service::GatewayService;
 pub use signer::{

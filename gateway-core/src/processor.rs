@@ -3,6 +3,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -10,21 +11,41 @@ use crate::instrument::InstrumentVerdict;
 use crate::payment::{Payment, PaymentMethod, PaymentOutcome};
 use crate::refund::Refund;
 
+/// Why the processor gave no answer this time. The worker retries the job with backoff (up to
+/// its attempt limit; a timeout counts the same), so the payment or refund stays `pending`:
+/// nothing is settled on a guess.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcessorError {
+    /// The acquirer could not be reached, answered with an error, or asked to come back later.
+    #[error("processor unavailable: {0}")]
+    Unavailable(String),
+    /// No answer within the worker's processor timeout.
+    #[error("processor timed out")]
+    Timeout,
+}
+
 /// Decides payment and refund outcomes. The gateway ships a simulation; a real acquirer
-/// integration would implement this.
+/// integration implements this (see the `acquirer` example).
+///
+/// Calls may be repeated for the same payment or refund: after a timeout, an error, or a worker
+/// that died mid-call, the job runs again. An implementation must make a repeated call the same
+/// request to its acquirer (send the payment's or refund's id as the acquirer's idempotency key),
+/// so a retry can never charge or refund twice. A declined payment is an answer
+/// ([`PaymentOutcome::Failed`]), not an error.
+#[async_trait]
 pub trait Processor: Send + Sync + 'static {
     /// How long after creation a payment is settled.
     fn payment_delay(&self, method: PaymentMethod) -> Duration;
     /// How long after creation a refund is settled.
     fn refund_delay(&self) -> Duration;
     /// The bank's answer for `payment`; a test instrument's `verdict` always wins.
-    fn decide_payment(
+    async fn decide_payment(
         &self,
         payment: &Payment,
         verdict: Option<InstrumentVerdict>,
-    ) -> PaymentOutcome;
+    ) -> Result<PaymentOutcome, ProcessorError>;
     /// Whether `refund` goes through.
-    fn decide_refund(&self, refund: &Refund) -> bool;
+    async fn decide_refund(&self, refund: &Refund) -> Result<bool, ProcessorError>;
     /// What decides outcomes, as `/health` reports it and start-up logs it (e.g. `simulated`),
     /// so nobody takes a simulation for a real acquirer.
     fn name(&self) -> &'static str {
@@ -99,28 +120,11 @@ fn failed(description: &str) -> PaymentOutcome {
     }
 }
 
-impl Processor for SimulatedBank {
-    fn payment_delay(&self, _method: PaymentMethod) -> Duration {
-        if self.config.test_mode {
-            self.config.test_delay
-        } else {
-            Duration::from_millis(self.with_rng(|r| r.random_range(5_000..=10_000)))
-        }
-    }
-
-    fn refund_delay(&self) -> Duration {
-        if self.config.test_mode {
-            self.config.test_delay
-        } else {
-            Duration::from_millis(self.with_rng(|r| r.random_range(3_000..=5_000)))
-        }
-    }
-
-    fn decide_payment(
-        &self,
-        payment: &Payment,
-        verdict: Option<InstrumentVerdict>,
-    ) -> PaymentOutcome {
+impl SimulatedBank {
+    /// The simulation's answer for `payment`: a test instrument's `verdict` (where test
+    /// instruments are honoured), else the test-mode outcome, else the reference's success
+    /// rates (UPI 90 %, card 95 %).
+    pub fn outcome(&self, payment: &Payment, verdict: Option<InstrumentVerdict>) -> PaymentOutcome {
         let verdict = verdict.filter(|_| self.config.test_instruments);
         let succeeded = match verdict {
             Some(InstrumentVerdict::Succeed) => true,
@@ -143,9 +147,36 @@ impl Processor for SimulatedBank {
             failed("Payment processing failed")
         }
     }
+}
 
-    fn decide_refund(&self, _refund: &Refund) -> bool {
-        true
+#[async_trait]
+impl Processor for SimulatedBank {
+    fn payment_delay(&self, _method: PaymentMethod) -> Duration {
+        if self.config.test_mode {
+            self.config.test_delay
+        } else {
+            Duration::from_millis(self.with_rng(|r| r.random_range(5_000..=10_000)))
+        }
+    }
+
+    fn refund_delay(&self) -> Duration {
+        if self.config.test_mode {
+            self.config.test_delay
+        } else {
+            Duration::from_millis(self.with_rng(|r| r.random_range(3_000..=5_000)))
+        }
+    }
+
+    async fn decide_payment(
+        &self,
+        payment: &Payment,
+        verdict: Option<InstrumentVerdict>,
+    ) -> Result<PaymentOutcome, ProcessorError> {
+        Ok(self.outcome(payment, verdict))
+    }
+
+    async fn decide_refund(&self, _refund: &Refund) -> Result<bool, ProcessorError> {
+        Ok(true)
     }
 
     fn name(&self) -> &'static str {
@@ -183,10 +214,10 @@ mod tests {
             1,
         );
         assert_eq!(
-            bank.decide_payment(&upi(), Some(InstrumentVerdict::Succeed)),
+            bank.outcome(&upi(), Some(InstrumentVerdict::Succeed)),
             PaymentOutcome::Succeeded
         );
-        assert_ne!(bank.decide_payment(&upi(), None), PaymentOutcome::Succeeded);
+        assert_ne!(bank.outcome(&upi(), None), PaymentOutcome::Succeeded);
         let bank = SimulatedBank::seeded(
             SimulationConfig {
                 test_mode: true,
@@ -195,10 +226,10 @@ mod tests {
             1,
         );
         assert_ne!(
-            bank.decide_payment(&upi(), Some(InstrumentVerdict::Decline)),
+            bank.outcome(&upi(), Some(InstrumentVerdict::Decline)),
             PaymentOutcome::Succeeded
         );
-        assert_eq!(bank.decide_payment(&upi(), None), PaymentOutcome::Succeeded);
+        assert_eq!(bank.outcome(&upi(), None), PaymentOutcome::Succeeded);
     }
 
     #[test]
@@ -212,8 +243,7 @@ mod tests {
         );
         let declined = (0..200)
             .filter(|_| {
-                bank.decide_payment(&upi(), Some(InstrumentVerdict::Succeed))
-                    != PaymentOutcome::Succeeded
+                bank.outcome(&upi(), Some(InstrumentVerdict::Succeed)) != PaymentOutcome::Succeeded
             })
             .count();
         assert!(
@@ -222,8 +252,7 @@ mod tests {
         );
         let succeeded = (0..200)
             .filter(|_| {
-                bank.decide_payment(&upi(), Some(InstrumentVerdict::Decline))
-                    == PaymentOutcome::Succeeded
+                bank.outcome(&upi(), Some(InstrumentVerdict::Decline)) == PaymentOutcome::Succeeded
             })
             .count();
         assert!(succeeded > 150, "{succeeded}/200 succeeded");
@@ -257,7 +286,7 @@ mod tests {
             assert!((3_000..=5_000).contains(&r));
         }
         let successes = (0..2_000)
-            .filter(|_| bank.decide_payment(&upi(), None) == PaymentOutcome::Succeeded)
+            .filter(|_| bank.outcome(&upi(), None) == PaymentOutcome::Succeeded)
             .count();
         assert!(
             (1_700..=1_900).contains(&successes),

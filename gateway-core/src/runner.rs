@@ -21,7 +21,7 @@ use crate::ids::{MerchantId, PaymentId, RefundId};
 use crate::jobs::{ClaimedJob, JobKind, PaymentJobPayload, retry_backoff};
 use crate::metrics::{self, JobOutcome};
 use crate::payment::{PaymentOutcome, PaymentStatus};
-use crate::processor::Processor;
+use crate::processor::{Processor, ProcessorError};
 use crate::refund::RefundStatus;
 use crate::request_id;
 use crate::signer::WebhookSigner;
@@ -63,6 +63,9 @@ pub struct WorkerConfig {
     /// a slot, then goes back to the queue without using an attempt, so a slow or dead
     /// endpoint holds a few handlers, not the worker.
     pub max_in_flight_per_endpoint: usize,
+    /// How long a call to the processor may take; past it the job is retried with backoff
+    /// (shorter than `lease`, so the job is still this worker's when the call gives up).
+    pub processor_timeout: Duration,
     /// How long shutdown waits for in-flight jobs.
     pub shutdown_grace: Duration,
     /// How often the worker records that it is alive.
@@ -84,6 +87,7 @@ impl Default for WorkerConfig {
             retry_schedule: RetrySchedule::production(),
             delivery_timeout: Duration::from_secs(10),
             max_in_flight_per_endpoint: 32,
+            processor_timeout: Duration::from_secs(20),
             shutdown_grace: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(5),
             completed_job_retention: Duration::from_secs(7 * 24 * 3600),
@@ -128,6 +132,17 @@ impl Drop for AbortOnDrop {
 
 /// A handler's failure, retried with backoff.
 type HandlerError = String;
+
+/// Why a payment or refund handler did not finish its job; either way the job is retried.
+#[derive(Debug, thiserror::Error)]
+enum HandlerFailure {
+    /// The store failed (or the lease was lost).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The processor gave no answer.
+    #[error(transparent)]
+    Processor(#[from] ProcessorError),
+}
 
 impl Worker {
     /// A worker with the system clock; share `wake` with the gateway so new jobs start at once.
@@ -258,12 +273,12 @@ impl Worker {
         let result = match job.kind {
             Some(JobKind::ProcessPayment) => self.process_payment(job).await,
             Some(JobKind::ProcessRefund) => self.process_refund(job).await,
-            Some(JobKind::DeliverWebhook) => self.deliver_webhook(job).await,
+            Some(JobKind::DeliverWebhook) => self.deliver_webhook(job).await.map_err(Into::into),
             None => return Err("unknown job kind".into()),
         };
         match result {
             Ok(()) => Ok(JobOutcome::Ok),
-            Err(StoreError::LeaseLost) => {
+            Err(HandlerFailure::Store(StoreError::LeaseLost)) => {
                 tracing::info!(job = job.id, "lease lost; another worker owns the job now");
                 Ok(JobOutcome::LeaseLost)
             }
@@ -271,28 +286,47 @@ impl Worker {
         }
     }
 
-    async fn process_payment(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+    /// Runs a processor call, bounded by [`WorkerConfig::processor_timeout`].
+    async fn ask<T>(
+        &self,
+        call: impl Future<Output = Result<T, ProcessorError>>,
+    ) -> Result<T, ProcessorError> {
+        tokio::time::timeout(self.config.processor_timeout, call)
+            .await
+            .unwrap_or(Err(ProcessorError::Timeout))
+    }
+
+    async fn complete(&self, job: &ClaimedJob) -> Result<(), HandlerFailure> {
+        Ok(self
+            .store
+            .complete_job(&job.lease, self.clock.now())
+            .await?)
+    }
+
+    async fn process_payment(&self, job: &ClaimedJob) -> Result<(), HandlerFailure> {
         let id = PaymentId::from_trusted(job.entity_id.clone());
         let Some(mut payment) = self.store.payment(None, &id).await? else {
-            return self.store.complete_job(&job.lease, self.clock.now()).await;
+            return self.complete(job).await;
         };
         record_merchant(&payment.merchant_id);
         if payment.status != PaymentStatus::Pending {
-            return self.store.complete_job(&job.lease, self.clock.now()).await;
+            return self.complete(job).await;
         }
         let verdict = job
             .payload
             .as_deref()
             .and_then(|p| serde_json::from_str::<PaymentJobPayload>(p).ok())
             .and_then(|p| p.verdict);
-        let outcome = self.processor.decide_payment(&payment, verdict);
+        let outcome = self
+            .ask(self.processor.decide_payment(&payment, verdict))
+            .await?;
         let now = self.clock.now();
         let event_type = match outcome {
             PaymentOutcome::Succeeded => EventType::PaymentSuccess,
             PaymentOutcome::Failed { .. } => EventType::PaymentFailed,
         };
         if payment.settle(outcome, now).is_err() {
-            return self.store.complete_job(&job.lease, now).await;
+            return self.complete(job).await;
         }
         let events = [Event::payment(event_type, &payment, now)];
         if self
@@ -306,19 +340,19 @@ impl Worker {
         Ok(())
     }
 
-    async fn process_refund(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+    async fn process_refund(&self, job: &ClaimedJob) -> Result<(), HandlerFailure> {
         let id = RefundId::from_trusted(job.entity_id.clone());
         let Some(mut refund) = self.store.refund(None, &id).await? else {
-            return self.store.complete_job(&job.lease, self.clock.now()).await;
+            return self.complete(job).await;
         };
         record_merchant(&refund.merchant_id);
+        if refund.status != RefundStatus::Pending {
+            return self.complete(job).await;
+        }
+        let processed = self.ask(self.processor.decide_refund(&refund)).await?;
         let now = self.clock.now();
-        if refund.status != RefundStatus::Pending
-            || refund
-                .settle(self.processor.decide_refund(&refund), now)
-                .is_err()
-        {
-            return self.store.complete_job(&job.lease, now).await;
+        if refund.settle(processed, now).is_err() {
+            return self.complete(job).await;
         }
         let events: Vec<Event> = match refund.status {
             RefundStatus::Processed => {

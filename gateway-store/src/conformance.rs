@@ -31,8 +31,8 @@ use gateway_core::payment::{Payment, PaymentOutcome, PaymentStatus};
 use gateway_core::refund::Refund;
 use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse, WebhookTransport};
 use gateway_core::{
-    HmacSigner, JobRunner, ManualClock, Processor, Store, StoreError, Timestamp, Worker,
-    WorkerConfig,
+    HmacSigner, JobRunner, ManualClock, Processor, ProcessorError, Store, StoreError, Timestamp,
+    Worker, WorkerConfig,
 };
 use tokio::sync::Notify;
 
@@ -388,6 +388,7 @@ pub async fn settling_is_conditional_on_pending(f: Fixture) {
 /// A bank that panics: the worker must catch it, retry with backoff and finally fail the job.
 struct PanickingBank;
 
+#[async_trait]
 impl Processor for PanickingBank {
     fn payment_delay(&self, _: gateway_core::payment::PaymentMethod) -> Duration {
         Duration::ZERO
@@ -395,11 +396,15 @@ impl Processor for PanickingBank {
     fn refund_delay(&self) -> Duration {
         Duration::ZERO
     }
-    fn decide_payment(&self, _: &Payment, _: Option<InstrumentVerdict>) -> PaymentOutcome {
+    async fn decide_payment(
+        &self,
+        _: &Payment,
+        _: Option<InstrumentVerdict>,
+    ) -> Result<PaymentOutcome, ProcessorError> {
         panic!("the bank exploded")
     }
-    fn decide_refund(&self, _: &Refund) -> bool {
-        true
+    async fn decide_refund(&self, _: &Refund) -> Result<bool, ProcessorError> {
+        Ok(true)
     }
 }
 
@@ -448,6 +453,90 @@ pub async fn a_panicking_handler_is_retried_with_backoff_then_marked_failed(f: F
     assert_eq!(
         f.store.payment(None, &id).await.unwrap().unwrap().status,
         PaymentStatus::Pending
+    );
+}
+
+/// A bank that fails its first calls, the second of them by never answering, then approves;
+/// it counts every call.
+struct FlakyBank {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl Processor for FlakyBank {
+    fn payment_delay(&self, _: gateway_core::payment::PaymentMethod) -> Duration {
+        Duration::ZERO
+    }
+    fn refund_delay(&self) -> Duration {
+        Duration::ZERO
+    }
+    async fn decide_payment(
+        &self,
+        _: &Payment,
+        _: Option<InstrumentVerdict>,
+    ) -> Result<PaymentOutcome, ProcessorError> {
+        match self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => Err(ProcessorError::Unavailable("acquirer answered 503".into())),
+            1 => std::future::pending().await,
+            _ => Ok(PaymentOutcome::Succeeded),
+        }
+    }
+    async fn decide_refund(&self, _: &Refund) -> Result<bool, ProcessorError> {
+        Ok(true)
+    }
+}
+
+/// See the suite list.
+pub async fn an_unavailable_or_silent_processor_is_asked_again_and_the_payment_settles_once(
+    f: Fixture,
+) {
+    let id = pending_payment(&f.store, T0).await;
+    let clock = Arc::new(ManualClock::new(T0));
+    let bank = Arc::new(FlakyBank {
+        calls: Default::default(),
+    });
+    let worker = Arc::new(
+        Worker::new(
+            f.store.clone(),
+            bank.clone(),
+            Arc::new(HmacSigner),
+            Arc::new(NoTransport),
+            WorkerConfig {
+                id: "w".into(),
+                processor_timeout: Duration::from_millis(50),
+                ..WorkerConfig::default()
+            },
+            Arc::new(Notify::new()),
+        )
+        .with_clock(clock.clone())
+        .with_seed(3),
+    );
+    for (call, status) in [(1, PaymentStatus::Pending), (2, PaymentStatus::Pending)] {
+        assert_eq!(worker.clone().run_once().await, 1);
+        assert_eq!(bank.calls.load(std::sync::atomic::Ordering::SeqCst), call);
+        let payment = f.store.payment(None, &id).await.unwrap().unwrap();
+        assert_eq!(payment.status, status, "no answer, nothing settled");
+        assert_eq!(
+            worker.clone().run_once().await,
+            0,
+            "retried after a backoff, not at once"
+        );
+        clock.advance(Duration::from_secs(10));
+    }
+    assert_eq!(worker.clone().run_once().await, 1);
+    let payment = f.store.payment(None, &id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Success);
+    clock.advance(Duration::from_secs(3600));
+    worker.clone().run_once().await;
+    assert_eq!(
+        bank.calls.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "settled once: the bank is not asked again"
+    );
+    let counts = f.store.job_counts().await.unwrap();
+    assert_eq!(
+        (counts.failed, counts.pending, counts.processing),
+        (0, 0, 0)
     );
 }
 
@@ -770,6 +859,7 @@ macro_rules! store_conformance_suite {
             released_jobs_are_queued_again_without_losing_an_attempt,
             settling_is_conditional_on_pending,
             a_panicking_handler_is_retried_with_backoff_then_marked_failed,
+            an_unavailable_or_silent_processor_is_asked_again_and_the_payment_settles_once,
             concurrent_claimers_never_share_a_job,
             rotating_an_api_secret_replaces_its_hash,
             pruning_removes_old_completed_jobs_and_expired_keys_only,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -17,8 +18,8 @@ use gateway_core::refund::Refund;
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::webhook::RetrySchedule;
 use gateway_core::{
-    BuiltGateway, Clock, GatewayBuilder, JobRunner, ManualClock, Processor, SimulatedBank,
-    SimulationConfig, Store, Timestamp, Worker, WorkerConfig,
+    BuiltGateway, Clock, GatewayBuilder, JobRunner, ManualClock, Processor, ProcessorError,
+    SimulatedBank, SimulationConfig, Store, Timestamp, Worker, WorkerConfig,
 };
 use gateway_http::AppState;
 use gateway_http::rate_limit::CheckoutLimiter;
@@ -124,6 +125,7 @@ pub struct TestBank {
     declined_refund_reason: Option<String>,
 }
 
+#[async_trait]
 impl Processor for TestBank {
     fn payment_delay(&self, method: PaymentMethod) -> Duration {
         self.bank.payment_delay(method)
@@ -133,24 +135,24 @@ impl Processor for TestBank {
         self.bank.refund_delay()
     }
 
-    fn decide_payment(
+    async fn decide_payment(
         &self,
         payment: &Payment,
         verdict: Option<InstrumentVerdict>,
-    ) -> PaymentOutcome {
-        self.bank.decide_payment(payment, verdict)
+    ) -> Result<PaymentOutcome, ProcessorError> {
+        Ok(self.bank.outcome(payment, verdict))
     }
 
     fn name(&self) -> &'static str {
         self.bank.name()
     }
 
-    fn decide_refund(&self, refund: &Refund) -> bool {
+    async fn decide_refund(&self, refund: &Refund) -> Result<bool, ProcessorError> {
         let declined = self
             .declined_refund_reason
             .as_ref()
             .is_some_and(|reason| refund.reason.as_ref() == Some(reason));
-        !declined && self.bank.decide_refund(refund)
+        Ok(!declined && self.bank.decide_refund(refund).await?)
     }
 }
 
