@@ -166,6 +166,7 @@
 pub mod address;
 pub mod clock;
 pub mod crypto;
+pub mod endpoint;
 mod endpoint_slots;
 pub mod environment;
 pub mod error;
