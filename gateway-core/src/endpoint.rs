@@ -560,6 +560,60 @@ mod tests {
     }
 
     #[test]
+    fn the_config_shows_the_default_endpoints_url_only_while_it_is_enabled() {
+        let default = |status| DefaultEndpoint {
+            url: "https://m.example/h".into(),
+            status,
+            secret: "whsec_endpoint".into(),
+        };
+        let enabled = legacy_config(Some(default(EndpointStatus::Enabled)), "whsec_m".into());
+        assert_eq!(enabled.webhook_url.as_deref(), Some("https://m.example/h"));
+        assert_eq!(enabled.webhook_secret, "whsec_endpoint");
+        let disabled = legacy_config(Some(default(EndpointStatus::Disabled)), "whsec_m".into());
+        assert_eq!(disabled.webhook_url, None);
+        assert_eq!(disabled.webhook_secret, "whsec_endpoint");
+        let none = legacy_config(None, "whsec_m".into());
+        assert_eq!(
+            (none.webhook_url, none.webhook_secret.as_str()),
+            (None, "whsec_m")
+        );
+        assert_eq!(
+            target_url(Some(EndpointStatus::Disabled), Some("u".into())),
+            None
+        );
+        assert_eq!(target_url(None, None), None);
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_names_and_enabling_clears_the_reason() {
+        let now = Timestamp::from_millis(5);
+        let request = CreateEndpoint {
+            url: "https://m.example/h".into(),
+            description: Some("keep".into()),
+            enabled_events: vec!["*".into()],
+            metadata: None,
+        };
+        let mut endpoint =
+            WebhookEndpoint::create(uuid::Uuid::nil(), request, |_| Ok(()), now).unwrap();
+        endpoint.status = EndpointStatus::Disabled;
+        endpoint.disabled_reason = Some("failing for 5 days".into());
+        let patch = EndpointPatch::parse(
+            UpdateEndpoint {
+                status: Some("enabled".into()),
+                ..UpdateEndpoint::default()
+            },
+            |_| Ok(()),
+        )
+        .unwrap();
+        patch.apply(&mut endpoint, Timestamp::from_millis(9));
+        assert_eq!(endpoint.status, EndpointStatus::Enabled);
+        assert_eq!(endpoint.disabled_reason, None);
+        assert_eq!(endpoint.description.as_deref(), Some("keep"));
+        assert_eq!(endpoint.url, "https://m.example/h");
+        assert_eq!(endpoint.updated_at, Timestamp::from_millis(9));
+    }
+
+    #[test]
     fn metadata_must_be_a_small_object() {
         assert!(metadata(Some(serde_json::json!([1]))).is_err());
         assert!(metadata(Some(serde_json::json!({"k": "x".repeat(5000)}))).is_err());

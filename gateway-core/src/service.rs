@@ -227,10 +227,20 @@ fn endpoint_id(id: &str) -> Result<EndpointId, GatewayError> {
     EndpointId::parse(id).ok_or(GatewayError::NotFound(ENDPOINT))
 }
 
+/// `webhooks/config`'s `webhook_url`: see [`check_webhook_url`].
+fn validate_webhook_url(url: &str) -> Result<(), GatewayError> {
+    check_webhook_url(url, "webhook_url")
+}
+
+/// An endpoint's `url`: see [`check_webhook_url`].
+fn validate_endpoint_url(url: &str) -> Result<(), GatewayError> {
+    check_webhook_url(url, "url")
+}
+
 /// The rules every webhook URL follows, the default endpoint's and each endpoint's: an http(s)
 /// URL of bounded length (private addresses are refused at delivery time, on the resolved
-/// address).
-fn validate_webhook_url(url: &str) -> Result<(), GatewayError> {
+/// address). `field` names it in the error.
+fn check_webhook_url(url: &str, field: &str) -> Result<(), GatewayError> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
@@ -239,9 +249,9 @@ fn validate_webhook_url(url: &str) -> Result<(), GatewayError> {
         || !host_ok
         || url.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(GatewayError::bad_request(
-            "webhook_url must be an http or https URL",
-        ));
+        return Err(GatewayError::bad_request(format!(
+            "{field} must be an http or https URL"
+        )));
     }
     Ok(())
 }
@@ -682,7 +692,7 @@ impl Gateway for GatewayService {
             endpoint: WebhookEndpoint::create(
                 merchant,
                 request,
-                validate_webhook_url,
+                validate_endpoint_url,
                 self.clock.now(),
             )?,
             secret: generate_webhook_secret(),
@@ -723,7 +733,7 @@ impl Gateway for GatewayService {
         request: UpdateEndpoint,
     ) -> Result<WebhookEndpoint, GatewayError> {
         let id = endpoint_id(id)?;
-        let patch = EndpointPatch::parse(request, validate_webhook_url)?;
+        let patch = EndpointPatch::parse(request, validate_endpoint_url)?;
         Ok(self
             .store
             .update_endpoint(merchant, &id, &patch, self.clock.now())

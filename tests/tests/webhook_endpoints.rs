@@ -189,6 +189,29 @@ conformance! {
 }
 
 conformance! {
+    async fn a_repeated_creation_with_the_same_idempotency_key_creates_one_endpoint(backend: Backend) {
+        let app = TestApp::spawn_on(backend).await;
+        let body = json!({ "url": "https://merchant.example/h", "enabled_events": ["*"] });
+        let first = app.post_idempotent(ENDPOINTS, "endpoint-1", body.clone()).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+        let again = app.post_idempotent(ENDPOINTS, "endpoint-1", body).await;
+        assert_eq!(again.status, StatusCode::CREATED);
+        assert_eq!(again.headers["idempotent-replayed"], "true");
+        assert_eq!(again.json, first.json);
+        assert_eq!(app.get(ENDPOINTS).await.json["total"], 1);
+        let different = app
+            .post_idempotent(
+                ENDPOINTS,
+                "endpoint-1",
+                json!({ "url": "https://merchant.example/other", "enabled_events": ["*"] }),
+            )
+            .await;
+        assert!(different.status.is_client_error(), "{}", different.text);
+        assert_eq!(app.get(ENDPOINTS).await.json["total"], 1);
+    }
+}
+
+conformance! {
     async fn a_merchant_has_at_most_sixteen_endpoints(backend: Backend) {
         let app = TestApp::spawn_on(backend).await;
         for n in 0..16 {
@@ -225,6 +248,15 @@ conformance! {
 conformance! {
     async fn bad_endpoint_input_is_a_4xx_json_error_never_a_500(backend: Backend) {
         let app = TestApp::spawn_on(backend).await;
+        let wrong_scheme = create_endpoint(
+            &app,
+            json!({ "url": "ftp://a.example", "enabled_events": ["*"] }),
+        )
+        .await;
+        assert_eq!(
+            wrong_scheme.json["error"]["description"],
+            "url must be an http or https URL"
+        );
         for bad in [
             json!({ "url": "https://a.example", "enabled_events": ["payment.nope"] }),
             json!({ "url": "https://a.example", "enabled_events": [] }),

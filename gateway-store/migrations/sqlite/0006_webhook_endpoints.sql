@@ -1,6 +1,9 @@
 -- Webhook endpoints: up to 16 per merchant, each with its own URL, secret and event filter.
 -- The merchant's single `webhook_url`/`webhook_secret` becomes its first ("default") endpoint,
--- subscribed to every event; deliveries record the endpoint they go to.
+-- subscribed to every event; deliveries record the endpoint they go to. From here on
+-- `merchants.webhook_url` is no longer read (the default endpoint holds the URL), and
+-- `merchants.webhook_secret` is the secret a merchant's first endpoint is created with by
+-- `PUT /api/v1/webhooks/config`.
 
 CREATE TABLE webhook_endpoints (
     id                         TEXT PRIMARY KEY,          -- `we_` + 16 alphanumerics
