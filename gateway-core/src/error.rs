@@ -67,6 +67,12 @@ pub enum Refusal {
     /// Webhooks need the merchant's URL.
     #[error("Webhook URL is not configured")]
     WebhookUrlMissing,
+    /// The merchant has as many webhook endpoints as allowed.
+    #[error("A merchant can have at most {max} webhook endpoints; delete one to add another")]
+    TooManyEndpoints {
+        /// The limit.
+        max: i64,
+    },
     /// A manual retry while an attempt of the delivery is running.
     #[error("An attempt of this delivery is in progress; retry shortly")]
     DeliveryInFlight,

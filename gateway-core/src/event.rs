@@ -3,7 +3,6 @@
 use serde::Serialize;
 
 use crate::clock::Timestamp;
-use crate::error::Refusal;
 use crate::ids::{DeliveryId, MerchantId};
 use crate::payment::Payment;
 use crate::refund::Refund;
@@ -47,10 +46,27 @@ impl EventType {
             Self::WebhookTest => "webhook.test",
         }
     }
+
+    /// Every event type.
+    pub const ALL: [Self; 7] = [
+        Self::PaymentCreated,
+        Self::PaymentPending,
+        Self::PaymentSuccess,
+        Self::PaymentFailed,
+        Self::RefundCreated,
+        Self::RefundProcessed,
+        Self::WebhookTest,
+    ];
+
+    /// Parses an event name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
 }
 
-/// An event to record with the state change that caused it. If the merchant has a webhook URL,
-/// the store turns it into a delivery row and a delivery job in the same transaction.
+/// An event to record with the state change that caused it. The store turns it into a delivery
+/// row and a delivery job per matching endpoint (see [`crate::endpoint::fan_out`]) in the same
+/// transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// The delivery's id, should one be created (also the `webhook-id` header).
@@ -123,23 +139,6 @@ impl Event {
     /// `{"event": …, "timestamp": …, "data": {"refund": {…}}}`.
     pub fn refund(event_type: EventType, refund: &Refund, now: Timestamp) -> Self {
         Self::new(refund.merchant_id, event_type, RefundData { refund }, now)
-    }
-
-    /// Decides which of `events` become webhook deliveries: all of them when the merchant has a
-    /// webhook URL, none otherwise.
-    pub fn to_deliver<'e>(events: &'e [Event], webhook_url: Option<&str>) -> &'e [Event] {
-        if webhook_url.is_some() { events } else { &[] }
-    }
-
-    /// Decides that a test event is delivered: only to a configured webhook URL.
-    pub fn to_deliver_test<'e>(
-        event: &'e Event,
-        webhook_url: Option<&str>,
-    ) -> Result<&'e [Event], Refusal> {
-        match webhook_url {
-            Some(_) => Ok(std::slice::from_ref(event)),
-            None => Err(Refusal::WebhookUrlMissing),
-        }
     }
 
     /// A `webhook.test` event.

@@ -3,6 +3,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::endpoint::{
+    CreateEndpoint, EndpointWithSecret, RotatedEndpointSecret, UpdateEndpoint, WebhookEndpoint,
+};
 use crate::error::GatewayError;
 use crate::idempotency::{IdempotencyKey, Idempotent};
 use crate::ids::MerchantId;
@@ -248,10 +251,12 @@ pub trait Gateway: Send + Sync + 'static {
         merchant: MerchantId,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<RotatedSecret>, GatewayError>;
-    /// Webhook deliveries, newest first.
+    /// Webhook deliveries (to one endpoint, of one event type, if given), newest first.
     async fn list_deliveries(
         &self,
         merchant: MerchantId,
+        endpoint_id: Option<&str>,
+        event: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<WebhookDelivery>, GatewayError>;
     /// One delivery with its attempts.
@@ -267,12 +272,49 @@ pub trait Gateway: Send + Sync + 'static {
         id: &str,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
-    /// Sends a `webhook.test` event to the configured URL.
+    /// Sends a `webhook.test` event to every enabled endpoint.
     async fn send_test_webhook(
         &self,
         merchant: MerchantId,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
+
+    /// Adds a webhook endpoint; the answer is the one place its secret is shown.
+    async fn create_endpoint(
+        &self,
+        merchant: MerchantId,
+        request: CreateEndpoint,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<EndpointWithSecret>, GatewayError>;
+    /// The merchant's webhook endpoints, newest first.
+    async fn list_endpoints(
+        &self,
+        merchant: MerchantId,
+        page: PageRequest,
+    ) -> Result<Page<WebhookEndpoint>, GatewayError>;
+    /// One webhook endpoint.
+    async fn get_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+    ) -> Result<WebhookEndpoint, GatewayError>;
+    /// Changes a webhook endpoint.
+    async fn update_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        request: UpdateEndpoint,
+    ) -> Result<WebhookEndpoint, GatewayError>;
+    /// Deletes a webhook endpoint.
+    async fn delete_endpoint(&self, merchant: MerchantId, id: &str) -> Result<(), GatewayError>;
+    /// Gives a webhook endpoint a new secret; the old one keeps signing beside it for
+    /// [`SECRET_ROTATION_OVERLAP`](crate::endpoint::SECRET_ROTATION_OVERLAP).
+    async fn rotate_endpoint_secret(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<RotatedEndpointSecret>, GatewayError>;
 
     /// The overview of the merchant's payments in `currency` over `range`.
     async fn payment_stats(

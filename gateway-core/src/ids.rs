@@ -1,4 +1,5 @@
-//! Identifiers: prefixed random ids for orders, payments and refunds; UUIDs for the rest.
+//! Identifiers: prefixed random ids for orders, payments, refunds and webhook endpoints; UUIDs
+//! for the rest.
 
 use std::fmt;
 
@@ -65,6 +66,11 @@ prefixed_id!(
     RefundId,
     "rfnd_"
 );
+prefixed_id!(
+    /// A webhook endpoint's id: `we_` + 16 alphanumerics.
+    EndpointId,
+    "we_"
+);
 
 /// A merchant's id (a UUID, as in the reference).
 pub type MerchantId = Uuid;
@@ -100,9 +106,10 @@ mod tests {
             OrderId::generate().0,
             PaymentId::generate().0,
             RefundId::generate().0,
+            EndpointId::generate().0,
         ] {
             let (prefix, rest) = id.split_once('_').expect("prefix");
-            assert!(["order", "pay", "rfnd"].contains(&prefix));
+            assert!(["order", "pay", "rfnd", "we"].contains(&prefix));
             assert_eq!(rest.len(), 16);
             assert!(rest.bytes().all(|b| b.is_ascii_alphanumeric()));
         }

@@ -149,6 +149,7 @@ pub mod address;
 pub mod builder;
 pub mod clock;
 pub mod crypto;
+pub mod endpoint;
 mod endpoint_slots;
 pub mod environment;
 pub mod error;

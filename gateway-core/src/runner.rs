@@ -413,8 +413,8 @@ impl Worker {
             Some(url) => {
                 let headers = self
                     .signer
-                    .sign(
-                        &target.secret,
+                    .sign_all(
+                        &target.secrets.signing_at(attempted_at),
                         &id.to_string(),
                         attempted_at.as_secs(),
                         target.payload.as_bytes(),

@@ -9,6 +9,10 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::endpoint::{
+    CreateEndpoint, EndpointPatch, EndpointWithSecret, RotatedEndpointSecret,
+    SECRET_ROTATION_OVERLAP, UpdateEndpoint, WebhookEndpoint,
+};
 use crate::error::GatewayError;
 use crate::event::{Event, EventType};
 use crate::gateway::{
@@ -16,7 +20,7 @@ use crate::gateway::{
     Gateway, Health, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
 };
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Idempotent};
-use crate::ids::{MerchantId, OrderId, PaymentId, RefundId};
+use crate::ids::{EndpointId, MerchantId, OrderId, PaymentId, RefundId};
 use crate::instrument::{validate_card, validate_vpa, vpa_verdict};
 use crate::jobs::{JobStats, NewJob};
 use crate::merchant::{SecretHasher, StoredCredential, generate_webhook_secret};
@@ -28,7 +32,9 @@ use crate::processor::Processor;
 use crate::refund::{Refund, RefundStatus};
 use crate::signer::CheckoutResult;
 use crate::stats::{PaymentStats, StatsRange};
-use crate::store::{OrderFilter, Page, PageRequest, PaymentFilter, Store, StoreError};
+use crate::store::{
+    DeliveryFilter, OrderFilter, Page, PageRequest, PaymentFilter, Store, StoreError,
+};
 use crate::webhook::{
     DeliveryDetail, DeliveryScheduled, DeliveryStatus, WebhookConfig, WebhookDelivery,
 };
@@ -213,7 +219,28 @@ fn optional_text(value: Option<String>, field: &str) -> Result<Option<String>, G
     }
 }
 
+/// What a missing endpoint is called in a 404.
+const ENDPOINT: &str = "Webhook endpoint";
+
+/// A client's endpoint id; a malformed one cannot exist, so it answers 404.
+fn endpoint_id(id: &str) -> Result<EndpointId, GatewayError> {
+    EndpointId::parse(id).ok_or(GatewayError::NotFound(ENDPOINT))
+}
+
+/// `webhooks/config`'s `webhook_url`: see [`check_webhook_url`].
 fn validate_webhook_url(url: &str) -> Result<(), GatewayError> {
+    check_webhook_url(url, "webhook_url")
+}
+
+/// An endpoint's `url`: see [`check_webhook_url`].
+fn validate_endpoint_url(url: &str) -> Result<(), GatewayError> {
+    check_webhook_url(url, "url")
+}
+
+/// The rules every webhook URL follows, the default endpoint's and each endpoint's: an http(s)
+/// URL of bounded length (private addresses are refused at delivery time, on the resolved
+/// address). `field` names it in the error.
+fn check_webhook_url(url: &str, field: &str) -> Result<(), GatewayError> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
@@ -222,9 +249,9 @@ fn validate_webhook_url(url: &str) -> Result<(), GatewayError> {
         || !host_ok
         || url.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(GatewayError::bad_request(
-            "webhook_url must be an http or https URL",
-        ));
+        return Err(GatewayError::bad_request(format!(
+            "{field} must be an http or https URL"
+        )));
     }
     Ok(())
 }
@@ -558,11 +585,30 @@ impl Gateway for GatewayService {
     async fn list_deliveries(
         &self,
         merchant: MerchantId,
+        endpoint_id: Option<&str>,
+        event: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<WebhookDelivery>, GatewayError> {
+        let filter = DeliveryFilter {
+            endpoint_id: endpoint_id
+                .map(|id| {
+                    EndpointId::parse(id).ok_or_else(|| {
+                        GatewayError::bad_request(
+                            "endpoint_id must be a webhook endpoint id (we_…)",
+                        )
+                    })
+                })
+                .transpose()?,
+            event: event
+                .map(|name| {
+                    EventType::parse(name)
+                        .ok_or_else(|| GatewayError::bad_request("event is not a known event type"))
+                })
+                .transpose()?,
+        };
         Ok(self
             .store
-            .list_deliveries(merchant, Self::page(page)?)
+            .list_deliveries_matching(merchant, &filter, Self::page(page)?)
             .await?)
     }
 
@@ -631,6 +677,103 @@ impl Gateway for GatewayService {
             .await?;
         self.jobs_enqueued.notify_one();
         Ok(outcome)
+    }
+
+    async fn create_endpoint(
+        &self,
+        merchant: MerchantId,
+        request: CreateEndpoint,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<EndpointWithSecret>, GatewayError> {
+        if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
+            return Ok(Idempotent::Replayed(body));
+        }
+        let created = EndpointWithSecret {
+            endpoint: WebhookEndpoint::create(
+                merchant,
+                request,
+                validate_endpoint_url,
+                self.clock.now(),
+            )?,
+            secret: generate_webhook_secret(),
+        };
+        let record = self.record(key.as_ref(), &created)?;
+        let result = self.store.create_endpoint(&created, record.as_ref()).await;
+        self.settle_idempotent(merchant, key.as_ref(), result, created)
+            .await
+    }
+
+    async fn list_endpoints(
+        &self,
+        merchant: MerchantId,
+        page: PageRequest,
+    ) -> Result<Page<WebhookEndpoint>, GatewayError> {
+        Ok(self
+            .store
+            .list_endpoints(merchant, Self::page(page)?)
+            .await?)
+    }
+
+    async fn get_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+    ) -> Result<WebhookEndpoint, GatewayError> {
+        let id = endpoint_id(id)?;
+        self.store
+            .endpoint(merchant, &id)
+            .await?
+            .ok_or(GatewayError::NotFound(ENDPOINT))
+    }
+
+    async fn update_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        request: UpdateEndpoint,
+    ) -> Result<WebhookEndpoint, GatewayError> {
+        let id = endpoint_id(id)?;
+        let patch = EndpointPatch::parse(request, validate_endpoint_url)?;
+        Ok(self
+            .store
+            .update_endpoint(merchant, &id, &patch, self.clock.now())
+            .await?)
+    }
+
+    async fn delete_endpoint(&self, merchant: MerchantId, id: &str) -> Result<(), GatewayError> {
+        let id = endpoint_id(id)?;
+        Ok(self.store.delete_endpoint(merchant, &id).await?)
+    }
+
+    async fn rotate_endpoint_secret(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<RotatedEndpointSecret>, GatewayError> {
+        let id = endpoint_id(id)?;
+        if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
+            return Ok(Idempotent::Replayed(body));
+        }
+        let rotated = RotatedEndpointSecret {
+            id,
+            secret: generate_webhook_secret(),
+            previous_secret_expires_at: self.clock.now().plus(SECRET_ROTATION_OVERLAP),
+        };
+        let record = self.record(key.as_ref(), &rotated)?;
+        let result = self
+            .store
+            .rotate_endpoint_secret(
+                merchant,
+                &rotated.id,
+                &rotated.secret,
+                rotated.previous_secret_expires_at,
+                self.clock.now(),
+                record.as_ref(),
+            )
+            .await;
+        self.settle_idempotent(merchant, key.as_ref(), result, rotated)
+            .await
     }
 
     async fn payment_stats(

@@ -41,6 +41,24 @@ impl SignatureHeaders {
 pub trait WebhookSigner: Send + Sync + 'static {
     /// Signs `body` (the exact bytes to send) for delivery `id` at `timestamp`.
     fn sign(&self, secret: &str, id: &str, timestamp: i64, body: &[u8]) -> SignatureHeaders;
+
+    /// Signs with each of `secrets`, newest first (a rotation's overlap): `X-Webhook-Signature`
+    /// with the first only, `webhook-signature` with one space-separated `v1,` entry per secret.
+    fn sign_all(
+        &self,
+        secrets: &[&str],
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> SignatureHeaders {
+        let mut headers = self.sign(secrets.first().copied().unwrap_or(""), id, timestamp, body);
+        for older in secrets.iter().skip(1) {
+            let extra = self.sign(older, id, timestamp, body).standard_signature;
+            headers.standard_signature.push(' ');
+            headers.standard_signature.push_str(&extra);
+        }
+        headers
+    }
 }
 
 /// The default signer: both schemes, HMAC-SHA256.
@@ -232,6 +250,29 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    #[test]
+    fn during_a_rotation_both_secrets_sign_the_new_one_first() {
+        let headers = HmacSigner.sign_all(&["whsec_new", SPEC_SECRET], SPEC_ID, SPEC_TS, SPEC_BODY);
+        let only_new = HmacSigner.sign("whsec_new", SPEC_ID, SPEC_TS, SPEC_BODY);
+        assert_eq!(
+            headers.standard_signature,
+            format!("{} {SPEC_SIGNATURE}", only_new.standard_signature)
+        );
+        assert_eq!(headers.webhook_signature, only_new.webhook_signature);
+        for secret in ["whsec_new", SPEC_SECRET] {
+            let verified = verify_standard_signature(
+                secret,
+                SPEC_ID,
+                SPEC_TS,
+                SPEC_BODY,
+                &headers.standard_signature,
+                SPEC_TS,
+                300,
+            );
+            assert_eq!(verified, Ok(()));
+        }
     }
 
     #[test]

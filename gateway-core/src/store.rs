@@ -14,11 +14,12 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::clock::Timestamp;
+use crate::endpoint::{EndpointPatch, EndpointWithSecret, StoredSecrets, WebhookEndpoint};
 use crate::environment::Environment;
 use crate::error::Refusal;
-use crate::event::Event;
+use crate::event::{Event, EventType};
 use crate::idempotency::IdempotencyRecord;
-use crate::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
+use crate::ids::{DeliveryId, EndpointId, MerchantId, OrderId, PaymentId, RefundId};
 use crate::jobs::{ClaimedJob, JobCounts, Lease, NewJob, QueueReport};
 use crate::merchant::{Merchant, NewMerchant, StoredCredential};
 use crate::money::Currency;
@@ -103,17 +104,26 @@ pub struct PaymentFilter {
     pub order_id: Option<OrderId>,
 }
 
-/// Where and how to deliver a webhook: the delivery with the merchant's current settings.
+/// Filters for listing webhook deliveries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    /// Only deliveries to this endpoint.
+    pub endpoint_id: Option<EndpointId>,
+    /// Only this event type.
+    pub event: Option<EventType>,
+}
+
+/// Where and how to deliver a webhook: the delivery with its endpoint's current settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryTarget {
     /// The delivery.
     pub delivery: WebhookDelivery,
     /// The exact payload bytes to send.
     pub payload: String,
-    /// The merchant's endpoint now, if configured.
+    /// The endpoint's URL now, while it is enabled (see [`crate::endpoint::target_url`]).
     pub url: Option<String>,
-    /// The merchant's signing secret now.
-    pub secret: String,
+    /// The endpoint's signing secrets now (the merchant's secret for a delivery without one).
+    pub secrets: StoredSecrets,
 }
 
 /// A connection pool's occupancy, for metrics.
@@ -162,20 +172,68 @@ pub trait Store: Send + Sync + 'static {
     async fn list_merchants(&self) -> Result<Vec<Merchant>, StoreError>;
     /// The credential behind an API key.
     async fn credential(&self, api_key: &str) -> Result<Option<StoredCredential>, StoreError>;
-    /// A merchant's webhook settings.
+    /// A merchant's webhook settings: its default endpoint's (see
+    /// [`crate::endpoint::legacy_config`]).
     async fn webhook_config(&self, merchant: MerchantId) -> Result<WebhookConfig, StoreError>;
-    /// Sets (or clears) a merchant's webhook URL.
+    /// Sets a merchant's default endpoint's URL and enables it (creating the endpoint, with the
+    /// merchant's secret and every event, if it has none), or with `None` disables it.
     async fn set_webhook_url(
         &self,
         merchant: MerchantId,
         url: Option<&str>,
         now: Timestamp,
     ) -> Result<WebhookConfig, StoreError>;
-    /// Replaces a merchant's webhook secret.
+    /// Replaces a merchant's webhook secret and its default endpoint's, at once (no overlap).
     async fn set_webhook_secret(
         &self,
         merchant: MerchantId,
         secret: &str,
+        now: Timestamp,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// Inserts an endpoint with its secret, if
+    /// [`admit_new_endpoint`](crate::endpoint::admit_new_endpoint) over the merchant's locked
+    /// endpoint count allows it (`Refused` otherwise).
+    async fn create_endpoint(
+        &self,
+        endpoint: &EndpointWithSecret,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+    /// One of the merchant's endpoints.
+    async fn endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+    ) -> Result<Option<WebhookEndpoint>, StoreError>;
+    /// The merchant's endpoints, newest first.
+    async fn list_endpoints(
+        &self,
+        merchant: MerchantId,
+        page: PageRequest,
+    ) -> Result<Page<WebhookEndpoint>, StoreError>;
+    /// Applies `patch` to the merchant's locked endpoint; returns it as changed.
+    async fn update_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+        patch: &EndpointPatch,
+        now: Timestamp,
+    ) -> Result<WebhookEndpoint, StoreError>;
+    /// Deletes the merchant's endpoint (its deliveries are kept).
+    async fn delete_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+    ) -> Result<(), StoreError>;
+    /// Makes `secret` the endpoint's signing secret; the one it replaces keeps signing until
+    /// `previous_until`.
+    async fn rotate_endpoint_secret(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+        secret: &str,
+        previous_until: Timestamp,
         now: Timestamp,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
@@ -279,6 +337,16 @@ pub trait Store: Send + Sync + 'static {
         &self,
         merchant: MerchantId,
         page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>, StoreError> {
+        self.list_deliveries_matching(merchant, &DeliveryFilter::default(), page)
+            .await
+    }
+    /// The merchant's webhook deliveries that pass `filter`, newest first.
+    async fn list_deliveries_matching(
+        &self,
+        merchant: MerchantId,
+        filter: &DeliveryFilter,
+        page: PageRequest,
     ) -> Result<Page<WebhookDelivery>, StoreError>;
     /// One delivery with its attempt log.
     async fn delivery(
@@ -295,13 +363,14 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
-    /// Creates a delivery and its job for `event` (a test event); `Refused` without a webhook URL.
+    /// Creates a delivery and its job for `event` (a test event) to each enabled endpoint (see
+    /// [`fan_out_test`](crate::endpoint::fan_out_test)); `Refused` without one.
     async fn create_test_delivery(
         &self,
         event: &Event,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
-    /// What a delivery job needs: the delivery, payload, the merchant's URL and secret.
+    /// What a delivery job needs: the delivery, payload, its endpoint's URL and secrets.
     async fn delivery_target(&self, id: DeliveryId) -> Result<Option<DeliveryTarget>, StoreError>;
 
     /// Claims up to `limit` due jobs (queued and due, or running with an expired lease) for

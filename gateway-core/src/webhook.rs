@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::error::Refusal;
-use crate::ids::{DeliveryId, MerchantId};
+use crate::ids::{DeliveryId, EndpointId, MerchantId};
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,6 +78,9 @@ pub struct WebhookDelivery {
     /// Whose delivery; never shown.
     #[serde(skip)]
     pub merchant_id: MerchantId,
+    /// The endpoint it goes to (`null` for deliveries made before endpoints existed to a
+    /// merchant without a webhook URL).
+    pub endpoint_id: Option<EndpointId>,
     /// Event name, e.g. `payment.success`.
     pub event: String,
     /// The exact JSON sent.

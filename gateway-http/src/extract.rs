@@ -203,6 +203,10 @@ pub struct ListQuery {
     pub order_id: Option<String>,
     /// Refunds: only this payment's.
     pub payment_id: Option<String>,
+    /// Webhook deliveries: only those to this endpoint.
+    pub endpoint_id: Option<String>,
+    /// Webhook deliveries: only this event type.
+    pub event: Option<String>,
 }
 
 impl ListQuery {

@@ -18,6 +18,9 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use gateway_core::endpoint::{
+    CreateEndpoint, EndpointWithSecret, RotatedEndpointSecret, UpdateEndpoint, WebhookEndpoint,
+};
 use gateway_core::gateway::{
     CapturePayment, CheckoutOrder, CheckoutPayment, CreateOrder, CreatePayment, CreateRefund,
     Health, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
@@ -169,6 +172,8 @@ impl Gateway for Unavailable {
     async fn list_deliveries(
         &self,
         _: MerchantId,
+        _: Option<&str>,
+        _: Option<&str>,
         _: PageRequest,
     ) -> Result<Page<WebhookDelivery>> {
         Err(GatewayError::Unavailable)
@@ -189,6 +194,39 @@ impl Gateway for Unavailable {
         _: MerchantId,
         _: Option<IdempotencyKey>,
     ) -> Result<Idempotent<DeliveryScheduled>> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn create_endpoint(
+        &self,
+        _: MerchantId,
+        _: CreateEndpoint,
+        _: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<EndpointWithSecret>> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn list_endpoints(&self, _: MerchantId, _: PageRequest) -> Result<Page<WebhookEndpoint>> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn get_endpoint(&self, _: MerchantId, _: &str) -> Result<WebhookEndpoint> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn update_endpoint(
+        &self,
+        _: MerchantId,
+        _: &str,
+        _: UpdateEndpoint,
+    ) -> Result<WebhookEndpoint> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn delete_endpoint(&self, _: MerchantId, _: &str) -> Result<()> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn rotate_endpoint_secret(
+        &self,
+        _: MerchantId,
+        _: &str,
+        _: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<RotatedEndpointSecret>> {
         Err(GatewayError::Unavailable)
     }
     async fn payment_stats(

@@ -21,14 +21,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use gateway_core::Refusal;
+use gateway_core::endpoint::{
+    CreateEndpoint, EndpointPatch, EndpointStatus, EndpointWithSecret, WebhookEndpoint,
+};
+use gateway_core::event::{Event, EventType};
 use gateway_core::ids::{OrderId, PaymentId};
 use gateway_core::instrument::{InstrumentVerdict, StoredInstrument};
 use gateway_core::jobs::{JOB_MAX_ATTEMPTS, JobKind, JobStatus, NewJob};
-use gateway_core::merchant::SecretHasher;
+use gateway_core::merchant::{SecretHasher, generate_webhook_secret};
 use gateway_core::money::{Amount, Currency};
 use gateway_core::order::{Order, OrderStatus};
 use gateway_core::payment::{Payment, PaymentOutcome, PaymentStatus};
 use gateway_core::refund::Refund;
+use gateway_core::store::{DeliveryFilter, PageRequest};
 use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse, WebhookTransport};
 use gateway_core::{
     HmacSigner, JobRunner, ManualClock, Processor, ProcessorError, Store, StoreError, Timestamp,
@@ -844,6 +850,160 @@ pub async fn concurrent_captures_and_refunds_keep_the_money_rules(f: Fixture) {
     assert_eq!(snapshot.payment.captured, captures == 1);
 }
 
+/// An enabled endpoint of the test merchant for `url` receiving `events`, created at [`T0`].
+pub fn new_endpoint(url: &str, events: &[&str]) -> EndpointWithSecret {
+    EndpointWithSecret {
+        endpoint: WebhookEndpoint::create(
+            gateway_core::merchant::test_merchant::ID,
+            CreateEndpoint {
+                url: url.to_owned(),
+                description: None,
+                enabled_events: events.iter().map(|e| (*e).to_owned()).collect(),
+                metadata: None,
+            },
+            |_| Ok(()),
+            T0,
+        )
+        .unwrap(),
+        secret: generate_webhook_secret(),
+    }
+}
+
+/// See the suite list.
+pub async fn concurrent_creations_never_exceed_sixteen_endpoints(f: Fixture) {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    let attempts = (0..20).map(|n| {
+        let store = f.store.clone();
+        tokio::spawn(async move {
+            store
+                .create_endpoint(
+                    &new_endpoint(&format!("https://e.example/{n}"), &["*"]),
+                    None,
+                )
+                .await
+        })
+    });
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::Refused(Refusal::TooManyEndpoints { max: 16 })) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(created, 16);
+    let page = PageRequest {
+        limit: 100,
+        offset: 0,
+    };
+    assert_eq!(
+        f.store.list_endpoints(merchant, page).await.unwrap().total,
+        16
+    );
+}
+
+/// See the suite list.
+pub async fn events_fan_out_to_matching_enabled_endpoints_signed_with_their_secrets(f: Fixture) {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    let successes = new_endpoint("https://a.example/h", &["payment.success"]);
+    let everything = new_endpoint("https://b.example/h", &["*"]);
+    let disabled = new_endpoint("https://c.example/h", &["*"]);
+    for endpoint in [&successes, &everything, &disabled] {
+        f.store.create_endpoint(endpoint, None).await.unwrap();
+    }
+    let off = EndpointPatch {
+        status: Some(EndpointStatus::Disabled),
+        ..EndpointPatch::default()
+    };
+    f.store
+        .update_endpoint(merchant, &disabled.endpoint.id, &off, T0)
+        .await
+        .unwrap();
+
+    let id = pending_payment(&f.store, T0).await;
+    let jobs = f.store.claim_jobs("w", T0, LEASE, 1).await.unwrap();
+    let mut payment = f.store.payment(None, &id).await.unwrap().unwrap();
+    payment.settle(PaymentOutcome::Succeeded, T0).unwrap();
+    let events = [
+        Event::payment(EventType::PaymentPending, &payment, T0),
+        Event::payment(EventType::PaymentSuccess, &payment, T0),
+    ];
+    assert_eq!(
+        f.store
+            .settle_payment(&jobs[0].lease, &payment, &events)
+            .await,
+        Ok(true)
+    );
+    let page = PageRequest {
+        limit: 100,
+        offset: 0,
+    };
+    let all = f.store.list_deliveries(merchant, page).await.unwrap();
+    assert_eq!(all.total, 3, "success → a and b, pending → b, nothing → c");
+    let to = |endpoint: &EndpointWithSecret, event: Option<EventType>| DeliveryFilter {
+        endpoint_id: Some(endpoint.endpoint.id.clone()),
+        event,
+    };
+    let count = |filter: DeliveryFilter| {
+        let store = f.store.clone();
+        async move {
+            store
+                .list_deliveries_matching(merchant, &filter, page)
+                .await
+                .unwrap()
+                .total
+        }
+    };
+    assert_eq!(count(to(&successes, None)).await, 1);
+    assert_eq!(count(to(&everything, None)).await, 2);
+    assert_eq!(
+        count(to(&everything, Some(EventType::PaymentPending))).await,
+        1
+    );
+    assert_eq!(count(to(&disabled, None)).await, 0);
+
+    // A delivery goes to its endpoint's URL, signed by its secret, and by the replaced one too
+    // while a rotation overlaps.
+    let delivery = f
+        .store
+        .list_deliveries_matching(merchant, &to(&successes, None), page)
+        .await
+        .unwrap()
+        .data
+        .remove(0);
+    let until = T0.plus(Duration::from_secs(60));
+    f.store
+        .rotate_endpoint_secret(
+            merchant,
+            &successes.endpoint.id,
+            "whsec_new",
+            until,
+            T0,
+            None,
+        )
+        .await
+        .unwrap();
+    let target = f.store.delivery_target(delivery.id).await.unwrap().unwrap();
+    assert_eq!(target.url.as_deref(), Some("https://a.example/h"));
+    assert_eq!(target.secrets.current, "whsec_new");
+    assert_eq!(
+        target.secrets.previous,
+        Some((successes.secret.clone(), until))
+    );
+    // Another merchant cannot rotate or see it.
+    let stranger = uuid::Uuid::new_v4();
+    assert_eq!(
+        f.store
+            .rotate_endpoint_secret(stranger, &successes.endpoint.id, "x", until, T0, None)
+            .await,
+        Err(StoreError::NotFound("Webhook endpoint"))
+    );
+    assert_eq!(
+        f.store.endpoint(stranger, &successes.endpoint.id).await,
+        Ok(None)
+    );
+}
+
 /// Instantiates every test of the suite as a `#[tokio::test]` over `$factory` (an expression of
 /// a type implementing [`StoreFactory`](crate::conformance::StoreFactory)).
 #[macro_export]
@@ -866,6 +1026,8 @@ macro_rules! store_conformance_suite {
             a_payment_with_a_refund_is_never_captured,
             concurrent_captures_and_refunds_keep_the_money_rules,
             jobs_carry_the_request_id_they_were_enqueued_under,
+            concurrent_creations_never_exceed_sixteen_endpoints,
+            events_fan_out_to_matching_enabled_endpoints_signed_with_their_secrets,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {$(

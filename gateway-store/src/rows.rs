@@ -5,7 +5,7 @@
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
 use gateway_core::idempotency::IdempotencyRecord;
-use gateway_core::ids::{OrderId, PaymentId, RefundId};
+use gateway_core::ids::{EndpointId, OrderId, PaymentId, RefundId};
 use gateway_core::jobs::{ClaimedJob, JobKind, Lease};
 use gateway_core::merchant::Merchant;
 use gateway_core::money::{Amount, Currency};
@@ -13,7 +13,7 @@ use gateway_core::order::{Order, OrderStatus};
 use gateway_core::payment::{Payment, PaymentMethod, PaymentStatus};
 use gateway_core::refund::{Refund, RefundStatus};
 use gateway_core::stats::{PaymentBucketRow, RefundTotals, WebhookHealth};
-use gateway_core::webhook::{DeliveryAttempt, DeliveryStatus, WebhookConfig, WebhookDelivery};
+use gateway_core::webhook::{DeliveryAttempt, DeliveryStatus, WebhookDelivery};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::error::db_error;
@@ -60,7 +60,8 @@ impl<R> ReadRow for R where
 {
 }
 
-fn corrupt(what: &str) -> StoreError {
+/// The error for a stored value that cannot be read back.
+pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Other(format!("unreadable {what} in the database"))
 }
 
@@ -182,6 +183,7 @@ pub(crate) fn delivery(row: &impl ReadRow) -> Result<WebhookDelivery, StoreError
     Ok(WebhookDelivery {
         id: uuid(row, "id")?,
         merchant_id: uuid(row, "merchant_id")?,
+        endpoint_id: get::<Option<String>, _>(row, "endpoint_id")?.map(EndpointId::from_trusted),
         event: get(row, "event")?,
         payload: serde_json::from_str(&get::<String, _>(row, "payload")?)
             .map_err(|_| corrupt("payload"))?,
@@ -238,14 +240,6 @@ pub(crate) fn idempotency_record(row: &impl ReadRow) -> Result<IdempotencyRecord
         response: get(row, "response")?,
         created_at: ts(row, "created_at")?,
         expires_at: ts(row, "expires_at")?,
-    })
-}
-
-/// A merchant's `webhook_url` and `webhook_secret` columns.
-pub(crate) fn webhook_config(row: &impl ReadRow) -> Result<WebhookConfig, StoreError> {
-    Ok(WebhookConfig {
-        webhook_url: get(row, "webhook_url")?,
-        webhook_secret: get(row, "webhook_secret")?,
     })
 }
 

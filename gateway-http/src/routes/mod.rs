@@ -3,6 +3,7 @@
 mod checkout;
 mod dashboard;
 mod docs;
+mod endpoints;
 mod orders;
 mod payments;
 mod refunds;
@@ -61,6 +62,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(payments::routes())
         .merge(refunds::routes())
         .merge(webhooks::routes())
+        .merge(endpoints::routes())
         .merge(stats::routes())
         .merge(system::routes())
         .merge(checkout::routes())

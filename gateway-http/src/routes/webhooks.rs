@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use gateway_core::gateway::{RotatedSecret, UpdateWebhookConfig};
+use gateway_core::ids::EndpointId;
 use gateway_core::store::Page;
 use gateway_core::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDelivery};
 use utoipa_axum::router::OpenApiRouter;
@@ -31,14 +32,18 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// List webhook deliveries
 ///
-/// Newest first.
+/// Newest first; optionally only those to one endpoint or of one event type.
 #[utoipa::path(
     get,
     path = "/api/v1/webhooks",
     tag = "webhooks",
     operation_id = "listWebhookDeliveries",
     security(("api_key" = [], "api_secret" = [])),
-    params(PageParams),
+    params(
+        PageParams,
+        ("endpoint_id" = Option<EndpointId>, Query, description = "Only deliveries to this endpoint."),
+        ("event" = Option<String>, Query, description = "Only deliveries of this event type, e.g. `payment.success`."),
+    ),
     responses(
         (status = OK, description = "A page of deliveries.", body = Page<WebhookDelivery>),
         BadRequest, Unauthorized, Unavailable,
@@ -53,7 +58,12 @@ async fn list(
     Ok(Json(
         state
             .gateway
-            .list_deliveries(merchant, query.page())
+            .list_deliveries(
+                merchant,
+                query.endpoint_id.as_deref(),
+                query.event.as_deref(),
+                query.page(),
+            )
             .await?,
     ))
 }
@@ -115,7 +125,8 @@ async fn retry(
 
 /// Send a test webhook
 ///
-/// Schedules a `webhook.test` event to the configured URL.
+/// Schedules a `webhook.test` event to every enabled endpoint, whatever its event filter; the
+/// answer names the first delivery (to the default endpoint when it is enabled).
 #[utoipa::path(
     post,
     path = "/api/v1/webhooks/test",
@@ -162,7 +173,8 @@ async fn config(
 
 /// Set the webhook URL
 ///
-/// An http(s) URL, or `null` to stop sending webhooks.
+/// Sets the default endpoint's URL (the merchant's oldest endpoint, created with every event on
+/// first use) and enables it, or with `null` disables it.
 #[utoipa::path(
     put,
     path = "/api/v1/webhooks/config",

@@ -5,6 +5,7 @@
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
+use gateway_core::endpoint::{fan_out, fan_out_test};
 use gateway_core::environment::{Environment, environment_to_record};
 use gateway_core::event::Event;
 use gateway_core::idempotency::IdempotencyRecord;
@@ -14,9 +15,10 @@ use gateway_core::merchant::NewMerchant;
 use gateway_core::order::{Order, OrderEvent, OrderSnapshot, OrderStatus};
 use gateway_core::payment::{Payment, PaymentSnapshot, PaymentStatus};
 use gateway_core::refund::{Refund, RefundStatus};
-use gateway_core::webhook::{DeliveryStatus, WebhookConfig};
+use gateway_core::webhook::DeliveryStatus;
 
 use super::dialect::Fut;
+use super::endpoints::subscriptions;
 use super::outbox::{claim_idempotency_key, complete_leased_job, push_deliveries, push_job};
 use super::{Batch, Dialect, Sql, reads};
 use crate::rows::{self, Column};
@@ -33,16 +35,6 @@ async fn lock_row<DB: Dialect>(
         DB::fetch_optional(conn, sql).await?;
     }
     Ok(())
-}
-
-/// The merchant's webhook URL, which decides whether events become deliveries.
-async fn webhook_url<DB: Dialect>(
-    conn: &mut DB::Connection,
-    merchant: MerchantId,
-) -> Result<Option<String>, StoreError> {
-    Ok(reads::webhook_config::<DB>(conn, merchant)
-        .await?
-        .and_then(|config| config.webhook_url))
 }
 
 /// Appends the order transition `event` causes, guarded by the state core names as its source.
@@ -110,44 +102,6 @@ pub(crate) fn rotate_api_secret<'c, DB: Dialect>(
     })
 }
 
-/// Sets (or clears) a merchant's webhook URL.
-pub(crate) fn set_webhook_url<'c, DB: Dialect>(
-    conn: &'c mut DB::Connection,
-    (merchant, url, now): &'c (MerchantId, Option<String>, Timestamp),
-) -> Fut<'c, WebhookConfig> {
-    Box::pin(async move {
-        let sql = Sql::new(
-            "UPDATE merchants SET webhook_url = $1, updated_at = $2 WHERE id = $3 RETURNING webhook_url, webhook_secret",
-        )
-        .arg(url.clone())
-        .arg(now.as_millis())
-        .arg(merchant.to_string());
-        let row = DB::fetch_optional(conn, sql)
-            .await?
-            .ok_or(StoreError::NotFound("Merchant"))?;
-        rows::webhook_config(&row)
-    })
-}
-
-/// Replaces a merchant's webhook secret.
-pub(crate) fn set_webhook_secret<'c, DB: Dialect>(
-    conn: &'c mut DB::Connection,
-    (merchant, secret, now, idem): &'c (MerchantId, String, Timestamp, Option<IdempotencyRecord>),
-) -> Fut<'c, ()> {
-    Box::pin(async move {
-        claim_idempotency_key::<DB>(conn, &merchant.to_string(), idem.as_ref()).await?;
-        let sql =
-            Sql::new("UPDATE merchants SET webhook_secret = $1, updated_at = $2 WHERE id = $3")
-                .arg(secret.clone())
-                .arg(now.as_millis())
-                .arg(merchant.to_string());
-        if DB::execute(conn, sql).await? == 0 {
-            return Err(StoreError::NotFound("Merchant"));
-        }
-        Ok(())
-    })
-}
-
 /// Inserts an order.
 pub(crate) fn create_order<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
@@ -190,9 +144,8 @@ pub(crate) fn create_payment<'c, DB: Dialect>(
         let [pending, success] = PaymentStatus::LIVE;
         let sql = Sql::new(
             "SELECT o.status,
-                    EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status IN ($3, $4)) AS live,
-                    m.webhook_url
-             FROM orders o JOIN merchants m ON m.id = o.merchant_id
+                    EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status IN ($3, $4)) AS live
+             FROM orders o
              WHERE o.id = $1 AND o.merchant_id = $2",
         )
         .arg(payment.order_id.to_string())
@@ -209,7 +162,7 @@ pub(crate) fn create_payment<'c, DB: Dialect>(
             has_live_payment: row.column("live")?,
         };
         snapshot.admit_payment()?;
-        let webhook_url: Option<String> = row.column("webhook_url")?;
+        let endpoints = subscriptions::<DB>(conn, payment.merchant_id).await?;
 
         let mut batch = DB::Batch::default();
         let (expiry_month, expiry_year) = payment.card_expiry.map_or((None, None), |(m, y)| {
@@ -242,10 +195,7 @@ pub(crate) fn create_payment<'c, DB: Dialect>(
             payment.created_at,
         );
         push_job::<DB>(&mut batch, job, payment.created_at);
-        push_deliveries::<DB>(
-            &mut batch,
-            Event::to_deliver(events, webhook_url.as_deref()),
-        );
+        push_deliveries::<DB>(&mut batch, &fan_out(events, &endpoints));
         DB::execute_batch(conn, batch).await.map(|_| ())
     })
 }
@@ -301,7 +251,7 @@ pub(crate) fn create_refund<'c, DB: Dialect>(
         locked_payment::<DB>(conn, merchant, &refund.payment_id)
             .await?
             .admit_refund(refund.amount)?;
-        let webhook_url = webhook_url::<DB>(conn, merchant).await?;
+        let endpoints = subscriptions::<DB>(conn, merchant).await?;
         let mut batch = DB::Batch::default();
         batch
             .push(
@@ -316,10 +266,7 @@ pub(crate) fn create_refund<'c, DB: Dialect>(
             .arg(refund.status.as_str())
             .arg(refund.created_at.as_millis());
         push_job::<DB>(&mut batch, job, refund.created_at);
-        push_deliveries::<DB>(
-            &mut batch,
-            Event::to_deliver(events, webhook_url.as_deref()),
-        );
+        push_deliveries::<DB>(&mut batch, &fan_out(events, &endpoints));
         DB::execute_batch(conn, batch).await.map(|_| ())
     })
 }
@@ -377,7 +324,7 @@ pub(crate) fn retry_delivery<'c, DB: Dialect>(
     })
 }
 
-/// Creates a delivery and its job for a test event; refused without a webhook URL.
+/// Creates a delivery and its job for a test event to each enabled endpoint; refused without one.
 pub(crate) fn create_test_delivery<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
     (event, idem): &'c (Event, Option<IdempotencyRecord>),
@@ -385,12 +332,9 @@ pub(crate) fn create_test_delivery<'c, DB: Dialect>(
     Box::pin(async move {
         let merchant = event.merchant_id;
         claim_idempotency_key::<DB>(conn, &merchant.to_string(), idem.as_ref()).await?;
-        let webhook_url = webhook_url::<DB>(conn, merchant).await?;
+        let endpoints = subscriptions::<DB>(conn, merchant).await?;
         let mut batch = DB::Batch::default();
-        push_deliveries::<DB>(
-            &mut batch,
-            Event::to_deliver_test(event, webhook_url.as_deref())?,
-        );
+        push_deliveries::<DB>(&mut batch, &fan_out_test(event, &endpoints)?);
         DB::execute_batch(conn, batch).await.map(|_| ())
     })
 }
@@ -417,7 +361,7 @@ pub(crate) fn settle_payment<'c, DB: Dialect>(
         if DB::execute(conn, sql).await? != 1 {
             return Ok(false);
         }
-        let webhook_url = webhook_url::<DB>(conn, settled.merchant_id).await?;
+        let endpoints = subscriptions::<DB>(conn, settled.merchant_id).await?;
         let mut batch = DB::Batch::default();
         if settled.status == PaymentStatus::Success {
             push_order_transition::<DB>(
@@ -427,10 +371,7 @@ pub(crate) fn settle_payment<'c, DB: Dialect>(
                 settled.updated_at,
             );
         }
-        push_deliveries::<DB>(
-            &mut batch,
-            Event::to_deliver(events, webhook_url.as_deref()),
-        );
+        push_deliveries::<DB>(&mut batch, &fan_out(events, &endpoints));
         DB::execute_batch(conn, batch).await?;
         Ok(true)
     })
@@ -459,12 +400,9 @@ pub(crate) fn settle_refund<'c, DB: Dialect>(
         if DB::execute(conn, sql).await? != 1 {
             return Ok(false);
         }
-        let webhook_url = webhook_url::<DB>(conn, settled.merchant_id).await?;
+        let endpoints = subscriptions::<DB>(conn, settled.merchant_id).await?;
         let mut batch = DB::Batch::default();
-        push_deliveries::<DB>(
-            &mut batch,
-            Event::to_deliver(events, webhook_url.as_deref()),
-        );
+        push_deliveries::<DB>(&mut batch, &fan_out(events, &endpoints));
         DB::execute_batch(conn, batch).await?;
         Ok(true)
     })

@@ -13,6 +13,7 @@
 
 mod commands;
 mod dialect;
+mod endpoints;
 mod outbox;
 mod queue;
 mod reads;

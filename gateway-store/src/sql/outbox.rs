@@ -3,7 +3,7 @@
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
-use gateway_core::event::Event;
+use gateway_core::endpoint::PlannedDelivery;
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::jobs::{JobStatus, Lease, NewJob};
 use gateway_core::webhook::DeliveryStatus;
@@ -57,24 +57,29 @@ pub(crate) fn push_job<DB: Dialect>(batch: &mut DB::Batch, job: &NewJob, now: Ti
         .arg(job.request_id.clone());
 }
 
-/// Appends a pending delivery and its job, due now, for each event core decided to deliver
-/// (see [`Event::to_deliver`]). Returns how many jobs that enqueues.
-pub(crate) fn push_deliveries<DB: Dialect>(batch: &mut DB::Batch, deliver: &[Event]) -> usize {
-    for event in deliver {
+/// Appends a pending delivery and its job, due now, for each delivery core planned (see
+/// [`fan_out`](gateway_core::endpoint::fan_out)). Returns how many jobs that enqueues.
+pub(crate) fn push_deliveries<DB: Dialect>(
+    batch: &mut DB::Batch,
+    deliver: &[PlannedDelivery<'_>],
+) -> usize {
+    for planned in deliver {
+        let event = planned.event;
         batch
             .push(
-                "INSERT INTO webhook_deliveries (id, merchant_id, event, payload, status, attempts, next_retry_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $6)",
+                "INSERT INTO webhook_deliveries (id, merchant_id, endpoint_id, event, payload, status, attempts, next_retry_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $7)",
             )
-            .arg(event.delivery_id.to_string())
+            .arg(planned.delivery_id.to_string())
             .arg(event.merchant_id.to_string())
+            .arg(planned.endpoint_id.to_string())
             .arg(event.event_type.as_str())
             .arg(event.payload.clone())
             .arg(DeliveryStatus::Pending.as_str())
             .arg(event.created_at.as_millis());
         push_job::<DB>(
             batch,
-            &NewJob::deliver_webhook(event.delivery_id, event.created_at),
+            &NewJob::deliver_webhook(planned.delivery_id, event.created_at),
             event.created_at,
         );
     }

@@ -2,6 +2,7 @@
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
+use gateway_core::endpoint::{EndpointStatus, StoredSecrets, target_url};
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
 use gateway_core::jobs::{JobKind, JobStatus, QueueReport};
@@ -11,13 +12,15 @@ use gateway_core::order::{Order, OrderStatus};
 use gateway_core::payment::{Payment, PaymentSnapshot, PaymentStatus};
 use gateway_core::refund::{Refund, RefundStatus};
 use gateway_core::stats::{StatsRows, StatsWindow};
-use gateway_core::store::{DeliveryTarget, OrderFilter, Page, PageRequest, PaymentFilter};
-use gateway_core::webhook::{DeliveryDetail, WebhookConfig, WebhookDelivery};
+use gateway_core::store::{
+    DeliveryFilter, DeliveryTarget, OrderFilter, Page, PageRequest, PaymentFilter,
+};
+use gateway_core::webhook::{DeliveryDetail, WebhookDelivery};
 
 use super::{Dialect, Sql};
 use crate::rows::{self, Column, ReadRow};
 
-fn collect<R: ReadRow, T>(
+pub(crate) fn collect<R: ReadRow, T>(
     rows: Vec<R>,
     read: fn(&R) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
@@ -26,7 +29,7 @@ fn collect<R: ReadRow, T>(
 
 /// A page of `table`'s rows matching `filter` (a condition over `$1`…`$params`, bound by
 /// `bind`), newest first, with how many match in all.
-async fn list<DB: Dialect, T>(
+pub(crate) async fn list<DB: Dialect, T>(
     conn: &mut DB::Connection,
     (table, filter, params): (&str, &str, usize),
     bind: impl Fn(Sql<DB>) -> Sql<DB>,
@@ -84,7 +87,13 @@ pub(crate) async fn merchants<DB: Dialect>(
 ) -> Result<Vec<Merchant>, StoreError> {
     let rows = DB::fetch_all(
         conn,
-        Sql::new("SELECT * FROM merchants ORDER BY created_at, id"),
+        Sql::new(
+            "SELECT m.id, m.email, m.business_name, m.api_key, m.created_at,
+                    (SELECT CASE WHEN e.status = $1 THEN e.url END FROM webhook_endpoints e
+                     WHERE e.merchant_id = m.id ORDER BY e.created_at, e.id LIMIT 1) AS webhook_url
+             FROM merchants m ORDER BY m.created_at, m.id",
+        )
+        .arg(EndpointStatus::Enabled.as_str()),
     )
     .await?;
     collect(rows, rows::merchant)
@@ -107,20 +116,6 @@ pub(crate) async fn credential<DB: Dialect>(
                 business_name: row.column("business_name")?,
             })
         })
-        .transpose()
-}
-
-/// A merchant's webhook settings; `None` for an unknown merchant.
-pub(crate) async fn webhook_config<DB: Dialect>(
-    conn: &mut DB::Connection,
-    merchant: MerchantId,
-) -> Result<Option<WebhookConfig>, StoreError> {
-    let sql = Sql::new("SELECT webhook_url, webhook_secret FROM merchants WHERE id = $1")
-        .arg(merchant.to_string());
-    DB::fetch_optional(conn, sql)
-        .await?
-        .as_ref()
-        .map(rows::webhook_config)
         .transpose()
 }
 
@@ -341,12 +336,32 @@ pub(crate) async fn stats<DB: Dialect>(
 pub(crate) async fn deliveries<DB: Dialect>(
     conn: &mut DB::Connection,
     merchant: MerchantId,
+    filter: &DeliveryFilter,
     request: PageRequest,
 ) -> Result<Page<WebhookDelivery>, StoreError> {
+    let mut condition = "merchant_id = $1".to_owned();
+    let mut params = 1;
+    if filter.endpoint_id.is_some() {
+        params += 1;
+        condition.push_str(&format!(" AND endpoint_id = ${params}"));
+    }
+    if filter.event.is_some() {
+        params += 1;
+        condition.push_str(&format!(" AND event = ${params}"));
+    }
     list::<DB, _>(
         conn,
-        ("webhook_deliveries", "merchant_id = $1", 1),
-        |sql| sql.arg(merchant.to_string()),
+        ("webhook_deliveries", &condition, params),
+        |sql| {
+            let mut sql = sql.arg(merchant.to_string());
+            if let Some(endpoint) = &filter.endpoint_id {
+                sql = sql.arg(endpoint.to_string());
+            }
+            if let Some(event) = filter.event {
+                sql = sql.arg(event.as_str());
+            }
+            sql
+        },
         request,
         rows::delivery,
     )
@@ -374,24 +389,38 @@ pub(crate) async fn delivery<DB: Dialect>(
     }))
 }
 
-/// What a delivery job needs: the delivery, payload, the merchant's URL and secret.
+/// What a delivery job needs: the delivery, payload, its endpoint's URL (while enabled) and
+/// secrets (the merchant's secret for a delivery without an endpoint).
 pub(crate) async fn delivery_target<DB: Dialect>(
     conn: &mut DB::Connection,
     id: DeliveryId,
 ) -> Result<Option<DeliveryTarget>, StoreError> {
     let sql = Sql::new(
-        "SELECT d.*, m.webhook_url AS target_url, m.webhook_secret AS target_secret
-         FROM webhook_deliveries d JOIN merchants m ON m.id = d.merchant_id WHERE d.id = $1",
+        "SELECT d.*, e.url AS target_url, e.status AS target_status,
+                COALESCE(e.secret, m.webhook_secret) AS target_secret,
+                e.previous_secret, e.previous_secret_expires_at
+         FROM webhook_deliveries d JOIN merchants m ON m.id = d.merchant_id
+         LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.merchant_id = d.merchant_id
+         WHERE d.id = $1",
     )
     .arg(id.to_string());
     DB::fetch_optional(conn, sql)
         .await?
         .map(|row| {
+            let status: Option<String> = row.column("target_status")?;
+            let previous: Option<String> = row.column("previous_secret")?;
+            let until: Option<i64> = row.column("previous_secret_expires_at")?;
             Ok(DeliveryTarget {
                 delivery: rows::delivery(&row)?,
                 payload: row.column("payload")?,
-                url: row.column("target_url")?,
-                secret: row.column("target_secret")?,
+                url: target_url(
+                    status.as_deref().and_then(EndpointStatus::parse),
+                    row.column("target_url")?,
+                ),
+                secrets: StoredSecrets {
+                    current: row.column("target_secret")?,
+                    previous: previous.zip(until.map(Timestamp::from_millis)),
+                },
             })
         })
         .transpose()

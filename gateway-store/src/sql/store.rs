@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway_core::clock::Timestamp;
+use gateway_core::endpoint::{EndpointPatch, EndpointWithSecret, WebhookEndpoint};
 use gateway_core::environment::Environment;
 use gateway_core::event::Event;
 use gateway_core::idempotency::IdempotencyRecord;
-use gateway_core::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
+use gateway_core::ids::{DeliveryId, EndpointId, MerchantId, OrderId, PaymentId, RefundId};
 use gateway_core::jobs::{ClaimedJob, Lease, NewJob, QueueReport};
 use gateway_core::merchant::{Merchant, NewMerchant, StoredCredential};
 use gateway_core::money::Currency;
@@ -17,7 +18,7 @@ use gateway_core::payment::{Payment, PaymentSnapshot};
 use gateway_core::refund::Refund;
 use gateway_core::stats::{StatsRows, StatsWindow};
 use gateway_core::store::{
-    DeliveryTarget, OrderFilter, Page, PageRequest, PaymentFilter, PoolStatus,
+    DeliveryFilter, DeliveryTarget, OrderFilter, Page, PageRequest, PaymentFilter, PoolStatus,
 };
 use gateway_core::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
 use gateway_core::{Store, StoreError};
@@ -25,7 +26,7 @@ use sqlx::pool::PoolConnection;
 use tokio::sync::Notify;
 
 use super::dialect::{Dialect, Fut};
-use super::{commands, queue, reads};
+use super::{commands, endpoints, queue, reads};
 
 /// A write command: runs inside the transaction the backend gives it, over arguments it may
 /// be given more than once.
@@ -159,7 +160,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn webhook_config(&self, merchant: MerchantId) -> Result<WebhookConfig, StoreError> {
-        reads::webhook_config::<B::DB>(&mut *self.read().await?, merchant)
+        endpoints::webhook_config::<B::DB>(&mut *self.read().await?, merchant)
             .await?
             .ok_or(StoreError::NotFound("Merchant"))
     }
@@ -172,7 +173,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<WebhookConfig, StoreError> {
         let args = (merchant, url.map(str::to_owned), now);
         self.backend
-            .autocommit(args, commands::set_webhook_url::<B::DB>)
+            .transact(args, endpoints::set_webhook_url::<B::DB>, false)
             .await
     }
 
@@ -185,7 +186,80 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<(), StoreError> {
         let args = (merchant, secret.to_owned(), now, idempotency.cloned());
         self.backend
-            .transact(args, commands::set_webhook_secret::<B::DB>, false)
+            .transact(args, endpoints::set_webhook_secret::<B::DB>, false)
+            .await
+    }
+
+    async fn create_endpoint(
+        &self,
+        endpoint: &EndpointWithSecret,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let args = (endpoint.clone(), idempotency.cloned());
+        self.backend
+            .transact(args, endpoints::create_endpoint::<B::DB>, false)
+            .await
+    }
+
+    async fn endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+    ) -> Result<Option<WebhookEndpoint>, StoreError> {
+        endpoints::endpoint_row::<B::DB>(&mut *self.read().await?, merchant, id, false).await
+    }
+
+    async fn list_endpoints(
+        &self,
+        merchant: MerchantId,
+        page: PageRequest,
+    ) -> Result<Page<WebhookEndpoint>, StoreError> {
+        endpoints::list_endpoints::<B::DB>(&mut *self.read().await?, merchant, page).await
+    }
+
+    async fn update_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+        patch: &EndpointPatch,
+        now: Timestamp,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        let args = (merchant, id.clone(), patch.clone(), now);
+        self.backend
+            .transact(args, endpoints::update_endpoint::<B::DB>, false)
+            .await
+    }
+
+    async fn delete_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+    ) -> Result<(), StoreError> {
+        let args = (merchant, id.clone());
+        self.backend
+            .transact(args, endpoints::delete_endpoint::<B::DB>, false)
+            .await
+    }
+
+    async fn rotate_endpoint_secret(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+        secret: &str,
+        previous_until: Timestamp,
+        now: Timestamp,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let args = (
+            merchant,
+            id.clone(),
+            secret.to_owned(),
+            previous_until,
+            now,
+            idempotency.cloned(),
+        );
+        self.backend
+            .transact(args, endpoints::rotate_endpoint_secret::<B::DB>, false)
             .await
     }
 
@@ -321,12 +395,13 @@ impl<B: Backend> Store for SqlStore<B> {
         reads::refunds::<B::DB>(&mut *self.read().await?, merchant, payment, page).await
     }
 
-    async fn list_deliveries(
+    async fn list_deliveries_matching(
         &self,
         merchant: MerchantId,
+        filter: &DeliveryFilter,
         page: PageRequest,
     ) -> Result<Page<WebhookDelivery>, StoreError> {
-        reads::deliveries::<B::DB>(&mut *self.read().await?, merchant, page).await
+        reads::deliveries::<B::DB>(&mut *self.read().await?, merchant, filter, page).await
     }
 
     async fn delivery(
