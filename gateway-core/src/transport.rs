@@ -157,8 +157,8 @@ mod reqwest_transport {
     }
 
     /// Parses a webhook URL and checks it before any connection: `http` or `https`, and unless
-    /// private targets are allowed, neither `localhost` nor an address literal that is not
-    /// globally reachable (checked after the URL parser has normalised forms such as
+    /// private targets are allowed (development), `https` only and neither `localhost` nor an
+    /// address literal that is not globally reachable (checked after the URL parser has normalised forms such as
     /// `http://2130706433/`). Host names are checked again, on every address they resolve to,
     /// when the connection is made.
     pub fn check_url(url: &str, allow_private: bool) -> Result<reqwest::Url, TransportError> {
@@ -186,6 +186,12 @@ mod reqwest_transport {
         };
         if private {
             return Err(TransportError::Refused("private address".into()));
+        }
+        // Outside development a payload travels signed but readable: only over TLS.
+        if url.scheme() != "https" {
+            return Err(TransportError::Refused(
+                "only https URLs are allowed outside development".into(),
+            ));
         }
         Ok(url)
     }
@@ -296,10 +302,19 @@ mod tests {
         }
         for url in [
             "https://example.com/hook",
-            "http://[2606:4700::1111]/",
-            "http://8.8.8.8/",
+            "https://[2606:4700::1111]/",
+            "https://8.8.8.8/",
         ] {
             assert!(check_url(url, false).is_ok(), "{url}");
+        }
+        for url in ["http://example.com/hook", "http://8.8.8.8/"] {
+            assert_eq!(
+                check_url(url, false).map(|u| u.to_string()),
+                Err(TransportError::Refused(
+                    "only https URLs are allowed outside development".into()
+                )),
+                "{url}"
+            );
         }
         assert!(check_url("http://[64:ff9b::a00:1]/", true).is_ok());
     }
