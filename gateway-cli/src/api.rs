@@ -118,6 +118,17 @@ impl ApiClient {
             .await
     }
 
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
+        self.send(reqwest::Method::PATCH, path, Some(body), None)
+            .await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Result<Value, ApiError> {
+        self.send(reqwest::Method::DELETE, path, None, None).await
+    }
+
     async fn send(
         &self,
         method: reqwest::Method,

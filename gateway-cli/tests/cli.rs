@@ -332,3 +332,44 @@ async fn listen_verifies_prints_forwards_and_restores_the_previous_url() {
         "https://merchant.example/hooks"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_endpoints_are_managed_from_the_command_line() {
+    let gw = Gateway::start().await;
+    let created = gw.json(&[
+        "webhooks",
+        "endpoints",
+        "create",
+        "--url",
+        "https://merchant.example/hooks/payments",
+        "--events",
+        "payment.success,payment.failed",
+        "--description",
+        "payments only",
+    ]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("we_"), "{created}");
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(
+        created["enabled_events"],
+        serde_json::json!(["payment.success", "payment.failed"])
+    );
+
+    let listed = gw.json(&["webhooks", "endpoints", "list"]);
+    assert_eq!(listed["total"], 1);
+    assert!(listed["data"][0].get("secret").is_none(), "shown once only");
+
+    let human = gw.run(&["webhooks", "endpoints", "rotate", &id]);
+    assert!(human.status.success());
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("signing secret (store it now"), "{text}");
+
+    let disabled = gw.json(&["webhooks", "endpoints", "update", &id, "--disable"]);
+    assert_eq!(disabled["status"], "disabled");
+    let nothing = gw.run(&["webhooks", "endpoints", "update", &id]);
+    assert!(!nothing.status.success(), "an update with no change is refused");
+
+    gw.json(&["webhooks", "endpoints", "delete", &id]);
+    let gone = gw.run(&["webhooks", "endpoints", "get", &id]);
+    assert_eq!(gone.status.code(), Some(3), "the API rejected it: not found");
+}

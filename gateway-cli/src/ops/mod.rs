@@ -1,5 +1,6 @@
 //! Operator commands over the HTTP API: one file per resource, shared output helpers here.
 
+pub mod endpoints;
 pub mod jobs;
 pub mod listen;
 pub mod orders;

@@ -1,4 +1,4 @@
-//! `gateway webhooks list|get|retry|test|config`.
+//! `gateway webhooks list|get|retry|test|config|endpoints`.
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -53,11 +53,15 @@ pub enum WebhooksCommand {
         #[arg(long)]
         clear: bool,
     },
+    /// Webhook endpoints: several URLs, each with its own secret and event filter.
+    #[command(subcommand)]
+    Endpoints(super::endpoints::EndpointsCommand),
 }
 
 pub async fn run(args: &ApiArgs, command: WebhooksCommand) -> anyhow::Result<()> {
     let api = ApiClient::new(args)?;
     match command {
+        WebhooksCommand::Endpoints(command) => super::endpoints::run(args, &api, command).await?,
         WebhooksCommand::List { paging } => {
             let value = api
                 .get(&format!(
