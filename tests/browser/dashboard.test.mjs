@@ -254,6 +254,47 @@ test('a rotated secret is shown once, then only masked', async () => {
   assert.ok(!(await page.content()).includes(shown), 'hidden again');
 });
 
+test('endpoints are added with an event filter, turned off and on, rotated and deleted, each with its own log', async () => {
+  await go(page, '#/webhooks');
+  const url = receiverUrl.replace('/hooks', '/refunds');
+  await page.locator('#endpoint-url').fill(url);
+  await page.locator('#event-all').uncheck();
+  await page.locator('input[data-event="refund.processed"]').check();
+  await page.locator('#add-endpoint').click();
+  const secret = (await page.locator('#endpoint-secret code').textContent()).trim();
+  assert.match(secret, /^whsec_[A-Za-z0-9+/=]{40,}$/);
+  const added = (await api('/webhooks/endpoints')).data.find((e) => e.url === url);
+  assert.deepEqual(added.enabled_events, ['refund.processed']);
+  assert.equal(added.secret, undefined, 'the API shows a secret only once too');
+  await page.locator('#hide-endpoint-secret').click();
+  assert.ok(!(await page.content()).includes(secret), 'the secret is gone from the page');
+
+  const actions = () => page.locator(`[data-endpoint="${added.id}"]`);
+  await actions().getByRole('button', { name: 'Disable' }).click();
+  await actions().getByRole('button', { name: 'Enable' }).waitFor(WAIT);
+  assert.equal((await api(`/webhooks/endpoints/${added.id}`)).status, 'disabled');
+  await actions().getByRole('button', { name: 'Enable' }).click();
+  await actions().getByRole('button', { name: 'Disable' }).waitFor(WAIT);
+  assert.equal((await api(`/webhooks/endpoints/${added.id}`)).status, 'enabled');
+
+  await actions().getByRole('button', { name: 'Rotate secret' }).click();
+  const rotated = (await page.locator('#endpoint-secret code').textContent()).trim();
+  assert.match(rotated, /^whsec_/);
+  assert.notEqual(rotated, secret);
+  await shot(page, 'webhook-endpoints-1440');
+  await page.locator('#hide-endpoint-secret').click();
+
+  await page.locator(`a[href="#/webhooks?endpoint_id=${added.id}"]`).click();
+  await page.locator('main h2', { hasText: `Deliveries to ${added.id}` }).waitFor(WAIT);
+  await page.locator('main p.empty', { hasText: 'No deliveries yet' }).waitFor(WAIT);
+  await page.locator('#all-deliveries').click();
+  await page.locator('main h2', { hasText: /^Deliveries$/ }).waitFor(WAIT);
+
+  await actions().getByRole('button', { name: 'Delete' }).click();
+  await eventually(async () => !(await api('/webhooks/endpoints')).data.some((e) => e.id === added.id), 'the endpoint deleted');
+  await actions().waitFor({ state: 'detached', ...WAIT });
+});
+
 test('the overview chart counts the payment and the refund', async () => {
   await go(page, '#/overview');
   const bar = page.locator('svg rect[data-status="success"]');

@@ -1,8 +1,10 @@
-// Webhooks: the endpoint URL, a test event, the signing secret (masked; revealed on request;
-// a rotated one shown once), and the delivery log with each delivery's attempts, payload and a
+// Webhooks: the default endpoint's URL, a test event, its signing secret (masked; revealed on
+// request; a rotated one shown once), every endpoint (see endpoints.js), and the delivery log
+// (of one endpoint with #/webhooks?endpoint_id=we_…) with each delivery's attempts, payload and a
 // manual retry. Lists refresh every 2 s while a delivery on screen is pending.
 
 import { h, api, query, time, relative, badge, table, dl, card, pager, field, errorSlot, copyButton } from './lib.js';
+import { endpointsCard } from './endpoints.js';
 
 const LIMIT = 20;
 const MASK = 'whsec_••••••••••••';
@@ -10,17 +12,18 @@ const MASK = 'whsec_••••••••••••';
 export default async function webhooks(route, ctx) {
   if (route.id) return detail(route.id, ctx);
   const offset = Math.max(0, parseInt(route.params.get('offset'), 10) || 0);
+  const endpoint = route.params.get('endpoint_id') || '';
   const config = await api('/webhooks/config');
   const list = h('div', { 'aria-live': 'polite' });
   let shown = null;
   let polling = false;
   const load = async () => {
-    const page = await api('/webhooks' + query({ limit: LIMIT, offset }));
+    const page = await api('/webhooks' + query({ limit: LIMIT, offset, endpoint_id: endpoint }));
     if (!ctx.alive) return false;
     const seen = JSON.stringify(page);
     if (seen !== shown) {
       shown = seen;
-      list.replaceChildren(deliveryTable(page.data, retried), pager(page, (o) => '#/webhooks' + query({ offset: o })));
+      list.replaceChildren(deliveryTable(page.data, retried), pager(page, (o) => '#/webhooks' + query({ offset: o, endpoint_id: endpoint })));
     }
     return page.data.some((d) => d.status === 'pending');
   };
@@ -34,7 +37,10 @@ export default async function webhooks(route, ctx) {
   return h('div', null,
     h('div', { class: 'head' }, h('h1', null, 'Webhooks')),
     h('div', { class: 'cols' }, endpointCard(config.webhook_url, retried), secretCard()),
-    card('Deliveries', list));
+    endpointsCard(retried),
+    card(endpoint ? `Deliveries to ${endpoint}` : 'Deliveries',
+      endpoint ? h('p', { class: 'hint' }, h('a', { href: '#/webhooks', id: 'all-deliveries' }, 'Show every endpoint\'s deliveries')) : null,
+      list));
 }
 
 function endpointCard(url, changed) {

@@ -66,6 +66,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../assets/dashboard/webhooks.js"),
     ),
     (
+        "endpoints.js",
+        JS,
+        include_str!("../../assets/dashboard/endpoints.js"),
+    ),
+    (
         "developers.js",
         JS,
         include_str!("../../assets/dashboard/developers.js"),
