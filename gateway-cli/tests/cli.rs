@@ -367,9 +367,16 @@ async fn webhook_endpoints_are_managed_from_the_command_line() {
     let disabled = gw.json(&["webhooks", "endpoints", "update", &id, "--disable"]);
     assert_eq!(disabled["status"], "disabled");
     let nothing = gw.run(&["webhooks", "endpoints", "update", &id]);
-    assert!(!nothing.status.success(), "an update with no change is refused");
+    assert!(
+        !nothing.status.success(),
+        "an update with no change is refused"
+    );
 
     gw.json(&["webhooks", "endpoints", "delete", &id]);
     let gone = gw.run(&["webhooks", "endpoints", "get", &id]);
-    assert_eq!(gone.status.code(), Some(3), "the API rejected it: not found");
+    assert_eq!(
+        gone.status.code(),
+        Some(3),
+        "the API rejected it: not found"
+    );
 }
