@@ -27,6 +27,10 @@ const SHORTEST_WAIT: Duration = Duration::from_millis(5);
 /// The longest time a delivery to a failing endpoint goes back to the queue for.
 const LONGEST_WAIT: Duration = Duration::from_secs(300);
 
+/// The longest time a delivery to an endpoint whose latest attempt succeeded goes back to the
+/// queue for, however slow its attempts in flight look (a busy machine slows them too).
+const LONGEST_HEALTHY_WAIT: Duration = Duration::from_secs(1);
+
 /// Every endpoint's slots and health, and how many endpoints are failing now.
 #[derive(Debug, Default)]
 pub(crate) struct EndpointSlots {
@@ -79,11 +83,13 @@ pub(crate) struct EndpointHealth {
 ///
 /// - A failing endpoint: about one attempt `timeout`, doubled for each of the last few failures
 ///   in a row, so a dead endpoint's backlog costs almost nothing (at most 5 min).
-/// - A healthy one: until its oldest attempt in flight should end, judged by how long its
-///   attempts typically take (at least 5 ms). An endpoint with no finished attempt yet, or
-///   whose oldest attempt has run far past the typical time, is expected to take up to
-///   `timeout`. A burst to a fast endpoint thus waits milliseconds, and a hanging endpoint's
-///   deliveries come back only when its attempts time out.
+/// - A healthy one (its latest attempt succeeded): until its oldest attempt in flight should
+///   end, judged by how long its attempts typically take; once that attempt is overdue, about
+///   as long again as it has run so far (so a stalled endpoint is not polled every few
+///   milliseconds); at least 5 ms and at most 1 s. A burst to a fast endpoint thus waits
+///   milliseconds, and no delivery to a healthy endpoint waits a timeout.
+/// - One not heard from yet (no attempt has ended): until its oldest attempt in flight would
+///   time out, so a new endpoint that hangs holds its backlog back from the start.
 pub(crate) fn busy_wait(health: EndpointHealth, timeout: Duration, jitter: f64) -> Duration {
     if health.failures_in_a_row > 0 {
         let doublings = health.failures_in_a_row.min(8) - 1;
@@ -93,16 +99,13 @@ pub(crate) fn busy_wait(health: EndpointHealth, timeout: Duration, jitter: f64) 
             .clamp(Duration::from_millis(100), LONGEST_WAIT);
     }
     let running = health.oldest_running.unwrap_or_default();
-    let expected = match health.typical {
-        // Past four typical durations (and 100 ms) the endpoint has slowed down: until its
-        // attempts end, nothing says they will end before the timeout.
-        Some(typical) if running <= typical * 4 + Duration::from_millis(100) => typical,
-        _ => timeout,
+    let (wait, longest) = match health.typical {
+        Some(typical) if running < typical => (typical - running, LONGEST_HEALTHY_WAIT),
+        Some(_) => (running, LONGEST_HEALTHY_WAIT),
+        None => (timeout.saturating_sub(running), timeout),
     };
-    expected
-        .saturating_sub(running)
-        .mul_f64(jitter)
-        .clamp(SHORTEST_WAIT, timeout.max(SHORTEST_WAIT))
+    wait.mul_f64(jitter)
+        .clamp(SHORTEST_WAIT, longest.min(timeout).max(SHORTEST_WAIT))
 }
 
 impl EndpointSlots {
@@ -226,9 +229,21 @@ mod tests {
     }
 
     #[test]
-    fn an_endpoint_slower_than_usual_or_never_heard_from_is_given_until_the_timeout() {
-        let slowed = healthy(4, 2_000);
-        assert_eq!(busy_wait(slowed, TIMEOUT, 1.0), Duration::from_secs(8));
+    fn a_healthy_endpoint_never_waits_more_than_a_second_and_a_new_one_until_its_timeout() {
+        assert_eq!(
+            busy_wait(healthy(4, 300), TIMEOUT, 1.0),
+            Duration::from_millis(300),
+            "overdue: about as long again as it has run"
+        );
+        assert_eq!(
+            busy_wait(healthy(4, 2_000), TIMEOUT, 1.0),
+            LONGEST_HEALTHY_WAIT,
+            "never more than a second while its latest attempt succeeded"
+        );
+        assert_eq!(
+            busy_wait(healthy(3_000, 100), TIMEOUT, 1.25),
+            LONGEST_HEALTHY_WAIT
+        );
         let unknown = EndpointHealth {
             failures_in_a_row: 0,
             typical: None,
