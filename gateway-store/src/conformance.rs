@@ -423,25 +423,34 @@ impl WebhookTransport for NoTransport {
     }
 }
 
+/// A seeded worker `w` over the fixture's store with `bank` on `clock`, whose webhooks go nowhere.
+fn worker_without_network(
+    f: &Fixture,
+    bank: Arc<dyn Processor>,
+    clock: &Arc<ManualClock>,
+    config: WorkerConfig,
+) -> Arc<Worker> {
+    let config = WorkerConfig {
+        id: "w".into(),
+        ..config
+    };
+    let worker = Worker::new(
+        f.store.clone(),
+        bank,
+        Arc::new(HmacSigner),
+        Arc::new(NoTransport),
+        config,
+        Arc::new(Notify::new()),
+    );
+    Arc::new(worker.with_clock(clock.clone()).with_seed(3))
+}
+
 /// See the suite list.
 pub async fn a_panicking_handler_is_retried_with_backoff_then_marked_failed(f: Fixture) {
     let id = pending_payment(&f.store, T0).await;
     let clock = Arc::new(ManualClock::new(T0));
-    let worker = Arc::new(
-        Worker::new(
-            f.store.clone(),
-            Arc::new(PanickingBank),
-            Arc::new(HmacSigner),
-            Arc::new(NoTransport),
-            WorkerConfig {
-                id: "w".into(),
-                ..WorkerConfig::default()
-            },
-            Arc::new(Notify::new()),
-        )
-        .with_clock(clock.clone())
-        .with_seed(3),
-    );
+    let worker =
+        worker_without_network(&f, Arc::new(PanickingBank), &clock, WorkerConfig::default());
     let mut runs = 0;
     for _ in 0..200 {
         runs += worker.clone().run_once().await;
@@ -501,22 +510,11 @@ pub async fn an_unavailable_or_silent_processor_is_asked_again_and_the_payment_s
     let bank = Arc::new(FlakyBank {
         calls: Default::default(),
     });
-    let worker = Arc::new(
-        Worker::new(
-            f.store.clone(),
-            bank.clone(),
-            Arc::new(HmacSigner),
-            Arc::new(NoTransport),
-            WorkerConfig {
-                id: "w".into(),
-                processor_timeout: Duration::from_millis(50),
-                ..WorkerConfig::default()
-            },
-            Arc::new(Notify::new()),
-        )
-        .with_clock(clock.clone())
-        .with_seed(3),
-    );
+    let config = WorkerConfig {
+        processor_timeout: Duration::from_millis(50),
+        ..WorkerConfig::default()
+    };
+    let worker = worker_without_network(&f, bank.clone(), &clock, config);
     for (call, status) in [(1, PaymentStatus::Pending), (2, PaymentStatus::Pending)] {
         assert_eq!(worker.clone().run_once().await, 1);
         assert_eq!(bank.calls.load(std::sync::atomic::Ordering::SeqCst), call);
