@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tests::{START, TestApp, conformance};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -102,6 +102,35 @@ conformance! {
             ["payment.success", "payment.pending", "payment.created"]
         );
         assert_eq!(page["data"][0]["payload"]["event"], "payment.success");
+    }
+
+    async fn refund_and_test_events_are_recorded_too_and_a_refused_test_records_none(backend: Backend) {
+        let app = TestApp::spawn_on(backend).await;
+        let payment = app.successful_payment(50000).await;
+        app.advance(Duration::from_secs(1));
+        let refund = app
+            .post(&format!("/api/v1/payments/{payment}/refunds"), json!({ "amount": 20000 }))
+            .await;
+        assert_eq!(refund.status, StatusCode::CREATED, "{}", refund.text);
+        app.advance(Duration::from_secs(1));
+        app.run_jobs().await;
+
+        // Without an endpoint, a test webhook is refused and records nothing.
+        let refused = app.post("/api/v1/webhooks/test", json!({})).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+        let server = receiver().await;
+        app.set_webhook_url(&format!("{}/webhook", server.uri())).await;
+        app.advance(Duration::from_secs(1));
+        let test = app.post("/api/v1/webhooks/test", json!({})).await;
+        assert_eq!(test.status, StatusCode::OK, "{}", test.text);
+
+        let page = events(&app, "?limit=3").await;
+        assert_eq!(page["total"], 6);
+        assert_eq!(
+            types(&page),
+            ["webhook.test", "refund.processed", "refund.created"]
+        );
+        assert_eq!(page["data"][1]["payload"]["data"]["refund"]["id"], refund.id().as_str());
     }
 
     async fn events_filter_by_type_and_by_created_range(backend: Backend) {
