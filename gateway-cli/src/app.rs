@@ -111,6 +111,7 @@ pub fn build(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<App> {
         delivery_timeout: config.webhook_timeout,
         lease: config.job_lease,
         shutdown_grace: config.shutdown_grace,
+        event_retention: config.event_retention,
         ..WorkerConfig::default()
     };
     Ok(App {

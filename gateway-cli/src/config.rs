@@ -80,6 +80,15 @@ pub struct Settings {
         global = true
     )]
     pub shutdown_grace_ms: u64,
+    /// How many days recorded events stay readable through the events API
+    /// (`GET /api/v1/events`) before the worker prunes them.
+    #[arg(
+        long,
+        env = "EVENT_RETENTION_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub event_retention_days: u64,
     /// What decides payment outcomes. Only `simulated` (the reference's simulated bank) exists;
     /// production must choose it explicitly, so nobody takes it for a real acquirer.
     #[arg(long, env = "PROCESSOR", global = true)]
@@ -105,6 +114,8 @@ pub struct Config {
     pub metrics: Option<MetricsListen>,
     /// See [`Settings::shutdown_grace_ms`].
     pub shutdown_grace: Duration,
+    /// See [`Settings::event_retention_days`].
+    pub event_retention: Duration,
 }
 
 /// The metrics listener's address, and whether the operator chose it (then failing to bind it
@@ -158,6 +169,9 @@ impl Settings {
         if !(100..=600_000).contains(&self.shutdown_grace_ms) {
             bail!("SHUTDOWN_GRACE_MS must be between 100 and 600000 (10 minutes)");
         }
+        if !(1..=3650).contains(&self.event_retention_days) {
+            bail!("EVENT_RETENTION_DAYS must be between 1 and 3650");
+        }
         Ok(Config {
             database_url: self.database_url,
             production,
@@ -184,6 +198,7 @@ impl Settings {
             job_lease: Duration::from_millis(self.job_lease_ms),
             metrics: metrics_listen(self.metrics_addr.as_deref())?,
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
+            event_retention: Duration::from_secs(self.event_retention_days * 24 * 3600),
         })
     }
 }
@@ -287,6 +302,28 @@ mod tests {
             development.simulation.test_mode,
             "development takes TEST_MODE"
         );
+    }
+
+    #[test]
+    fn events_are_kept_thirty_days_unless_configured_between_one_day_and_ten_years() {
+        let day = std::time::Duration::from_secs(24 * 3600);
+        assert_eq!(validate(&[]).unwrap().event_retention, 30 * day);
+        assert_eq!(
+            validate(&["--event-retention-days", "7"])
+                .unwrap()
+                .event_retention,
+            7 * day
+        );
+        for bad in ["0", "3651"] {
+            let error = format!(
+                "{:#}",
+                validate(&["--event-retention-days", bad]).unwrap_err()
+            );
+            assert!(
+                error.contains("EVENT_RETENTION_DAYS must be between"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

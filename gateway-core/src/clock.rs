@@ -55,6 +55,19 @@ impl Timestamp {
 }
 
 impl Timestamp {
+    /// Parses a time a client gave (a list filter): RFC 3339 (`2024-01-15T10:30:00Z`, any
+    /// offset) or whole Unix seconds (`1705314600`). `None` for anything else.
+    pub fn parse_client(text: &str) -> Option<Self> {
+        let at = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            OffsetDateTime::from_unix_timestamp(text.parse().ok()?).ok()?
+        } else {
+            OffsetDateTime::parse(text, &Rfc3339).ok()?
+        };
+        i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Self)
+    }
+
     /// The UTC calendar (year, month) of this instant, for card expiry checks.
     pub fn year_month(self) -> (u16, u8) {
         OffsetDateTime::from_unix_timestamp(self.as_secs())
@@ -131,6 +144,27 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_times_are_rfc3339_or_unix_seconds() {
+        let at = Timestamp::from_millis(1_705_314_600_000);
+        assert_eq!(Timestamp::parse_client("1705314600"), Some(at));
+        assert_eq!(Timestamp::parse_client("2024-01-15T10:30:00Z"), Some(at));
+        assert_eq!(
+            Timestamp::parse_client("2024-01-15T16:00:00+05:30"),
+            Some(at)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1e9",
+            "yesterday",
+            "2024-01-15",
+            "99999999999999999999",
+        ] {
+            assert_eq!(Timestamp::parse_client(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn renders_rfc3339_with_second_precision() {

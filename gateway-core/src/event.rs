@@ -1,14 +1,17 @@
-//! Events the gateway emits, and the webhook payloads they become.
+//! Events the gateway emits, the webhook payloads they become, and the record of them the
+//! events API shows.
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::clock::Timestamp;
-use crate::ids::{DeliveryId, MerchantId};
+use crate::ids::{DeliveryId, EventId, MerchantId};
 use crate::payment::Payment;
 use crate::refund::Refund;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {
     /// A payment row was created.
     #[serde(rename = "payment.created")]
@@ -64,11 +67,13 @@ impl EventType {
     }
 }
 
-/// An event to record with the state change that caused it. The store turns it into a delivery
-/// row and a delivery job per matching endpoint (see [`crate::endpoint::fan_out`]) in the same
-/// transaction.
+/// An event to record with the state change that caused it. The store writes it as an `events`
+/// row (whether or not any endpoint wants it) and turns it into a delivery row and a delivery
+/// job per matching endpoint (see [`crate::endpoint::fan_out`]), in the same transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// The event's id (`evt_…`), shown by the events API; its deliveries refer to it.
+    pub id: EventId,
     /// The delivery's id, should one be created (also the `webhook-id` header).
     pub delivery_id: DeliveryId,
     /// Whose event it is.
@@ -117,6 +122,7 @@ impl Event {
             data,
         };
         Event {
+            id: EventId::generate(),
             delivery_id: uuid::Uuid::new_v4(),
             merchant_id,
             event_type,
@@ -154,6 +160,50 @@ impl Event {
     }
 }
 
+/// An event as recorded, kept for the retention period and shown by the events API.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordedEvent {
+    /// `evt_` + 16 alphanumerics.
+    pub id: EventId,
+    /// Whose event it is; never shown.
+    #[serde(skip)]
+    pub merchant_id: MerchantId,
+    /// What happened, e.g. `payment.success`.
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// When it happened.
+    pub created_at: Timestamp,
+    /// The webhook body, byte for byte as its deliveries sent and signed it (so a receiver may
+    /// check a signature against a re-fetched event).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub payload: Box<RawValue>,
+}
+
+impl RecordedEvent {
+    /// An event read back from storage; `None` if the stored payload is not JSON.
+    pub fn from_stored(
+        id: EventId,
+        merchant_id: MerchantId,
+        event_type: EventType,
+        payload: String,
+        created_at: Timestamp,
+    ) -> Option<Self> {
+        Some(Self {
+            id,
+            merchant_id,
+            event_type,
+            created_at,
+            payload: RawValue::from_string(payload).ok()?,
+        })
+    }
+
+    /// The exact payload text.
+    pub fn payload_text(&self) -> &str {
+        self.payload.get()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +232,37 @@ mod tests {
         assert!(event.payload.starts_with(&prefix), "{}", event.payload);
         let parsed: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
         assert_eq!(parsed["data"]["payment"]["amount"], 50_000);
+    }
+
+    #[test]
+    fn a_recorded_event_shows_its_payload_byte_for_byte() {
+        let now = Timestamp::from_millis(1_705_314_600_000);
+        let event = Event::test(uuid::Uuid::nil(), now);
+        let recorded = RecordedEvent::from_stored(
+            event.id.clone(),
+            event.merchant_id,
+            event.event_type,
+            event.payload.clone(),
+            event.created_at,
+        )
+        .unwrap();
+        let shown = serde_json::to_string(&recorded).unwrap();
+        assert_eq!(
+            shown,
+            format!(
+                r#"{{"id":"{}","type":"webhook.test","created_at":"2024-01-15T10:30:00Z","payload":{}}}"#,
+                event.id, event.payload
+            )
+        );
+        assert!(
+            RecordedEvent::from_stored(
+                event.id,
+                event.merchant_id,
+                event.event_type,
+                "{".into(),
+                now
+            )
+            .is_none()
+        );
     }
 }

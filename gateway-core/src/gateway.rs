@@ -7,6 +7,7 @@ use crate::endpoint::{
     CreateEndpoint, EndpointWithSecret, RotatedEndpointSecret, UpdateEndpoint, WebhookEndpoint,
 };
 use crate::error::GatewayError;
+use crate::event::RecordedEvent;
 use crate::idempotency::{IdempotencyKey, Idempotent};
 use crate::ids::MerchantId;
 use crate::ids::OrderId;
@@ -82,6 +83,17 @@ pub struct CreateRefund {
     /// Why.
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// `GET /api/v1/events`'s filters, as the client sent them (checked by the gateway).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListEvents {
+    /// Only this event type, e.g. `payment.success`.
+    pub event_type: Option<String>,
+    /// Only events created at or after this time (RFC 3339 or Unix seconds).
+    pub from: Option<String>,
+    /// Only events created at or before this time, to the second (RFC 3339 or Unix seconds).
+    pub to: Option<String>,
 }
 
 /// `PUT /api/v1/webhooks/config`.
@@ -278,6 +290,20 @@ pub trait Gateway: Send + Sync + 'static {
         merchant: MerchantId,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
+
+    /// Recorded events (of one type, created in a range, if given), newest first.
+    async fn list_events(
+        &self,
+        merchant: MerchantId,
+        filter: ListEvents,
+        page: PageRequest,
+    ) -> Result<Page<RecordedEvent>, GatewayError>;
+    /// One recorded event, with the exact payload its deliveries signed.
+    async fn get_event(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+    ) -> Result<RecordedEvent, GatewayError>;
 
     /// Adds a webhook endpoint; the answer is the one place its secret is shown.
     async fn create_endpoint(

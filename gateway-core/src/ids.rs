@@ -1,5 +1,5 @@
-//! Identifiers: prefixed random ids for orders, payments, refunds and webhook endpoints; UUIDs
-//! for the rest.
+//! Identifiers: prefixed random ids for orders, payments, refunds, webhook endpoints and events;
+//! UUIDs for the rest.
 
 use std::fmt;
 
@@ -72,6 +72,12 @@ prefixed_id!(
     "we_"
 );
 
+prefixed_id!(
+    /// An event's id: `evt_` + 16 alphanumerics.
+    EventId,
+    "evt_"
+);
+
 /// A merchant's id (a UUID, as in the reference).
 pub type MerchantId = Uuid;
 
@@ -107,9 +113,10 @@ mod tests {
             PaymentId::generate().0,
             RefundId::generate().0,
             EndpointId::generate().0,
+            EventId::generate().0,
         ] {
             let (prefix, rest) = id.split_once('_').expect("prefix");
-            assert!(["order", "pay", "rfnd", "we"].contains(&prefix));
+            assert!(["order", "pay", "rfnd", "we", "evt"].contains(&prefix));
             assert_eq!(rest.len(), 16);
             assert!(rest.bytes().all(|b| b.is_ascii_alphanumeric()));
         }

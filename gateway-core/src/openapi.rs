@@ -13,7 +13,7 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::clock::Timestamp;
-use crate::ids::{EndpointId, ID_RANDOM_LEN, OrderId, PaymentId, RefundId};
+use crate::ids::{EndpointId, EventId, ID_RANDOM_LEN, OrderId, PaymentId, RefundId};
 use crate::money::{Amount, CURRENCIES, Currency};
 
 impl PartialSchema for Amount {
@@ -91,6 +91,7 @@ prefixed_id_schema!(OrderId, "An order", "order_NXhj67fGH2jk9mPq");
 prefixed_id_schema!(PaymentId, "A payment", "pay_H8sK3jD9s2L1pQr4");
 prefixed_id_schema!(RefundId, "A refund", "rfnd_K9pL2mN4oQ5r6St7");
 prefixed_id_schema!(EndpointId, "A webhook endpoint", "we_Q2w3E4r5T6y7U8i9");
+prefixed_id_schema!(EventId, "An event", "evt_R7t8Y9u0I1o2P3a4");
 
 /// A card expiry month or year: clients send either a number or a string of digits.
 pub(crate) fn integer_or_digits() -> RefOr<Schema> {

@@ -25,7 +25,7 @@ use crate::processor::{Processor, ProcessorError};
 use crate::refund::RefundStatus;
 use crate::request_id;
 use crate::signer::WebhookSigner;
-use crate::store::{Store, StoreError};
+use crate::store::{PruneBefore, Store, StoreError};
 use crate::transport::{TransportError, WebhookRequest, WebhookTransport};
 use crate::webhook::{DeliveryAttempt, DeliveryStatus, RetrySchedule, cap_body};
 
@@ -72,7 +72,9 @@ pub struct WorkerConfig {
     pub heartbeat_interval: Duration,
     /// How long completed jobs are kept before pruning (failed ones are kept for inspection).
     pub completed_job_retention: Duration,
-    /// How often the worker prunes completed jobs and expired idempotency keys.
+    /// How long recorded events stay readable through the events API before pruning.
+    pub event_retention: Duration,
+    /// How often the worker prunes completed jobs, expired idempotency keys and old events.
     pub prune_interval: Duration,
 }
 
@@ -91,10 +93,14 @@ impl Default for WorkerConfig {
             shutdown_grace: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(5),
             completed_job_retention: Duration::from_secs(7 * 24 * 3600),
+            event_retention: DEFAULT_EVENT_RETENTION,
             prune_interval: Duration::from_secs(600),
         }
     }
 }
+
+/// How long events are kept by default (as Stripe keeps them: 30 days).
+pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The job runner over a [`Store`].
 pub struct Worker {
@@ -500,16 +506,28 @@ impl Worker {
         busy_wait(health, self.config.delivery_timeout, jitter)
     }
 
-    /// Deletes old completed jobs and expired idempotency keys, a bounded batch at a time.
+    /// Deletes old completed jobs, expired idempotency keys and events past their retention,
+    /// a bounded batch at a time.
     pub async fn prune(&self) {
         let now = self.clock.now();
-        let before = Timestamp::from_millis(now.as_millis().saturating_sub(
-            i64::try_from(self.config.completed_job_retention.as_millis()).unwrap_or(i64::MAX),
-        ));
-        match self.store.prune(before, now, 10_000).await {
+        let ago = |retention: Duration| {
+            Timestamp::from_millis(
+                now.as_millis()
+                    .saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX)),
+            )
+        };
+        let before = PruneBefore {
+            completed_jobs: ago(self.config.completed_job_retention),
+            events: ago(self.config.event_retention),
+            now,
+        };
+        match self.store.prune(before, 10_000).await {
             Ok(0) => {}
             Ok(pruned) => {
-                tracing::info!(pruned, "pruned completed jobs and expired idempotency keys")
+                tracing::info!(
+                    pruned,
+                    "pruned completed jobs, expired idempotency keys and old events"
+                )
             }
             Err(e) => tracing::warn!(error = %e, "pruning failed"),
         }

@@ -14,13 +14,13 @@ use crate::endpoint::{
     SECRET_ROTATION_OVERLAP, UpdateEndpoint, WebhookEndpoint,
 };
 use crate::error::GatewayError;
-use crate::event::{Event, EventType};
+use crate::event::{Event, EventType, RecordedEvent};
 use crate::gateway::{
     CapturePayment, CheckoutOrder, CheckoutPayment, CreateOrder, CreatePayment, CreateRefund,
-    Gateway, Health, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
+    Gateway, Health, ListEvents, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
 };
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Idempotent};
-use crate::ids::{EndpointId, MerchantId, OrderId, PaymentId, RefundId};
+use crate::ids::{EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId};
 use crate::instrument::{validate_card, validate_vpa, vpa_verdict};
 use crate::jobs::{JobStats, NewJob};
 use crate::merchant::{SecretHasher, StoredCredential, generate_webhook_secret};
@@ -33,7 +33,7 @@ use crate::refund::{Refund, RefundStatus};
 use crate::signer::CheckoutResult;
 use crate::stats::{PaymentStats, StatsRange};
 use crate::store::{
-    DeliveryFilter, OrderFilter, Page, PageRequest, PaymentFilter, Store, StoreError,
+    DeliveryFilter, EventFilter, OrderFilter, Page, PageRequest, PaymentFilter, Store, StoreError,
 };
 use crate::webhook::{
     DeliveryDetail, DeliveryScheduled, DeliveryStatus, WebhookConfig, WebhookDelivery,
@@ -217,6 +217,41 @@ fn optional_text(value: Option<String>, field: &str) -> Result<Option<String>, G
         )),
         other => Ok(other),
     }
+}
+
+/// Checks the events list's filters: a known event type, times in RFC 3339 or Unix seconds,
+/// `from` not after `to`. `to` covers its whole second, as `created_at` is shown to the second.
+fn event_filter(query: ListEvents) -> Result<EventFilter, GatewayError> {
+    let time = |text: Option<String>, field: &str| {
+        text.map(|t| {
+            Timestamp::parse_client(&t).ok_or_else(|| {
+                GatewayError::bad_request(format!(
+                    "{field} must be an RFC 3339 time or Unix seconds"
+                ))
+            })
+        })
+        .transpose()
+    };
+    let event_type = query
+        .event_type
+        .map(|name| {
+            EventType::parse(&name)
+                .ok_or_else(|| GatewayError::bad_request("type is not a known event type"))
+        })
+        .transpose()?;
+    let from = time(query.from, "from")?;
+    let to = time(query.to, "to")?;
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(GatewayError::bad_request("from must not be after to"));
+    }
+    Ok(EventFilter {
+        event_type,
+        created_from: from,
+        created_before: to
+            .map(|t| Timestamp::from_millis(t.as_secs().saturating_add(1).saturating_mul(1000))),
+    })
 }
 
 /// What a missing endpoint is called in a 404.
@@ -677,6 +712,32 @@ impl Gateway for GatewayService {
             .await?;
         self.jobs_enqueued.notify_one();
         Ok(outcome)
+    }
+
+    async fn list_events(
+        &self,
+        merchant: MerchantId,
+        filter: ListEvents,
+        page: PageRequest,
+    ) -> Result<Page<RecordedEvent>, GatewayError> {
+        let filter = event_filter(filter)?;
+        Ok(self
+            .store
+            .list_events(merchant, &filter, Self::page(page)?)
+            .await?)
+    }
+
+    async fn get_event(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+    ) -> Result<RecordedEvent, GatewayError> {
+        // A malformed id cannot exist, so it answers 404 like another merchant's.
+        let id = EventId::parse(id).ok_or(GatewayError::NotFound("Event"))?;
+        self.store
+            .event(merchant, &id)
+            .await?
+            .ok_or(GatewayError::NotFound("Event"))
     }
 
     async fn create_endpoint(

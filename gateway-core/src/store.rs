@@ -17,9 +17,9 @@ use crate::clock::Timestamp;
 use crate::endpoint::{EndpointPatch, EndpointWithSecret, StoredSecrets, WebhookEndpoint};
 use crate::environment::Environment;
 use crate::error::Refusal;
-use crate::event::{Event, EventType};
+use crate::event::{Event, EventType, RecordedEvent};
 use crate::idempotency::IdempotencyRecord;
-use crate::ids::{DeliveryId, EndpointId, MerchantId, OrderId, PaymentId, RefundId};
+use crate::ids::{DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId};
 use crate::jobs::{ClaimedJob, JobCounts, Lease, NewJob, QueueReport};
 use crate::merchant::{Merchant, NewMerchant, StoredCredential};
 use crate::money::Currency;
@@ -111,6 +111,28 @@ pub struct DeliveryFilter {
     pub endpoint_id: Option<EndpointId>,
     /// Only this event type.
     pub event: Option<EventType>,
+}
+
+/// Filters for listing events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only this event type.
+    pub event_type: Option<EventType>,
+    /// Only events created at or after this time.
+    pub created_from: Option<Timestamp>,
+    /// Only events created before this time.
+    pub created_before: Option<Timestamp>,
+}
+
+/// What the worker's prune removes: what is older than its retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneBefore {
+    /// Jobs completed before this time.
+    pub completed_jobs: Timestamp,
+    /// Events created before this time.
+    pub events: Timestamp,
+    /// Idempotency records expired by this time (now).
+    pub now: Timestamp,
 }
 
 /// Where and how to deliver a webhook: the delivery with its endpoint's current settings.
@@ -370,6 +392,20 @@ pub trait Store: Send + Sync + 'static {
         event: &Event,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
+    /// The merchant's recorded events that pass `filter`, newest first (latest recorded first
+    /// among events of the same instant).
+    async fn list_events(
+        &self,
+        merchant: MerchantId,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<RecordedEvent>, StoreError>;
+    /// One of the merchant's recorded events.
+    async fn event(
+        &self,
+        merchant: MerchantId,
+        id: &EventId,
+    ) -> Result<Option<RecordedEvent>, StoreError>;
     /// What a delivery job needs: the delivery, payload, its endpoint's URL and secrets.
     async fn delivery_target(&self, id: DeliveryId) -> Result<Option<DeliveryTarget>, StoreError>;
 
@@ -446,15 +482,11 @@ pub trait Store: Send + Sync + 'static {
     async fn subscribe_jobs(&self, _wake: Arc<Notify>) -> Result<(), StoreError> {
         Ok(())
     }
-    /// Deletes up to `limit` jobs completed before `completed_before` and up to `limit`
-    /// idempotency records expired by `now`, so the queue and key tables do not grow forever.
-    /// Failed jobs, deliveries and their attempt logs are kept. Returns how many rows went.
-    async fn prune(
-        &self,
-        completed_before: Timestamp,
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<u64, StoreError>;
+    /// Deletes up to `limit` jobs completed before `before.completed_jobs`, up to `limit`
+    /// idempotency records expired by `before.now` and up to `limit` events created before
+    /// `before.events`, so the queue, key and event tables do not grow forever. Failed jobs,
+    /// deliveries and their attempt logs are kept. Returns how many rows went.
+    async fn prune(&self, before: PruneBefore, limit: u32) -> Result<u64, StoreError>;
     /// Records that `worker` is alive.
     async fn heartbeat(&self, worker: &str, now: Timestamp) -> Result<(), StoreError>;
     /// The latest heartbeat of any worker.

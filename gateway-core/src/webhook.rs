@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::error::Refusal;
-use crate::ids::{DeliveryId, EndpointId, MerchantId};
+use crate::ids::{DeliveryId, EndpointId, EventId, MerchantId};
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,6 +81,9 @@ pub struct WebhookDelivery {
     /// The endpoint it goes to (`null` for deliveries made before endpoints existed to a
     /// merchant without a webhook URL).
     pub endpoint_id: Option<EndpointId>,
+    /// The event it carries (`GET /api/v1/events/{id}`); `null` for deliveries made before
+    /// events were recorded.
+    pub event_id: Option<EventId>,
     /// Event name, e.g. `payment.success`.
     pub event: String,
     /// The exact JSON sent.

@@ -207,6 +207,13 @@ pub struct ListQuery {
     pub endpoint_id: Option<String>,
     /// Webhook deliveries: only this event type.
     pub event: Option<String>,
+    /// Events: only this event type.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// Events: only those created at or after this time.
+    pub from: Option<String>,
+    /// Events: only those created at or before this time.
+    pub to: Option<String>,
 }
 
 impl ListQuery {

@@ -46,6 +46,8 @@ pub fn openapi() -> OpenApi {
         (name = "payments", description = "Payments against orders, their capture and refunds."),
         (name = "refunds", description = "Refunds across payments."),
         (name = "webhooks", description = "Webhook deliveries, their retries, URL and secret."),
+        (name = "events", description = "What happened, kept for 30 days by default: the \
+            events behind webhook deliveries, with their exact signed payloads."),
         (name = "stats", description = "Aggregates for the dashboard: payments over time, success \
             rate, refunds, webhook health."),
         (name = "checkout", description = "What the hosted checkout page calls from the browser, \

@@ -21,9 +21,10 @@ use axum::http::{Method, Request, StatusCode, header};
 use gateway_core::endpoint::{
     CreateEndpoint, EndpointWithSecret, RotatedEndpointSecret, UpdateEndpoint, WebhookEndpoint,
 };
+use gateway_core::event::RecordedEvent;
 use gateway_core::gateway::{
     CapturePayment, CheckoutOrder, CheckoutPayment, CreateOrder, CreatePayment, CreateRefund,
-    Health, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
+    Health, ListEvents, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
 };
 use gateway_core::ids::MerchantId;
 use gateway_core::jobs::JobStats;
@@ -202,6 +203,17 @@ impl Gateway for Unavailable {
         _: CreateEndpoint,
         _: Option<IdempotencyKey>,
     ) -> Result<Idempotent<EndpointWithSecret>> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn list_events(
+        &self,
+        _: MerchantId,
+        _: ListEvents,
+        _: PageRequest,
+    ) -> Result<Page<RecordedEvent>> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn get_event(&self, _: MerchantId, _: &str) -> Result<RecordedEvent> {
         Err(GatewayError::Unavailable)
     }
     async fn list_endpoints(&self, _: MerchantId, _: PageRequest) -> Result<Page<WebhookEndpoint>> {

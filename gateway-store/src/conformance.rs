@@ -34,7 +34,7 @@ use gateway_core::money::{Amount, Currency};
 use gateway_core::order::{Order, OrderStatus};
 use gateway_core::payment::{Payment, PaymentOutcome, PaymentStatus};
 use gateway_core::refund::Refund;
-use gateway_core::store::{DeliveryFilter, PageRequest};
+use gateway_core::store::{DeliveryFilter, EventFilter, PageRequest, PruneBefore};
 use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse, WebhookTransport};
 use gateway_core::{
     HmacSigner, JobRunner, ManualClock, Processor, ProcessorError, Store, StoreError, Timestamp,
@@ -611,14 +611,19 @@ pub async fn pruning_removes_old_completed_jobs_and_expired_keys_only(f: Fixture
         .unwrap();
 
     let day = Duration::from_secs(24 * 3600);
+    let before = |completed_jobs, now| PruneBefore {
+        completed_jobs,
+        events: T0,
+        now,
+    };
     assert_eq!(
-        f.store.prune(T0, T0.plus(day / 2), 100).await,
+        f.store.prune(before(T0, T0.plus(day / 2)), 100).await,
         Ok(0),
         "nothing is old enough yet"
     );
     assert_eq!(
         f.store
-            .prune(T0.plus(Duration::from_secs(1)), T0.plus(day), 100)
+            .prune(before(T0.plus(Duration::from_secs(1)), T0.plus(day)), 100)
             .await,
         Ok(2),
         "one completed job, one expired key"
@@ -1002,6 +1007,172 @@ pub async fn events_fan_out_to_matching_enabled_endpoints_signed_with_their_secr
     );
 }
 
+/// See the suite list. An event is recorded by the command that records its state change, in
+/// its transaction, whether or not an endpoint wants it; a refused command records none.
+pub async fn events_are_recorded_in_their_commands_transaction_and_pruned_by_age(f: Fixture) {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    let page = PageRequest {
+        limit: 100,
+        offset: 0,
+    };
+    let order = new_order();
+    f.store.create_order(&order, None).await.unwrap();
+    let payment = Payment::new_pending(
+        merchant,
+        order.id.clone(),
+        order.amount,
+        order.currency,
+        StoredInstrument::Upi { vpa: "a@b".into() },
+        T0,
+    );
+    let job = NewJob::process_payment(&payment.id, None, T0);
+    let events = [
+        Event::payment(EventType::PaymentCreated, &payment, T0),
+        Event::payment(EventType::PaymentPending, &payment, T0),
+    ];
+    f.store
+        .create_payment(&payment, &job, &events, None)
+        .await
+        .unwrap();
+
+    // No endpoint: no delivery, but both events, the later-recorded first.
+    assert_eq!(
+        f.store.list_deliveries(merchant, page).await.unwrap().total,
+        0
+    );
+    let listed = f
+        .store
+        .list_events(merchant, &EventFilter::default(), page)
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 2);
+    let ids: Vec<_> = listed.data.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids, [events[1].id.clone(), events[0].id.clone()]);
+    let pending = f
+        .store
+        .event(merchant, &events[1].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.payload_text(), events[1].payload, "the exact bytes");
+    assert_eq!(pending.event_type, EventType::PaymentPending);
+    assert_eq!(pending.created_at, T0);
+    let stranger = uuid::Uuid::new_v4();
+    assert_eq!(
+        f.store
+            .event(stranger, &events[1].id)
+            .await
+            .unwrap()
+            .map(|e| e.id),
+        None
+    );
+
+    // A refused command (a second live payment of the order; a test event without an
+    // endpoint) records no event.
+    let second = Payment::new_pending(
+        merchant,
+        order.id.clone(),
+        order.amount,
+        order.currency,
+        StoredInstrument::Upi { vpa: "a@b".into() },
+        T0,
+    );
+    let refused = [Event::payment(EventType::PaymentCreated, &second, T0)];
+    assert!(matches!(
+        f.store
+            .create_payment(
+                &second,
+                &NewJob::process_payment(&second.id, None, T0),
+                &refused,
+                None
+            )
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        f.store
+            .create_test_delivery(&Event::test(merchant, T0), None)
+            .await,
+        Err(StoreError::Refused(Refusal::WebhookUrlMissing))
+    ));
+    assert_eq!(
+        f.store
+            .list_events(merchant, &EventFilter::default(), page)
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+
+    // Filters: by type, and by a range [from, before).
+    let later = T0.plus(Duration::from_secs(10));
+    let other_order = new_order();
+    f.store.create_order(&other_order, None).await.unwrap();
+    let third = Payment::new_pending(
+        merchant,
+        other_order.id,
+        other_order.amount,
+        other_order.currency,
+        StoredInstrument::Upi { vpa: "a@b".into() },
+        later,
+    );
+    let third_events = [Event::payment(EventType::PaymentCreated, &third, later)];
+    f.store
+        .create_payment(
+            &third,
+            &NewJob::process_payment(&third.id, None, later),
+            &third_events,
+            None,
+        )
+        .await
+        .unwrap();
+    let count = |filter: EventFilter| {
+        let store = f.store.clone();
+        async move {
+            store
+                .list_events(merchant, &filter, page)
+                .await
+                .unwrap()
+                .total
+        }
+    };
+    let of_type = EventFilter {
+        event_type: Some(EventType::PaymentCreated),
+        ..EventFilter::default()
+    };
+    assert_eq!(count(of_type).await, 2);
+    let from_t0 = EventFilter {
+        created_from: Some(T0),
+        created_before: Some(T0.plus(Duration::from_millis(1))),
+        ..EventFilter::default()
+    };
+    assert_eq!(count(from_t0).await, 2);
+    let after_t0 = EventFilter {
+        created_from: Some(T0.plus(Duration::from_millis(1))),
+        ..EventFilter::default()
+    };
+    assert_eq!(count(after_t0).await, 1, "only the later payment's");
+
+    // Pruning removes events older than the cut-off only.
+    let prune = |events| PruneBefore {
+        completed_jobs: T0,
+        events,
+        now: T0,
+    };
+    assert_eq!(f.store.prune(prune(T0), 100).await, Ok(0));
+    assert_eq!(
+        f.store
+            .prune(prune(T0.plus(Duration::from_millis(1))), 100)
+            .await,
+        Ok(2)
+    );
+    assert_eq!(
+        count(EventFilter::default()).await,
+        1,
+        "the later one stays"
+    );
+}
+
 /// Instantiates every test of the suite as a `#[tokio::test]` over `$factory` (an expression of
 /// a type implementing [`StoreFactory`](crate::conformance::StoreFactory)).
 #[macro_export]
@@ -1026,6 +1197,7 @@ macro_rules! store_conformance_suite {
             jobs_carry_the_request_id_they_were_enqueued_under,
             concurrent_creations_never_exceed_sixteen_endpoints,
             events_fan_out_to_matching_enabled_endpoints_signed_with_their_secrets,
+            events_are_recorded_in_their_commands_transaction_and_pruned_by_age,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {$(

@@ -4,8 +4,9 @@
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
+use gateway_core::event::{EventType, RecordedEvent};
 use gateway_core::idempotency::IdempotencyRecord;
-use gateway_core::ids::{EndpointId, OrderId, PaymentId, RefundId};
+use gateway_core::ids::{EndpointId, EventId, OrderId, PaymentId, RefundId};
 use gateway_core::jobs::{ClaimedJob, JobKind, Lease};
 use gateway_core::merchant::Merchant;
 use gateway_core::money::{Amount, Currency};
@@ -184,6 +185,7 @@ pub(crate) fn delivery(row: &impl ReadRow) -> Result<WebhookDelivery, StoreError
         id: uuid(row, "id")?,
         merchant_id: uuid(row, "merchant_id")?,
         endpoint_id: get::<Option<String>, _>(row, "endpoint_id")?.map(EndpointId::from_trusted),
+        event_id: get::<Option<String>, _>(row, "event_id")?.map(EventId::from_trusted),
         event: get(row, "event")?,
         payload: serde_json::from_str(&get::<String, _>(row, "payload")?)
             .map_err(|_| corrupt("payload"))?,
@@ -197,6 +199,20 @@ pub(crate) fn delivery(row: &impl ReadRow) -> Result<WebhookDelivery, StoreError
         duration_ms: get(row, "duration_ms")?,
         error: get(row, "error")?,
     })
+}
+
+/// An `events` row.
+pub(crate) fn event(row: &impl ReadRow) -> Result<RecordedEvent, StoreError> {
+    let event_type =
+        EventType::parse(&get::<String, _>(row, "type")?).ok_or_else(|| corrupt("event type"))?;
+    RecordedEvent::from_stored(
+        EventId::from_trusted(get(row, "id")?),
+        uuid(row, "merchant_id")?,
+        event_type,
+        get(row, "payload")?,
+        ts(row, "created_at")?,
+    )
+    .ok_or_else(|| corrupt("event payload"))
 }
 
 /// A `webhook_attempts` row.

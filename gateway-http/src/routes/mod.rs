@@ -4,6 +4,7 @@ mod checkout;
 mod dashboard;
 mod docs;
 mod endpoints;
+mod events;
 mod orders;
 mod payments;
 mod refunds;
@@ -63,6 +64,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(refunds::routes())
         .merge(webhooks::routes())
         .merge(endpoints::routes())
+        .merge(events::routes())
         .merge(stats::routes())
         .merge(system::routes())
         .merge(checkout::routes())

@@ -19,7 +19,7 @@ use gateway_core::webhook::DeliveryStatus;
 
 use super::dialect::Fut;
 use super::endpoints::subscriptions;
-use super::outbox::{claim_idempotency_key, complete_leased_job, push_deliveries, push_job};
+use super::outbox::{claim_idempotency_key, complete_leased_job, push_events, push_job};
 use super::{Batch, Dialect, Sql, reads};
 use crate::rows::{self, Column};
 
@@ -195,7 +195,7 @@ pub(crate) fn create_payment<'c, DB: Dialect>(
             payment.created_at,
         );
         push_job::<DB>(&mut batch, job, payment.created_at);
-        push_deliveries::<DB>(&mut batch, &fan_out(events, &endpoints));
+        push_events::<DB>(&mut batch, events, &fan_out(events, &endpoints));
         DB::execute_batch(conn, batch).await.map(|_| ())
     })
 }
@@ -266,7 +266,7 @@ pub(crate) fn create_refund<'c, DB: Dialect>(
             .arg(refund.status.as_str())
             .arg(refund.created_at.as_millis());
         push_job::<DB>(&mut batch, job, refund.created_at);
-        push_deliveries::<DB>(&mut batch, &fan_out(events, &endpoints));
+        push_events::<DB>(&mut batch, events, &fan_out(events, &endpoints));
         DB::execute_batch(conn, batch).await.map(|_| ())
     })
 }
@@ -324,7 +324,8 @@ pub(crate) fn retry_delivery<'c, DB: Dialect>(
     })
 }
 
-/// Creates a delivery and its job for a test event to each enabled endpoint; refused without one.
+/// Records a test event and creates a delivery and its job for it to each enabled endpoint;
+/// refused (recording nothing) without one.
 pub(crate) fn create_test_delivery<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
     (event, idem): &'c (Event, Option<IdempotencyRecord>),
@@ -334,7 +335,8 @@ pub(crate) fn create_test_delivery<'c, DB: Dialect>(
         claim_idempotency_key::<DB>(conn, &merchant.to_string(), idem.as_ref()).await?;
         let endpoints = subscriptions::<DB>(conn, merchant).await?;
         let mut batch = DB::Batch::default();
-        push_deliveries::<DB>(&mut batch, &fan_out_test(event, &endpoints)?);
+        let deliver = fan_out_test(event, &endpoints)?;
+        push_events::<DB>(&mut batch, std::slice::from_ref(event), &deliver);
         DB::execute_batch(conn, batch).await.map(|_| ())
     })
 }
@@ -371,7 +373,7 @@ pub(crate) fn settle_payment<'c, DB: Dialect>(
                 settled.updated_at,
             );
         }
-        push_deliveries::<DB>(&mut batch, &fan_out(events, &endpoints));
+        push_events::<DB>(&mut batch, events, &fan_out(events, &endpoints));
         DB::execute_batch(conn, batch).await?;
         Ok(true)
     })
@@ -402,7 +404,7 @@ pub(crate) fn settle_refund<'c, DB: Dialect>(
         }
         let endpoints = subscriptions::<DB>(conn, settled.merchant_id).await?;
         let mut batch = DB::Batch::default();
-        push_deliveries::<DB>(&mut batch, &fan_out(events, &endpoints));
+        push_events::<DB>(&mut batch, events, &fan_out(events, &endpoints));
         DB::execute_batch(conn, batch).await?;
         Ok(true)
     })

@@ -14,6 +14,7 @@
 mod commands;
 mod dialect;
 mod endpoints;
+mod events;
 mod outbox;
 mod queue;
 mod reads;

@@ -1,9 +1,10 @@
 //! Statements every write command shares, run inside its transaction: the idempotency record,
-//! jobs, events → deliveries + delivery jobs, and lease-checked job completion.
+//! jobs, events → event rows + deliveries + delivery jobs, and lease-checked job completion.
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
 use gateway_core::endpoint::PlannedDelivery;
+use gateway_core::event::Event;
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::jobs::{JobStatus, Lease, NewJob};
 use gateway_core::webhook::DeliveryStatus;
@@ -57,22 +58,37 @@ pub(crate) fn push_job<DB: Dialect>(batch: &mut DB::Batch, job: &NewJob, now: Ti
         .arg(job.request_id.clone());
 }
 
-/// Appends a pending delivery and its job, due now, for each delivery core planned (see
+/// Appends the record of each of `events` (whether or not an endpoint wants it), then a pending
+/// delivery and its job, due now, for each delivery core planned for them (see
 /// [`fan_out`](gateway_core::endpoint::fan_out)). Returns how many jobs that enqueues.
-pub(crate) fn push_deliveries<DB: Dialect>(
+pub(crate) fn push_events<DB: Dialect>(
     batch: &mut DB::Batch,
+    events: &[Event],
     deliver: &[PlannedDelivery<'_>],
 ) -> usize {
+    for event in events {
+        batch
+            .push(
+                "INSERT INTO events (id, merchant_id, type, payload, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .arg(event.id.to_string())
+            .arg(event.merchant_id.to_string())
+            .arg(event.event_type.as_str())
+            .arg(event.payload.clone())
+            .arg(event.created_at.as_millis());
+    }
     for planned in deliver {
         let event = planned.event;
         batch
             .push(
-                "INSERT INTO webhook_deliveries (id, merchant_id, endpoint_id, event, payload, status, attempts, next_retry_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $7)",
+                "INSERT INTO webhook_deliveries (id, merchant_id, endpoint_id, event_id, event, payload, status, attempts, next_retry_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $8)",
             )
             .arg(planned.delivery_id.to_string())
             .arg(event.merchant_id.to_string())
             .arg(planned.endpoint_id.to_string())
+            .arg(event.id.to_string())
             .arg(event.event_type.as_str())
             .arg(event.payload.clone())
             .arg(DeliveryStatus::Pending.as_str())

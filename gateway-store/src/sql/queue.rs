@@ -4,10 +4,11 @@
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
 use gateway_core::jobs::{JobStatus, Lease};
+use gateway_core::store::PruneBefore;
 
 use super::dialect::Fut;
 use super::outbox::complete_leased_job;
-use super::{Dialect, Sql};
+use super::{Dialect, Sql, events};
 
 /// `Ok` if the lease-checked update changed the job, `LeaseLost` otherwise.
 fn held(changed: u64) -> Result<(), StoreError> {
@@ -92,27 +93,29 @@ pub(crate) fn release_jobs<'c, DB: Dialect>(
     })
 }
 
-/// Deletes up to `limit` jobs completed before `completed_before` and up to `limit` expired
-/// idempotency records.
+/// Deletes up to `limit` jobs completed before `before.completed_jobs`, up to `limit` expired
+/// idempotency records and up to `limit` events older than `before.events`.
 pub(crate) fn prune<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
-    (completed_before, now, limit): &'c (Timestamp, Timestamp, u32),
+    (before, limit): &'c (PruneBefore, u32),
 ) -> Fut<'c, u64> {
     Box::pin(async move {
         let jobs = Sql::new(
             "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status = $1 AND updated_at < $2 LIMIT $3)",
         )
         .arg(JobStatus::Completed.as_str())
-        .arg(completed_before.as_millis())
+        .arg(before.completed_jobs.as_millis())
         .arg(i64::from(*limit));
         let jobs = DB::execute(conn, jobs).await?;
         let keys = Sql::new(
             "DELETE FROM idempotency_keys WHERE (merchant_id, key) IN
                  (SELECT merchant_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)",
         )
-        .arg(now.as_millis())
+        .arg(before.now.as_millis())
         .arg(i64::from(*limit));
-        Ok(jobs + DB::execute(conn, keys).await?)
+        let keys = DB::execute(conn, keys).await?;
+        let events = events::prune::<DB>(conn, before.events, *limit).await?;
+        Ok(jobs + keys + events)
     })
 }
 

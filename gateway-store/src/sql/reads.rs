@@ -36,11 +36,29 @@ pub(crate) async fn list<DB: Dialect, T>(
     request: PageRequest,
     read: fn(&DB::Row) -> Result<T, StoreError>,
 ) -> Result<Page<T>, StoreError> {
+    list_ordered::<DB, T>(
+        conn,
+        (table, filter, params, "created_at DESC, id DESC"),
+        bind,
+        request,
+        read,
+    )
+    .await
+}
+
+/// [`list`] in the order `order_by`.
+pub(crate) async fn list_ordered<DB: Dialect, T>(
+    conn: &mut DB::Connection,
+    (table, filter, params, order_by): (&str, &str, usize, &str),
+    bind: impl Fn(Sql<DB>) -> Sql<DB>,
+    request: PageRequest,
+    read: fn(&DB::Row) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
     let total = bind(Sql::new(&format!(
         "SELECT COUNT(*) AS n FROM {table} WHERE {filter}"
     )));
     let rows = bind(Sql::new(&format!(
-        "SELECT * FROM {table} WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+        "SELECT * FROM {table} WHERE {filter} ORDER BY {order_by} LIMIT ${} OFFSET ${}",
         params + 1,
         params + 2
     )));

@@ -7,9 +7,11 @@ use async_trait::async_trait;
 use gateway_core::clock::Timestamp;
 use gateway_core::endpoint::{EndpointPatch, EndpointWithSecret, WebhookEndpoint};
 use gateway_core::environment::Environment;
-use gateway_core::event::Event;
+use gateway_core::event::{Event, RecordedEvent};
 use gateway_core::idempotency::IdempotencyRecord;
-use gateway_core::ids::{DeliveryId, EndpointId, MerchantId, OrderId, PaymentId, RefundId};
+use gateway_core::ids::{
+    DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId,
+};
 use gateway_core::jobs::{ClaimedJob, Lease, NewJob, QueueReport};
 use gateway_core::merchant::{Merchant, NewMerchant, StoredCredential};
 use gateway_core::money::Currency;
@@ -18,7 +20,8 @@ use gateway_core::payment::{Payment, PaymentSnapshot};
 use gateway_core::refund::Refund;
 use gateway_core::stats::{StatsRows, StatsWindow};
 use gateway_core::store::{
-    DeliveryFilter, DeliveryTarget, OrderFilter, Page, PageRequest, PaymentFilter, PoolStatus,
+    DeliveryFilter, DeliveryTarget, EventFilter, OrderFilter, Page, PageRequest, PaymentFilter,
+    PoolStatus, PruneBefore,
 };
 use gateway_core::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
 use gateway_core::{Store, StoreError};
@@ -26,7 +29,7 @@ use sqlx::pool::PoolConnection;
 use tokio::sync::Notify;
 
 use super::dialect::{Dialect, Fut};
-use super::{commands, endpoints, queue, reads};
+use super::{commands, endpoints, events, queue, reads};
 
 /// A write command: runs inside the transaction the backend gives it, over arguments it may
 /// be given more than once.
@@ -412,6 +415,23 @@ impl<B: Backend> Store for SqlStore<B> {
         reads::delivery::<B::DB>(&mut *self.read().await?, merchant, id).await
     }
 
+    async fn list_events(
+        &self,
+        merchant: MerchantId,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<RecordedEvent>, StoreError> {
+        events::list::<B::DB>(&mut *self.read().await?, merchant, filter, page).await
+    }
+
+    async fn event(
+        &self,
+        merchant: MerchantId,
+        id: &EventId,
+    ) -> Result<Option<RecordedEvent>, StoreError> {
+        events::event::<B::DB>(&mut *self.read().await?, merchant, id).await
+    }
+
     async fn retry_delivery(
         &self,
         merchant: MerchantId,
@@ -539,14 +559,9 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.subscribe_jobs(wake).await
     }
 
-    async fn prune(
-        &self,
-        completed_before: Timestamp,
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<u64, StoreError> {
+    async fn prune(&self, before: PruneBefore, limit: u32) -> Result<u64, StoreError> {
         self.backend
-            .transact((completed_before, now, limit), queue::prune::<B::DB>, false)
+            .transact((before, limit), queue::prune::<B::DB>, false)
             .await
     }
 

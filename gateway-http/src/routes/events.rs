@@ -1,0 +1,84 @@
+//! `/api/v1/events`: the events the gateway recorded for a merchant, kept for the retention
+//! period, each with the exact payload its webhook deliveries signed.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use gateway_core::event::{EventType, RecordedEvent};
+use gateway_core::gateway::ListEvents;
+use gateway_core::ids::EventId;
+use gateway_core::store::Page;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{Authenticated, ListQuery};
+use crate::openapi::{BadRequest, NotFound, PageParams, Unauthorized, Unavailable};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+}
+
+/// List events
+///
+/// Newest first (events of the same second in the order they happened, latest first);
+/// optionally only one type, or those created in a range. Events are kept for the retention
+/// period (30 days by default), whether or not a webhook endpoint received them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    operation_id = "listEvents",
+    security(("api_key" = [], "api_secret" = [])),
+    params(
+        PageParams,
+        ("type" = Option<EventType>, Query, description = "Only events of this type, e.g. `payment.success`."),
+        ("from" = Option<String>, Query, description = "Only events created at or after this time: RFC 3339 (`2024-01-15T10:30:00Z`) or Unix seconds."),
+        ("to" = Option<String>, Query, description = "Only events created at or before this time, to the second: RFC 3339 or Unix seconds."),
+    ),
+    responses(
+        (status = OK, description = "A page of events.", body = Page<RecordedEvent>),
+        BadRequest, Unauthorized, Unavailable,
+    ),
+)]
+async fn list(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    query: ListQuery,
+) -> Result<Json<Page<RecordedEvent>>, ApiError> {
+    let page = query.page();
+    let filter = ListEvents {
+        event_type: query.event_type,
+        from: query.from,
+        to: query.to,
+    };
+    Ok(Json(
+        state.gateway.list_events(merchant, filter, page).await?,
+    ))
+}
+
+/// Get an event
+///
+/// The event with its `payload`: byte for byte the JSON body its webhook deliveries sent and
+/// signed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}",
+    tag = "events",
+    operation_id = "getEvent",
+    security(("api_key" = [], "api_secret" = [])),
+    params(("id" = EventId, Path, description = "The event's id.")),
+    responses(
+        (status = OK, description = "The event.", body = RecordedEvent),
+        Unauthorized, NotFound, Unavailable,
+    ),
+)]
+async fn show(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<RecordedEvent>, ApiError> {
+    Ok(Json(state.gateway.get_event(merchant, &id).await?))
+}
