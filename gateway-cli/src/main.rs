@@ -58,6 +58,9 @@ enum Command {
     /// Webhook deliveries and settings, over the API.
     #[command(subcommand)]
     Webhooks(ops::webhooks::WebhooksCommand),
+    /// Events (what happened, with the payloads webhooks carried), over the API.
+    #[command(subcommand)]
+    Events(ops::events::EventsCommand),
     /// The job queue, over the API.
     #[command(subcommand)]
     Jobs(ops::jobs::JobsCommand),
@@ -101,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Payments(command) => ops::payments::run(api, command).await,
         Command::Refunds(command) => ops::refunds::run(api, command).await,
         Command::Webhooks(command) => ops::webhooks::run(api, command).await,
+        Command::Events(command) => ops::events::run(api, command).await,
         Command::Jobs(command) => ops::jobs::run(api, command).await,
         Command::Listen(args) => ops::listen::run(api, args).await,
         Command::Trigger { event } => ops::trigger::run(api, event).await,

@@ -334,7 +334,7 @@ async fn listen_verifies_prints_forwards_and_restores_the_previous_url() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhook_endpoints_are_managed_from_the_command_line() {
+async fn webhook_endpoints_and_events_are_managed_from_the_command_line() {
     let gw = Gateway::start().await;
     let created = gw.json(&[
         "webhooks",
@@ -363,6 +363,13 @@ async fn webhook_endpoints_are_managed_from_the_command_line() {
     assert!(human.status.success());
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(text.contains("signing secret (store it now"), "{text}");
+
+    gw.json(&["webhooks", "test"]);
+    let events = gw.json(&["events", "list", "--type", "webhook.test"]);
+    assert_eq!(events["total"], 1, "{events}");
+    let event_id = events["data"][0]["id"].as_str().unwrap().to_owned();
+    let event = gw.json(&["events", "get", &event_id]);
+    assert_eq!(event["payload"]["event"], "webhook.test");
 
     let disabled = gw.json(&["webhooks", "endpoints", "update", &id, "--disable"]);
     assert_eq!(disabled["status"], "disabled");

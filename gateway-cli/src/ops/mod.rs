@@ -1,6 +1,7 @@
 //! Operator commands over the HTTP API: one file per resource, shared output helpers here.
 
 pub mod endpoints;
+pub mod events;
 pub mod jobs;
 pub mod listen;
 pub mod orders;
