@@ -6,9 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gateway_core::clock::Timestamp;
 use gateway_core::endpoint::{EndpointPatch, EndpointWithSecret, WebhookEndpoint};
+use gateway_core::endpoint_health::Recovering;
 use gateway_core::environment::Environment;
 use gateway_core::event::Event;
-use gateway_core::idempotency::IdempotencyRecord;
+use gateway_core::idempotency::{IdempotencyKey, IdempotencyRecord};
 use gateway_core::ids::{DeliveryId, EndpointId, MerchantId, OrderId, PaymentId, RefundId};
 use gateway_core::jobs::{ClaimedJob, Lease, NewJob, QueueReport};
 use gateway_core::merchant::{Merchant, NewMerchant, StoredCredential};
@@ -26,7 +27,7 @@ use sqlx::pool::PoolConnection;
 use tokio::sync::Notify;
 
 use super::dialect::{Dialect, Fut};
-use super::{commands, endpoints, queue, reads};
+use super::{commands, endpoints, health, queue, reads};
 
 /// A write command: runs inside the transaction the backend gives it, over arguments it may
 /// be given more than once.
@@ -77,6 +78,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
         &self,
         lease: &Lease,
         attempt: &DeliveryAttempt,
+        disable_after: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError>;
     /// See [`Store::subscribe_jobs`].
@@ -513,10 +515,25 @@ impl<B: Backend> Store for SqlStore<B> {
         &self,
         lease: &Lease,
         attempt: &DeliveryAttempt,
+        disable_after: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.backend
-            .record_delivery_attempt(lease, attempt, now)
+            .record_delivery_attempt(lease, attempt, disable_after, now)
+            .await
+    }
+
+    async fn recover_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+        since: Timestamp,
+        now: Timestamp,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Recovering, StoreError> {
+        let args = (merchant, id.clone(), since, now, key.cloned());
+        self.backend
+            .transact(args, health::recover_endpoint::<B::DB>, true)
             .await
     }
 
