@@ -256,7 +256,7 @@ pub fn redact_password(url: &str) -> String {
 mod tests {
     use clap::Parser;
 
-    use super::{Settings, redact_password};
+    use super::{DEFAULT_DISABLE_AFTER, Settings, TEST_DISABLE_AFTER, redact_password};
 
     /// The settings as the command line gives them (the environment's gateway variables aside).
     #[derive(Debug, Parser)]
@@ -321,6 +321,30 @@ mod tests {
             let error = format!("{:#}", validate(&["--shutdown-grace-ms", bad]).unwrap_err());
             assert!(
                 error.contains("SHUTDOWN_GRACE_MS must be between"),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoints_are_disabled_after_five_days_of_failure_or_a_minute_with_test_intervals() {
+        let after = |args: &[&str]| validate(args).unwrap().endpoint_disable_after;
+        assert_eq!(after(&[]), DEFAULT_DISABLE_AFTER);
+        assert_eq!(
+            after(&["--webhook-retry-intervals-test"]),
+            TEST_DISABLE_AFTER
+        );
+        assert_eq!(
+            after(&["--webhook-disable-after-ms", "5000"]),
+            std::time::Duration::from_secs(5)
+        );
+        for bad in ["999", "7776000001"] {
+            let error = format!(
+                "{:#}",
+                validate(&["--webhook-disable-after-ms", bad]).unwrap_err()
+            );
+            assert!(
+                error.contains("WEBHOOK_DISABLE_AFTER_MS must be between"),
                 "{bad}: {error}"
             );
         }

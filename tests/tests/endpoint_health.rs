@@ -239,9 +239,13 @@ conformance! {
         assert_eq!(delivery(&app, &sent[0]).await["status"], "failed", "older than since");
         assert_eq!(delivery(&app, &sent[2]).await["status"], "success");
 
-        // Nothing failed is left to recover; unix seconds are accepted too.
-        let again = app.post(&path, json!({ "since": 0 })).await;
+        // Only the delivery older than `since` is left; unix seconds are accepted too, and a
+        // replayed key answers as the first call without re-arming anything.
+        let again = app.post_idempotent(&path, "recover-1", json!({ "since": 0 })).await;
         assert_eq!(again.json["recovering"], 1, "{}", again.text);
+        let replayed = app.post_idempotent(&path, "recover-1", json!({ "since": 0 })).await;
+        assert_eq!(replayed.status, StatusCode::ACCEPTED);
+        assert_eq!(replayed.json, again.json);
 
         // Another merchant's endpoint is not found; a disabled one must be enabled first.
         let other = app.create_merchant("other@example.com").await;
