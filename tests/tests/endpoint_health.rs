@@ -175,6 +175,23 @@ conformance! {
         let shown = delivery(&app, &delivery_id).await;
         assert_eq!((shown["status"].as_str(), shown["attempts"].as_i64()), (Some("failed"), Some(3)), "{shown}");
         assert_eq!(received(&failing).await.len(), 3);
+
+        // Re-enabled, it starts afresh: its next failure does not disable it again.
+        let on = app
+            .send(
+                Method::PATCH,
+                &format!("{ENDPOINTS}/{id}"),
+                Some(&Credentials::test_merchant()),
+                &[],
+                json!({ "status": "enabled" }).to_string().into_bytes(),
+            )
+            .await;
+        assert_eq!(on.status, StatusCode::OK, "{}", on.text);
+        assert_eq!(on.json["disabled_reason"], Value::Null);
+        let next = send_test(&app).await.remove(0);
+        app.run_jobs().await;
+        assert_eq!(endpoint(&app, &id).await["status"], "enabled");
+        assert_eq!(delivery(&app, &next).await["status"], "pending");
     }
 }
 
