@@ -109,6 +109,7 @@ pub fn build(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<App> {
     let worker_config = WorkerConfig {
         retry_schedule: config.retry_schedule.clone(),
         delivery_timeout: config.webhook_timeout,
+        endpoint_disable_after: config.endpoint_disable_after,
         lease: config.job_lease,
         shutdown_grace: config.shutdown_grace,
         event_retention: config.event_retention,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Args;
 use clap::builder::BoolishValueParser;
+use gateway_core::endpoint_health::{DEFAULT_DISABLE_AFTER, TEST_DISABLE_AFTER};
 use gateway_core::merchant::DEVELOPMENT_PEPPER;
 use gateway_core::webhook::RetrySchedule;
 use gateway_core::{Environment, SimulationConfig};
@@ -58,6 +59,11 @@ pub struct Settings {
         global = true
     )]
     pub webhook_retry_schedule_ms: Option<Vec<u64>>,
+    /// How long a webhook endpoint may fail without a single success before it is disabled, in
+    /// milliseconds. [default: 432000000 (5 days); 60000 (1 minute) with
+    /// WEBHOOK_RETRY_INTERVALS_TEST]
+    #[arg(long, env = "WEBHOOK_DISABLE_AFTER_MS", global = true)]
+    pub webhook_disable_after_ms: Option<u64>,
     /// How long a worker holds a claimed job before another worker may take it over, in
     /// milliseconds; must exceed the webhook timeout.
     #[arg(long, env = "JOB_LEASE_MS", default_value_t = 60_000, global = true)]
@@ -109,6 +115,8 @@ pub struct Config {
     pub simulation: SimulationConfig,
     pub retry_schedule: RetrySchedule,
     pub webhook_timeout: Duration,
+    /// See [`Settings::webhook_disable_after_ms`].
+    pub endpoint_disable_after: Duration,
     pub job_lease: Duration,
     /// Where to serve `/metrics`, if anywhere.
     pub metrics: Option<MetricsListen>,
@@ -195,6 +203,14 @@ impl Settings {
                 None => RetrySchedule::production(),
             },
             webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
+            endpoint_disable_after: match self.webhook_disable_after_ms {
+                Some(ms) if !(1_000..=90 * 86_400_000).contains(&ms) => {
+                    bail!("WEBHOOK_DISABLE_AFTER_MS must be between 1000 and 7776000000 (90 days)")
+                }
+                Some(ms) => Duration::from_millis(ms),
+                None if self.webhook_retry_intervals_test => TEST_DISABLE_AFTER,
+                None => DEFAULT_DISABLE_AFTER,
+            },
             job_lease: Duration::from_millis(self.job_lease_ms),
             metrics: metrics_listen(self.metrics_addr.as_deref())?,
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
@@ -255,7 +271,7 @@ pub fn redact_password(url: &str) -> String {
 mod tests {
     use clap::Parser;
 
-    use super::{Settings, redact_password};
+    use super::{DEFAULT_DISABLE_AFTER, Settings, TEST_DISABLE_AFTER, redact_password};
 
     /// The settings as the command line gives them (the environment's gateway variables aside).
     #[derive(Debug, Parser)]
@@ -342,6 +358,30 @@ mod tests {
             let error = format!("{:#}", validate(&["--shutdown-grace-ms", bad]).unwrap_err());
             assert!(
                 error.contains("SHUTDOWN_GRACE_MS must be between"),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoints_are_disabled_after_five_days_of_failure_or_a_minute_with_test_intervals() {
+        let after = |args: &[&str]| validate(args).unwrap().endpoint_disable_after;
+        assert_eq!(after(&[]), DEFAULT_DISABLE_AFTER);
+        assert_eq!(
+            after(&["--webhook-retry-intervals-test"]),
+            TEST_DISABLE_AFTER
+        );
+        assert_eq!(
+            after(&["--webhook-disable-after-ms", "5000"]),
+            std::time::Duration::from_secs(5)
+        );
+        for bad in ["999", "7776000001"] {
+            let error = format!(
+                "{:#}",
+                validate(&["--webhook-disable-after-ms", bad]).unwrap_err()
+            );
+            assert!(
+                error.contains("WEBHOOK_DISABLE_AFTER_MS must be between"),
                 "{bad}: {error}"
             );
         }

@@ -257,6 +257,13 @@ impl EndpointPatch {
         })
     }
 
+    /// Whether the change starts the endpoint's health afresh: enabling it clears its
+    /// `failing_since` (see [`crate::endpoint_health`]), so a re-enabled endpoint is judged on
+    /// its attempts from then on, not disabled again by its first failure.
+    pub fn resets_health(&self) -> bool {
+        self.status == Some(EndpointStatus::Enabled)
+    }
+
     /// Applies the change to `endpoint` at `now`. Enabling clears `disabled_reason`.
     pub fn apply(&self, endpoint: &mut WebhookEndpoint, now: Timestamp) {
         if let Some(url) = &self.url {

@@ -76,6 +76,11 @@ pub enum Refusal {
     /// A manual retry while an attempt of the delivery is running.
     #[error("An attempt of this delivery is in progress; retry shortly")]
     DeliveryInFlight,
+    /// Recovering deliveries to an endpoint that would not be sent them.
+    #[error(
+        "The webhook endpoint is disabled; enable it (PATCH status \"enabled\") before recovering its deliveries"
+    )]
+    EndpointDisabled,
 }
 
 impl Refusal {

@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::clock::Timestamp;
-use crate::ids::{DeliveryId, EventId, MerchantId};
+use crate::endpoint::EndpointStatus;
+use crate::ids::{DeliveryId, EndpointId, EventId, MerchantId};
 use crate::payment::Payment;
 use crate::refund::Refund;
 
@@ -34,6 +35,10 @@ pub enum EventType {
     /// A test sent from the API or dashboard.
     #[serde(rename = "webhook.test")]
     WebhookTest,
+    /// The gateway disabled one of the merchant's webhook endpoints (it answered `410 Gone`, or
+    /// failed without a success for too long).
+    #[serde(rename = "webhook_endpoint.disabled")]
+    WebhookEndpointDisabled,
 }
 
 impl EventType {
@@ -47,11 +52,12 @@ impl EventType {
             Self::RefundCreated => "refund.created",
             Self::RefundProcessed => "refund.processed",
             Self::WebhookTest => "webhook.test",
+            Self::WebhookEndpointDisabled => "webhook_endpoint.disabled",
         }
     }
 
     /// Every event type.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::PaymentCreated,
         Self::PaymentPending,
         Self::PaymentSuccess,
@@ -59,6 +65,7 @@ impl EventType {
         Self::RefundCreated,
         Self::RefundProcessed,
         Self::WebhookTest,
+        Self::WebhookEndpointDisabled,
     ];
 
     /// Parses an event name.
@@ -105,6 +112,19 @@ struct RefundData<'a> {
 }
 
 #[derive(Serialize)]
+struct EndpointData<'a> {
+    endpoint: DisabledEndpoint<'a>,
+}
+
+#[derive(Serialize)]
+struct DisabledEndpoint<'a> {
+    id: &'a EndpointId,
+    url: &'a str,
+    status: &'static str,
+    disabled_reason: &'a str,
+}
+
+#[derive(Serialize)]
 struct TestData {
     message: &'static str,
 }
@@ -145,6 +165,29 @@ impl Event {
     /// `{"event": …, "timestamp": …, "data": {"refund": {…}}}`.
     pub fn refund(event_type: EventType, refund: &Refund, now: Timestamp) -> Self {
         Self::new(refund.merchant_id, event_type, RefundData { refund }, now)
+    }
+
+    /// `webhook_endpoint.disabled`: `{"event": …, "timestamp": …, "data": {"endpoint": {"id",
+    /// "url", "status": "disabled", "disabled_reason"}}}`.
+    pub fn endpoint_disabled(
+        merchant_id: MerchantId,
+        endpoint: &EndpointId,
+        url: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Self {
+        let endpoint = DisabledEndpoint {
+            id: endpoint,
+            url,
+            status: EndpointStatus::Disabled.as_str(),
+            disabled_reason: reason,
+        };
+        Self::new(
+            merchant_id,
+            EventType::WebhookEndpointDisabled,
+            EndpointData { endpoint },
+            now,
+        )
     }
 
     /// A `webhook.test` event.

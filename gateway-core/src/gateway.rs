@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::endpoint::{
     CreateEndpoint, EndpointWithSecret, RotatedEndpointSecret, UpdateEndpoint, WebhookEndpoint,
 };
+use crate::endpoint_health::{RecoverEndpoint, Recovering};
 use crate::error::GatewayError;
 use crate::event::RecordedEvent;
 use crate::idempotency::{IdempotencyKey, Idempotent};
@@ -341,6 +342,15 @@ pub trait Gateway: Send + Sync + 'static {
         id: &str,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<RotatedEndpointSecret>, GatewayError>;
+    /// Resends the endpoint's failed deliveries since `request.since`, oldest first and
+    /// throttled (see [`crate::endpoint_health`]); refused while the endpoint is disabled.
+    async fn recover_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        request: RecoverEndpoint,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Recovering>, GatewayError>;
 
     /// The overview of the merchant's payments in `currency` over `range`.
     async fn payment_stats(

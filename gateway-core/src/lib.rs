@@ -150,6 +150,7 @@ pub mod builder;
 pub mod clock;
 pub mod crypto;
 pub mod endpoint;
+pub mod endpoint_health;
 mod endpoint_slots;
 pub mod environment;
 pub mod error;

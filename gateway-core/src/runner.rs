@@ -57,6 +57,9 @@ pub struct WorkerConfig {
     pub max_in_flight: usize,
     /// When failed webhook attempts are retried.
     pub retry_schedule: RetrySchedule,
+    /// How long an endpoint may fail without a single success before it is disabled (see
+    /// [`crate::endpoint_health`]); 5 days by default.
+    pub endpoint_disable_after: Duration,
     /// Per-attempt webhook timeout.
     pub delivery_timeout: Duration,
     /// Webhook attempts in flight to one URL at once. A delivery beyond it waits briefly for
@@ -87,6 +90,7 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_secs(1),
             max_in_flight: 256,
             retry_schedule: RetrySchedule::production(),
+            endpoint_disable_after: crate::endpoint_health::DEFAULT_DISABLE_AFTER,
             delivery_timeout: Duration::from_secs(10),
             max_in_flight_per_endpoint: 32,
             processor_timeout: Duration::from_secs(20),
@@ -484,7 +488,12 @@ impl Worker {
             next_retry_at,
         };
         self.store
-            .record_delivery_attempt(&job.lease, &record, finished)
+            .record_delivery_attempt(
+                &job.lease,
+                &record,
+                self.config.endpoint_disable_after,
+                finished,
+            )
             .await?;
         if succeeded {
             metrics::webhook_delivered(target.delivery.created_at, finished);

@@ -13,6 +13,7 @@ use crate::endpoint::{
     CreateEndpoint, EndpointPatch, EndpointWithSecret, RotatedEndpointSecret,
     SECRET_ROTATION_OVERLAP, UpdateEndpoint, WebhookEndpoint,
 };
+use crate::endpoint_health::{RecoverEndpoint, Recovering};
 use crate::error::GatewayError;
 use crate::event::{Event, EventType, RecordedEvent};
 use crate::gateway::{
@@ -835,6 +836,43 @@ impl Gateway for GatewayService {
             .await;
         self.settle_idempotent(merchant, key.as_ref(), result, rotated)
             .await
+    }
+
+    async fn recover_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        request: RecoverEndpoint,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Recovering>, GatewayError> {
+        let id = endpoint_id(id)?;
+        if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
+            return Ok(Idempotent::Replayed(body));
+        }
+        let now = self.clock.now();
+        let since = request.since(now)?;
+        let result = self
+            .store
+            .recover_endpoint(merchant, &id, since, now, key.as_ref())
+            .await;
+        let (result, recovering) = match result {
+            Ok(recovering) => (Ok(()), Some(recovering)),
+            Err(e) => (Err(e), None),
+        };
+        let outcome = match self
+            .settle_idempotent(merchant, key.as_ref(), result, recovering)
+            .await?
+        {
+            Idempotent::Fresh(Some(recovering)) => Idempotent::Fresh(recovering),
+            Idempotent::Fresh(None) => {
+                return Err(GatewayError::Internal(
+                    "recover settled without an answer".into(),
+                ));
+            }
+            Idempotent::Replayed(body) => Idempotent::Replayed(body),
+        };
+        self.jobs_enqueued.notify_one();
+        Ok(outcome)
     }
 
     async fn payment_stats(

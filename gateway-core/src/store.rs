@@ -15,10 +15,11 @@ use tokio::sync::Notify;
 
 use crate::clock::Timestamp;
 use crate::endpoint::{EndpointPatch, EndpointWithSecret, StoredSecrets, WebhookEndpoint};
+use crate::endpoint_health::Recovering;
 use crate::environment::Environment;
 use crate::error::Refusal;
 use crate::event::{Event, EventType, RecordedEvent};
-use crate::idempotency::IdempotencyRecord;
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::ids::{DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId};
 use crate::jobs::{ClaimedJob, JobCounts, Lease, NewJob, QueueReport};
 use crate::merchant::{Merchant, NewMerchant, StoredCredential};
@@ -260,6 +261,22 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
+    /// Re-arms every `failed` delivery to the merchant's endpoint created at or after `since`,
+    /// oldest first and spaced by [`throttled_run_at`](crate::endpoint_health::throttled_run_at)
+    /// (at most [`CATCH_UP_LIMIT`](crate::endpoint_health::CATCH_UP_LIMIT) a call); returns how
+    /// many, as [`Recovering`]. With `key`, the answer is saved under it in the same
+    /// transaction (after the count is known: a concurrent duplicate's work is rolled back when
+    /// it finds the key taken). `NotFound` for another merchant's endpoint, `Refused` while it
+    /// is disabled.
+    async fn recover_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+        since: Timestamp,
+        now: Timestamp,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Recovering, StoreError>;
+
     /// A live (unexpired) idempotency record.
     async fn idempotency_record(
         &self,
@@ -455,11 +472,16 @@ pub trait Store: Send + Sync + 'static {
         events: &[Event],
     ) -> Result<bool, StoreError>;
     /// Logs a delivery attempt, updates the delivery and either re-queues the job for
-    /// `attempt.next_retry_at` or completes it.
+    /// `attempt.next_retry_at` or completes it; in the same transaction, applies
+    /// [`after_attempt`](crate::endpoint_health::after_attempt) to the delivery's endpoint
+    /// (failing longer than `disable_after`, or a 410, disables it, ends the delivery `failed`
+    /// and records a `webhook_endpoint.disabled` event; a success after failures brings its
+    /// waiting deliveries forward).
     async fn record_delivery_attempt(
         &self,
         lease: &Lease,
         attempt: &DeliveryAttempt,
+        disable_after: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError>;
     /// Hands back every job `worker` holds (graceful shutdown).

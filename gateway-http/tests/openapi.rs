@@ -21,6 +21,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use gateway_core::endpoint::{
     CreateEndpoint, EndpointWithSecret, RotatedEndpointSecret, UpdateEndpoint, WebhookEndpoint,
 };
+use gateway_core::endpoint_health::{RecoverEndpoint, Recovering};
 use gateway_core::event::RecordedEvent;
 use gateway_core::gateway::{
     CapturePayment, CheckoutOrder, CheckoutPayment, CreateOrder, CreatePayment, CreateRefund,
@@ -239,6 +240,15 @@ impl Gateway for Unavailable {
         _: &str,
         _: Option<IdempotencyKey>,
     ) -> Result<Idempotent<RotatedEndpointSecret>> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn recover_endpoint(
+        &self,
+        _: MerchantId,
+        _: &str,
+        _: RecoverEndpoint,
+        _: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Recovering>> {
         Err(GatewayError::Unavailable)
     }
     async fn payment_stats(

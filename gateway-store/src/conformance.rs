@@ -42,6 +42,7 @@ use gateway_core::{
 };
 use tokio::sync::Notify;
 
+const DISABLE_AFTER: Duration = gateway_core::endpoint_health::DEFAULT_DISABLE_AFTER;
 /// Where every test's clock starts.
 pub const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 const LEASE: Duration = Duration::from_secs(60);
@@ -148,7 +149,7 @@ pub async fn a_delivery_attempt_is_recorded_only_under_a_held_lease(f: Fixture) 
     let pending = gateway_core::webhook::DeliveryStatus::Pending;
     assert_eq!(
         f.store
-            .record_delivery_attempt(&old.lease, &attempt(pending), T0)
+            .record_delivery_attempt(&old.lease, &attempt(pending), DISABLE_AFTER, T0)
             .await,
         Err(StoreError::LeaseLost)
     );
@@ -162,7 +163,7 @@ pub async fn a_delivery_attempt_is_recorded_only_under_a_held_lease(f: Fixture) 
     assert_eq!(detail.delivery.attempts, 0);
 
     f.store
-        .record_delivery_attempt(&new.lease, &attempt(pending), T0.plus(LEASE))
+        .record_delivery_attempt(&new.lease, &attempt(pending), DISABLE_AFTER, T0.plus(LEASE))
         .await
         .unwrap();
     let detail = f
@@ -1173,6 +1174,182 @@ pub async fn events_are_recorded_in_their_commands_transaction_and_pruned_by_age
     );
 }
 
+/// A 410 answer disables its endpoint in the transaction that records it: the delivery ends
+/// `failed`, and the merchant's other endpoints subscribed to `webhook_endpoint.disabled` get
+/// that event; a success after failures brings the endpoint's waiting delivery forward; a
+/// recover re-arms failed deliveries oldest first.
+pub async fn endpoint_health_is_decided_in_the_attempts_transaction(f: Fixture) {
+    let merchant = gateway_core::merchant::test_merchant::ID;
+    let gone = new_endpoint("https://gone.example/h", &["*"]);
+    let watcher = new_endpoint("https://watch.example/h", &["webhook_endpoint.disabled"]);
+    for endpoint in [&gone, &watcher] {
+        f.store.create_endpoint(endpoint, None).await.unwrap();
+    }
+    let page = PageRequest {
+        limit: 100,
+        offset: 0,
+    };
+    let to = |endpoint: &EndpointWithSecret| DeliveryFilter {
+        endpoint_id: Some(endpoint.endpoint.id.clone()),
+        event: None,
+    };
+    let attempt =
+        |delivery_id, n, code: i32, status, next_retry_at| gateway_core::webhook::DeliveryAttempt {
+            delivery_id,
+            attempt: n,
+            attempted_at: T0,
+            response_code: Some(code),
+            response_body: None,
+            duration_ms: 3,
+            error: None,
+            status,
+            next_retry_at,
+        };
+    use gateway_core::webhook::DeliveryStatus::{Failed, Pending, Success};
+
+    // A failure, then a success: the waiting delivery is brought forward to now.
+    let first = Event::test(merchant, T0);
+    let second = Event::test(merchant, T0);
+    f.store.create_test_delivery(&first, None).await.unwrap();
+    f.store.create_test_delivery(&second, None).await.unwrap();
+    let to_gone = f
+        .store
+        .list_deliveries_matching(merchant, &to(&gone), page)
+        .await
+        .unwrap()
+        .data;
+    let mut jobs = f.store.claim_jobs("w", T0, LEASE, 10).await.unwrap();
+    jobs.retain(|j| to_gone.iter().any(|d| d.id.to_string() == j.entity_id));
+    let later = T0.plus(Duration::from_secs(3600));
+    let (a, b) = (to_gone[1].id, to_gone[0].id);
+    let job_of = |id: uuid::Uuid| {
+        jobs.iter()
+            .find(|j| j.entity_id == id.to_string())
+            .unwrap()
+            .lease
+            .clone()
+    };
+    f.store
+        .record_delivery_attempt(
+            &job_of(a),
+            &attempt(a, 1, 500, Pending, Some(later)),
+            DISABLE_AFTER,
+            T0,
+        )
+        .await
+        .unwrap();
+    f.store
+        .record_delivery_attempt(
+            &job_of(b),
+            &attempt(b, 1, 200, Success, None),
+            DISABLE_AFTER,
+            T0,
+        )
+        .await
+        .unwrap();
+    let waiting = f
+        .store
+        .delivery(merchant, a)
+        .await
+        .unwrap()
+        .unwrap()
+        .delivery;
+    assert_eq!(
+        waiting.next_retry_at,
+        Some(T0),
+        "brought forward from an hour on"
+    );
+    let due = f.store.claim_jobs("w", T0, LEASE, 10).await.unwrap();
+    let lease = due
+        .iter()
+        .find(|j| j.entity_id == a.to_string())
+        .unwrap()
+        .lease
+        .clone();
+
+    // A 410 disables the endpoint and ends the delivery failed, with a retry asked for.
+    f.store
+        .record_delivery_attempt(
+            &lease,
+            &attempt(a, 2, 410, Pending, Some(later)),
+            DISABLE_AFTER,
+            T0,
+        )
+        .await
+        .unwrap();
+    let shown = f
+        .store
+        .endpoint(merchant, &gone.endpoint.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(shown.status, EndpointStatus::Disabled);
+    assert_eq!(
+        shown.disabled_reason.as_deref(),
+        Some("gone: the endpoint answered 410 Gone")
+    );
+    let ended = f
+        .store
+        .delivery(merchant, a)
+        .await
+        .unwrap()
+        .unwrap()
+        .delivery;
+    assert_eq!((ended.status, ended.next_retry_at), (Failed, None));
+    let told = f
+        .store
+        .list_deliveries_matching(merchant, &to(&watcher), page)
+        .await
+        .unwrap()
+        .data;
+    let disabled: Vec<_> = told
+        .iter()
+        .filter(|d| d.event == "webhook_endpoint.disabled")
+        .collect();
+    assert_eq!(disabled.len(), 1, "{told:?}");
+    assert_eq!(
+        disabled[0].payload["data"]["endpoint"]["id"],
+        gone.endpoint.id.to_string()
+    );
+
+    // Recover needs the endpoint enabled, then re-arms its failed delivery.
+    assert_eq!(
+        f.store
+            .recover_endpoint(merchant, &gone.endpoint.id, T0, T0, None)
+            .await,
+        Err(StoreError::Refused(Refusal::EndpointDisabled))
+    );
+    let on = EndpointPatch {
+        status: Some(EndpointStatus::Enabled),
+        ..EndpointPatch::default()
+    };
+    f.store
+        .update_endpoint(merchant, &gone.endpoint.id, &on, T0)
+        .await
+        .unwrap();
+    let recovering = f
+        .store
+        .recover_endpoint(merchant, &gone.endpoint.id, T0, T0, None)
+        .await
+        .unwrap();
+    assert_eq!(recovering.recovering, 1);
+    let rearmed = f
+        .store
+        .delivery(merchant, a)
+        .await
+        .unwrap()
+        .unwrap()
+        .delivery;
+    assert_eq!((rearmed.status, rearmed.attempts), (Pending, 0));
+    let other = uuid::Uuid::new_v4();
+    assert_eq!(
+        f.store
+            .recover_endpoint(other, &gone.endpoint.id, T0, T0, None)
+            .await,
+        Err(StoreError::NotFound("Webhook endpoint"))
+    );
+}
+
 /// Instantiates every test of the suite as a `#[tokio::test]` over `$factory` (an expression of
 /// a type implementing [`StoreFactory`](crate::conformance::StoreFactory)).
 #[macro_export]
@@ -1198,6 +1375,7 @@ macro_rules! store_conformance_suite {
             concurrent_creations_never_exceed_sixteen_endpoints,
             events_fan_out_to_matching_enabled_endpoints_signed_with_their_secrets,
             events_are_recorded_in_their_commands_transaction_and_pruned_by_age,
+            endpoint_health_is_decided_in_the_attempts_transaction,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {$(

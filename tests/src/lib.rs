@@ -90,6 +90,8 @@ pub struct TestOptions {
     pub retry_schedule: RetrySchedule,
     /// Per-attempt webhook timeout.
     pub delivery_timeout: Duration,
+    /// How long an endpoint may fail without a success before it is disabled.
+    pub endpoint_disable_after: Duration,
     /// Webhook attempts in flight to one URL at once.
     pub max_in_flight_per_endpoint: usize,
     /// The browser endpoints' limit per publishable key and client address.
@@ -110,6 +112,7 @@ impl Default for TestOptions {
             },
             retry_schedule: RetrySchedule::production(),
             delivery_timeout: Duration::from_secs(2),
+            endpoint_disable_after: WorkerConfig::default().endpoint_disable_after,
             max_in_flight_per_endpoint: WorkerConfig::default().max_in_flight_per_endpoint,
             checkout_requests_per_minute: gateway_http::CHECKOUT_REQUESTS_PER_MINUTE,
             declined_refund_reason: None,
@@ -230,6 +233,7 @@ impl TestApp {
             id: id.into(),
             retry_schedule: options.retry_schedule.clone(),
             delivery_timeout: options.delivery_timeout,
+            endpoint_disable_after: options.endpoint_disable_after,
             max_in_flight_per_endpoint: options.max_in_flight_per_endpoint,
             ..WorkerConfig::default()
         };

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use gateway_core::endpoint::{
     CreateEndpoint, EndpointWithSecret, RotatedEndpointSecret, UpdateEndpoint, WebhookEndpoint,
 };
+use gateway_core::endpoint_health::{RecoverEndpoint, Recovering};
 use gateway_core::ids::EndpointId;
 use gateway_core::store::Page;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +27,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(show, update, delete))
         .routes(routes!(rotate_secret))
+        .routes(routes!(recover))
 }
 
 /// Add a webhook endpoint
@@ -189,4 +191,39 @@ async fn rotate_secret(
         .rotate_endpoint_secret(merchant, &id, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::OK, outcome))
+}
+
+/// Recover a webhook endpoint's failed deliveries
+///
+/// Resends every delivery to the endpoint that ended `failed` and was created at or after
+/// `since`, oldest first and throttled (one every 100 ms), at most 1,000 per call: each is
+/// `pending` again with its attempts starting over. The endpoint must be enabled (`400`
+/// otherwise: enable it first with `PATCH {"status": "enabled"}`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/endpoints/{id}/recover",
+    tag = "webhooks",
+    operation_id = "recoverWebhookEndpoint",
+    security(("api_key" = [], "api_secret" = [])),
+    params(
+        ("id" = EndpointId, Path, description = "The endpoint's id."),
+        IdempotencyKeyHeader,
+    ),
+    request_body = RecoverEndpoint,
+    responses(
+        (status = ACCEPTED, description = "How many failed deliveries are being resent.", body = Recovering),
+        BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, KeyReused, Unavailable,
+    ),
+)]
+async fn recover(
+    State(state): State<AppState>,
+    Authenticated(merchant): Authenticated,
+    Path(id): Path<String>,
+    cmd: Command<RecoverEndpoint>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .gateway
+        .recover_endpoint(merchant, &id, cmd.body, cmd.idempotency)
+        .await?;
+    Ok(respond(StatusCode::ACCEPTED, outcome))
 }

@@ -19,7 +19,10 @@ use super::{JOBS_CHANNEL, PostgresStore};
 use crate::error::db_error;
 use crate::metrics::{pool_status, timed_acquire};
 use crate::rows::claimed_job;
-use crate::sql::{Backend, Batch, Bind, Command, Dialect, Fut, Sql, single_statements};
+use crate::sql::{
+    Backend, Batch, Bind, Command, Dialect, Fut, Sql, apply_change, before_attempt,
+    single_statements,
+};
 
 /// Statements run one after another (PostgreSQL prepares one statement per call).
 #[derive(Default)]
@@ -171,9 +174,15 @@ impl Backend for PostgresStore {
         &self,
         lease: &Lease,
         attempt: &DeliveryAttempt,
+        disable_after: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_bookkeeping().await?;
+        // The endpoint first (locked only if the attempt changes its health), as every command
+        // that touches an endpoint and its deliveries locks them.
+        let (attempt, change) =
+            before_attempt::<Postgres>(&mut tx, attempt, disable_after, now).await?;
+        let attempt = &attempt;
         // One statement: lock the delivery row before its job (as retry_delivery does), requeue
         // or complete the job under its lease, update the delivery and log the attempt. The
         // attempt is logged only if the lease was still held.
@@ -215,6 +224,9 @@ impl Backend for PostgresStore {
         .arg(JobStatus::Running.as_str());
         if Postgres::execute(&mut tx, sql).await? == 0 {
             return Err(StoreError::LeaseLost);
+        }
+        if let Some(change) = &change {
+            apply_change::<Postgres>(&mut tx, change, now).await?;
         }
         tx.commit().await.map_err(db_error)
     }

@@ -231,6 +231,20 @@ async fn write_endpoint<DB: Dialect>(
     DB::execute(conn, sql).await.map(|_| ())
 }
 
+/// Clears the endpoint's `failing_since` when core says the patch starts its health afresh.
+async fn reset_health<DB: Dialect>(
+    conn: &mut DB::Connection,
+    endpoint: &WebhookEndpoint,
+    patch: &EndpointPatch,
+) -> Result<(), StoreError> {
+    if !patch.resets_health() {
+        return Ok(());
+    }
+    let sql = Sql::new("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
+        .arg(endpoint.id.to_string());
+    DB::execute(conn, sql).await.map(|_| ())
+}
+
 /// Applies core's validated patch to the locked endpoint.
 pub(crate) fn update_endpoint<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
@@ -242,6 +256,7 @@ pub(crate) fn update_endpoint<'c, DB: Dialect>(
             .ok_or(StoreError::NotFound("Webhook endpoint"))?;
         patch.apply(&mut endpoint, *now);
         write_endpoint::<DB>(conn, &endpoint).await?;
+        reset_health::<DB>(conn, &endpoint, patch).await?;
         Ok(endpoint)
     })
 }
@@ -321,6 +336,7 @@ pub(crate) fn set_webhook_url<'c, DB: Dialect>(
                     .ok_or(StoreError::NotFound("Webhook endpoint"))?;
                 patch.apply(&mut endpoint, *now);
                 write_endpoint::<DB>(conn, &endpoint).await?;
+                reset_health::<DB>(conn, &endpoint, &patch).await?;
             }
             (None, Some(url)) => {
                 let endpoint = WebhookEndpoint {

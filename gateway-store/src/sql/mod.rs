@@ -15,10 +15,12 @@ mod commands;
 mod dialect;
 mod endpoints;
 mod events;
+mod health;
 mod outbox;
 mod queue;
 mod reads;
 mod store;
 
 pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql, single_statements};
+pub(crate) use health::{apply_change, before_attempt};
 pub(crate) use store::{Backend, Command, SqlStore};

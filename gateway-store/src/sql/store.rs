@@ -6,9 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gateway_core::clock::Timestamp;
 use gateway_core::endpoint::{EndpointPatch, EndpointWithSecret, WebhookEndpoint};
+use gateway_core::endpoint_health::Recovering;
 use gateway_core::environment::Environment;
 use gateway_core::event::{Event, RecordedEvent};
-use gateway_core::idempotency::IdempotencyRecord;
+use gateway_core::idempotency::{IdempotencyKey, IdempotencyRecord};
 use gateway_core::ids::{
     DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId,
 };
@@ -29,7 +30,7 @@ use sqlx::pool::PoolConnection;
 use tokio::sync::Notify;
 
 use super::dialect::{Dialect, Fut};
-use super::{commands, endpoints, events, queue, reads};
+use super::{commands, endpoints, events, health, queue, reads};
 
 /// A write command: runs inside the transaction the backend gives it, over arguments it may
 /// be given more than once.
@@ -80,6 +81,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
         &self,
         lease: &Lease,
         attempt: &DeliveryAttempt,
+        disable_after: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError>;
     /// See [`Store::subscribe_jobs`].
@@ -533,10 +535,25 @@ impl<B: Backend> Store for SqlStore<B> {
         &self,
         lease: &Lease,
         attempt: &DeliveryAttempt,
+        disable_after: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.backend
-            .record_delivery_attempt(lease, attempt, now)
+            .record_delivery_attempt(lease, attempt, disable_after, now)
+            .await
+    }
+
+    async fn recover_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+        since: Timestamp,
+        now: Timestamp,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Recovering, StoreError> {
+        let args = (merchant, id.clone(), since, now, key.cloned());
+        self.backend
+            .transact(args, health::recover_endpoint::<B::DB>, true)
             .await
     }
 

@@ -21,7 +21,7 @@ use super::statements::Statements;
 use crate::error::db_error;
 use crate::metrics::{pool_status, timed_acquire};
 use crate::rows::claimed_job;
-use crate::sql::{Backend, Command, Dialect, single_statements};
+use crate::sql::{Backend, Command, Dialect, apply_change, before_attempt, single_statements};
 
 impl Dialect for Sqlite {
     const ROW_LOCKS: bool = false;
@@ -104,10 +104,11 @@ impl Backend for SqliteStore {
         &self,
         lease: &Lease,
         attempt: &DeliveryAttempt,
+        disable_after: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.transact((lease.clone(), attempt.clone(), now), record_attempt, false)
-            .await
+        let args = (lease.clone(), attempt.clone(), disable_after, now);
+        self.transact(args, record_attempt, false).await
     }
 }
 
@@ -146,12 +147,32 @@ fn claim<'c>(
     Box::pin(statements.fetch_all(conn))
 }
 
-/// Requeues or completes the job under its lease, updates the delivery and logs the attempt,
-/// in one call: three rows change, or the lease was lost and the command rolls back.
+/// Asks core what the attempt does to its endpoint, then requeues or completes the job under
+/// its lease, updates the delivery and logs the attempt in one call (three rows change, or the
+/// lease was lost and the command rolls back), then applies the endpoint's change.
 fn record_attempt<'c>(
     conn: &'c mut SqliteConnection,
-    (lease, attempt, now): &'c (Lease, DeliveryAttempt, Timestamp),
+    (lease, attempt, disable_after, now): &'c (Lease, DeliveryAttempt, Duration, Timestamp),
 ) -> crate::sql::Fut<'c, ()> {
+    Box::pin(async move {
+        let (attempt, change) =
+            before_attempt::<Sqlite>(conn, attempt, *disable_after, *now).await?;
+        if attempt_statements(lease, &attempt, *now)
+            .execute(&mut *conn)
+            .await?
+            != 3
+        {
+            return Err(StoreError::LeaseLost);
+        }
+        if let Some(change) = &change {
+            apply_change::<Sqlite>(conn, change, *now).await?;
+        }
+        Ok(())
+    })
+}
+
+/// The job's requeue or completion, the delivery's update and the attempt's log row.
+fn attempt_statements(lease: &Lease, attempt: &DeliveryAttempt, now: Timestamp) -> Statements {
     let id = attempt.delivery_id.to_string();
     let (job_status, attempts_reset) = match attempt.next_retry_at {
         Some(_) => (JobStatus::Queued, true),
@@ -172,13 +193,8 @@ fn record_attempt<'c>(
         .bind(lease.job_id)
         .bind(JobStatus::Running.as_str())
         .bind(lease.worker.clone());
-    push_attempt(&mut statements, &id, attempt, *now);
-    Box::pin(async move {
-        if statements.execute(conn).await? != 3 {
-            return Err(StoreError::LeaseLost);
-        }
-        Ok(())
-    })
+    push_attempt(&mut statements, &id, attempt, now);
+    statements
 }
 
 /// Appends the delivery's update and the attempt's log row.
