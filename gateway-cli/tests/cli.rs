@@ -371,6 +371,19 @@ async fn webhook_endpoints_and_events_are_managed_from_the_command_line() {
     let event = gw.json(&["events", "get", &event_id]);
     assert_eq!(event["payload"]["event"], "webhook.test");
 
+    let recovering = gw.json(&[
+        "webhooks",
+        "endpoints",
+        "recover",
+        &id,
+        "--since",
+        "2020-01-01T00:00:00Z",
+    ]);
+    assert_eq!(
+        recovering["recovering"], 0,
+        "nothing failed yet: {recovering}"
+    );
+
     let disabled = gw.json(&["webhooks", "endpoints", "update", &id, "--disable"]);
     assert_eq!(disabled["status"], "disabled");
     let nothing = gw.run(&["webhooks", "endpoints", "update", &id]);

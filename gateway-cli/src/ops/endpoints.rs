@@ -1,4 +1,4 @@
-//! `gateway webhooks endpoints list|get|create|update|delete|rotate`.
+//! `gateway webhooks endpoints list|get|create|update|delete|rotate|recover`.
 
 use clap::Subcommand;
 use serde_json::{Map, Value, json};
@@ -72,6 +72,14 @@ pub enum EndpointsCommand {
     Rotate {
         /// The endpoint id.
         id: String,
+    },
+    /// Send again, oldest first, every delivery to an endpoint that failed since a time.
+    Recover {
+        /// The endpoint id.
+        id: String,
+        /// Deliveries created at or after this time (RFC 3339 or unix seconds).
+        #[arg(long)]
+        since: String,
     },
 }
 
@@ -160,6 +168,16 @@ pub async fn run(args: &ApiArgs, api: &ApiClient, command: EndpointsCommand) -> 
                 )
                 .await?;
             print_with_secret(args, &rotated);
+        }
+        EndpointsCommand::Recover { id, since } => {
+            let recovering = api
+                .post(
+                    &format!("{BASE}/{}/recover", checked_id(&id)?),
+                    &json!({ "since": since }),
+                    None,
+                )
+                .await?;
+            print(args, &recovering, &["id", "since", "recovering"]);
         }
     }
     Ok(())
