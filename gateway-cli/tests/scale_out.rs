@@ -25,6 +25,8 @@ const PAYMENTS: usize = 2_000;
 const CONCURRENCY: usize = 32;
 /// Bound on each waiting phase; the test fails rather than hang.
 const PHASE_LIMIT: Duration = Duration::from_secs(180);
+/// Bound on the whole scenario, whatever step it is stuck in.
+const TEST_LIMIT: Duration = Duration::from_secs(600);
 
 fn env(url: &str) -> Vec<(&'static str, String)> {
     vec![
@@ -44,7 +46,9 @@ async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
         .unwrap()
 }
 
-async fn wait_until(pool: &PgPool, what: &str, sql: &'static str) {
+/// Polls `sql` until it counts 0; fails after [`PHASE_LIMIT`], or at once when no worker
+/// process is left to make progress.
+async fn wait_until(pool: &PgPool, workers: &mut [Process], what: &str, sql: &'static str) {
     let started = Instant::now();
     loop {
         if scalar(pool, sql).await == 0 {
@@ -53,6 +57,14 @@ async fn wait_until(pool: &PgPool, what: &str, sql: &'static str) {
         assert!(
             started.elapsed() < PHASE_LIMIT,
             "timed out waiting for {what}"
+        );
+        let exits: Vec<_> = workers
+            .iter_mut()
+            .filter_map(|w| w.child.try_wait().unwrap())
+            .collect();
+        assert!(
+            exits.len() < workers.len(),
+            "waiting for {what}, but every worker process exited: {exits:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -93,7 +105,7 @@ async fn post(
             Err(e) => {
                 if base == survivor {
                     survivor_failures.fetch_add(1, Ordering::SeqCst);
-                    panic!("the surviving server failed: {e}");
+                    panic!("the surviving server failed: {e:?}");
                 }
             }
         }
@@ -103,6 +115,12 @@ async fn post(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_processes_on_one_postgres_settle_everything_exactly_once_through_kill_9() {
+    tokio::time::timeout(TEST_LIMIT, scenario())
+        .await
+        .expect("the scale-out scenario finished within its bound");
+}
+
+async fn scenario() {
     let workers_wanted: usize = std::env::var("SCALE_OUT_WORKERS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -206,12 +224,14 @@ async fn many_processes_on_one_postgres_settle_everything_exactly_once_through_k
     assert_eq!(payment_ids.iter().collect::<HashSet<_>>().len(), PAYMENTS);
     wait_until(
         &pool,
+        &mut workers,
         "payments to settle",
         "SELECT COUNT(*) FROM payments WHERE status = 'pending'",
     )
     .await;
     wait_until(
         &pool,
+        &mut workers,
         "payment webhooks",
         "SELECT COUNT(*) FROM webhook_deliveries WHERE status <> 'success'",
     )
@@ -250,12 +270,14 @@ async fn many_processes_on_one_postgres_settle_everything_exactly_once_through_k
     }
     wait_until(
         &pool,
+        &mut workers,
         "refunds to settle",
         "SELECT COUNT(*) FROM refunds WHERE status = 'pending'",
     )
     .await;
     wait_until(
         &pool,
+        &mut workers,
         "all jobs",
         "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')",
     )
@@ -316,6 +338,7 @@ async fn many_processes_on_one_postgres_settle_everything_exactly_once_through_k
     // Delivered at least once and logged.
     wait_until(
         &pool,
+        &mut workers,
         "deliveries",
         "SELECT COUNT(*) FROM webhook_deliveries WHERE status <> 'success'",
     )

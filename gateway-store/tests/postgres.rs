@@ -96,3 +96,39 @@ async fn an_unreachable_postgres_is_unavailable_quickly() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn seeding_the_test_merchant_again_does_not_wait_for_its_row() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let store = gateway_store::open(&db.url).await.unwrap();
+    let seed = SecretHasher::new("pepper").test_merchant(T0);
+    store.upsert_merchant(&seed).await.unwrap();
+
+    // A transaction holding the key-share lock every order insert takes on its merchant (through
+    // the foreign key), as a busy server's do all the time.
+    use sqlx::Connection;
+    let mut busy = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut tx = busy.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM merchants WHERE id = $1 FOR KEY SHARE")
+        .bind(seed.merchant.id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+
+    // Another process starting up seeds the unchanged merchant: it must not queue for the row.
+    tokio::time::timeout(Duration::from_secs(30), store.upsert_merchant(&seed))
+        .await
+        .expect("an unchanged seed takes no row lock")
+        .unwrap();
+    tx.rollback().await.unwrap();
+
+    // A changed secret hash (another pepper) is still written.
+    let repeppered = SecretHasher::new("another pepper").test_merchant(T0);
+    store.upsert_merchant(&repeppered).await.unwrap();
+    let credential = store
+        .credential(&seed.merchant.api_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(credential.api_secret_hash, repeppered.api_secret_hash);
+}

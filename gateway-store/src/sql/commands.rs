@@ -64,9 +64,7 @@ pub(crate) fn write_merchant<'c, DB: Dialect>(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
         let m = &new.merchant;
         let text = if *upsert {
-            format!(
-                "{INSERT} ON CONFLICT (id) DO UPDATE SET api_key = excluded.api_key, api_secret_hash = excluded.api_secret_hash"
-            )
+            format!("{INSERT} ON CONFLICT (id) DO NOTHING")
         } else {
             INSERT.to_owned()
         };
@@ -79,7 +77,21 @@ pub(crate) fn write_merchant<'c, DB: Dialect>(
             .arg(m.webhook_url.clone())
             .arg(new.webhook_secret.clone())
             .arg(m.created_at.as_millis());
-        DB::execute(conn, sql).await.map(|_| ())
+        DB::execute(conn, sql).await?;
+        if *upsert {
+            // Only a row that differs is updated: every start of every process seeds the test
+            // merchant, and an `ON CONFLICT DO UPDATE` would take the row's exclusive lock each
+            // time, waiting behind the key-share locks every concurrent order insert holds on it.
+            let refresh = Sql::new(
+                "UPDATE merchants SET api_key = $2, api_secret_hash = $3
+                 WHERE id = $1 AND (api_key <> $2 OR api_secret_hash <> $3)",
+            )
+            .arg(m.id.to_string())
+            .arg(m.api_key.clone())
+            .arg(new.api_secret_hash.clone());
+            DB::execute(conn, refresh).await?;
+        }
+        Ok(())
     })
 }
 
