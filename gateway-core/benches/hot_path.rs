@@ -13,7 +13,7 @@ use gateway_core::instrument::StoredInstrument;
 use gateway_core::merchant::SecretHasher;
 use gateway_core::money::{Amount, Currency};
 use gateway_core::payment::Payment;
-use gateway_core::{HmacSigner, WebhookSigner, verify_standard_signature};
+use gateway_core::{HmacSigner, verify_standard_signature};
 
 fn main() {
     divan::main();
@@ -75,7 +75,7 @@ fn sign_webhook(bencher: Bencher) {
         Timestamp::from_millis(1_705_314_600_000),
     );
     bencher.bench(|| {
-        HmacSigner.sign(
+        HmacSigner::headers(
             black_box("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
             "2b8e…",
             1_705_314_600,
@@ -92,7 +92,7 @@ fn verify_webhook(bencher: Bencher) {
         Timestamp::from_millis(1_705_314_600_000),
     );
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let headers = HmacSigner.sign(secret, "msg", 1_705_314_600, event.payload.as_bytes());
+    let headers = HmacSigner::headers(secret, "msg", 1_705_314_600, event.payload.as_bytes());
     bencher.bench(|| {
         verify_standard_signature(
             secret,

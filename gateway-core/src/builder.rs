@@ -90,7 +90,7 @@ impl GatewayBuilder {
         self
     }
 
-    /// What signs webhooks (default: [`HmacSigner`]).
+    /// What signs webhooks and checkout results (default: [`HmacSigner`]).
     pub fn signer(mut self, signer: Arc<dyn WebhookSigner>) -> Self {
         self.signer = signer;
         self
@@ -129,6 +129,7 @@ impl GatewayBuilder {
             SecretHasher::new(pepper),
         )
         .with_clock(self.clock.clone())
+        .with_signer(self.signer.clone())
         .with_job_notify(wake.clone());
         Ok(BuiltGateway {
             gateway: Arc::new(service),

@@ -151,6 +151,13 @@ impl GatewayError {
     }
 }
 
+impl From<crate::signer::SignerError> for GatewayError {
+    fn from(e: crate::signer::SignerError) -> Self {
+        tracing::warn!(error = %e, "signer unavailable");
+        Self::Unavailable
+    }
+}
+
 impl From<StoreError> for GatewayError {
     fn from(e: StoreError) -> Self {
         match e {

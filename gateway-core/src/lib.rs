@@ -93,14 +93,12 @@
 //! use gateway_core::merchant::generate_webhook_secret;
 //! use gateway_core::money::{Amount, Currency};
 //! use gateway_core::signer::VerifyError;
-//! use gateway_core::{
-//!     HmacSigner, WebhookSigner, verify_standard_signature, verify_webhook_signature,
-//! };
+//! use gateway_core::{HmacSigner, verify_standard_signature, verify_webhook_signature};
 //!
 //! // What a worker sends…
 //! let secret = generate_webhook_secret(); // `whsec_` + base64 of 32 random bytes
 //! let body = br#"{"event":"payment.success","timestamp":1705314600,"data":{}}"#;
-//! let headers = HmacSigner.sign(&secret, "msg_1", 1_705_314_600, body);
+//! let headers = HmacSigner::headers(&secret, "msg_1", 1_705_314_600, body);
 //!
 //! // …and what a receiver checks: `X-Webhook-Signature`, then the Standard Webhooks headers
 //! // (at most 5 minutes old).
@@ -188,8 +186,8 @@ pub use processor::{Processor, ProcessorError, SimulatedBank, SimulationConfig};
 pub use runner::{JobRunner, Worker, WorkerConfig};
 pub use service::GatewayService;
 pub use signer::{
-    CheckoutResult, HmacSigner, WebhookSigner, verify_checkout_result, verify_standard_signature,
-    verify_webhook_signature,
+    CheckoutResult, HmacSigner, SignerError, WebhookSigner, verify_checkout_result,
+    verify_standard_signature, verify_webhook_signature,
 };
 pub use store::{Store, StoreError};
 pub use transport::WebhookTransport;

@@ -24,7 +24,7 @@ use crate::payment::{PaymentOutcome, PaymentStatus};
 use crate::processor::{Processor, ProcessorError};
 use crate::refund::RefundStatus;
 use crate::request_id;
-use crate::signer::WebhookSigner;
+use crate::signer::{SignerError, WebhookSigner};
 use crate::store::{PruneBefore, Store, StoreError};
 use crate::transport::{TransportError, WebhookRequest, WebhookTransport};
 use crate::webhook::{DeliveryAttempt, DeliveryStatus, RetrySchedule, cap_body};
@@ -152,6 +152,9 @@ enum HandlerFailure {
     /// The processor gave no answer.
     #[error(transparent)]
     Processor(#[from] ProcessorError),
+    /// The signer could not sign.
+    #[error(transparent)]
+    Signer(#[from] SignerError),
 }
 
 impl Worker {
@@ -283,7 +286,7 @@ impl Worker {
         let result = match job.kind {
             Some(JobKind::ProcessPayment) => self.process_payment(job).await,
             Some(JobKind::ProcessRefund) => self.process_refund(job).await,
-            Some(JobKind::DeliverWebhook) => self.deliver_webhook(job).await.map_err(Into::into),
+            Some(JobKind::DeliverWebhook) => self.deliver_webhook(job).await,
             None => return Err("unknown job kind".into()),
         };
         match result {
@@ -381,16 +384,25 @@ impl Worker {
         Ok(())
     }
 
-    async fn deliver_webhook(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+    async fn deliver_webhook(&self, job: &ClaimedJob) -> Result<(), HandlerFailure> {
         let Ok(id) = uuid::Uuid::parse_str(&job.entity_id) else {
-            return self.store.complete_job(&job.lease, self.clock.now()).await;
+            return Ok(self
+                .store
+                .complete_job(&job.lease, self.clock.now())
+                .await?);
         };
         let Some(target) = self.store.delivery_target(id).await? else {
-            return self.store.complete_job(&job.lease, self.clock.now()).await;
+            return Ok(self
+                .store
+                .complete_job(&job.lease, self.clock.now())
+                .await?);
         };
         record_merchant(&target.delivery.merchant_id);
         if target.delivery.status != DeliveryStatus::Pending {
-            return self.store.complete_job(&job.lease, self.clock.now()).await;
+            return Ok(self
+                .store
+                .complete_job(&job.lease, self.clock.now())
+                .await?);
         }
         let slot = match &target.url {
             None => None,
@@ -409,10 +421,10 @@ impl Worker {
                     // could have ended, without using one of this delivery's attempts.
                     metrics::webhook_deferred();
                     let later = self.clock.now().plus(self.endpoint_backoff(url));
-                    return self
+                    return Ok(self
                         .store
                         .defer_job(&job.lease, later, self.clock.now())
-                        .await;
+                        .await?);
                 }
             },
         };
@@ -421,15 +433,21 @@ impl Worker {
         let result = match &target.url {
             None => Err(TransportError::Refused("no webhook URL configured".into())),
             Some(url) => {
-                let headers = self
+                let signed = self
                     .signer
-                    .sign_all(
+                    .sign(
                         &target.secrets.signing_at(attempted_at),
                         &id.to_string(),
                         attempted_at.as_secs(),
                         target.payload.as_bytes(),
                     )
-                    .to_pairs();
+                    .await;
+                let headers = match signed {
+                    Ok(headers) => headers.to_pairs(),
+                    // Not the endpoint's fault: no attempt is recorded against it, and the job
+                    // is tried again after the queue's backoff.
+                    Err(e) => return Err(HandlerFailure::Signer(e)),
+                };
                 let request = WebhookRequest {
                     url,
                     headers: &headers,

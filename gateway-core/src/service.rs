@@ -31,7 +31,7 @@ use crate::order::{Order, OrderStatus};
 use crate::payment::{Payment, PaymentSnapshot, PaymentStatus};
 use crate::processor::Processor;
 use crate::refund::{Refund, RefundStatus};
-use crate::signer::CheckoutResult;
+use crate::signer::{CheckoutResult, HmacSigner, WebhookSigner};
 use crate::stats::{PaymentStats, StatsRange};
 use crate::store::{
     DeliveryFilter, EventFilter, OrderFilter, Page, PageRequest, PaymentFilter, Store, StoreError,
@@ -58,6 +58,8 @@ pub struct GatewayService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     processor: Arc<dyn Processor>,
+    /// Signs checkout results (workers sign webhooks with the same one).
+    signer: Arc<dyn WebhookSigner>,
     hasher: SecretHasher,
     /// Woken after every commit that enqueues jobs, so an in-process worker starts at once.
     jobs_enqueued: Arc<Notify>,
@@ -72,6 +74,7 @@ impl GatewayService {
             store,
             clock: Arc::new(SystemClock),
             processor,
+            signer: Arc::new(HmacSigner),
             hasher,
             jobs_enqueued: Arc::new(Notify::new()),
             credentials: RwLock::new(HashMap::new()),
@@ -81,6 +84,12 @@ impl GatewayService {
     /// Uses `clock` instead of the system clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Signs checkout results with `signer` instead of [`HmacSigner`].
+    pub fn with_signer(mut self, signer: Arc<dyn WebhookSigner>) -> Self {
+        self.signer = signer;
         self
     }
 
@@ -949,7 +958,14 @@ impl Gateway for GatewayService {
                     timestamp: payment.settled_at.unwrap_or(payment.updated_at).as_secs(),
                     signature: String::new(),
                 };
-                Some(unsigned.sign(&secret))
+                let signature = self
+                    .signer
+                    .sign_checkout(&secret, unsigned.signed_message().as_bytes())
+                    .await?;
+                Some(CheckoutResult {
+                    signature,
+                    ..unsigned
+                })
             }
         };
         Ok(CheckoutPayment { payment, result })

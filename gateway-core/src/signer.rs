@@ -37,36 +37,60 @@ impl SignatureHeaders {
     }
 }
 
-/// Signs webhook bodies. A trait so hosts can swap schemes or keys (e.g. a KMS).
-pub trait WebhookSigner: Send + Sync + 'static {
-    /// Signs `body` (the exact bytes to send) for delivery `id` at `timestamp`.
-    fn sign(&self, secret: &str, id: &str, timestamp: i64, body: &[u8]) -> SignatureHeaders;
+/// Why a signer could not sign (a remote key service that did not answer, say). The delivery
+/// or the checkout poll is tried again later; nothing is sent unsigned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignerError {
+    /// The signer is unavailable for now.
+    #[error("signer unavailable: {0}")]
+    Unavailable(String),
+}
 
-    /// Signs with each of `secrets`, newest first (a rotation's overlap): `X-Webhook-Signature`
-    /// with the first only, `webhook-signature` with one space-separated `v1,` entry per secret.
-    fn sign_all(
+/// Signs what the gateway hands to merchants: webhook requests and checkout results.
+///
+/// Async so that a key held elsewhere (a KMS or HSM, reached over the network) can do the
+/// signing. `secret` is what the store holds for the endpoint or merchant: the key itself for
+/// [`HmacSigner`], or a reference to it for a signer that keeps keys elsewhere.
+///
+/// ```
+/// use gateway_core::{HmacSigner, WebhookSigner, verify_standard_signature};
+/// # tokio_test_block_on(async {
+/// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// let headers = HmacSigner
+///     .sign(&[secret], "msg_1", 1_705_314_600, b"{}")
+///     .await
+///     .unwrap();
+/// assert!(verify_standard_signature(secret, "msg_1", 1_705_314_600, b"{}",
+///     &headers.standard_signature, 1_705_314_600, 300).is_ok());
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[async_trait::async_trait]
+pub trait WebhookSigner: Send + Sync + 'static {
+    /// Signs `body` (the exact bytes to send) for delivery `id` at `timestamp` with each of
+    /// `secrets`, newest first (a rotation's overlap): `X-Webhook-Signature` with the first
+    /// only, `webhook-signature` with one space-separated `v1,` entry per secret.
+    async fn sign(
         &self,
         secrets: &[&str],
         id: &str,
         timestamp: i64,
         body: &[u8],
-    ) -> SignatureHeaders {
-        let mut headers = self.sign(secrets.first().copied().unwrap_or(""), id, timestamp, body);
-        for older in secrets.iter().skip(1) {
-            let extra = self.sign(older, id, timestamp, body).standard_signature;
-            headers.standard_signature.push(' ');
-            headers.standard_signature.push_str(&extra);
-        }
-        headers
-    }
+    ) -> Result<SignatureHeaders, SignerError>;
+
+    /// Signs a checkout result's message ([`CheckoutResult::signed_message`]): `v1,<base64>`.
+    async fn sign_checkout(&self, secret: &str, message: &[u8]) -> Result<String, SignerError>;
 }
 
-/// The default signer: both schemes, HMAC-SHA256.
+/// The default signer: both schemes, HMAC-SHA256, with the secret as the key.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HmacSigner;
 
-impl WebhookSigner for HmacSigner {
-    fn sign(&self, secret: &str, id: &str, timestamp: i64, body: &[u8]) -> SignatureHeaders {
+impl HmacSigner {
+    /// The headers for one secret, computed at once (the trait's work, without the `async`).
+    pub fn headers(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> SignatureHeaders {
         let ts = timestamp.to_string();
         SignatureHeaders {
             webhook_signature: hex::encode(hmac_sha256(secret.as_bytes(), &[body])),
@@ -74,6 +98,31 @@ impl WebhookSigner for HmacSigner {
             timestamp,
             standard_signature: sign_v1(secret, &[id.as_bytes(), b".", ts.as_bytes(), b".", body]),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl WebhookSigner for HmacSigner {
+    async fn sign(
+        &self,
+        secrets: &[&str],
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<SignatureHeaders, SignerError> {
+        let newest = secrets.first().copied().unwrap_or("");
+        let mut headers = Self::headers(newest, id, timestamp, body);
+        for older in secrets.iter().skip(1) {
+            let ts = timestamp.to_string();
+            let extra = sign_v1(older, &[id.as_bytes(), b".", ts.as_bytes(), b".", body]);
+            headers.standard_signature.push(' ');
+            headers.standard_signature.push_str(&extra);
+        }
+        Ok(headers)
+    }
+
+    async fn sign_checkout(&self, secret: &str, message: &[u8]) -> Result<String, SignerError> {
+        Ok(sign_v1(secret, &[message]))
     }
 }
 
@@ -138,17 +187,12 @@ pub struct CheckoutResult {
 }
 
 impl CheckoutResult {
-    fn signed_message(&self) -> String {
+    /// What the signature covers: `paymentId.timestamp.orderId.amount.currency.status`.
+    pub fn signed_message(&self) -> String {
         format!(
             "{}.{}.{}.{}.{}.{}",
             self.payment_id, self.timestamp, self.order_id, self.amount, self.currency, self.status
         )
-    }
-
-    /// Fills in `signature` for these fields with `secret`.
-    pub fn sign(mut self, secret: &str) -> Self {
-        self.signature = sign_v1(secret, &[self.signed_message().as_bytes()]);
-        self
     }
 
     /// Checks `signature` against the fields with `secret`, and that `timestamp` is within
@@ -236,7 +280,7 @@ mod tests {
 
     #[test]
     fn standard_signature_matches_the_published_test_vector() {
-        let headers = HmacSigner.sign(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY);
+        let headers = HmacSigner::headers(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY);
         assert_eq!(headers.standard_signature, SPEC_SIGNATURE);
         assert_eq!(
             verify_standard_signature(
@@ -252,10 +296,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn during_a_rotation_both_secrets_sign_the_new_one_first() {
-        let headers = HmacSigner.sign_all(&["whsec_new", SPEC_SECRET], SPEC_ID, SPEC_TS, SPEC_BODY);
-        let only_new = HmacSigner.sign("whsec_new", SPEC_ID, SPEC_TS, SPEC_BODY);
+    #[tokio::test]
+    async fn during_a_rotation_both_secrets_sign_the_new_one_first() {
+        let headers = HmacSigner
+            .sign(&["whsec_new", SPEC_SECRET], SPEC_ID, SPEC_TS, SPEC_BODY)
+            .await
+            .unwrap();
+        let only_new = HmacSigner::headers("whsec_new", SPEC_ID, SPEC_TS, SPEC_BODY);
         assert_eq!(
             headers.standard_signature,
             format!("{} {SPEC_SIGNATURE}", only_new.standard_signature)
@@ -280,7 +327,7 @@ mod tests {
         // Independently: HMAC-SHA256(key = "whsec_test_abc123", msg = body), hex.
         let body = br#"{"event":"payment.success"}"#;
         let expected = hex::encode(crate::crypto::hmac_sha256(b"whsec_test_abc123", &[body]));
-        let headers = HmacSigner.sign("whsec_test_abc123", "id", 1, body);
+        let headers = HmacSigner::headers("whsec_test_abc123", "id", 1, body);
         assert_eq!(headers.webhook_signature, expected);
         assert_eq!(
             verify_webhook_signature("whsec_test_abc123", body, &expected),
@@ -298,9 +345,7 @@ mod tests {
 
     #[test]
     fn standard_verification_rejects_stale_tampered_and_rotated_away_signatures() {
-        let sig = HmacSigner
-            .sign(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY)
-            .standard_signature;
+        let sig = HmacSigner::headers(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY).standard_signature;
         let verify = |secret, body: &[u8], now| {
             verify_standard_signature(secret, SPEC_ID, SPEC_TS, body, &sig, now, 300)
         };
@@ -323,8 +368,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn checkout_results_verify_only_untampered_and_fresh() {
+    async fn signed(result: CheckoutResult, secret: &str) -> CheckoutResult {
+        let signature = HmacSigner
+            .sign_checkout(secret, result.signed_message().as_bytes())
+            .await
+            .unwrap();
+        CheckoutResult {
+            signature,
+            ..result
+        }
+    }
+
+    #[tokio::test]
+    async fn checkout_results_verify_only_untampered_and_fresh() {
         let result = CheckoutResult {
             payment_id: "pay_AAAAAAAAAAAAAAAA".into(),
             order_id: "order_BBBBBBBBBBBBBBBB".into(),
@@ -333,8 +389,8 @@ mod tests {
             status: "success".into(),
             timestamp: SPEC_TS,
             signature: String::new(),
-        }
-        .sign(SPEC_SECRET);
+        };
+        let result = signed(result, SPEC_SECRET).await;
         // Independently: HMAC-SHA256(base64-decoded secret, "pay.ts.order.amount.currency.status").
         let key = STANDARD
             .decode(SPEC_SECRET.strip_prefix("whsec_").unwrap())
@@ -368,11 +424,7 @@ mod tests {
             result.verify("whsec_test_abc123", SPEC_TS, 300),
             Err(VerifyError::Mismatch)
         );
-        let test_secret = CheckoutResult {
-            signature: String::new(),
-            ..result
-        }
-        .sign("whsec_test_abc123");
+        let test_secret = signed(result, "whsec_test_abc123").await;
         assert_eq!(
             test_secret.verify("whsec_test_abc123", SPEC_TS, 300),
             Ok(())

@@ -19,7 +19,7 @@ use gateway_core::transport::ReqwestTransport;
 use gateway_core::webhook::RetrySchedule;
 use gateway_core::{
     BuiltGateway, Clock, GatewayBuilder, JobRunner, ManualClock, Processor, ProcessorError,
-    SimulatedBank, SimulationConfig, Store, Timestamp, Worker, WorkerConfig,
+    SimulatedBank, SimulationConfig, Store, Timestamp, WebhookSigner, Worker, WorkerConfig,
 };
 use gateway_http::AppState;
 use gateway_http::rate_limit::CheckoutLimiter;
@@ -82,7 +82,7 @@ impl TestResponse {
 }
 
 /// Knobs for a test app.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TestOptions {
     /// The simulated bank's settings (test mode with no delay by default).
     pub simulation: SimulationConfig,
@@ -99,6 +99,8 @@ pub struct TestOptions {
     /// A refund reason the bank declines: a refund given exactly this reason ends `failed`
     /// (the simulated bank itself processes every refund). `None` by default.
     pub declined_refund_reason: Option<String>,
+    /// What signs webhooks and checkout results ([`gateway_core::HmacSigner`] if `None`).
+    pub signer: Option<Arc<dyn WebhookSigner>>,
 }
 
 impl Default for TestOptions {
@@ -116,6 +118,7 @@ impl Default for TestOptions {
             max_in_flight_per_endpoint: WorkerConfig::default().max_in_flight_per_endpoint,
             checkout_requests_per_minute: gateway_http::CHECKOUT_REQUESTS_PER_MINUTE,
             declined_refund_reason: None,
+            signer: None,
         }
     }
 }
@@ -200,7 +203,11 @@ impl TestApp {
             bank: SimulatedBank::seeded(options.simulation.clone(), 7),
             declined_refund_reason: options.declined_refund_reason.clone(),
         });
-        let built = GatewayBuilder::new(store.clone())
+        let mut builder = GatewayBuilder::new(store.clone());
+        if let Some(signer) = &options.signer {
+            builder = builder.signer(signer.clone());
+        }
+        let built = builder
             .pepper(TEST_PEPPER)
             .processor(bank)
             .clock(clock.clone())

@@ -34,9 +34,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use gateway_core::merchant::{generate_webhook_secret, test_merchant};
 use gateway_core::signer::SignatureHeaders;
-use gateway_core::{
-    HmacSigner, WebhookSigner, verify_standard_signature, verify_webhook_signature,
-};
+use gateway_core::{HmacSigner, verify_standard_signature, verify_webhook_signature};
 use tokio::sync::oneshot;
 
 /// How far a `webhook-timestamp` may be from now, in seconds (the Standard Webhooks default).
@@ -174,7 +172,7 @@ async fn self_test_against(addr: SocketAddr, secret: &str) -> anyhow::Result<()>
         }},
     })
     .to_string();
-    let signed = HmacSigner.sign(secret, "msg_selftest_1", now, body.as_bytes());
+    let signed = HmacSigner::headers(secret, "msg_selftest_1", now, body.as_bytes());
 
     let post = |headers: Option<&SignatureHeaders>, body: String| {
         let mut request = client
@@ -208,7 +206,7 @@ async fn self_test_against(addr: SocketAddr, secret: &str) -> anyhow::Result<()>
     eprintln!("tampered delivery: {status}");
 
     let old = now - TOLERANCE_SECS - 60;
-    let stale = HmacSigner.sign(secret, "msg_selftest_2", old, body.as_bytes());
+    let stale = HmacSigner::headers(secret, "msg_selftest_2", old, body.as_bytes());
     let status = post(Some(&stale), body.clone()).await?;
     ensure!(
         status == StatusCode::BAD_REQUEST,

@@ -132,6 +132,9 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(64)
+        // Below the server's 10 s idle timeout, so the client never reuses a connection the
+        // server is closing at that moment (the keep-alive race, seen as a connection reset).
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .unwrap()
 }
