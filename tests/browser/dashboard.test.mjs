@@ -1,7 +1,8 @@
 // The merchant dashboard in a real browser, driven the way a merchant uses it: sign in, set the
 // webhook URL, create an order and its checkout link, pay it on the hosted page, capture and
-// refund it, watch and retry webhook deliveries, rotate the secret, read the overview chart and
-// the API reference, and do it all again at 360 px. Runs the built gateway binary (GATEWAY_BIN,
+// refund it, watch and retry webhook deliveries, rotate the secret, manage endpoints (their
+// health, a disabled one, recovering a failed one, each one's log), read the events, the overview
+// chart and the API reference, and do it all again at 360 px. Runs the built gateway binary (GATEWAY_BIN,
 // default target/debug/gateway) on a fresh SQLite file with a webhook receiver of its own, all on
 // 127.0.0.1, and Debian's Chromium (CHROMIUM). SCREENSHOTS=/some/dir saves every page at 1440
 // and 360 px.
@@ -23,7 +24,9 @@ const WAIT = { timeout: 20_000 };
 
 let dir, gateway, browser, context, page, gatewayUrl;
 let receiver, receiverUrl;
-const hook = { healthy: true, received: [] }; // the receiver's behaviour and what it got
+// The receiver's behaviour and what it got: every path answers 200 while `healthy`, except those
+// in `answers` (path → status).
+const hook = { healthy: true, answers: new Map(), received: [] };
 const requests = []; // every URL the dashboard's tab asked for
 const problems = []; // page errors and console errors (CSP violations show up here)
 
@@ -44,8 +47,9 @@ before(async () => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
-      hook.received.push({ body, healthy: hook.healthy, signature: req.headers['x-webhook-signature'] });
-      res.writeHead(hook.healthy ? 200 : 500, { 'Content-Type': 'text/plain' }).end(hook.healthy ? 'ok' : 'down');
+      const status = hook.answers.get(req.url) ?? (hook.healthy ? 200 : 500);
+      hook.received.push({ body, path: req.url, status, healthy: hook.healthy, id: req.headers['webhook-id'], signature: req.headers['x-webhook-signature'] });
+      res.writeHead(status, { 'Content-Type': 'text/plain' }).end(status < 300 ? 'ok' : 'down');
     });
   });
   await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
@@ -106,7 +110,7 @@ const api = async (path) => (await fetch(`${gatewayUrl}/api/v1${path}`, { header
 let orderId, paymentId;
 
 test('the dashboard is served from the binary with a strict policy', async () => {
-  for (const path of ['/dashboard', '/dashboard/', '/dashboard/app.js', '/dashboard/dashboard.css', '/dashboard/chart.js']) {
+  for (const path of ['/dashboard', '/dashboard/', '/dashboard/app.js', '/dashboard/dashboard.css', '/dashboard/chart.js', '/dashboard/events.js']) {
     const res = await fetch(gatewayUrl + path);
     assert.equal(res.status, 200, path);
     const csp = res.headers.get('content-security-policy');
@@ -295,6 +299,129 @@ test('endpoints are added with an event filter, turned off and on, rotated and d
   await actions().waitFor({ state: 'detached', ...WAIT });
 });
 
+/** Adds an endpoint for every event in the dashboard; returns it as the API shows it. */
+async function addEndpoint(url) {
+  await go(page, '#/webhooks');
+  await page.locator('#endpoint-url').fill(url);
+  await page.locator('#add-endpoint').click();
+  await page.locator('#hide-endpoint-secret').click();
+  return eventually(async () => (await api('/webhooks/endpoints')).data.find((e) => e.url === url), `the endpoint ${url}`);
+}
+
+/** Resolves once none of the merchant's latest deliveries is pending. */
+const settled = () => eventually(async () => !(await api('/webhooks?limit=100')).data.some((d) => d.status === 'pending'), 'deliveries to settle');
+
+let goneId;
+
+test('an endpoint answering 410 shows as disabled, with the reason', async () => {
+  const url = receiverUrl.replace('/hooks', '/gone');
+  hook.answers.set('/gone', 410);
+  const gone = await addEndpoint(url);
+  goneId = gone.id;
+  await page.locator('#send-test').click();
+  const health = page.locator(`[data-health="${gone.id}"]`);
+  await health.locator('.badge', { hasText: 'disabled' }).waitFor(WAIT); // followed while pending
+  const shown = await api(`/webhooks/endpoints/${gone.id}`);
+  assert.equal(shown.status, 'disabled');
+  assert.ok(shown.disabled_reason, 'the API gives a reason');
+  assert.equal((await health.locator('[data-disabled-reason]').textContent()).trim(), shown.disabled_reason);
+  await health.locator('[data-last-attempt="bad"]', { hasText: 'HTTP 410' }).waitFor(WAIT);
+  await settled();
+});
+
+test('recover resends an endpoint\'s failed deliveries once its receiver is healthy again', async () => {
+  hook.answers.set('/recover', 500);
+  const endpoint = await addEndpoint(receiverUrl.replace('/hooks', '/recover'));
+  for (let i = 0; i < 2; i++) {
+    await page.locator('#send-test').click();
+    await page.getByText('Test event queued').waitFor(WAIT);
+  }
+  const failed = await eventually(async () => {
+    const log = (await api(`/webhooks?limit=100&endpoint_id=${endpoint.id}`)).data;
+    return log.length === 2 && log.every((d) => d.status === 'failed') && log;
+  }, 'two failed deliveries to the endpoint');
+  const health = page.locator(`[data-health="${endpoint.id}"]`);
+  await health.locator('[data-failed="2"]').waitFor(WAIT);
+  await health.locator('[data-last-attempt="bad"]', { hasText: 'HTTP 500' }).waitFor(WAIT);
+  assert.equal(await health.locator('.badge').textContent(), 'enabled');
+  await shot(page, 'endpoint-failing-1440');
+
+  hook.answers.delete('/recover');
+  const before = hook.received.length;
+  await page.locator(`[data-endpoint="${endpoint.id}"]`).getByRole('button', { name: 'Recover…' }).click();
+  const form = page.locator(`#recover-form[data-recover="${endpoint.id}"]`);
+  await form.waitFor(WAIT);
+  const since = await page.locator('#recover-since').inputValue();
+  const hoursAgo = (Date.now() - new Date(since).getTime()) / 3_600_000;
+  assert.ok(hoursAgo > 23.9 && hoursAgo < 24.1, `the default is 24 h ago, not ${since}`);
+  await page.locator('#recover-submit').click();
+  await page.locator('#recover-result[data-recovering="2"]').waitFor(WAIT);
+  assert.match(await page.locator('#recover-result').textContent(), /Resending 2 failed deliveries/);
+  await shot(page, 'endpoint-recover-1440');
+
+  const resent = await eventually(() => {
+    const got = hook.received.slice(before).filter((r) => r.path === '/recover' && r.status === 200).map((r) => r.id);
+    return got.length >= 2 && got;
+  }, 'the receiver to get the failed deliveries again');
+  assert.deepEqual([...new Set(resent)].sort(), failed.map((d) => d.id).sort(), 'exactly the failed deliveries are resent');
+  for (const d of failed) assert.equal((await api(`/webhooks/${d.id}`)).status, 'success');
+  await health.locator('[data-last-attempt="ok"]', { hasText: 'HTTP 200' }).waitFor(WAIT);
+  assert.equal(await health.locator('[data-failed]').count(), 0, 'no failures left among its latest deliveries');
+
+  // Its own delivery log shows these two and nothing sent elsewhere.
+  await page.locator(`a[href="#/webhooks?endpoint_id=${endpoint.id}"]`).click();
+  await page.locator('main h2', { hasText: `Deliveries to ${endpoint.id}` }).waitFor(WAIT);
+  const log = page.locator('#deliveries table.list tbody tr');
+  await eventually(async () => (await log.locator('.badge', { hasText: 'success' }).count()) === 2, 'the log to show both delivered');
+  const listed = await log.locator('a[href^="#/webhooks/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href').split('/').pop()));
+  assert.deepEqual(listed.sort(), failed.map((d) => d.id).sort());
+  const all = (await api('/webhooks?limit=100')).data;
+  assert.ok(all.length > listed.length, 'other endpoints have deliveries that are not listed');
+  await shot(page, 'endpoint-log-1440');
+});
+
+test('recover refuses a disabled endpoint with the API\'s message', async () => {
+  await go(page, '#/webhooks');
+  await page.locator(`[data-endpoint="${goneId}"]`).getByRole('button', { name: 'Recover…' }).click();
+  await page.locator(`#recover-form[data-recover="${goneId}"]`).getByText('enable it first').waitFor(WAIT);
+  await page.locator('#recover-submit').click();
+  await page.locator('#recover-form .err').waitFor(WAIT);
+  assert.equal(await page.locator('#recover-result').textContent(), '');
+});
+
+test('the events page lists what happened, newest first, filters by type and shows a payload', async () => {
+  await go(page, '#/events');
+  const rows = page.locator('table.list tbody tr');
+  await rows.first().waitFor(WAIT);
+  const listed = await rows.locator('a[data-event-id]').evaluateAll((as) => as.map((a) => [a.dataset.eventId, a.textContent]));
+  const expected = (await api('/events?limit=20')).data.map((e) => [e.id, e.type]);
+  assert.deepEqual(listed, expected, 'the API\'s page, newest first');
+  const types = new Set(listed.map(([, t]) => t));
+  for (const t of ['payment.created', 'payment.success', 'refund.processed', 'webhook.test', 'webhook_endpoint.disabled']) assert.ok(types.has(t), `${t} is listed`);
+  await shot(page, 'events-1440');
+
+  await page.locator('#event-type').selectOption('payment.success');
+  await page.waitForFunction(() => location.hash.includes('type=payment.success'));
+  await eventually(async () => {
+    const shown = await page.locator('table.list a[data-event-id]').evaluateAll((as) => as.map((a) => a.textContent));
+    return shown.length === 1 && shown[0] === 'payment.success';
+  }, 'only the payment.success event');
+  await page.locator('table.list a[data-event-id]').click();
+  await page.locator('main h1', { hasText: 'payment.success' }).waitFor(WAIT);
+  const id = (await page.locator('#event-id').textContent()).trim();
+  const event = await api(`/events/${id}`);
+  assert.equal(event.type, 'payment.success');
+  assert.equal(await page.locator('#event-payload').textContent(), JSON.stringify(event.payload, null, 2));
+  assert.equal(event.payload.data.payment.id, paymentId);
+  await page.locator('main a.mono', { hasText: paymentId }).waitFor(WAIT);
+  await shot(page, 'event-1440');
+
+  await go(page, '#/events?type=webhook_endpoint.disabled');
+  await page.locator('table.list a[data-event-id]').first().click();
+  await page.locator('main h1', { hasText: 'webhook_endpoint.disabled' }).waitFor(WAIT);
+  assert.match(await page.locator('#event-payload').textContent(), new RegExp(`"id": "${goneId}"`));
+});
+
 test('the overview chart counts the payment and the refund', async () => {
   await go(page, '#/overview');
   const bar = page.locator('svg rect[data-status="success"]');
@@ -342,6 +469,7 @@ test('every page fits a 360 px screen', async () => {
     ['overview', '#/overview'], ['orders', '#/orders'], ['order', `#/orders/${orderId}`], ['payments', '#/payments'],
     ['payment', `#/payments/${paymentId}`], ['refunds', '#/refunds'], ['refund', `#/refunds/${refunds.data[0].id}`],
     ['webhooks', '#/webhooks'], ['delivery', `#/webhooks/${deliveries.data[0].id}`], ['developers', '#/developers'],
+    ['events', '#/events'], ['event', `#/events/${(await api('/events?limit=1')).data[0].id}`],
   ];
   for (const [name, hash] of pages) {
     await go(p, hash);
@@ -363,7 +491,7 @@ test('no request leaves 127.0.0.1 and the API secret is never in the page, stora
   assert.deepEqual(foreign, []);
   assert.deepEqual(requests.filter((u) => u.includes(SECRET)), []);
   assert.ok(!page.url().includes(SECRET));
-  for (const hash of ['#/overview', '#/orders', '#/payments', '#/webhooks', '#/developers']) {
+  for (const hash of ['#/overview', '#/orders', '#/payments', '#/webhooks', '#/events', '#/developers']) {
     await go(page, hash);
     assert.ok(!(await page.content()).includes(SECRET), `${hash} shows the secret`);
   }

@@ -9,6 +9,7 @@ const PAGES = {
   payments: () => import('./payments.js'),
   refunds: () => import('./refunds.js'),
   webhooks: () => import('./webhooks.js'),
+  events: () => import('./events.js'),
   developers: () => import('./developers.js'),
 };
 

@@ -1,19 +1,50 @@
-// Webhook endpoints on the Webhooks page: each with its URL, event filter and status; add one
-// (event checkboxes), turn one off and on, rotate its secret (shown once), delete it, and open
-// its own delivery log.
+// Webhook endpoints on the Webhooks page: each with its URL, event filter, status and health
+// (why it was disabled; its latest attempt and recent failures, read from its delivery log); add
+// one (event checkboxes), turn one off and on, rotate its secret (shown once), recover its failed
+// deliveries since a time, delete it, and open its own delivery log.
 
-import { h, api, badge, table, card, field, errorSlot, copyButton } from './lib.js';
+import { h, api, badge, table, card, field, errorSlot, copyButton, time, relative, idempotency } from './lib.js';
 
 const EVENTS = ['payment.created', 'payment.pending', 'payment.success', 'payment.failed', 'refund.created', 'refund.processed'];
 
-/** The Endpoints card; `changed` runs after anything that may add deliveries. */
-export function endpointsCard(changed) {
+/** How many of an endpoint's latest deliveries its health looks at. */
+const RECENT = 10;
+
+/** The Endpoints card; `changed` runs after anything that may add deliveries; `.refresh()` reads
+ *  the endpoints again. While a recent delivery of an endpoint on screen is pending, its health
+ *  refreshes every 2 s (ctx.poll). */
+export function endpointsCard(changed, ctx) {
   const list = h('div', { 'aria-live': 'polite' });
   const once = h('div', { 'aria-live': 'polite' });
+  const recoverSlot = h('div');
   const err = errorSlot();
-  const reload = async () => {
+  let shown = null;
+  let polling = false;
+  const load = async () => {
     const page = await api('/webhooks/endpoints?limit=16');
-    list.replaceChildren(endpointTable(page.data, reload, showSecret, err));
+    const recent = await Promise.all(page.data.map((e) =>
+      api('/webhooks?limit=' + RECENT + '&endpoint_id=' + encodeURIComponent(e.id)).then((p) => p.data, () => null)));
+    if (ctx && !ctx.alive) return false;
+    const seen = JSON.stringify([page.data, recent]);
+    if (seen !== shown) {
+      shown = seen;
+      // After a row's action, the row is drawn again even when nothing changed (its button re-enabled).
+      const redraw = () => { shown = null; return reload(); };
+      list.replaceChildren(endpointTable(page.data, recent, { reload: redraw, showSecret, recover, err }));
+    }
+    return recent.some((r) => r && r.some((d) => d.status === 'pending'));
+  };
+  const reload = async () => {
+    if (!(await load()) || polling || !ctx) return;
+    polling = true;
+    ctx.poll(async () => (polling = await load()), 2000);
+  };
+  const recover = (e, opener) => {
+    recoverSlot.replaceChildren(recoverForm(e, async () => { await reload(); await changed(); }, () => {
+      recoverSlot.replaceChildren();
+      opener.focus();
+    }));
+    recoverSlot.querySelector('input').focus();
   };
   const showSecret = (secret, what) => {
     const hide = h('button', { type: 'button', class: 'btn small', id: 'hide-endpoint-secret' }, 'I have saved it');
@@ -24,14 +55,17 @@ export function endpointsCard(changed) {
     hide.focus();
   };
   reload().catch((x) => err.show(x.message));
-  return card('Endpoints', list, err, once, addForm(async (created) => {
+  const el = card('Endpoints', list, err, once, recoverSlot, addForm(async (created) => {
     showSecret(created.secret, 'Endpoint added. Its signing secret:');
     await reload();
     await changed();
   }));
+  /** Reads the endpoints and their health again (after something outside the card changed them). */
+  el.refresh = () => reload().catch((x) => err.show(x.message));
+  return el;
 }
 
-function endpointTable(rows, reload, showSecret, err) {
+function endpointTable(rows, recent, { reload, showSecret, recover, err }) {
   const act = (label, cls, run) => {
     const b = h('button', { type: 'button', class: 'btn small ' + cls }, label);
     b.addEventListener('click', async () => {
@@ -44,12 +78,13 @@ function endpointTable(rows, reload, showSecret, err) {
   return table([
     ['URL', (e) => h('span', { class: 'mono clip', title: e.url }, e.url)],
     ['Events', (e) => e.enabled_events.join(', ')],
-    ['Status', (e) => h('span', null, badge(e.status), e.disabled_reason ? h('span', { class: 'hint' }, ' ', e.disabled_reason) : null)],
+    ['Health', (e) => health(e, recent[rows.indexOf(e)])],
     ['Deliveries', (e) => h('a', { href: '#/webhooks?endpoint_id=' + encodeURIComponent(e.id) }, 'Log')],
     ['', (e) => h('span', { class: 'actions', 'data-endpoint': e.id },
       e.status === 'enabled'
         ? act('Disable', '', () => api(`/webhooks/endpoints/${e.id}`, { method: 'PATCH', body: { status: 'disabled' } }))
         : act('Enable', '', () => api(`/webhooks/endpoints/${e.id}`, { method: 'PATCH', body: { status: 'enabled' } })),
+      recoverButton(e, recover),
       act('Rotate secret', '', async () => {
         const r = await api(`/webhooks/endpoints/${e.id}/secret/rotate`, { method: 'POST', key: crypto.randomUUID() });
         showSecret(r.secret, 'New signing secret; the old one keeps signing beside it for 24 h.');
@@ -80,6 +115,75 @@ function addForm(added) {
       url.value = '';
       await added(created);
     } catch (x) { err.show(x.message); } finally { save.disabled = false; }
+  });
+  return form;
+}
+
+/** Status, why it was disabled, and what its latest deliveries say (null: the log was unreadable). */
+function health(e, recent) {
+  const kids = [badge(e.status)];
+  if (e.disabled_reason) kids.push(h('p', { class: 'hint', 'data-disabled-reason': '' }, e.disabled_reason));
+  if (recent && recent.length) {
+    const tried = recent.filter((d) => d.last_attempt_at).sort((a, b) => (a.last_attempt_at < b.last_attempt_at ? 1 : -1))[0];
+    if (tried) {
+      const ok = tried.response_code != null && tried.response_code < 300;
+      const what = tried.response_code != null ? `HTTP ${tried.response_code}` : tried.error || tried.status;
+      kids.push(h('p', { class: 'hint', 'data-last-attempt': ok ? 'ok' : 'bad' }, 'Last attempt: ',
+        h('span', { class: ok ? 'code-ok' : 'code-bad' }, what), ' · ', h('span', { title: tried.last_attempt_at }, relative(tried.last_attempt_at))));
+    }
+    const failed = recent.filter((d) => d.status === 'failed').length;
+    const pending = recent.filter((d) => d.status === 'pending').length;
+    if (failed) kids.push(h('p', { class: 'hint code-bad', 'data-failed': failed }, `${failed} of the latest ${recent.length} failed`));
+    if (pending) kids.push(h('p', { class: 'hint', 'data-pending': pending }, `${pending} pending`));
+  } else if (recent) {
+    kids.push(h('p', { class: 'hint' }, 'No deliveries yet.'));
+  }
+  return h('div', { class: 'health', 'data-health': e.id }, kids);
+}
+
+function recoverButton(e, recover) {
+  const b = h('button', { type: 'button', class: 'btn small', 'aria-controls': 'recover-form' }, 'Recover…');
+  b.addEventListener('click', () => recover(e, b));
+  return b;
+}
+
+/** A datetime-local value (local time, to the minute) for a Date. */
+const localInput = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+
+/** Asks from when to resend the endpoint's failed deliveries (default 24 h ago), then shows how
+ *  many were re-armed. */
+function recoverForm(e, recovered, close) {
+  const now = new Date();
+  const since = h('input', { id: 'recover-since', type: 'datetime-local', value: localInput(new Date(now - 24 * 3600_000)), max: localInput(now) });
+  const err = errorSlot();
+  const result = h('p', { class: 'ok', role: 'status', id: 'recover-result' });
+  const go = h('button', { type: 'submit', class: 'btn primary', id: 'recover-submit' }, 'Resend failed deliveries');
+  const cancel = h('button', { type: 'button', class: 'btn' }, 'Close');
+  cancel.addEventListener('click', close);
+  const keys = idempotency();
+  const form = h('form', { class: 'confirm', id: 'recover-form', 'data-recover': e.id, novalidate: true },
+    h('p', null, h('strong', null, 'Recover '), h('span', { class: 'mono' }, e.url)),
+    field('Resend deliveries that failed since', since, 'Your local time. Every delivery to this endpoint created since then that ended failed is sent again, oldest first, with its retries starting over.'),
+    e.status === 'enabled' ? null : h('p', { class: 'hint' }, 'This endpoint is disabled: enable it first.'),
+    h('div', { class: 'actions' }, go, cancel), err, result);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    err.show('');
+    result.textContent = '';
+    const at = new Date(since.value);
+    if (!since.value || isNaN(at)) return err.show('Enter a date and time.');
+    if (at > new Date()) return err.show('Choose a time in the past.');
+    const body = { since: Math.floor(at.getTime() / 1000) };
+    go.disabled = true;
+    try {
+      const r = await api(`/webhooks/endpoints/${encodeURIComponent(e.id)}/recover`, { method: 'POST', body, key: keys.key([e.id, body]) });
+      keys.done();
+      result.replaceChildren(r.recovering
+        ? `Resending ${r.recovering} failed ${r.recovering === 1 ? 'delivery' : 'deliveries'} created since `
+        : 'No failed deliveries created since ', time(r.since), '.');
+      result.dataset.recovering = String(r.recovering);
+      await recovered(r);
+    } catch (x) { err.show(x.message); } finally { go.disabled = false; }
   });
   return form;
 }

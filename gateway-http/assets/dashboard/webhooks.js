@@ -1,7 +1,8 @@
 // Webhooks: the default endpoint's URL, a test event, its signing secret (masked; revealed on
 // request; a rotated one shown once), every endpoint (see endpoints.js), and the delivery log
-// (of one endpoint with #/webhooks?endpoint_id=we_…) with each delivery's attempts, payload and a
-// manual retry. Lists refresh every 2 s while a delivery on screen is pending.
+// (of one endpoint with #/webhooks?endpoint_id=we_…, of one event type with ?event=…; a filtered
+// log comes first) with each delivery's attempts, payload and a manual retry. Lists refresh every
+// 2 s while a delivery on screen is pending.
 
 import { h, api, query, time, relative, badge, table, dl, card, pager, field, errorSlot, copyButton } from './lib.js';
 import { endpointsCard } from './endpoints.js';
@@ -13,17 +14,19 @@ export default async function webhooks(route, ctx) {
   if (route.id) return detail(route.id, ctx);
   const offset = Math.max(0, parseInt(route.params.get('offset'), 10) || 0);
   const endpoint = route.params.get('endpoint_id') || '';
+  const event = route.params.get('event') || '';
+  const filtered = { endpoint_id: endpoint, event };
   const config = await api('/webhooks/config');
   const list = h('div', { 'aria-live': 'polite' });
   let shown = null;
   let polling = false;
   const load = async () => {
-    const page = await api('/webhooks' + query({ limit: LIMIT, offset, endpoint_id: endpoint }));
+    const page = await api('/webhooks' + query({ limit: LIMIT, offset, ...filtered }));
     if (!ctx.alive) return false;
     const seen = JSON.stringify(page);
     if (seen !== shown) {
       shown = seen;
-      list.replaceChildren(deliveryTable(page.data, retried), pager(page, (o) => '#/webhooks' + query({ offset: o, endpoint_id: endpoint })));
+      list.replaceChildren(deliveryTable(page.data, anyChanged), pager(page, (o) => '#/webhooks' + query({ offset: o, ...filtered })));
     }
     return page.data.some((d) => d.status === 'pending');
   };
@@ -33,14 +36,21 @@ export default async function webhooks(route, ctx) {
     ctx.poll(async () => (polling = await load()), 2000);
   };
   const retried = async () => { await load(); follow(); };
+  let endpoints = null;
+  // A test event or a retry also changes the endpoints' health.
+  const anyChanged = async () => { await retried(); if (endpoints) await endpoints.refresh(); };
   if (await load()) follow();
+  const filter = endpoint || event;
+  const log = card(['Deliveries', event ? ` of ${event}` : '', endpoint ? ` to ${endpoint}` : ''].join(''),
+    filter ? h('p', { class: 'hint' }, h('a', { href: '#/webhooks', id: 'all-deliveries' }, endpoint ? 'Show every endpoint\'s deliveries' : 'Show every delivery')) : null,
+    list);
+  log.id = 'deliveries';
   return h('div', null,
     h('div', { class: 'head' }, h('h1', null, 'Webhooks')),
-    h('div', { class: 'cols' }, endpointCard(config.webhook_url, retried), secretCard()),
-    endpointsCard(retried),
-    card(endpoint ? `Deliveries to ${endpoint}` : 'Deliveries',
-      endpoint ? h('p', { class: 'hint' }, h('a', { href: '#/webhooks', id: 'all-deliveries' }, 'Show every endpoint\'s deliveries')) : null,
-      list));
+    filter ? log : null,
+    h('div', { class: 'cols' }, endpointCard(config.webhook_url, anyChanged), secretCard()),
+    (endpoints = endpointsCard(retried, ctx)),
+    filter ? null : log);
 }
 
 function endpointCard(url, changed) {

@@ -71,6 +71,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../assets/dashboard/endpoints.js"),
     ),
     (
+        "events.js",
+        JS,
+        include_str!("../../assets/dashboard/events.js"),
+    ),
+    (
         "developers.js",
         JS,
         include_str!("../../assets/dashboard/developers.js"),
