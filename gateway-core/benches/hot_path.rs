@@ -21,7 +21,7 @@ fn main() {
 
 fn payment() -> Payment {
     Payment::new_pending(
-        uuid::Uuid::nil(),
+        gateway_core::merchant::test_merchant::ID,
         OrderId::generate(),
         Amount::new(50_000).unwrap(),
         Currency::INR,

@@ -418,7 +418,7 @@ fn push_planned<'e, 's>(
             delivery_id: if n == 0 {
                 event.delivery_id
             } else {
-                uuid::Uuid::new_v4()
+                DeliveryId::generate()
             },
             endpoint_id: endpoint.endpoint_id.clone(),
             event,
@@ -501,7 +501,7 @@ mod tests {
     #[test]
     fn an_event_fans_out_to_each_enabled_endpoint_whose_filter_matches() {
         let now = Timestamp::from_millis(1_000);
-        let merchant = uuid::Uuid::nil();
+        let merchant = crate::merchant::test_merchant::ID;
         let events = [Event::test(merchant, now), Event::test(merchant, now)];
         let all = sub(&["*"], EndpointStatus::Enabled);
         let tests_only = sub(&["webhook.test"], EndpointStatus::Enabled);
@@ -525,7 +525,10 @@ mod tests {
 
     #[test]
     fn a_test_event_goes_to_every_enabled_endpoint_or_is_refused_without_one() {
-        let event = Event::test(uuid::Uuid::nil(), Timestamp::from_millis(0));
+        let event = Event::test(
+            crate::merchant::test_merchant::ID,
+            Timestamp::from_millis(0),
+        );
         let planned = fan_out_test(
             &event,
             &[sub(&["refund.processed"], EndpointStatus::Enabled)],
@@ -601,7 +604,8 @@ mod tests {
             metadata: None,
         };
         let mut endpoint =
-            WebhookEndpoint::create(uuid::Uuid::nil(), request, |_| Ok(()), now).unwrap();
+            WebhookEndpoint::create(crate::merchant::test_merchant::ID, request, |_| Ok(()), now)
+                .unwrap();
         endpoint.status = EndpointStatus::Disabled;
         endpoint.disabled_reason = Some("failing for 5 days".into());
         let patch = EndpointPatch::parse(

@@ -200,7 +200,7 @@ mod tests {
 
     fn attempt(code: Option<i32>, status: DeliveryStatus) -> DeliveryAttempt {
         DeliveryAttempt {
-            delivery_id: uuid::Uuid::nil(),
+            delivery_id: crate::ids::DeliveryId::from_uuid(uuid::Uuid::nil()),
             attempt: 1,
             attempted_at: T,
             response_code: code,

@@ -143,7 +143,7 @@ impl Event {
         };
         Event {
             id: EventId::generate(),
-            delivery_id: uuid::Uuid::new_v4(),
+            delivery_id: crate::ids::DeliveryId::generate(),
             merchant_id,
             event_type,
             payload: serde_json::to_string(&envelope)
@@ -258,7 +258,7 @@ mod tests {
     fn payloads_put_event_timestamp_and_data_first_in_the_reference_order() {
         let now = Timestamp::from_millis(1_705_314_600_000);
         let payment = Payment::new_pending(
-            uuid::Uuid::nil(),
+            crate::merchant::test_merchant::ID,
             OrderId::generate(),
             Amount::new(50_000).unwrap(),
             Currency::INR,
@@ -280,7 +280,7 @@ mod tests {
     #[test]
     fn a_recorded_event_shows_its_payload_byte_for_byte() {
         let now = Timestamp::from_millis(1_705_314_600_000);
-        let event = Event::test(uuid::Uuid::nil(), now);
+        let event = Event::test(crate::merchant::test_merchant::ID, now);
         let recorded = RecordedEvent::from_stored(
             event.id.clone(),
             event.merchant_id,

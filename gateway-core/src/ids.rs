@@ -78,11 +78,60 @@ prefixed_id!(
     "evt_"
 );
 
-/// A merchant's id (a UUID, as in the reference).
-pub type MerchantId = Uuid;
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
 
-/// A webhook delivery's id (a UUID; also the Standard Webhooks `webhook-id`).
-pub type DeliveryId = Uuid;
+        impl $name {
+            /// A fresh random (version 4) id.
+            pub fn generate() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            /// Wraps a UUID.
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// The UUID inside.
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+
+            /// Parses the hyphenated form a client or the store gives.
+            pub fn parse(value: &str) -> Option<Self> {
+                Uuid::parse_str(value).ok().map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A merchant's id (a UUID, as in the reference).
+    MerchantId
+);
+
+uuid_id!(
+    /// A webhook delivery's id (a UUID; also the Standard Webhooks `webhook-id`).
+    DeliveryId
+);
 
 fn random_id(prefix: &str) -> String {
     let mut id = String::with_capacity(prefix.len() + ID_RANDOM_LEN);

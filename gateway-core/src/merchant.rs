@@ -10,7 +10,8 @@ use crate::ids::MerchantId;
 /// The reference's test merchant, seeded in development.
 pub mod test_merchant {
     /// Its fixed id (the reference's).
-    pub const ID: uuid::Uuid = uuid::uuid!("550e8400-e29b-41d4-a716-446655440000");
+    pub const ID: crate::ids::MerchantId =
+        crate::ids::MerchantId::from_uuid(uuid::uuid!("550e8400-e29b-41d4-a716-446655440000"));
     /// Its email.
     pub const EMAIL: &str = "test@example.com";
     /// Its display name.
@@ -134,7 +135,7 @@ impl SecretHasher {
     ) -> (NewMerchant, IssuedCredentials) {
         let (api_secret, api_secret_hash) = self.new_api_secret();
         let issued = IssuedCredentials {
-            id: uuid::Uuid::new_v4(),
+            id: crate::ids::MerchantId::generate(),
             api_key: format!("key_live_{}", random_alphanumeric(16)),
             api_secret,
             webhook_secret: generate_webhook_secret(),

@@ -261,7 +261,7 @@ mod tests {
 
     fn pending() -> Payment {
         Payment::new_pending(
-            uuid::Uuid::nil(),
+            crate::merchant::test_merchant::ID,
             OrderId::generate(),
             Amount::new(50_000).unwrap(),
             Currency::INR,
@@ -377,7 +377,7 @@ mod tests {
     #[test]
     fn card_payments_keep_network_last4_and_expiry_only() {
         let p = Payment::new_pending(
-            uuid::Uuid::nil(),
+            crate::merchant::test_merchant::ID,
             OrderId::generate(),
             Amount::new(100).unwrap(),
             Currency::INR,

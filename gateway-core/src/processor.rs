@@ -194,7 +194,7 @@ mod tests {
 
     fn upi() -> Payment {
         Payment::new_pending(
-            uuid::Uuid::nil(),
+            crate::merchant::test_merchant::ID,
             OrderId::generate(),
             Amount::new(100).unwrap(),
             Currency::INR,

@@ -115,7 +115,7 @@ mod tests {
         let mut r = Refund {
             id: RefundId::generate(),
             payment_id: PaymentId::generate(),
-            merchant_id: uuid::Uuid::nil(),
+            merchant_id: crate::merchant::test_merchant::ID,
             amount: Amount::new(10).unwrap(),
             reason: None,
             status: RefundStatus::Pending,

@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::endpoint_slots::{EndpointSlots, busy_wait};
 use crate::event::{Event, EventType};
-use crate::ids::{MerchantId, PaymentId, RefundId};
+use crate::ids::{DeliveryId, MerchantId, PaymentId, RefundId};
 use crate::jobs::{ClaimedJob, JobKind, PaymentJobPayload, retry_backoff};
 use crate::metrics::{self, JobOutcome};
 use crate::payment::{PaymentOutcome, PaymentStatus};
@@ -385,7 +385,7 @@ impl Worker {
     }
 
     async fn deliver_webhook(&self, job: &ClaimedJob) -> Result<(), HandlerFailure> {
-        let Ok(id) = uuid::Uuid::parse_str(&job.entity_id) else {
+        let Some(id) = DeliveryId::parse(&job.entity_id) else {
             return Ok(self
                 .store
                 .complete_job(&job.lease, self.clock.now())

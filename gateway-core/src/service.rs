@@ -21,7 +21,7 @@ use crate::gateway::{
     Gateway, Health, ListEvents, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
 };
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Idempotent};
-use crate::ids::{EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId};
+use crate::ids::{DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId};
 use crate::instrument::{validate_card, validate_vpa, vpa_verdict};
 use crate::jobs::{JobStats, NewJob};
 use crate::merchant::{SecretHasher, StoredCredential, generate_webhook_secret};
@@ -662,8 +662,7 @@ impl Gateway for GatewayService {
         merchant: MerchantId,
         id: &str,
     ) -> Result<DeliveryDetail, GatewayError> {
-        let id =
-            uuid::Uuid::parse_str(id).map_err(|_| GatewayError::NotFound("Webhook delivery"))?;
+        let id = DeliveryId::parse(id).ok_or(GatewayError::NotFound("Webhook delivery"))?;
         self.store
             .delivery(merchant, id)
             .await?
@@ -679,8 +678,7 @@ impl Gateway for GatewayService {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
-        let id =
-            uuid::Uuid::parse_str(id).map_err(|_| GatewayError::NotFound("Webhook delivery"))?;
+        let id = DeliveryId::parse(id).ok_or(GatewayError::NotFound("Webhook delivery"))?;
         let scheduled = DeliveryScheduled {
             id,
             status: DeliveryStatus::Pending,

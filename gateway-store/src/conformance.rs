@@ -26,7 +26,7 @@ use gateway_core::endpoint::{
     CreateEndpoint, EndpointPatch, EndpointStatus, EndpointWithSecret, WebhookEndpoint,
 };
 use gateway_core::event::{Event, EventType};
-use gateway_core::ids::{OrderId, PaymentId};
+use gateway_core::ids::{DeliveryId, MerchantId, OrderId, PaymentId};
 use gateway_core::instrument::{InstrumentVerdict, StoredInstrument};
 use gateway_core::jobs::{JOB_MAX_ATTEMPTS, JobKind, JobStatus, NewJob};
 use gateway_core::merchant::{SecretHasher, generate_webhook_secret};
@@ -995,7 +995,7 @@ pub async fn events_fan_out_to_matching_enabled_endpoints_signed_with_their_secr
         Some((successes.secret.clone(), until))
     );
     // Another merchant cannot rotate or see it.
-    let stranger = uuid::Uuid::new_v4();
+    let stranger = MerchantId::generate();
     assert_eq!(
         f.store
             .rotate_endpoint_secret(stranger, &successes.endpoint.id, "x", until, T0, None)
@@ -1058,7 +1058,7 @@ pub async fn events_are_recorded_in_their_commands_transaction_and_pruned_by_age
     assert_eq!(pending.payload_text(), events[1].payload, "the exact bytes");
     assert_eq!(pending.event_type, EventType::PaymentPending);
     assert_eq!(pending.created_at, T0);
-    let stranger = uuid::Uuid::new_v4();
+    let stranger = MerchantId::generate();
     assert_eq!(
         f.store
             .event(stranger, &events[1].id)
@@ -1222,7 +1222,7 @@ pub async fn endpoint_health_is_decided_in_the_attempts_transaction(f: Fixture) 
     jobs.retain(|j| to_gone.iter().any(|d| d.id.to_string() == j.entity_id));
     let later = T0.plus(Duration::from_secs(3600));
     let (a, b) = (to_gone[1].id, to_gone[0].id);
-    let job_of = |id: uuid::Uuid| {
+    let job_of = |id: DeliveryId| {
         jobs.iter()
             .find(|j| j.entity_id == id.to_string())
             .unwrap()
@@ -1341,7 +1341,7 @@ pub async fn endpoint_health_is_decided_in_the_attempts_transaction(f: Fixture) 
         .unwrap()
         .delivery;
     assert_eq!((rearmed.status, rearmed.attempts), (Pending, 0));
-    let other = uuid::Uuid::new_v4();
+    let other = MerchantId::generate();
     assert_eq!(
         f.store
             .recover_endpoint(other, &gone.endpoint.id, T0, T0, None)

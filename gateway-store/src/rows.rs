@@ -79,8 +79,11 @@ fn opt_ts(row: &impl ReadRow, col: &str) -> Result<Option<Timestamp>, StoreError
 }
 
 /// A UUID stored as hyphenated text.
-pub(crate) fn uuid(row: &impl ReadRow, col: &str) -> Result<uuid::Uuid, StoreError> {
-    uuid::Uuid::parse_str(&get::<String, _>(row, col)?).map_err(|_| corrupt(col))
+/// A UUID column, as the id type the context asks for.
+pub(crate) fn uuid<T: From<uuid::Uuid>>(row: &impl ReadRow, col: &str) -> Result<T, StoreError> {
+    uuid::Uuid::parse_str(&get::<String, _>(row, col)?)
+        .map(T::from)
+        .map_err(|_| corrupt(col))
 }
 
 fn amount(row: &impl ReadRow) -> Result<Amount, StoreError> {

@@ -567,7 +567,7 @@ conformance! {
 
 /// Applies the migrations before webhook endpoints existed (0001–0005) to `database`, then
 /// stores a merchant with a webhook URL and a delivery, as a database of that time would hold.
-async fn database_before_endpoints(database: &TestDatabase) -> uuid::Uuid {
+async fn database_before_endpoints(database: &TestDatabase) -> gateway_core::ids::MerchantId {
     let backend = match database.backend() {
         tests::Backend::Sqlite => "sqlite",
         tests::Backend::Postgres => "postgres",
@@ -585,7 +585,7 @@ async fn database_before_endpoints(database: &TestDatabase) -> uuid::Uuid {
         }
     }
     let migrator = sqlx::migrate::Migrator::new(old.as_path()).await.unwrap();
-    let merchant = uuid::Uuid::new_v4();
+    let merchant = gateway_core::ids::MerchantId::generate();
     let rows = [
         format!(
             "INSERT INTO merchants (id, email, business_name, api_key, api_secret_hash, webhook_url, webhook_secret, created_at, updated_at)

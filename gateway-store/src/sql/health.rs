@@ -262,7 +262,7 @@ pub(crate) fn recover_endpoint<'c, DB: Dialect>(
         for (n, row) in failed.iter().enumerate() {
             let delivery: String = row.column("id")?;
             let delivery_id: DeliveryId =
-                uuid::Uuid::parse_str(&delivery).map_err(|_| rows::corrupt("delivery id"))?;
+                DeliveryId::parse(&delivery).ok_or_else(|| rows::corrupt("delivery id"))?;
             let due = throttled_run_at(*now, n);
             batch
                 .push(
