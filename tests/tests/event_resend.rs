@@ -295,4 +295,35 @@ conformance! {
         assert_eq!(app.run_jobs().await, 1);
         assert_eq!(server.received_requests().await.unwrap().len(), 1);
     }
+
+    async fn concurrent_resends_with_one_key_create_one_set_of_deliveries(backend: Backend) {
+        let app = std::sync::Arc::new(TestApp::spawn_on(backend).await);
+        let (a, b) = (receiver().await, receiver().await);
+        app.successful_payment(50000).await;
+        let event = event_of_type(&app, "payment.success").await;
+        endpoint(&app, &a, &["*"]).await;
+        endpoint(&app, &b, &["payment.success"]).await;
+        let path = format!("/api/v1/events/{event}/resend");
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let (app, path) = (app.clone(), path.clone());
+                tokio::spawn(async move { app.post_idempotent(&path, "same-key", json!({})).await })
+            })
+            .collect();
+        let mut answers = std::collections::HashSet::new();
+        for task in tasks {
+            let response = task.await.unwrap();
+            assert!(
+                response.status == StatusCode::ACCEPTED || response.status == StatusCode::CONFLICT,
+                "{}",
+                response.text
+            );
+            if response.status == StatusCode::ACCEPTED {
+                answers.insert(response.text);
+            }
+        }
+        assert_eq!(answers.len(), 1, "every success names the same deliveries");
+        assert_eq!(app.deliveries().await.len(), 2);
+        assert_eq!(app.run_jobs().await, 2, "one job per delivery");
+    }
 }
