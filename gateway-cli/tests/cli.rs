@@ -242,44 +242,90 @@ async fn failed_webhooks_are_retried_in_bulk() {
     assert_eq!(future["found"], 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listen_verifies_prints_forwards_and_restores_the_previous_url() {
-    let gw = Gateway::start().await;
-    let forward = MockServer::start().await;
+/// A receiver on 127.0.0.1 answering 200 to every POST.
+async fn receiver() -> MockServer {
+    let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&forward)
+        .mount(&server)
         .await;
-    gw.json(&[
-        "webhooks",
-        "config",
-        "--url",
-        "https://merchant.example/hooks",
-    ]);
+    server
+}
 
-    let mut listen = gw
-        .command(&[
-            "--json",
-            "listen",
-            "--forward-to",
-            &format!("{}/local", forward.uri()),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
+impl Gateway {
+    /// Starts `gateway --json listen <args>`, waits until its temporary endpoint exists, and
+    /// returns the process (killed if the test fails) with the endpoint.
+    fn listen(&self, args: &[&str]) -> (Process, Value) {
+        let mut all = vec!["--json", "listen"];
+        all.extend_from_slice(args);
+        let child = self
+            .command(&all)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let listen = Process { child, base: None };
+        let endpoints = self.wait_for(
+            "listen to register its endpoint",
+            &["webhooks", "endpoints", "list"],
+            |page| temporary(page).is_some(),
+        );
+        (listen, temporary(&endpoints).unwrap())
+    }
+}
+
+/// The `gateway listen (temporary)` endpoint in a page of endpoints.
+fn temporary(page: &Value) -> Option<Value> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["description"] == "gateway listen (temporary)")
+        .cloned()
+}
+
+/// Sends `listen` a signal (`-INT`, `-TERM`) and expects it to exit successfully.
+fn signal(listen: &mut Process, name: &str) {
+    Command::new("kill")
+        .args([name, &listen.child.id().to_string()])
+        .status()
         .unwrap();
-    gw.wait_for(
-        "listen to take over the URL",
-        &["webhooks", "config"],
-        |c| {
-            c["webhook_url"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("http://127.0.0.1:"))
-        },
+    let status = listen.child.wait().unwrap();
+    assert!(status.success(), "{name}: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_registers_a_temporary_endpoint_verifies_forwards_and_deletes_it() {
+    let gw = Gateway::start().await;
+    let (default, forward) = (receiver().await, receiver().await);
+    let default_url = format!("{}/hooks", default.uri());
+    gw.json(&["webhooks", "config", "--url", &default_url]);
+
+    let (mut listen, endpoint) = gw.listen(&[
+        "--events",
+        "payment.success,payment.failed",
+        "--forward-to",
+        &format!("{}/local", forward.uri()),
+    ]);
+    assert!(
+        endpoint["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{endpoint}"
+    );
+    assert_eq!(
+        endpoint["enabled_events"],
+        serde_json::json!(["payment.success", "payment.failed"])
+    );
+    assert_eq!(
+        gw.json(&["webhooks", "config"])["webhook_url"],
+        default_url.as_str(),
+        "the default endpoint is left as it is"
     );
     let triggered = gw.json(&["trigger", "payment.success"]);
 
-    let stdout = listen.stdout.take().unwrap();
+    let stdout = listen.child.stdout.take().unwrap();
     let (lines_tx, lines_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -288,30 +334,27 @@ async fn listen_verifies_prints_forwards_and_restores_the_previous_url() {
             }
         }
     });
-    let mut success = None;
-    while success.is_none() {
-        let line = lines_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("listen prints events");
-        let event: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(
-            (
-                event["legacy_signature"].as_bool(),
-                event["standard_signature"].as_bool()
-            ),
-            (Some(true), Some(true)),
-            "{line}"
-        );
-        if event["event"] == "payment.success" {
-            success = Some(event);
-        }
-    }
-    let success = success.unwrap();
+    let line = lines_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("listen prints events");
+    let event: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(
-        success["payload"]["data"]["payment"]["id"],
+        (
+            event["legacy_signature"].as_bool(),
+            event["standard_signature"].as_bool()
+        ),
+        (Some(true), Some(true)),
+        "verified with the temporary endpoint's own secret: {line}"
+    );
+    assert_eq!(
+        event["event"], "payment.success",
+        "only the events asked for"
+    );
+    assert_eq!(
+        event["payload"]["data"]["payment"]["id"],
         triggered["payment"]
     );
-    assert_eq!(success["forwarded"], "200");
+    assert_eq!(event["forwarded"], "200");
     assert!(
         forward
             .received_requests()
@@ -321,15 +364,106 @@ async fn listen_verifies_prints_forwards_and_restores_the_previous_url() {
             .any(|r| r.headers.contains_key("webhook-signature"))
     );
 
-    Command::new("kill")
-        .args(["-INT", &listen.id().to_string()])
-        .status()
-        .unwrap();
-    let status = listen.wait().unwrap();
-    assert!(status.success(), "{status}");
+    signal(&mut listen, "-INT");
+    let endpoints = gw.json(&["webhooks", "endpoints", "list"]);
+    assert_eq!(
+        endpoints["total"], 1,
+        "the temporary endpoint is deleted: {endpoints}"
+    );
+    assert_eq!(endpoints["data"][0]["url"], default_url.as_str());
     assert_eq!(
         gw.json(&["webhooks", "config"])["webhook_url"],
-        "https://merchant.example/hooks"
+        default_url.as_str()
+    );
+    let started = Instant::now();
+    while default.received_requests().await.unwrap().len() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the default endpoint still gets the payment's events"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_deletes_its_endpoint_on_sigterm_and_refuses_a_seventeenth() {
+    let gw = Gateway::start().await;
+    let (mut listen, endpoint) = gw.listen(&[]);
+    assert_eq!(endpoint["enabled_events"], serde_json::json!(["*"]));
+    signal(&mut listen, "-TERM");
+    assert_eq!(gw.json(&["webhooks", "endpoints", "list"])["total"], 0);
+
+    let sink = receiver().await;
+    for n in 0..16 {
+        gw.json(&[
+            "webhooks",
+            "endpoints",
+            "create",
+            "--url",
+            &format!("{}/{n}", sink.uri()),
+        ]);
+    }
+    let refused = gw.run(&["listen"]);
+    assert_eq!(refused.status.code(), Some(3), "the API refused it");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("already has 16 webhook endpoints"),
+        "{stderr}"
+    );
+    assert_eq!(gw.json(&["webhooks", "endpoints", "list"])["total"], 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_resent_from_the_command_line() {
+    let gw = Gateway::start().await;
+    let server = receiver().await;
+    let created = gw.json(&[
+        "webhooks",
+        "endpoints",
+        "create",
+        "--url",
+        &format!("{}/hooks", server.uri()),
+    ]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    gw.json(&["webhooks", "test"]);
+    let events = gw.json(&["events", "list", "--type", "webhook.test"]);
+    let event = events["data"][0]["id"].as_str().unwrap().to_owned();
+
+    let all = gw.json(&["events", "resend", &event]);
+    assert_eq!(all["event_id"], event.as_str());
+    assert_eq!(all["deliveries"].as_array().unwrap().len(), 1, "{all}");
+    assert_eq!(all["deliveries"][0]["endpoint_id"], id.as_str());
+    let human = gw.run(&["events", "resend", &event, "--endpoint", &id]);
+    assert!(human.status.success());
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains(&id) && text.contains("pending"), "{text}");
+    let unknown = gw.run(&[
+        "events",
+        "resend",
+        &event,
+        "--endpoint",
+        "we_0000000000000000",
+    ]);
+    assert_eq!(unknown.status.code(), Some(3), "not found");
+
+    let started = Instant::now();
+    while server.received_requests().await.unwrap().len() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "resent deliveries arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bodies: Vec<Vec<u8>> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.body)
+        .collect();
+    assert!(
+        bodies.iter().all(|b| *b == bodies[0]),
+        "the same bytes each time"
     );
 }
 

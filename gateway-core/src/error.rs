@@ -81,6 +81,19 @@ pub enum Refusal {
         "The webhook endpoint is disabled; enable it (PATCH status \"enabled\") before recovering its deliveries"
     )]
     EndpointDisabled,
+    /// Resending an event to an endpoint that would not be sent it.
+    #[error(
+        "The webhook endpoint is disabled; enable it (PATCH status \"enabled\") before resending events to it"
+    )]
+    ResendToDisabledEndpoint,
+    /// Resending an event that no enabled endpoint subscribes to.
+    #[error(
+        "No enabled webhook endpoint receives {event_type} events; name one with endpoint_id or add one"
+    )]
+    NoEndpointForEvent {
+        /// The event's type.
+        event_type: &'static str,
+    },
 }
 
 impl Refusal {

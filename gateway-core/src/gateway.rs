@@ -18,6 +18,7 @@ use crate::money::{Amount, Currency};
 use crate::order::{Order, OrderStatus};
 use crate::payment::Payment;
 use crate::refund::Refund;
+use crate::resend::{ResendEvent, Resent};
 use crate::signer::CheckoutResult;
 use crate::stats::{PaymentStats, StatsRange};
 use crate::store::{OrderFilter, Page, PageRequest, PaymentFilter};
@@ -305,6 +306,16 @@ pub trait Gateway: Send + Sync + 'static {
         merchant: MerchantId,
         id: &str,
     ) -> Result<RecordedEvent, GatewayError>;
+    /// Delivers one of the merchant's recorded events again, its payload unchanged: to
+    /// `request.endpoint_id` (enabled, the merchant's), or to every enabled endpoint whose filter
+    /// matches (see [`crate::resend`]).
+    async fn resend_event(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        request: ResendEvent,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Resent>, GatewayError>;
 
     /// Adds a webhook endpoint; the answer is the one place its secret is shown.
     async fn create_endpoint(

@@ -168,6 +168,7 @@ pub mod payment;
 pub mod processor;
 pub mod refund;
 pub mod request_id;
+pub mod resend;
 pub mod runner;
 pub mod service;
 pub mod signer;

@@ -31,6 +31,7 @@ use crate::order::{Order, OrderStatus};
 use crate::payment::{Payment, PaymentSnapshot, PaymentStatus};
 use crate::processor::Processor;
 use crate::refund::{Refund, RefundStatus};
+use crate::resend::{ResendEvent, Resent};
 use crate::signer::{CheckoutResult, HmacSigner, WebhookSigner};
 use crate::stats::{PaymentStats, StatsRange};
 use crate::store::{
@@ -746,6 +747,52 @@ impl Gateway for GatewayService {
             .event(merchant, &id)
             .await?
             .ok_or(GatewayError::NotFound("Event"))
+    }
+
+    async fn resend_event(
+        &self,
+        merchant: MerchantId,
+        id: &str,
+        request: ResendEvent,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Resent>, GatewayError> {
+        let id = EventId::parse(id).ok_or(GatewayError::NotFound("Event"))?;
+        let endpoint = request
+            .endpoint_id
+            .as_deref()
+            .map(endpoint_id)
+            .transpose()?;
+        if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
+            return Ok(Idempotent::Replayed(body));
+        }
+        let result = self
+            .store
+            .resend_event(
+                merchant,
+                &id,
+                endpoint.as_ref(),
+                self.clock.now(),
+                key.as_ref(),
+            )
+            .await;
+        let (result, resent) = match result {
+            Ok(resent) => (Ok(()), Some(resent)),
+            Err(e) => (Err(e), None),
+        };
+        let outcome = match self
+            .settle_idempotent(merchant, key.as_ref(), result, resent)
+            .await?
+        {
+            Idempotent::Fresh(Some(resent)) => Idempotent::Fresh(resent),
+            Idempotent::Fresh(None) => {
+                return Err(GatewayError::Internal(
+                    "resend settled without an answer".into(),
+                ));
+            }
+            Idempotent::Replayed(body) => Idempotent::Replayed(body),
+        };
+        self.jobs_enqueued.notify_one();
+        Ok(outcome)
     }
 
     async fn create_endpoint(

@@ -27,6 +27,7 @@ use crate::money::Currency;
 use crate::order::{Order, OrderStatus};
 use crate::payment::{Payment, PaymentSnapshot, PaymentStatus};
 use crate::refund::Refund;
+use crate::resend::Resent;
 use crate::stats::{StatsRows, StatsWindow};
 use crate::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
 
@@ -276,6 +277,20 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         key: Option<&IdempotencyKey>,
     ) -> Result<Recovering, StoreError>;
+
+    /// Creates new deliveries of the merchant's event `id` (its stored payload, byte for byte),
+    /// each with its job due at `now`, as [`plan_resend`](crate::resend::plan_resend) decides
+    /// over the merchant's endpoints: to `endpoint`, or by the event's fan-out. With `key`, the
+    /// answer is saved under it in the same transaction. `NotFound` for an event or endpoint
+    /// that is not the merchant's (or an event past retention), `Refused` as core refuses.
+    async fn resend_event(
+        &self,
+        merchant: MerchantId,
+        id: &EventId,
+        endpoint: Option<&EndpointId>,
+        now: Timestamp,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Resent, StoreError>;
 
     /// A live (unexpired) idempotency record.
     async fn idempotency_record(

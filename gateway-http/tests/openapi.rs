@@ -34,6 +34,7 @@ use gateway_core::money::Currency;
 use gateway_core::order::Order;
 use gateway_core::payment::Payment;
 use gateway_core::refund::Refund;
+use gateway_core::resend::{ResendEvent, Resent};
 use gateway_core::stats::{PaymentStats, StatsRange};
 use gateway_core::store::{OrderFilter, Page, PageRequest, PaymentFilter};
 use gateway_core::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDelivery};
@@ -215,6 +216,15 @@ impl Gateway for Unavailable {
         Err(GatewayError::Unavailable)
     }
     async fn get_event(&self, _: MerchantId, _: &str) -> Result<RecordedEvent> {
+        Err(GatewayError::Unavailable)
+    }
+    async fn resend_event(
+        &self,
+        _: MerchantId,
+        _: &str,
+        _: ResendEvent,
+        _: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Resent>> {
         Err(GatewayError::Unavailable)
     }
     async fn list_endpoints(&self, _: MerchantId, _: PageRequest) -> Result<Page<WebhookEndpoint>> {

@@ -1,6 +1,7 @@
-//! `gateway events list|get`.
+//! `gateway events list|get|resend`.
 
 use clap::Subcommand;
+use serde_json::json;
 
 use super::{Paging, checked_id, print, query};
 use crate::api::{ApiArgs, ApiClient};
@@ -28,6 +29,15 @@ pub enum EventsCommand {
     Get {
         /// The event id (`evt_…`).
         id: String,
+    },
+    /// Deliver an event again, its payload unchanged: to every enabled endpoint whose filter
+    /// matches its type, or to one endpoint.
+    Resend {
+        /// The event id (`evt_…`).
+        id: String,
+        /// Only to this endpoint (`we_…`; it must be enabled, whatever its filter).
+        #[arg(long = "endpoint", alias = "webhook-endpoint")]
+        endpoint: Option<String>,
     },
 }
 
@@ -62,6 +72,25 @@ pub async fn run(args: &ApiArgs, command: EventsCommand) -> anyhow::Result<()> {
             } else {
                 print(args, &event, COLUMNS);
                 println!("{}", serde_json::to_string_pretty(&event["payload"])?);
+            }
+        }
+        EventsCommand::Resend { id, endpoint } => {
+            let body = match &endpoint {
+                Some(endpoint) => json!({ "endpoint_id": checked_id(endpoint)? }),
+                None => json!({}),
+            };
+            let resent = api
+                .post(
+                    &format!("/api/v1/events/{}/resend", checked_id(&id)?),
+                    &body,
+                    None,
+                )
+                .await?;
+            if args.json {
+                print(args, &resent, &[]);
+            } else {
+                let deliveries = json!({ "data": resent["deliveries"] });
+                print(args, &deliveries, &["id", "endpoint_id", "status"]);
             }
         }
     }

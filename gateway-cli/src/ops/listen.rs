@@ -1,20 +1,31 @@
-//! `gateway listen [--forward-to URL]`: like Stripe's `listen`. Opens a local receiver, points
-//! the merchant's webhook URL at it, verifies both signatures of every delivery, prints each
-//! event, optionally forwards it, and restores the previous URL on exit.
+//! `gateway listen [--forward-to URL] [--events a,b]`: like Stripe's `listen`. Opens a local
+//! receiver, registers it as a temporary webhook endpoint of the merchant (the merchant's other
+//! endpoints, the default one included, keep receiving as before), verifies both signatures of
+//! every delivery with that endpoint's own secret, prints each event, optionally forwards it,
+//! and deletes the temporary endpoint on exit (Ctrl-C or SIGTERM).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use clap::Args;
-use gateway_core::{Clock, SystemClock, verify_standard_signature, verify_webhook_signature};
+use gateway_core::endpoint::MAX_ENDPOINTS_PER_MERCHANT;
+use gateway_core::{
+    Clock, Refusal, SystemClock, verify_standard_signature, verify_webhook_signature,
+};
 use serde_json::{Value, json};
 
-use crate::api::{ApiArgs, ApiClient};
+use super::checked_id;
+use crate::api::{ApiArgs, ApiClient, ApiError};
+use crate::serve::Signals;
+
+/// How the temporary endpoint is described, so a leftover one (after `kill -9`) is recognised.
+const DESCRIPTION: &str = "gateway listen (temporary)";
 
 /// Options of `gateway listen`.
 #[derive(Debug, Clone, Args)]
@@ -22,6 +33,9 @@ pub struct ListenArgs {
     /// Also POST every verified event (body and signature headers unchanged) to this URL.
     #[arg(long)]
     forward_to: Option<String>,
+    /// Event types to receive, comma-separated, or `*` for all.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    events: Vec<String>,
     /// Local port for the receiver (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -40,26 +54,47 @@ struct Receiver {
 
 pub async fn run(args: &ApiArgs, listen: ListenArgs) -> anyhow::Result<()> {
     let api = ApiClient::new(args)?;
-    let config = api.get("/api/v1/webhooks/config").await?;
-    let previous = config["webhook_url"].clone();
-    let secret = config["webhook_secret"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-
+    // Signals are caught from here on, so none can end the process between creating the
+    // temporary endpoint and deleting it.
+    let mut signals = Signals::new().context("installing the signal handlers")?;
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], listen.port))).await?;
     let url = format!("http://{}/webhook", listener.local_addr()?);
-    api.put("/api/v1/webhooks/config", &json!({ "webhook_url": url }))
-        .await?;
+    let too_many = Refusal::TooManyEndpoints {
+        max: MAX_ENDPOINTS_PER_MERCHANT,
+    };
+    let created = api
+        .post(
+            "/api/v1/webhooks/endpoints",
+            &json!({ "url": url, "enabled_events": listen.events, "description": DESCRIPTION }),
+            None,
+        )
+        .await
+        .map_err(|e| match e {
+            ApiError::Rejected {
+                ref description, ..
+            } if *description == too_many.to_string() => anyhow::Error::new(e).context(format!(
+                "cannot listen: the merchant already has {MAX_ENDPOINTS_PER_MERCHANT} webhook \
+                     endpoints, the most allowed; delete one (`gateway webhooks endpoints delete \
+                     <id>`) and try again"
+            )),
+            e => anyhow::Error::new(e)
+                .context("cannot listen: creating the temporary endpoint failed"),
+        })?;
+    let id = checked_id(created["id"].as_str().unwrap_or_default())
+        .context("the gateway answered the endpoint's creation without an id")?
+        .to_owned();
+    let secret = created["secret"].as_str().unwrap_or_default().to_owned();
+
     eprintln!(
-        "Ready: {} now delivers this merchant's webhooks to {url}",
-        api.base()
+        "Ready: {} delivers this merchant's webhooks ({}) to {url} through temporary endpoint {id}",
+        api.base(),
+        listen.events.join(","),
     );
     if let Some(target) = &listen.forward_to {
         eprintln!("Forwarding verified events to {target}");
     }
-    eprintln!("Press Ctrl-C to stop; the previous webhook URL ({previous}) is restored on exit.");
+    eprintln!("Press Ctrl-C to stop; the temporary endpoint is deleted on exit.");
 
     let receiver = Arc::new(Receiver {
         secret,
@@ -72,21 +107,20 @@ pub async fn run(args: &ApiArgs, listen: ListenArgs) -> anyhow::Result<()> {
         .route("/webhook", post(receive))
         .with_state(receiver);
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(crate::serve::shutdown_signal())
+        .with_graceful_shutdown(async move { signals.recv().await })
         .await;
 
-    let restored = api
-        .put(
-            "/api/v1/webhooks/config",
-            &json!({ "webhook_url": previous }),
-        )
+    let deleted = api
+        .delete(&format!("/api/v1/webhooks/endpoints/{id}"))
         .await;
-    match (&served, &restored) {
-        (_, Err(e)) => eprintln!("Could not restore the previous webhook URL {previous}: {e}"),
-        _ => eprintln!("Restored the webhook URL to {previous}"),
+    match &deleted {
+        Err(e) => eprintln!(
+            "Could not delete the temporary endpoint {id}: {e}; delete it with `gateway webhooks endpoints delete {id}`"
+        ),
+        Ok(_) => eprintln!("Deleted the temporary endpoint {id}"),
     }
     served?;
-    restored?;
+    deleted?;
     Ok(())
 }
 

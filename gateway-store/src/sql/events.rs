@@ -1,13 +1,18 @@
-//! The events API's reads and the pruning of events past their retention. Events are written
-//! by [`push_events`](super::outbox::push_events), in the transaction of the command that
-//! records them.
+//! The events API's reads, resending an event, and the pruning of events past their retention.
+//! Events are written by [`push_events`](super::outbox::push_events), in the transaction of the
+//! command that records them.
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
 use gateway_core::event::RecordedEvent;
-use gateway_core::ids::{EventId, MerchantId};
+use gateway_core::idempotency::IdempotencyKey;
+use gateway_core::ids::{EndpointId, EventId, MerchantId};
+use gateway_core::resend::{Resent, plan_resend, redelivery};
 use gateway_core::store::{EventFilter, Page, PageRequest};
 
+use super::dialect::Fut;
+use super::endpoints::subscriptions;
+use super::outbox::{claim_idempotency_key, push_delivery};
 use super::reads::list_ordered;
 use super::{Dialect, Sql};
 use crate::rows;
@@ -58,6 +63,59 @@ pub(crate) async fn event<DB: Dialect>(
         .as_ref()
         .map(rows::event)
         .transpose()
+}
+
+/// The arguments of a resend: merchant, event, target endpoint, now, idempotency key.
+pub(crate) type Resend = (
+    MerchantId,
+    EventId,
+    Option<EndpointId>,
+    Timestamp,
+    Option<IdempotencyKey>,
+);
+
+/// Creates the deliveries core plans for a resend of the merchant's event (see
+/// [`plan_resend`]), each with its job due now, and saves the answer under the idempotency key,
+/// if any. Endpoints are read as fan-out reads them when an event is recorded.
+pub(crate) fn resend_event<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (merchant, id, target, now, key): &'c Resend,
+) -> Fut<'c, Resent> {
+    Box::pin(async move {
+        let event = event::<DB>(conn, *merchant, id)
+            .await?
+            .ok_or(StoreError::NotFound("Event"))?;
+        let endpoints = subscriptions::<DB>(conn, *merchant).await?;
+        let target = match target {
+            None => None,
+            Some(target) => Some(
+                endpoints
+                    .iter()
+                    .find(|e| e.endpoint_id == *target)
+                    .ok_or(StoreError::NotFound("Webhook endpoint"))?,
+            ),
+        };
+        let event = redelivery(&event);
+        let planned = plan_resend(&event, &endpoints, target)?;
+        let mut batch = DB::Batch::default();
+        for delivery in &planned {
+            push_delivery::<DB>(&mut batch, delivery, *now);
+        }
+        DB::execute_batch(conn, batch).await?;
+        let resent = Resent::of(event.id.clone(), &planned);
+        // As recover: the answer is known only now, and a concurrent duplicate finds the key
+        // taken here and rolls its own deliveries back.
+        let record = key
+            .as_ref()
+            .map(|k| {
+                serde_json::to_string(&resent)
+                    .map(|body| k.record(body, *now))
+                    .map_err(|e| StoreError::Other(e.to_string()))
+            })
+            .transpose()?;
+        claim_idempotency_key::<DB>(conn, &merchant.to_string(), record.as_ref()).await?;
+        Ok(resent)
+    })
 }
 
 /// Deletes up to `limit` events created before `before`; returns how many went.

@@ -79,9 +79,20 @@ pub(crate) fn push_events<DB: Dialect>(
             .arg(event.created_at.as_millis());
     }
     for planned in deliver {
-        let event = planned.event;
-        batch
-            .push(
+        push_delivery::<DB>(batch, planned, planned.event.created_at);
+    }
+    deliver.len()
+}
+
+/// Appends a pending delivery of `planned` and its job, both created and due `at`.
+pub(crate) fn push_delivery<DB: Dialect>(
+    batch: &mut DB::Batch,
+    planned: &PlannedDelivery<'_>,
+    at: Timestamp,
+) {
+    let event = planned.event;
+    batch
+        .push(
                 "INSERT INTO webhook_deliveries (id, merchant_id, endpoint_id, event_id, event, payload, status, attempts, next_retry_at, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $8)",
             )
@@ -92,14 +103,8 @@ pub(crate) fn push_events<DB: Dialect>(
             .arg(event.event_type.as_str())
             .arg(event.payload.clone())
             .arg(DeliveryStatus::Pending.as_str())
-            .arg(event.created_at.as_millis());
-        push_job::<DB>(
-            batch,
-            &NewJob::deliver_webhook(planned.delivery_id, event.created_at),
-            event.created_at,
-        );
-    }
-    deliver.len()
+            .arg(at.as_millis());
+    push_job::<DB>(batch, &NewJob::deliver_webhook(planned.delivery_id, at), at);
 }
 
 /// Appends the completion of the leased job; the command checks the rows changed (see

@@ -19,6 +19,7 @@ use gateway_core::money::Currency;
 use gateway_core::order::Order;
 use gateway_core::payment::{Payment, PaymentSnapshot};
 use gateway_core::refund::Refund;
+use gateway_core::resend::Resent;
 use gateway_core::stats::{StatsRows, StatsWindow};
 use gateway_core::store::{
     DeliveryFilter, DeliveryTarget, EventFilter, OrderFilter, Page, PageRequest, PaymentFilter,
@@ -554,6 +555,20 @@ impl<B: Backend> Store for SqlStore<B> {
         let args = (merchant, id.clone(), since, now, key.cloned());
         self.backend
             .transact(args, health::recover_endpoint::<B::DB>, true)
+            .await
+    }
+
+    async fn resend_event(
+        &self,
+        merchant: MerchantId,
+        id: &EventId,
+        endpoint: Option<&EndpointId>,
+        now: Timestamp,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Resent, StoreError> {
+        let args = (merchant, id.clone(), endpoint.cloned(), now, key.cloned());
+        self.backend
+            .transact(args, events::resend_event::<B::DB>, true)
             .await
     }
 
