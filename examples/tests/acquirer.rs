@@ -70,26 +70,12 @@ async fn pending_payment(
                 receipt: None,
                 notes: None,
             },
-            None,
         )
         .await
-        .unwrap()
-        .fresh()
         .unwrap();
     let payment = gateway
-        .create_payment(
-            merchant,
-            CreatePayment {
-                order_id: order.id.to_string(),
-                method: "upi".into(),
-                vpa: Some("shopper@okhdfc".into()),
-                card: None,
-            },
-            None,
-        )
+        .create_payment(merchant, CreatePayment::upi(order.id, "shopper@okhdfc"))
         .await
-        .unwrap()
-        .fresh()
         .unwrap();
     (dir, store, built, payment)
 }

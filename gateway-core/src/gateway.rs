@@ -10,18 +10,19 @@ use crate::endpoint_health::{RecoverEndpoint, Recovering};
 use crate::error::GatewayError;
 use crate::event::RecordedEvent;
 use crate::idempotency::{IdempotencyKey, Idempotent};
-use crate::ids::MerchantId;
-use crate::ids::OrderId;
+use crate::ids::{
+    DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId, TypedId,
+};
 use crate::instrument::CardInput;
 use crate::jobs::JobStats;
 use crate::money::{Amount, Currency};
 use crate::order::{Order, OrderStatus};
-use crate::payment::Payment;
+use crate::payment::{Payment, PaymentMethod};
 use crate::refund::Refund;
 use crate::resend::{ResendEvent, Resent};
 use crate::signer::CheckoutResult;
 use crate::stats::{PaymentStats, StatsRange};
-use crate::store::{OrderFilter, Page, PageRequest, PaymentFilter};
+use crate::store::{DeliveryFilter, OrderFilter, Page, PageRequest, PaymentFilter};
 use crate::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDelivery};
 
 /// `POST /api/v1/orders`.
@@ -47,10 +48,54 @@ pub struct CreateOrder {
     pub notes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// `POST /api/v1/payments`.
+/// A new payment: what [`Gateway::create_payment`] takes.
+///
+/// ```
+/// use gateway_core::gateway::CreatePayment;
+/// use gateway_core::ids::OrderId;
+///
+/// let order = OrderId::generate();
+/// let payment = CreatePayment::upi(order, "success@paytm");
+/// assert_eq!(payment.method, gateway_core::payment::PaymentMethod::Upi);
+/// ```
+#[derive(Debug, Clone)]
+pub struct CreatePayment {
+    /// The order to pay.
+    pub order_id: OrderId,
+    /// How the customer pays; the matching instrument field below is required.
+    pub method: PaymentMethod,
+    /// For UPI: `name@handle`.
+    pub vpa: Option<String>,
+    /// For cards.
+    pub card: Option<CardInput>,
+}
+
+impl CreatePayment {
+    /// A UPI payment of `order` from `vpa`.
+    pub fn upi(order_id: OrderId, vpa: impl Into<String>) -> Self {
+        Self {
+            order_id,
+            method: PaymentMethod::Upi,
+            vpa: Some(vpa.into()),
+            card: None,
+        }
+    }
+
+    /// A card payment of `order`.
+    pub fn card(order_id: OrderId, card: CardInput) -> Self {
+        Self {
+            order_id,
+            method: PaymentMethod::Card,
+            vpa: None,
+            card: Some(card),
+        }
+    }
+}
+
+/// `POST /api/v1/payments`'s body as a client sends it; [`CreatePayment::try_from`] checks it.
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct CreatePayment {
+pub struct PaymentBody {
     /// The order to pay.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::ids::OrderId))]
     pub order_id: String,
@@ -64,6 +109,22 @@ pub struct CreatePayment {
     /// For cards.
     #[serde(default)]
     pub card: Option<CardInput>,
+}
+
+impl TryFrom<PaymentBody> for CreatePayment {
+    type Error = GatewayError;
+
+    /// An unknown method is a 400; a malformed order id names no order, so it is a 404.
+    fn try_from(body: PaymentBody) -> Result<Self, GatewayError> {
+        let method = PaymentMethod::parse(&body.method)
+            .ok_or_else(|| GatewayError::bad_request("method must be \"upi\" or \"card\""))?;
+        Ok(Self {
+            order_id: OrderId::find(&body.order_id)?,
+            method,
+            vpa: body.vpa,
+            card: body.card,
+        })
+    }
 }
 
 /// `POST /api/v1/payments/{id}/capture`.
@@ -114,20 +175,67 @@ pub struct RotatedSecret {
     pub webhook_secret: String,
 }
 
+/// How the gateway as a whole is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Everything answers and the database commits writes.
+    Healthy,
+    /// The database answers but cannot commit a write.
+    Degraded,
+    /// The database does not answer.
+    Unhealthy,
+}
+
+/// What the gateway's health check found of its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseState {
+    /// It answers and commits a write.
+    Connected,
+    /// It answers, but a write probe failed.
+    ReadOnly,
+    /// It does not answer.
+    Disconnected,
+}
+
+/// Whether a worker checked in recently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerState {
+    /// A worker's heartbeat is recent.
+    Running,
+    /// No worker has checked in lately.
+    Stopped,
+}
+
+impl WorkerState {
+    /// The state as shown: `running` or `stopped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
 /// The gateway's own view of its health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// `healthy`; `degraded` while the database answers but cannot commit a write; `unhealthy`
     /// while it does not answer.
-    pub status: &'static str,
+    pub status: HealthStatus,
     /// `connected`, `read-only` (answers, but a write probe failed) or `disconnected`.
-    pub database: &'static str,
+    pub database: DatabaseState,
     /// Why the status is not `healthy`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// `running` or `stopped`.
-    pub worker: &'static str,
+    pub worker: WorkerState,
     /// What decides payment outcomes (`simulated` for the built-in simulated bank).
     pub processor: &'static str,
     /// RFC 3339 time of the check.
@@ -137,7 +245,7 @@ pub struct Health {
 impl Health {
     /// Whether the gateway can take writes: the load balancer's readiness.
     pub fn is_ready(&self) -> bool {
-        self.status == "healthy"
+        self.status == HealthStatus::Healthy
     }
 }
 
@@ -178,10 +286,23 @@ pub struct CheckoutPayment {
     pub result: Option<CheckoutResult>,
 }
 
+/// What a call without an idempotency key returns: the value (such a call is never a replay).
+fn without_key<T>(result: Result<Idempotent<T>, GatewayError>) -> Result<T, GatewayError> {
+    match result? {
+        Idempotent::Fresh(value) => Ok(value),
+        Idempotent::Replayed(_) => Err(GatewayError::Internal(
+            "a call without an idempotency key was answered as a replay".into(),
+        )),
+    }
+}
+
 /// The payment gateway, as a host (HTTP server, CLI, embedding service) sees it.
 ///
-/// Every `create_*` and other state-changing method takes the request's idempotency key, if
-/// any: a replay returns [`Idempotent::Replayed`] with the original response body.
+/// Each state-changing call comes in two forms. `create_order(..)` runs the command and returns
+/// its result. `create_order_with_key(.., key)` takes the request's idempotency key, if any:
+/// a repeat of a request under the same key returns [`Idempotent::Replayed`] with the original
+/// response body, byte for byte, and changes nothing. Implementors provide the `_with_key`
+/// forms; the plain ones are provided.
 #[async_trait]
 pub trait Gateway: Send + Sync + 'static {
     /// The merchant whose key and secret these are.
@@ -192,14 +313,22 @@ pub trait Gateway: Send + Sync + 'static {
     ) -> Result<MerchantId, GatewayError>;
 
     /// Creates an order.
-    async fn create_order(
+    async fn create_order_with_key(
         &self,
         merchant: MerchantId,
         request: CreateOrder,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Order>, GatewayError>;
+    /// As [`Self::create_order_with_key`], without an idempotency key.
+    async fn create_order(
+        &self,
+        merchant: MerchantId,
+        request: CreateOrder,
+    ) -> Result<Order, GatewayError> {
+        without_key(self.create_order_with_key(merchant, request, None).await)
+    }
     /// One order.
-    async fn get_order(&self, merchant: MerchantId, id: &str) -> Result<Order, GatewayError>;
+    async fn get_order(&self, merchant: MerchantId, id: &OrderId) -> Result<Order, GatewayError>;
     /// Orders, newest first.
     async fn list_orders(
         &self,
@@ -209,14 +338,26 @@ pub trait Gateway: Send + Sync + 'static {
     ) -> Result<Page<Order>, GatewayError>;
 
     /// Creates a pending payment; a worker settles it.
-    async fn create_payment(
+    async fn create_payment_with_key(
         &self,
         merchant: MerchantId,
         request: CreatePayment,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Payment>, GatewayError>;
+    /// As [`Self::create_payment_with_key`], without an idempotency key.
+    async fn create_payment(
+        &self,
+        merchant: MerchantId,
+        request: CreatePayment,
+    ) -> Result<Payment, GatewayError> {
+        without_key(self.create_payment_with_key(merchant, request, None).await)
+    }
     /// One payment.
-    async fn get_payment(&self, merchant: MerchantId, id: &str) -> Result<Payment, GatewayError>;
+    async fn get_payment(
+        &self,
+        merchant: MerchantId,
+        id: &PaymentId,
+    ) -> Result<Payment, GatewayError>;
     /// Payments, newest first.
     async fn list_payments(
         &self,
@@ -225,29 +366,54 @@ pub trait Gateway: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Page<Payment>, GatewayError>;
     /// Captures a successful payment.
-    async fn capture_payment(
+    async fn capture_payment_with_key(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &PaymentId,
         request: CapturePayment,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Payment>, GatewayError>;
-
-    /// Creates a pending refund of a successful payment; a worker settles it.
-    async fn create_refund(
+    /// As [`Self::capture_payment_with_key`], without an idempotency key.
+    async fn capture_payment(
         &self,
         merchant: MerchantId,
-        payment_id: &str,
+        id: &PaymentId,
+        request: CapturePayment,
+    ) -> Result<Payment, GatewayError> {
+        without_key(
+            self.capture_payment_with_key(merchant, id, request, None)
+                .await,
+        )
+    }
+
+    /// Creates a pending refund of a successful payment; a worker settles it.
+    async fn create_refund_with_key(
+        &self,
+        merchant: MerchantId,
+        payment_id: &PaymentId,
         request: CreateRefund,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Refund>, GatewayError>;
+    /// As [`Self::create_refund_with_key`], without an idempotency key.
+    async fn create_refund(
+        &self,
+        merchant: MerchantId,
+        payment_id: &PaymentId,
+        request: CreateRefund,
+    ) -> Result<Refund, GatewayError> {
+        without_key(
+            self.create_refund_with_key(merchant, payment_id, request, None)
+                .await,
+        )
+    }
     /// One refund.
-    async fn get_refund(&self, merchant: MerchantId, id: &str) -> Result<Refund, GatewayError>;
+    async fn get_refund(&self, merchant: MerchantId, id: &RefundId)
+    -> Result<Refund, GatewayError>;
     /// Refunds (of one payment, if given), newest first.
     async fn list_refunds(
         &self,
         merchant: MerchantId,
-        payment_id: Option<&str>,
+        payment_id: Option<&PaymentId>,
         page: PageRequest,
     ) -> Result<Page<Refund>, GatewayError>;
 
@@ -260,38 +426,59 @@ pub trait Gateway: Send + Sync + 'static {
         request: UpdateWebhookConfig,
     ) -> Result<WebhookConfig, GatewayError>;
     /// Replaces the webhook secret with a fresh one.
-    async fn rotate_webhook_secret(
+    async fn rotate_webhook_secret_with_key(
         &self,
         merchant: MerchantId,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<RotatedSecret>, GatewayError>;
+    /// As [`Self::rotate_webhook_secret_with_key`], without an idempotency key.
+    async fn rotate_webhook_secret(
+        &self,
+        merchant: MerchantId,
+    ) -> Result<RotatedSecret, GatewayError> {
+        without_key(self.rotate_webhook_secret_with_key(merchant, None).await)
+    }
     /// Webhook deliveries (to one endpoint, of one event type, if given), newest first.
     async fn list_deliveries(
         &self,
         merchant: MerchantId,
-        endpoint_id: Option<&str>,
-        event: Option<&str>,
+        filter: DeliveryFilter,
         page: PageRequest,
     ) -> Result<Page<WebhookDelivery>, GatewayError>;
     /// One delivery with its attempts.
     async fn get_delivery(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: DeliveryId,
     ) -> Result<DeliveryDetail, GatewayError>;
     /// Re-arms a delivery for an immediate attempt.
+    async fn retry_delivery_with_key(
+        &self,
+        merchant: MerchantId,
+        id: DeliveryId,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
+    /// As [`Self::retry_delivery_with_key`], without an idempotency key.
     async fn retry_delivery(
         &self,
         merchant: MerchantId,
-        id: &str,
-        key: Option<IdempotencyKey>,
-    ) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
+        id: DeliveryId,
+    ) -> Result<DeliveryScheduled, GatewayError> {
+        without_key(self.retry_delivery_with_key(merchant, id, None).await)
+    }
     /// Sends a `webhook.test` event to every enabled endpoint.
-    async fn send_test_webhook(
+    async fn send_test_webhook_with_key(
         &self,
         merchant: MerchantId,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<DeliveryScheduled>, GatewayError>;
+    /// As [`Self::send_test_webhook_with_key`], without an idempotency key.
+    async fn send_test_webhook(
+        &self,
+        merchant: MerchantId,
+    ) -> Result<DeliveryScheduled, GatewayError> {
+        without_key(self.send_test_webhook_with_key(merchant, None).await)
+    }
 
     /// Recorded events (of one type, created in a range, if given), newest first.
     async fn list_events(
@@ -304,26 +491,46 @@ pub trait Gateway: Send + Sync + 'static {
     async fn get_event(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EventId,
     ) -> Result<RecordedEvent, GatewayError>;
     /// Delivers one of the merchant's recorded events again, its payload unchanged: to
     /// `request.endpoint_id` (enabled, the merchant's), or to every enabled endpoint whose filter
     /// matches (see [`crate::resend`]).
-    async fn resend_event(
+    async fn resend_event_with_key(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EventId,
         request: ResendEvent,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Resent>, GatewayError>;
+    /// As [`Self::resend_event_with_key`], without an idempotency key.
+    async fn resend_event(
+        &self,
+        merchant: MerchantId,
+        id: &EventId,
+        request: ResendEvent,
+    ) -> Result<Resent, GatewayError> {
+        without_key(
+            self.resend_event_with_key(merchant, id, request, None)
+                .await,
+        )
+    }
 
     /// Adds a webhook endpoint; the answer is the one place its secret is shown.
-    async fn create_endpoint(
+    async fn create_endpoint_with_key(
         &self,
         merchant: MerchantId,
         request: CreateEndpoint,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<EndpointWithSecret>, GatewayError>;
+    /// As [`Self::create_endpoint_with_key`], without an idempotency key.
+    async fn create_endpoint(
+        &self,
+        merchant: MerchantId,
+        request: CreateEndpoint,
+    ) -> Result<EndpointWithSecret, GatewayError> {
+        without_key(self.create_endpoint_with_key(merchant, request, None).await)
+    }
     /// The merchant's webhook endpoints, newest first.
     async fn list_endpoints(
         &self,
@@ -334,34 +541,61 @@ pub trait Gateway: Send + Sync + 'static {
     async fn get_endpoint(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EndpointId,
     ) -> Result<WebhookEndpoint, GatewayError>;
     /// Changes a webhook endpoint.
     async fn update_endpoint(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EndpointId,
         request: UpdateEndpoint,
     ) -> Result<WebhookEndpoint, GatewayError>;
     /// Deletes a webhook endpoint.
-    async fn delete_endpoint(&self, merchant: MerchantId, id: &str) -> Result<(), GatewayError>;
+    async fn delete_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+    ) -> Result<(), GatewayError>;
     /// Gives a webhook endpoint a new secret; the old one keeps signing beside it for
     /// [`SECRET_ROTATION_OVERLAP`](crate::endpoint::SECRET_ROTATION_OVERLAP).
+    async fn rotate_endpoint_secret_with_key(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<RotatedEndpointSecret>, GatewayError>;
+    /// As [`Self::rotate_endpoint_secret_with_key`], without an idempotency key.
     async fn rotate_endpoint_secret(
         &self,
         merchant: MerchantId,
-        id: &str,
-        key: Option<IdempotencyKey>,
-    ) -> Result<Idempotent<RotatedEndpointSecret>, GatewayError>;
+        id: &EndpointId,
+    ) -> Result<RotatedEndpointSecret, GatewayError> {
+        without_key(
+            self.rotate_endpoint_secret_with_key(merchant, id, None)
+                .await,
+        )
+    }
     /// Resends the endpoint's failed deliveries since `request.since`, oldest first and
     /// throttled (see [`crate::endpoint_health`]); refused while the endpoint is disabled.
-    async fn recover_endpoint(
+    async fn recover_endpoint_with_key(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EndpointId,
         request: RecoverEndpoint,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Recovering>, GatewayError>;
+    /// As [`Self::recover_endpoint_with_key`], without an idempotency key.
+    async fn recover_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+        request: RecoverEndpoint,
+    ) -> Result<Recovering, GatewayError> {
+        without_key(
+            self.recover_endpoint_with_key(merchant, id, request, None)
+                .await,
+        )
+    }
 
     /// The overview of the merchant's payments in `currency` over `range`.
     async fn payment_stats(
@@ -382,12 +616,12 @@ pub trait Gateway: Send + Sync + 'static {
     async fn checkout_order(
         &self,
         merchant: &PublicMerchant,
-        order_id: &str,
+        order_id: &OrderId,
     ) -> Result<CheckoutOrder, GatewayError>;
     /// One of the merchant's payments as the checkout page polls it.
     async fn checkout_payment(
         &self,
         merchant: MerchantId,
-        payment_id: &str,
+        payment_id: &PaymentId,
     ) -> Result<CheckoutPayment, GatewayError>;
 }

@@ -2,17 +2,70 @@
 //! UUIDs for the rest.
 
 use std::fmt;
+use std::str::FromStr;
 
 use rand::RngExt;
 use rand::distr::Alphanumeric;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::error::GatewayError;
+
 /// Number of random alphanumerics after an id's prefix.
 pub const ID_RANDOM_LEN: usize = 16;
 
+/// What every id type shares: parsing a client's text, and the name its 404 uses.
+///
+/// ```
+/// use gateway_core::ids::{OrderId, PaymentId, TypedId};
+///
+/// let order: OrderId = "order_NXhj67fGH2jk9mPq".parse().unwrap();
+/// assert_eq!(order.to_string(), "order_NXhj67fGH2jk9mPq");
+/// // A payment id is not an order id, and a malformed id names no object at all.
+/// assert!("pay_NXhj67fGH2jk9mPq".parse::<OrderId>().is_err());
+/// assert_eq!(PaymentId::find("pay_x").unwrap_err().to_string(), "Payment not found");
+/// ```
+pub trait TypedId: Sized + fmt::Display {
+    /// What the object is called in a "not found" answer, e.g. `Payment`.
+    const NOT_FOUND: &'static str;
+
+    /// Parses an id from a client, `None` unless it has this kind's shape.
+    fn parse(value: &str) -> Option<Self>;
+
+    /// Parses a client's id; a malformed one names nothing, so it is "not found" (404).
+    fn find(value: &str) -> Result<Self, GatewayError> {
+        Self::parse(value).ok_or(GatewayError::NotFound(Self::NOT_FOUND))
+    }
+}
+
+/// A text that is not an id of the kind asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid {0} id")]
+pub struct InvalidId(&'static str);
+
+/// `FromStr` and [`TypedId`] for an id type with an inherent `parse`.
+macro_rules! id_traits {
+    ($name:ident, $not_found:literal) => {
+        impl TypedId for $name {
+            const NOT_FOUND: &'static str = $not_found;
+
+            fn parse(value: &str) -> Option<Self> {
+                $name::parse(value)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(value: &str) -> Result<Self, InvalidId> {
+                $name::parse(value).ok_or(InvalidId($not_found))
+            }
+        }
+    };
+}
+
 macro_rules! prefixed_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $not_found:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
@@ -48,38 +101,45 @@ macro_rules! prefixed_id {
                 f.write_str(&self.0)
             }
         }
+
+        id_traits!($name, $not_found);
     };
 }
 
 prefixed_id!(
     /// An order's id: `order_` + 16 alphanumerics.
     OrderId,
-    "order_"
+    "order_",
+    "Order"
 );
 prefixed_id!(
     /// A payment's id: `pay_` + 16 alphanumerics.
     PaymentId,
-    "pay_"
+    "pay_",
+    "Payment"
 );
 prefixed_id!(
     /// A refund's id: `rfnd_` + 16 alphanumerics.
     RefundId,
-    "rfnd_"
+    "rfnd_",
+    "Refund"
 );
 prefixed_id!(
     /// A webhook endpoint's id: `we_` + 16 alphanumerics.
     EndpointId,
-    "we_"
+    "we_",
+    "Webhook endpoint"
 );
 
 prefixed_id!(
     /// An event's id: `evt_` + 16 alphanumerics.
     EventId,
-    "evt_"
+    "evt_",
+    "Event"
 );
 
 macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $not_found:literal) => {
         $(#[$doc])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
@@ -120,17 +180,21 @@ macro_rules! uuid_id {
                 Self(uuid)
             }
         }
+
+        id_traits!($name, $not_found);
     };
 }
 
 uuid_id!(
     /// A merchant's id (a UUID, as in the reference).
-    MerchantId
+    MerchantId,
+    "Merchant"
 );
 
 uuid_id!(
     /// A webhook delivery's id (a UUID; also the Standard Webhooks `webhook-id`).
-    DeliveryId
+    DeliveryId,
+    "Webhook delivery"
 );
 
 fn random_id(prefix: &str) -> String {

@@ -61,26 +61,13 @@
 //!                 receipt: None,
 //!                 notes: None,
 //!             },
-//!             None,
-//!         )
-//!         .await?
-//!         .fresh()
-//!         .expect("no idempotency key, so never a replay");
-//!     let payment = gateway
-//!         .create_payment(
-//!             merchant,
-//!             CreatePayment {
-//!                 order_id: order.id.to_string(),
-//!                 method: "upi".into(),
-//!                 vpa: Some("success@paytm".into()),
-//!                 card: None,
-//!             },
-//!             None,
 //!         )
 //!         .await?;
-//!     Ok(payment
-//!         .fresh()
-//!         .expect("no idempotency key, so never a replay"))
+//!     // Ids are typed: `order.id` is an `OrderId`, and only an `OrderId` fits here.
+//!     let payment = gateway
+//!         .create_payment(merchant, CreatePayment::upi(order.id, "success@paytm"))
+//!         .await?;
+//!     Ok(payment)
 //! }
 //! ```
 //!

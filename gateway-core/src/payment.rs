@@ -30,6 +30,15 @@ impl PaymentMethod {
             Self::Card => "card",
         }
     }
+
+    /// Parses a client's or the store's method: `upi` or `card`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "upi" => Some(Self::Upi),
+            "card" => Some(Self::Card),
+            _ => None,
+        }
+    }
 }
 
 /// Where a payment stands.

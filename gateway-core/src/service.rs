@@ -18,7 +18,8 @@ use crate::error::GatewayError;
 use crate::event::{Event, EventType, RecordedEvent};
 use crate::gateway::{
     CapturePayment, CheckoutOrder, CheckoutPayment, CreateOrder, CreatePayment, CreateRefund,
-    Gateway, Health, ListEvents, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
+    DatabaseState, Gateway, Health, HealthStatus, ListEvents, PublicMerchant, RotatedSecret,
+    UpdateWebhookConfig, WorkerState,
 };
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Idempotent};
 use crate::ids::{DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId};
@@ -28,7 +29,7 @@ use crate::merchant::{SecretHasher, StoredCredential, generate_webhook_secret};
 use crate::metrics;
 use crate::money::{Amount, Currency};
 use crate::order::{Order, OrderStatus};
-use crate::payment::{Payment, PaymentSnapshot, PaymentStatus};
+use crate::payment::{Payment, PaymentMethod, PaymentSnapshot, PaymentStatus};
 use crate::processor::Processor;
 use crate::refund::{Refund, RefundStatus};
 use crate::resend::{ResendEvent, Resent};
@@ -201,9 +202,8 @@ impl GatewayService {
     async fn payment_snapshot(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &PaymentId,
     ) -> Result<PaymentSnapshot, GatewayError> {
-        let id = PaymentId::parse(id).ok_or(GatewayError::NotFound("Payment"))?;
         self.store
             .payment_snapshot(merchant, &id)
             .await?
@@ -332,7 +332,7 @@ impl Gateway for GatewayService {
         Err(GatewayError::Authentication)
     }
 
-    async fn create_order(
+    async fn create_order_with_key(
         &self,
         merchant: MerchantId,
         request: CreateOrder,
@@ -378,8 +378,7 @@ impl Gateway for GatewayService {
             .await
     }
 
-    async fn get_order(&self, merchant: MerchantId, id: &str) -> Result<Order, GatewayError> {
-        let id = OrderId::parse(id).ok_or(GatewayError::NotFound("Order"))?;
+    async fn get_order(&self, merchant: MerchantId, id: &OrderId) -> Result<Order, GatewayError> {
         self.store
             .order(merchant, &id)
             .await?
@@ -398,7 +397,7 @@ impl Gateway for GatewayService {
             .await?)
     }
 
-    async fn create_payment(
+    async fn create_payment_with_key(
         &self,
         merchant: MerchantId,
         request: CreatePayment,
@@ -408,27 +407,22 @@ impl Gateway for GatewayService {
             return Ok(Idempotent::Replayed(body));
         }
         let now = self.clock.now();
-        let (instrument, verdict) = match request.method.as_str() {
-            "upi" => {
+        let (instrument, verdict) = match request.method {
+            PaymentMethod::Upi => {
                 let vpa = request
                     .vpa
                     .as_deref()
                     .ok_or_else(|| GatewayError::bad_request("vpa is required for UPI payments"))?;
                 (validate_vpa(vpa)?, vpa_verdict(vpa))
             }
-            "card" => {
+            PaymentMethod::Card => {
                 let card = request.card.as_ref().ok_or_else(|| {
                     GatewayError::bad_request("card is required for card payments")
                 })?;
                 validate_card(card, now.year_month())?
             }
-            _ => {
-                return Err(GatewayError::bad_request(
-                    "method must be \"upi\" or \"card\"",
-                ));
-            }
         };
-        let order_id = OrderId::parse(&request.order_id).ok_or(GatewayError::NotFound("Order"))?;
+        let order_id = request.order_id;
         // The store decides, under lock, whether the order takes this payment.
         let order = self
             .store
@@ -467,8 +461,11 @@ impl Gateway for GatewayService {
         Ok(outcome)
     }
 
-    async fn get_payment(&self, merchant: MerchantId, id: &str) -> Result<Payment, GatewayError> {
-        let id = PaymentId::parse(id).ok_or(GatewayError::NotFound("Payment"))?;
+    async fn get_payment(
+        &self,
+        merchant: MerchantId,
+        id: &PaymentId,
+    ) -> Result<Payment, GatewayError> {
         self.store
             .payment(Some(merchant), &id)
             .await?
@@ -487,10 +484,10 @@ impl Gateway for GatewayService {
             .await?)
     }
 
-    async fn capture_payment(
+    async fn capture_payment_with_key(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &PaymentId,
         request: CapturePayment,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Payment>, GatewayError> {
@@ -512,10 +509,10 @@ impl Gateway for GatewayService {
             .await
     }
 
-    async fn create_refund(
+    async fn create_refund_with_key(
         &self,
         merchant: MerchantId,
-        payment_id: &str,
+        payment_id: &PaymentId,
         request: CreateRefund,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Refund>, GatewayError> {
@@ -560,8 +557,11 @@ impl Gateway for GatewayService {
         Ok(outcome)
     }
 
-    async fn get_refund(&self, merchant: MerchantId, id: &str) -> Result<Refund, GatewayError> {
-        let id = RefundId::parse(id).ok_or(GatewayError::NotFound("Refund"))?;
+    async fn get_refund(
+        &self,
+        merchant: MerchantId,
+        id: &RefundId,
+    ) -> Result<Refund, GatewayError> {
         self.store
             .refund(Some(merchant), &id)
             .await?
@@ -571,16 +571,12 @@ impl Gateway for GatewayService {
     async fn list_refunds(
         &self,
         merchant: MerchantId,
-        payment_id: Option<&str>,
+        payment_id: Option<&PaymentId>,
         page: PageRequest,
     ) -> Result<Page<Refund>, GatewayError> {
-        let payment = match payment_id {
-            Some(id) => Some(PaymentId::parse(id).ok_or(GatewayError::NotFound("Payment"))?),
-            None => None,
-        };
         Ok(self
             .store
-            .list_refunds(merchant, payment.as_ref(), Self::page(page)?)
+            .list_refunds(merchant, payment_id, Self::page(page)?)
             .await?)
     }
 
@@ -603,7 +599,7 @@ impl Gateway for GatewayService {
             .await?)
     }
 
-    async fn rotate_webhook_secret(
+    async fn rotate_webhook_secret_with_key(
         &self,
         merchant: MerchantId,
         key: Option<IdempotencyKey>,
@@ -631,27 +627,9 @@ impl Gateway for GatewayService {
     async fn list_deliveries(
         &self,
         merchant: MerchantId,
-        endpoint_id: Option<&str>,
-        event: Option<&str>,
+        filter: DeliveryFilter,
         page: PageRequest,
     ) -> Result<Page<WebhookDelivery>, GatewayError> {
-        let filter = DeliveryFilter {
-            endpoint_id: endpoint_id
-                .map(|id| {
-                    EndpointId::parse(id).ok_or_else(|| {
-                        GatewayError::bad_request(
-                            "endpoint_id must be a webhook endpoint id (we_…)",
-                        )
-                    })
-                })
-                .transpose()?,
-            event: event
-                .map(|name| {
-                    EventType::parse(name)
-                        .ok_or_else(|| GatewayError::bad_request("event is not a known event type"))
-                })
-                .transpose()?,
-        };
         Ok(self
             .store
             .list_deliveries_matching(merchant, &filter, Self::page(page)?)
@@ -661,25 +639,23 @@ impl Gateway for GatewayService {
     async fn get_delivery(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: DeliveryId,
     ) -> Result<DeliveryDetail, GatewayError> {
-        let id = DeliveryId::parse(id).ok_or(GatewayError::NotFound("Webhook delivery"))?;
         self.store
             .delivery(merchant, id)
             .await?
             .ok_or(GatewayError::NotFound("Webhook delivery"))
     }
 
-    async fn retry_delivery(
+    async fn retry_delivery_with_key(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: DeliveryId,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<DeliveryScheduled>, GatewayError> {
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
-        let id = DeliveryId::parse(id).ok_or(GatewayError::NotFound("Webhook delivery"))?;
         let scheduled = DeliveryScheduled {
             id,
             status: DeliveryStatus::Pending,
@@ -697,7 +673,7 @@ impl Gateway for GatewayService {
         Ok(outcome)
     }
 
-    async fn send_test_webhook(
+    async fn send_test_webhook_with_key(
         &self,
         merchant: MerchantId,
         key: Option<IdempotencyKey>,
@@ -739,24 +715,21 @@ impl Gateway for GatewayService {
     async fn get_event(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EventId,
     ) -> Result<RecordedEvent, GatewayError> {
-        // A malformed id cannot exist, so it answers 404 like another merchant's.
-        let id = EventId::parse(id).ok_or(GatewayError::NotFound("Event"))?;
         self.store
             .event(merchant, &id)
             .await?
             .ok_or(GatewayError::NotFound("Event"))
     }
 
-    async fn resend_event(
+    async fn resend_event_with_key(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EventId,
         request: ResendEvent,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Resent>, GatewayError> {
-        let id = EventId::parse(id).ok_or(GatewayError::NotFound("Event"))?;
         let endpoint = request
             .endpoint_id
             .as_deref()
@@ -795,7 +768,7 @@ impl Gateway for GatewayService {
         Ok(outcome)
     }
 
-    async fn create_endpoint(
+    async fn create_endpoint_with_key(
         &self,
         merchant: MerchantId,
         request: CreateEndpoint,
@@ -833,9 +806,8 @@ impl Gateway for GatewayService {
     async fn get_endpoint(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EndpointId,
     ) -> Result<WebhookEndpoint, GatewayError> {
-        let id = endpoint_id(id)?;
         self.store
             .endpoint(merchant, &id)
             .await?
@@ -845,10 +817,9 @@ impl Gateway for GatewayService {
     async fn update_endpoint(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EndpointId,
         request: UpdateEndpoint,
     ) -> Result<WebhookEndpoint, GatewayError> {
-        let id = endpoint_id(id)?;
         let patch = EndpointPatch::parse(request, validate_endpoint_url)?;
         Ok(self
             .store
@@ -856,23 +827,25 @@ impl Gateway for GatewayService {
             .await?)
     }
 
-    async fn delete_endpoint(&self, merchant: MerchantId, id: &str) -> Result<(), GatewayError> {
-        let id = endpoint_id(id)?;
+    async fn delete_endpoint(
+        &self,
+        merchant: MerchantId,
+        id: &EndpointId,
+    ) -> Result<(), GatewayError> {
         Ok(self.store.delete_endpoint(merchant, &id).await?)
     }
 
-    async fn rotate_endpoint_secret(
+    async fn rotate_endpoint_secret_with_key(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EndpointId,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<RotatedEndpointSecret>, GatewayError> {
-        let id = endpoint_id(id)?;
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
         let rotated = RotatedEndpointSecret {
-            id,
+            id: id.clone(),
             secret: generate_webhook_secret(),
             previous_secret_expires_at: self.clock.now().plus(SECRET_ROTATION_OVERLAP),
         };
@@ -892,14 +865,13 @@ impl Gateway for GatewayService {
             .await
     }
 
-    async fn recover_endpoint(
+    async fn recover_endpoint_with_key(
         &self,
         merchant: MerchantId,
-        id: &str,
+        id: &EndpointId,
         request: RecoverEndpoint,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Recovering>, GatewayError> {
-        let id = endpoint_id(id)?;
         if let Some(body) = self.replayed(merchant, key.as_ref()).await? {
             return Ok(Idempotent::Replayed(body));
         }
@@ -950,7 +922,12 @@ impl Gateway for GatewayService {
             .is_some_and(|at| self.clock.now().since(at) < WORKER_HEARTBEAT_GRACE);
         Ok(JobStats {
             counts: report.totals(),
-            worker_status: if alive { "running" } else { "stopped" },
+            worker_status: if alive {
+                WorkerState::Running
+            } else {
+                WorkerState::Stopped
+            }
+            .as_str(),
             lag_seconds: report.lag(now).as_secs_f64(),
         })
     }
@@ -971,7 +948,7 @@ impl Gateway for GatewayService {
     async fn checkout_order(
         &self,
         merchant: &PublicMerchant,
-        order_id: &str,
+        order_id: &OrderId,
     ) -> Result<CheckoutOrder, GatewayError> {
         let order = self.get_order(merchant.id, order_id).await?;
         Ok(CheckoutOrder {
@@ -986,7 +963,7 @@ impl Gateway for GatewayService {
     async fn checkout_payment(
         &self,
         merchant: MerchantId,
-        payment_id: &str,
+        payment_id: &PaymentId,
     ) -> Result<CheckoutPayment, GatewayError> {
         let payment = self.get_payment(merchant, payment_id).await?;
         let result = match payment.status {
@@ -1023,24 +1000,24 @@ impl Gateway for GatewayService {
             Err(e) => {
                 tracing::warn!(error = %e, "health: the database does not answer");
                 (
-                    "unhealthy",
-                    "disconnected",
+                    HealthStatus::Unhealthy,
+                    DatabaseState::Disconnected,
                     Some("the database does not answer"),
                 )
             }
             Ok(()) => match self.store.probe_write(now).await {
-                Ok(()) => ("healthy", "connected", None),
+                Ok(()) => (HealthStatus::Healthy, DatabaseState::Connected, None),
                 Err(e) => {
                     tracing::warn!(error = %e, "health: the database cannot commit a write");
                     (
-                        "degraded",
-                        "read-only",
+                        HealthStatus::Degraded,
+                        DatabaseState::ReadOnly,
                         Some("the database cannot commit a write"),
                     )
                 }
             },
         };
-        let worker = database != "disconnected"
+        let worker = database != DatabaseState::Disconnected
             && self
                 .store
                 .last_heartbeat()
@@ -1052,7 +1029,11 @@ impl Gateway for GatewayService {
             status,
             database,
             reason: reason.map(str::to_owned),
-            worker: if worker { "running" } else { "stopped" },
+            worker: if worker {
+                WorkerState::Running
+            } else {
+                WorkerState::Stopped
+            },
             processor: self.processor.name(),
             timestamp: now.to_rfc3339(),
         }

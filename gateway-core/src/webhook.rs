@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
-use crate::error::Refusal;
+use crate::error::{GatewayError, Refusal};
+use crate::event::EventType;
 use crate::ids::{DeliveryId, EndpointId, EventId, MerchantId};
 
 /// Where a delivery stands.
@@ -236,6 +237,27 @@ pub struct DeliveryScheduled {
     pub status: DeliveryStatus,
     /// Human text.
     pub message: String,
+}
+
+impl crate::store::DeliveryFilter {
+    /// The delivery list's filters as a client gives them: an endpoint id (`we_…`) and an event
+    /// type, each optional; anything else is a 400.
+    pub fn parse(endpoint_id: Option<&str>, event: Option<&str>) -> Result<Self, GatewayError> {
+        let endpoint_id = endpoint_id
+            .map(|id| {
+                EndpointId::parse(id).ok_or_else(|| {
+                    GatewayError::bad_request("endpoint_id must be a webhook endpoint id (we_…)")
+                })
+            })
+            .transpose()?;
+        let event = event
+            .map(|name| {
+                EventType::parse(name)
+                    .ok_or_else(|| GatewayError::bad_request("event is not a known event type"))
+            })
+            .transpose()?;
+        Ok(Self { endpoint_id, event })
+    }
 }
 
 #[cfg(test)]

@@ -365,7 +365,7 @@ impl<'de> MapAccess<'de> for Entries<'de> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use gateway_core::gateway::{CreateOrder, CreatePayment};
+    use gateway_core::gateway::{CreateOrder, PaymentBody};
     use serde_json::json;
 
     use super::*;
@@ -376,7 +376,7 @@ mod tests {
 
     #[test]
     fn a_mistyped_card_number_is_named_with_its_type_and_never_its_digits() {
-        let message = error::<CreatePayment>(json!({
+        let message = error::<PaymentBody>(json!({
             "order_id": "order_x", "method": "card",
             "card": { "number": 5555555555554444_u64, "cvv": "123", "expiry_month": 1, "expiry_year": 30 }
         }));
@@ -391,7 +391,7 @@ mod tests {
             (json!({"739": 1}), "an object"),
             (json!(true), "a boolean"),
         ] {
-            let message = error::<CreatePayment>(json!({
+            let message = error::<PaymentBody>(json!({
                 "order_id": "order_x", "method": "card",
                 "card": { "number": "4111", "cvv": cvv, "expiry_month": 1, "expiry_year": 30 }
             }));
@@ -402,7 +402,7 @@ mod tests {
     #[test]
     fn missing_fields_are_named_with_their_path() {
         assert_eq!(error::<CreateOrder>(json!({})), "`amount` is required");
-        let message = error::<CreatePayment>(json!({
+        let message = error::<PaymentBody>(json!({
             "order_id": "order_x", "method": "card", "card": { "number": "4111" }
         }));
         assert_eq!(message, "`card.expiry_month` is required");

@@ -2,7 +2,7 @@
 //!
 //! The reference's clients send a card flat: `card_number`, `card_expiry` (`MM/YY` or
 //! `MM/YYYY`), `card_cvv` and an optional `card_holder_name`. [`nest_flat_card_fields`] moves
-//! them into the nested `card` object of [`CreatePayment`] before anything else reads the body,
+//! them into the nested `card` object of [`PaymentBody`] before anything else reads the body,
 //! so everything after sees one shape: the idempotency fingerprint (which leaves the number
 //! and CVV *of `card`* out), the card checks in `gateway-core` (Luhn, expiry, CVV: not
 //! repeated here) and what is stored.
@@ -11,7 +11,7 @@
 //! `card` object, a flat field that is not a string, or `card_number`, `card_expiry` and
 //! `card_cvv` not all three present. `null` counts as absent, as for every optional field.
 
-use gateway_core::gateway::CreatePayment;
+use gateway_core::gateway::PaymentBody;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -102,7 +102,7 @@ fn split_expiry(expiry: Option<&str>) -> (Value, Value) {
 )]
 pub(crate) struct PaymentRequest {
     #[serde(flatten)]
-    payment: CreatePayment,
+    payment: PaymentBody,
     #[serde(flatten)]
     flat_card: FlatCardFields,
 }

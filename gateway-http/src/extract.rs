@@ -4,14 +4,14 @@
 
 use axum::body::Bytes;
 
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use gateway_core::gateway::CreatePayment;
+use gateway_core::gateway::PaymentBody;
 use gateway_core::gateway::PublicMerchant;
 use gateway_core::idempotency::fingerprint_body;
-use gateway_core::ids::MerchantId;
+use gateway_core::ids::{MerchantId, TypedId};
 use gateway_core::store::PageRequest;
 use gateway_core::{GatewayError, IdempotencyKey};
 use serde::Deserialize;
@@ -23,6 +23,22 @@ use crate::AppState;
 use crate::card_fields::nest_flat_card_fields;
 use crate::client::client_address;
 use crate::error::ApiError;
+
+/// The id in the route's `{id}` segment, as its type: a malformed id names nothing, so it is a
+/// 404 ("Payment not found"), as an unknown one is.
+#[derive(Debug, Clone)]
+pub struct Found<T>(pub T);
+
+impl<T: TypedId + Send, S: Send + Sync> FromRequestParts<S> for Found<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| GatewayError::NotFound(T::NOT_FOUND))?;
+        Ok(Self(T::find(&id)?))
+    }
+}
 
 /// The merchant whose `X-Api-Key` / `X-Api-Secret` came with the request, after the limits on
 /// failed authentication (per client address, and per key id from that address).
@@ -120,10 +136,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Command<T> {
     }
 }
 
-/// A payment body ([`CreatePayment`]) whose card may come nested in `card` or in the
+/// A payment body ([`PaymentBody`]) whose card may come nested in `card` or in the
 /// reference's flat `card_*` fields (see `card_fields`); otherwise a [`Command`].
 #[derive(Debug)]
-pub struct PaymentCommand(pub Command<CreatePayment>);
+pub struct PaymentCommand(pub Command<PaymentBody>);
 
 impl FromRequest<AppState> for PaymentCommand {
     type Rejection = ApiError;

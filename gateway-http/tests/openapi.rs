@@ -25,9 +25,12 @@ use gateway_core::endpoint_health::{RecoverEndpoint, Recovering};
 use gateway_core::event::RecordedEvent;
 use gateway_core::gateway::{
     CapturePayment, CheckoutOrder, CheckoutPayment, CreateOrder, CreatePayment, CreateRefund,
-    Health, ListEvents, PublicMerchant, RotatedSecret, UpdateWebhookConfig,
+    DatabaseState, Health, HealthStatus, ListEvents, PublicMerchant, RotatedSecret,
+    UpdateWebhookConfig, WorkerState,
 };
-use gateway_core::ids::MerchantId;
+use gateway_core::ids::{
+    DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId,
+};
 use gateway_core::jobs::JobStats;
 use gateway_core::merchant::test_merchant;
 use gateway_core::money::Currency;
@@ -36,7 +39,7 @@ use gateway_core::payment::Payment;
 use gateway_core::refund::Refund;
 use gateway_core::resend::{ResendEvent, Resent};
 use gateway_core::stats::{PaymentStats, StatsRange};
-use gateway_core::store::{OrderFilter, Page, PageRequest, PaymentFilter};
+use gateway_core::store::{DeliveryFilter, OrderFilter, Page, PageRequest, PaymentFilter};
 use gateway_core::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDelivery};
 use gateway_core::{Gateway, GatewayError, IdempotencyKey, Idempotent};
 use gateway_http::AppState;
@@ -88,7 +91,7 @@ impl Gateway for Unavailable {
             Err(GatewayError::Authentication)
         }
     }
-    async fn create_order(
+    async fn create_order_with_key(
         &self,
         _: MerchantId,
         _: CreateOrder,
@@ -96,7 +99,7 @@ impl Gateway for Unavailable {
     ) -> Result<Idempotent<Order>> {
         Err(GatewayError::Unavailable)
     }
-    async fn get_order(&self, _: MerchantId, _: &str) -> Result<Order> {
+    async fn get_order(&self, _: MerchantId, _: &OrderId) -> Result<Order> {
         Err(GatewayError::Unavailable)
     }
     async fn list_orders(
@@ -107,7 +110,7 @@ impl Gateway for Unavailable {
     ) -> Result<Page<Order>> {
         Err(GatewayError::Unavailable)
     }
-    async fn create_payment(
+    async fn create_payment_with_key(
         &self,
         _: MerchantId,
         _: CreatePayment,
@@ -115,7 +118,7 @@ impl Gateway for Unavailable {
     ) -> Result<Idempotent<Payment>> {
         Err(GatewayError::Unavailable)
     }
-    async fn get_payment(&self, _: MerchantId, _: &str) -> Result<Payment> {
+    async fn get_payment(&self, _: MerchantId, _: &PaymentId) -> Result<Payment> {
         Err(GatewayError::Unavailable)
     }
     async fn list_payments(
@@ -126,31 +129,31 @@ impl Gateway for Unavailable {
     ) -> Result<Page<Payment>> {
         Err(GatewayError::Unavailable)
     }
-    async fn capture_payment(
+    async fn capture_payment_with_key(
         &self,
         _: MerchantId,
-        _: &str,
+        _: &PaymentId,
         _: CapturePayment,
         _: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Payment>> {
         Err(GatewayError::Unavailable)
     }
-    async fn create_refund(
+    async fn create_refund_with_key(
         &self,
         _: MerchantId,
-        _: &str,
+        _: &PaymentId,
         _: CreateRefund,
         _: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Refund>> {
         Err(GatewayError::Unavailable)
     }
-    async fn get_refund(&self, _: MerchantId, _: &str) -> Result<Refund> {
+    async fn get_refund(&self, _: MerchantId, _: &RefundId) -> Result<Refund> {
         Err(GatewayError::Unavailable)
     }
     async fn list_refunds(
         &self,
         _: MerchantId,
-        _: Option<&str>,
+        _: Option<&PaymentId>,
         _: PageRequest,
     ) -> Result<Page<Refund>> {
         Err(GatewayError::Unavailable)
@@ -165,7 +168,7 @@ impl Gateway for Unavailable {
     ) -> Result<WebhookConfig> {
         Err(GatewayError::Unavailable)
     }
-    async fn rotate_webhook_secret(
+    async fn rotate_webhook_secret_with_key(
         &self,
         _: MerchantId,
         _: Option<IdempotencyKey>,
@@ -175,31 +178,30 @@ impl Gateway for Unavailable {
     async fn list_deliveries(
         &self,
         _: MerchantId,
-        _: Option<&str>,
-        _: Option<&str>,
+        _: DeliveryFilter,
         _: PageRequest,
     ) -> Result<Page<WebhookDelivery>> {
         Err(GatewayError::Unavailable)
     }
-    async fn get_delivery(&self, _: MerchantId, _: &str) -> Result<DeliveryDetail> {
+    async fn get_delivery(&self, _: MerchantId, _: DeliveryId) -> Result<DeliveryDetail> {
         Err(GatewayError::Unavailable)
     }
-    async fn retry_delivery(
+    async fn retry_delivery_with_key(
         &self,
         _: MerchantId,
-        _: &str,
+        _: DeliveryId,
         _: Option<IdempotencyKey>,
     ) -> Result<Idempotent<DeliveryScheduled>> {
         Err(GatewayError::Unavailable)
     }
-    async fn send_test_webhook(
+    async fn send_test_webhook_with_key(
         &self,
         _: MerchantId,
         _: Option<IdempotencyKey>,
     ) -> Result<Idempotent<DeliveryScheduled>> {
         Err(GatewayError::Unavailable)
     }
-    async fn create_endpoint(
+    async fn create_endpoint_with_key(
         &self,
         _: MerchantId,
         _: CreateEndpoint,
@@ -215,13 +217,13 @@ impl Gateway for Unavailable {
     ) -> Result<Page<RecordedEvent>> {
         Err(GatewayError::Unavailable)
     }
-    async fn get_event(&self, _: MerchantId, _: &str) -> Result<RecordedEvent> {
+    async fn get_event(&self, _: MerchantId, _: &EventId) -> Result<RecordedEvent> {
         Err(GatewayError::Unavailable)
     }
-    async fn resend_event(
+    async fn resend_event_with_key(
         &self,
         _: MerchantId,
-        _: &str,
+        _: &EventId,
         _: ResendEvent,
         _: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Resent>> {
@@ -230,32 +232,32 @@ impl Gateway for Unavailable {
     async fn list_endpoints(&self, _: MerchantId, _: PageRequest) -> Result<Page<WebhookEndpoint>> {
         Err(GatewayError::Unavailable)
     }
-    async fn get_endpoint(&self, _: MerchantId, _: &str) -> Result<WebhookEndpoint> {
+    async fn get_endpoint(&self, _: MerchantId, _: &EndpointId) -> Result<WebhookEndpoint> {
         Err(GatewayError::Unavailable)
     }
     async fn update_endpoint(
         &self,
         _: MerchantId,
-        _: &str,
+        _: &EndpointId,
         _: UpdateEndpoint,
     ) -> Result<WebhookEndpoint> {
         Err(GatewayError::Unavailable)
     }
-    async fn delete_endpoint(&self, _: MerchantId, _: &str) -> Result<()> {
+    async fn delete_endpoint(&self, _: MerchantId, _: &EndpointId) -> Result<()> {
         Err(GatewayError::Unavailable)
     }
-    async fn rotate_endpoint_secret(
+    async fn rotate_endpoint_secret_with_key(
         &self,
         _: MerchantId,
-        _: &str,
+        _: &EndpointId,
         _: Option<IdempotencyKey>,
     ) -> Result<Idempotent<RotatedEndpointSecret>> {
         Err(GatewayError::Unavailable)
     }
-    async fn recover_endpoint(
+    async fn recover_endpoint_with_key(
         &self,
         _: MerchantId,
-        _: &str,
+        _: &EndpointId,
         _: RecoverEndpoint,
         _: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Recovering>> {
@@ -274,10 +276,10 @@ impl Gateway for Unavailable {
     }
     async fn health(&self) -> Health {
         Health {
-            status: "unhealthy",
-            database: "disconnected",
+            status: HealthStatus::Unhealthy,
+            database: DatabaseState::Disconnected,
             reason: Some("the database does not answer".into()),
-            worker: "stopped",
+            worker: WorkerState::Stopped,
             processor: "simulated",
             timestamp: "2024-01-15T10:30:00Z".into(),
         }
@@ -292,10 +294,10 @@ impl Gateway for Unavailable {
             Err(GatewayError::Authentication)
         }
     }
-    async fn checkout_order(&self, _: &PublicMerchant, _: &str) -> Result<CheckoutOrder> {
+    async fn checkout_order(&self, _: &PublicMerchant, _: &OrderId) -> Result<CheckoutOrder> {
         Err(GatewayError::Unavailable)
     }
-    async fn checkout_payment(&self, _: MerchantId, _: &str) -> Result<CheckoutPayment> {
+    async fn checkout_payment(&self, _: MerchantId, _: &PaymentId) -> Result<CheckoutPayment> {
         Err(GatewayError::Unavailable)
     }
 }

@@ -92,35 +92,21 @@ async fn pay(gateway: &dyn Gateway, api_key: &str, api_secret: &str) -> anyhow::
                 receipt: Some("receipt_embed_core".into()),
                 notes: None,
             },
-            None,
         )
-        .await?
-        .fresh()
-        .context("a request without an idempotency key is never a replay")?;
+        .await?;
     eprintln!(
         "created {} for {} {}",
         order.id, order.amount, order.currency
     );
 
     let payment = gateway
-        .create_payment(
-            merchant,
-            CreatePayment {
-                order_id: order.id.to_string(),
-                method: "upi".into(),
-                vpa: Some("success@paytm".into()),
-                card: None,
-            },
-            None,
-        )
-        .await?
-        .fresh()
-        .context("a request without an idempotency key is never a replay")?;
+        .create_payment(merchant, CreatePayment::upi(order.id, "success@paytm"))
+        .await?;
     eprintln!("created {} ({})", payment.id, payment.status.as_str());
 
     let settled = tokio::time::timeout(SETTLE_TIMEOUT, async {
         loop {
-            let current = gateway.get_payment(merchant, payment.id.as_str()).await?;
+            let current = gateway.get_payment(merchant, &payment.id).await?;
             if current.status != PaymentStatus::Pending {
                 return anyhow::Ok(current);
             }

@@ -25,6 +25,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use gateway_core::gateway::DatabaseState;
 use gateway_core::merchant::{IssuedCredentials, SecretHasher};
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::{
@@ -158,7 +159,7 @@ async fn shop_page(State(shop): State<Shop>) -> Html<String> {
 /// The shop's own health check, asking the shared gateway whether its database answers.
 async fn healthz(State(shop): State<Shop>) -> Response {
     let health = shop.gateway.health().await;
-    if health.database == "connected" {
+    if health.database == DatabaseState::Connected {
         (StatusCode::OK, "ok").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()

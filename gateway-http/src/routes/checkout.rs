@@ -5,12 +5,12 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gateway_core::IdempotencyKey;
-use gateway_core::gateway::{CheckoutOrder, CheckoutPayment};
+use gateway_core::gateway::{CheckoutOrder, CheckoutPayment, CreatePayment};
 use gateway_core::ids::{OrderId, PaymentId};
 use gateway_core::payment::Payment;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,7 +20,7 @@ use super::respond;
 use crate::AppState;
 use crate::card_fields::PaymentRequest;
 use crate::error::ApiError;
-use crate::extract::{PaymentCommand, Publishable};
+use crate::extract::{Found, PaymentCommand, Publishable};
 use crate::openapi::{
     BadRequest, Conflict, IdempotencyKeyHeader, KeyReused, NotFound, PayloadTooLarge,
     TooManyRequests, Unauthorized, Unavailable,
@@ -52,7 +52,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn order(
     State(state): State<AppState>,
     Publishable(merchant): Publishable,
-    Path(id): Path<String>,
+    Found(id): Found<OrderId>,
 ) -> Result<Json<CheckoutOrder>, ApiError> {
     Ok(Json(state.gateway.checkout_order(&merchant, &id).await?))
 }
@@ -84,9 +84,9 @@ async fn pay(
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .create_payment(
+        .create_payment_with_key(
             merchant.id,
-            cmd.body,
+            CreatePayment::try_from(cmd.body)?,
             cmd.idempotency.map(IdempotencyKey::publishable),
         )
         .await?;
@@ -112,7 +112,7 @@ async fn pay(
 async fn payment(
     State(state): State<AppState>,
     Publishable(merchant): Publishable,
-    Path(id): Path<String>,
+    Found(id): Found<PaymentId>,
 ) -> Result<Json<CheckoutPayment>, ApiError> {
     Ok(Json(
         state.gateway.checkout_payment(merchant.id, &id).await?,

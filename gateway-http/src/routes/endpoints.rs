@@ -1,7 +1,7 @@
 //! `/api/v1/webhooks/endpoints`: a merchant's webhook endpoints, their filters and secrets.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gateway_core::endpoint::{
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::respond;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, Command, ListQuery};
+use crate::extract::{Authenticated, Command, Found, ListQuery};
 use crate::openapi::{
     BadRequest, Conflict, IdempotencyKeyHeader, IgnoredBody, KeyReused, NotFound, PageParams,
     PayloadTooLarge, Unauthorized, Unavailable,
@@ -54,7 +54,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .create_endpoint(merchant, cmd.body, cmd.idempotency)
+        .create_endpoint_with_key(merchant, cmd.body, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::CREATED, outcome))
 }
@@ -100,7 +100,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<EndpointId>,
 ) -> Result<Json<WebhookEndpoint>, ApiError> {
     Ok(Json(state.gateway.get_endpoint(merchant, &id).await?))
 }
@@ -124,7 +124,7 @@ async fn show(
 async fn update(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<EndpointId>,
     cmd: Command<UpdateEndpoint>,
 ) -> Result<Json<WebhookEndpoint>, ApiError> {
     Ok(Json(
@@ -153,7 +153,7 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<EndpointId>,
 ) -> Result<Response, ApiError> {
     state.gateway.delete_endpoint(merchant, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -183,12 +183,12 @@ async fn delete(
 async fn rotate_secret(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<EndpointId>,
     cmd: Command<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .rotate_endpoint_secret(merchant, &id, cmd.idempotency)
+        .rotate_endpoint_secret_with_key(merchant, &id, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::OK, outcome))
 }
@@ -218,12 +218,12 @@ async fn rotate_secret(
 async fn recover(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<EndpointId>,
     cmd: Command<RecoverEndpoint>,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .recover_endpoint(merchant, &id, cmd.body, cmd.idempotency)
+        .recover_endpoint_with_key(merchant, &id, cmd.body, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::ACCEPTED, outcome))
 }

@@ -2,7 +2,7 @@
 //! period, each with the exact payload its webhook deliveries signed, and resent on request.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use gateway_core::event::{EventType, RecordedEvent};
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::respond;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, Command, ListQuery};
+use crate::extract::{Authenticated, Command, Found, ListQuery};
 use crate::openapi::{
     BadRequest, Conflict, IdempotencyKeyHeader, KeyReused, NotFound, PageParams, PayloadTooLarge,
     Unauthorized, Unavailable,
@@ -86,7 +86,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<EventId>,
 ) -> Result<Json<RecordedEvent>, ApiError> {
     Ok(Json(state.gateway.get_event(merchant, &id).await?))
 }
@@ -119,12 +119,12 @@ async fn show(
 async fn resend(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<EventId>,
     cmd: Command<ResendEvent>,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .resend_event(merchant, &id, cmd.body, cmd.idempotency)
+        .resend_event_with_key(merchant, &id, cmd.body, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::ACCEPTED, outcome))
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/orders`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use gateway_core::gateway::CreateOrder;
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::respond;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, Command, ListQuery};
+use crate::extract::{Authenticated, Command, Found, ListQuery};
 use crate::openapi::{
     BadRequest, Conflict, IdempotencyKeyHeader, KeyReused, NotFound, PageParams, PayloadTooLarge,
     Unauthorized, Unavailable,
@@ -49,7 +49,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .create_order(merchant, cmd.body, cmd.idempotency)
+        .create_order_with_key(merchant, cmd.body, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::CREATED, outcome))
 }
@@ -70,7 +70,7 @@ async fn create(
 async fn show(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<OrderId>,
 ) -> Result<Json<Order>, ApiError> {
     Ok(Json(state.gateway.get_order(merchant, &id).await?))
 }

@@ -1,10 +1,10 @@
 //! `/api/v1/payments`: create, read, list, capture, and refunds of a payment.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use gateway_core::gateway::{CapturePayment, CreateRefund};
+use gateway_core::gateway::{CapturePayment, CreatePayment, CreateRefund};
 use gateway_core::ids::{OrderId, PaymentId};
 use gateway_core::payment::{Payment, PaymentStatus};
 use gateway_core::refund::Refund;
@@ -16,7 +16,7 @@ use super::respond;
 use crate::AppState;
 use crate::card_fields::PaymentRequest;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, Command, ListQuery, PaymentCommand};
+use crate::extract::{Authenticated, Command, Found, ListQuery, PaymentCommand};
 use crate::openapi::{
     BadRequest, Conflict, IdempotencyKeyHeader, KeyReused, NotFound, PageParams, PayloadTooLarge,
     Unauthorized, Unavailable,
@@ -58,7 +58,11 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .create_payment(merchant, cmd.body, cmd.idempotency)
+        .create_payment_with_key(
+            merchant,
+            CreatePayment::try_from(cmd.body)?,
+            cmd.idempotency,
+        )
         .await?;
     Ok(respond(StatusCode::CREATED, outcome))
 }
@@ -79,7 +83,7 @@ async fn create(
 async fn show(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<PaymentId>,
 ) -> Result<Json<Payment>, ApiError> {
     Ok(Json(state.gateway.get_payment(merchant, &id).await?))
 }
@@ -162,12 +166,12 @@ async fn list(
 async fn capture(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<PaymentId>,
     cmd: Command<CapturePayment>,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .capture_payment(merchant, &id, cmd.body, cmd.idempotency)
+        .capture_payment_with_key(merchant, &id, cmd.body, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::OK, outcome))
 }
@@ -195,12 +199,12 @@ async fn capture(
 async fn refund(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<PaymentId>,
     cmd: Command<CreateRefund>,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .create_refund(merchant, &id, cmd.body, cmd.idempotency)
+        .create_refund_with_key(merchant, &id, cmd.body, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::CREATED, outcome))
 }
@@ -223,7 +227,7 @@ async fn refund(
 async fn refunds(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<PaymentId>,
     query: ListQuery,
 ) -> Result<Json<Page<Refund>>, ApiError> {
     state.gateway.get_payment(merchant, &id).await?;

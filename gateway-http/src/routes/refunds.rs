@@ -1,8 +1,8 @@
 //! `/api/v1/refunds`.
 
 use axum::Json;
-use axum::extract::{Path, State};
-use gateway_core::ids::{PaymentId, RefundId};
+use axum::extract::State;
+use gateway_core::ids::{PaymentId, RefundId, TypedId};
 use gateway_core::refund::Refund;
 use gateway_core::store::Page;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, ListQuery};
+use crate::extract::{Authenticated, Found, ListQuery};
 use crate::openapi::{BadRequest, NotFound, PageParams, Unauthorized, Unavailable};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -35,7 +35,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn show(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<RefundId>,
 ) -> Result<Json<Refund>, ApiError> {
     Ok(Json(state.gateway.get_refund(merchant, &id).await?))
 }
@@ -64,10 +64,15 @@ async fn list(
     Authenticated(merchant): Authenticated,
     query: ListQuery,
 ) -> Result<Json<Page<Refund>>, ApiError> {
+    let payment = query
+        .payment_id
+        .as_deref()
+        .map(PaymentId::find)
+        .transpose()?;
     Ok(Json(
         state
             .gateway
-            .list_refunds(merchant, query.payment_id.as_deref(), query.page())
+            .list_refunds(merchant, payment.as_ref(), query.page())
             .await?,
     ))
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gateway_core::gateway::Health;
+use gateway_core::gateway::{DatabaseState, Health};
 use gateway_core::jobs::JobStats;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -40,7 +40,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 )]
 async fn health(State(state): State<AppState>) -> Response {
     let health = state.gateway.health().await;
-    let status = if health.database == "disconnected" {
+    let status = if health.database == DatabaseState::Disconnected {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK

@@ -1,12 +1,12 @@
 //! `/api/v1/webhooks`: delivery logs, manual retry, test events, URL and secret.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use gateway_core::gateway::{RotatedSecret, UpdateWebhookConfig};
-use gateway_core::ids::EndpointId;
-use gateway_core::store::Page;
+use gateway_core::ids::{DeliveryId, EndpointId};
+use gateway_core::store::{DeliveryFilter, Page};
 use gateway_core::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDelivery};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::respond;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, Command, ListQuery};
+use crate::extract::{Authenticated, Command, Found, ListQuery};
 use crate::openapi::{
     BadRequest, Conflict, IdempotencyKeyHeader, IgnoredBody, KeyReused, NotFound, PageParams,
     PayloadTooLarge, Unauthorized, Unavailable,
@@ -55,15 +55,11 @@ async fn list(
     Authenticated(merchant): Authenticated,
     query: ListQuery,
 ) -> Result<Json<Page<WebhookDelivery>>, ApiError> {
+    let filter = DeliveryFilter::parse(query.endpoint_id.as_deref(), query.event.as_deref())?;
     Ok(Json(
         state
             .gateway
-            .list_deliveries(
-                merchant,
-                query.endpoint_id.as_deref(),
-                query.event.as_deref(),
-                query.page(),
-            )
+            .list_deliveries(merchant, filter, query.page())
             .await?,
     ))
 }
@@ -86,9 +82,9 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<DeliveryId>,
 ) -> Result<Json<DeliveryDetail>, ApiError> {
-    Ok(Json(state.gateway.get_delivery(merchant, &id).await?))
+    Ok(Json(state.gateway.get_delivery(merchant, id).await?))
 }
 
 /// Retry a webhook delivery
@@ -113,12 +109,12 @@ async fn show(
 async fn retry(
     State(state): State<AppState>,
     Authenticated(merchant): Authenticated,
-    Path(id): Path<String>,
+    Found(id): Found<DeliveryId>,
     cmd: Command<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .retry_delivery(merchant, &id, cmd.idempotency)
+        .retry_delivery_with_key(merchant, id, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::OK, outcome))
 }
@@ -147,7 +143,7 @@ async fn send_test(
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .send_test_webhook(merchant, cmd.idempotency)
+        .send_test_webhook_with_key(merchant, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::OK, outcome))
 }
@@ -223,7 +219,7 @@ async fn regenerate_secret(
 ) -> Result<Response, ApiError> {
     let outcome = state
         .gateway
-        .rotate_webhook_secret(merchant, cmd.idempotency)
+        .rotate_webhook_secret_with_key(merchant, cmd.idempotency)
         .await?;
     Ok(respond(StatusCode::OK, outcome))
 }
