@@ -142,6 +142,10 @@ pub struct WebhookEndpoint {
     pub status: EndpointStatus,
     /// Why the gateway disabled it, if it did (`null` when enabled or disabled by hand).
     pub disabled_reason: Option<String>,
+    /// Since when its deliveries have failed without a single success (`null` while its latest
+    /// attempt succeeded, or before its first); the endpoint is disabled once this is older than
+    /// the gateway's failing period. Kept by the gateway, never set by the merchant.
+    pub failing_since: Option<Timestamp>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it last changed.
@@ -264,7 +268,8 @@ impl EndpointPatch {
         self.status == Some(EndpointStatus::Enabled)
     }
 
-    /// Applies the change to `endpoint` at `now`. Enabling clears `disabled_reason`.
+    /// Applies the change to `endpoint` at `now`. Enabling clears `disabled_reason` and
+    /// `failing_since`.
     pub fn apply(&self, endpoint: &mut WebhookEndpoint, now: Timestamp) {
         if let Some(url) = &self.url {
             endpoint.url.clone_from(url);
@@ -283,6 +288,9 @@ impl EndpointPatch {
                 endpoint.disabled_reason = None;
             }
             endpoint.status = status;
+        }
+        if self.resets_health() {
+            endpoint.failing_since = None;
         }
         endpoint.updated_at = now;
     }
@@ -307,6 +315,7 @@ impl WebhookEndpoint {
             metadata: metadata(request.metadata)?,
             status: EndpointStatus::Enabled,
             disabled_reason: None,
+            failing_since: None,
             created_at: now,
             updated_at: now,
         })

@@ -161,10 +161,14 @@ conformance! {
         let (failing, _) = receiver(500).await;
         let id = endpoint_for(&app, &failing.uri(), &["*"]).await;
         let delivery_id = send_test(&app).await.remove(0);
+        assert_eq!(endpoint(&app, &id).await["failing_since"], Value::Null, "not heard from yet");
+        let first_failure = app.now().to_rfc3339();
         app.run_jobs().await; // attempt 1 at 0 s
+        assert_eq!(endpoint(&app, &id).await["failing_since"], first_failure.as_str());
         app.advance(Duration::from_secs(60));
         app.run_jobs().await; // attempt 2 at 1 min
-        assert_eq!(endpoint(&app, &id).await["status"], "enabled");
+        let shown = endpoint(&app, &id).await;
+        assert_eq!((shown["status"].as_str(), shown["failing_since"].as_str()), (Some("enabled"), Some(first_failure.as_str())), "{shown}");
         app.advance(Duration::from_secs(300));
         app.run_jobs().await; // attempt 3 at 6 min: failing for longer than 5 min
 
@@ -188,6 +192,8 @@ conformance! {
             .await;
         assert_eq!(on.status, StatusCode::OK, "{}", on.text);
         assert_eq!(on.json["disabled_reason"], Value::Null);
+        assert_eq!(on.json["failing_since"], Value::Null, "enabling starts its health afresh");
+        assert_eq!(endpoint(&app, &id).await["failing_since"], Value::Null);
         let next = send_test(&app).await.remove(0);
         app.run_jobs().await;
         assert_eq!(endpoint(&app, &id).await["status"], "enabled");
@@ -210,11 +216,14 @@ conformance! {
         switch.set(200);
         send_test(&app).await;
         app.run_jobs().await; // a success at 4 min ends the failing period
+        assert_eq!(endpoint(&app, &id).await["failing_since"], Value::Null);
         switch.set(500);
         app.advance(Duration::from_secs(120));
         let later = send_test(&app).await.remove(0);
+        let failing_again = app.now().to_rfc3339();
         app.run_jobs().await; // fails at 6 min: failing for 0 s, not 6 min
-        assert_eq!(endpoint(&app, &id).await["status"], "enabled");
+        let shown = endpoint(&app, &id).await;
+        assert_eq!((shown["status"].as_str(), shown["failing_since"].as_str()), (Some("enabled"), Some(failing_again.as_str())), "{shown}");
         assert_eq!(delivery(&app, &later).await["status"], "pending");
     }
 }

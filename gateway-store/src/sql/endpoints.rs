@@ -53,6 +53,7 @@ fn enabled_events(row: &impl ReadRow) -> Result<EnabledEvents, StoreError> {
 /// A `webhook_endpoints` row.
 fn endpoint(row: &impl ReadRow) -> Result<WebhookEndpoint, StoreError> {
     let metadata: String = row.column("metadata")?;
+    let failing_since: Option<i64> = row.column("failing_since")?;
     Ok(WebhookEndpoint {
         id: EndpointId::from_trusted(row.column("id")?),
         merchant_id: rows::uuid(row, "merchant_id")?,
@@ -62,6 +63,7 @@ fn endpoint(row: &impl ReadRow) -> Result<WebhookEndpoint, StoreError> {
         metadata: serde_json::from_str(&metadata).map_err(|_| rows::corrupt("metadata"))?,
         status: status(row)?,
         disabled_reason: row.column("disabled_reason")?,
+        failing_since: failing_since.map(Timestamp::from_millis),
         created_at: Timestamp::from_millis(row.column("created_at")?),
         updated_at: Timestamp::from_millis(row.column("updated_at")?),
     })
@@ -209,14 +211,14 @@ pub(crate) fn create_endpoint<'c, DB: Dialect>(
     })
 }
 
-/// Writes every field a patch can change.
+/// Writes every field a patch can change (enabling an endpoint clears its `failing_since`).
 async fn write_endpoint<DB: Dialect>(
     conn: &mut DB::Connection,
     endpoint: &WebhookEndpoint,
 ) -> Result<(), StoreError> {
     let sql = Sql::new(
         "UPDATE webhook_endpoints SET url = $1, description = $2, enabled_events = $3, metadata = $4,
-                status = $5, disabled_reason = $6, updated_at = $7
+                status = $5, disabled_reason = $6, updated_at = $7, failing_since = $10
          WHERE id = $8 AND merchant_id = $9",
     )
     .arg(endpoint.url.clone())
@@ -227,21 +229,8 @@ async fn write_endpoint<DB: Dialect>(
     .arg(endpoint.disabled_reason.clone())
     .arg(endpoint.updated_at.as_millis())
     .arg(endpoint.id.to_string())
-    .arg(endpoint.merchant_id.to_string());
-    DB::execute(conn, sql).await.map(|_| ())
-}
-
-/// Clears the endpoint's `failing_since` when core says the patch starts its health afresh.
-async fn reset_health<DB: Dialect>(
-    conn: &mut DB::Connection,
-    endpoint: &WebhookEndpoint,
-    patch: &EndpointPatch,
-) -> Result<(), StoreError> {
-    if !patch.resets_health() {
-        return Ok(());
-    }
-    let sql = Sql::new("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
-        .arg(endpoint.id.to_string());
+    .arg(endpoint.merchant_id.to_string())
+    .arg(endpoint.failing_since.map(Timestamp::as_millis));
     DB::execute(conn, sql).await.map(|_| ())
 }
 
@@ -256,7 +245,6 @@ pub(crate) fn update_endpoint<'c, DB: Dialect>(
             .ok_or(StoreError::NotFound("Webhook endpoint"))?;
         patch.apply(&mut endpoint, *now);
         write_endpoint::<DB>(conn, &endpoint).await?;
-        reset_health::<DB>(conn, &endpoint, patch).await?;
         Ok(endpoint)
     })
 }
@@ -336,7 +324,6 @@ pub(crate) fn set_webhook_url<'c, DB: Dialect>(
                     .ok_or(StoreError::NotFound("Webhook endpoint"))?;
                 patch.apply(&mut endpoint, *now);
                 write_endpoint::<DB>(conn, &endpoint).await?;
-                reset_health::<DB>(conn, &endpoint, &patch).await?;
             }
             (None, Some(url)) => {
                 let endpoint = WebhookEndpoint {
@@ -348,6 +335,7 @@ pub(crate) fn set_webhook_url<'c, DB: Dialect>(
                     metadata: serde_json::Map::new(),
                     status: EndpointStatus::Enabled,
                     disabled_reason: None,
+                    failing_since: None,
                     created_at: *now,
                     updated_at: *now,
                 };
