@@ -344,6 +344,9 @@ test('recover resends an endpoint\'s failed deliveries once its receiver is heal
   await health.locator('[data-failed="2"]').waitFor(WAIT);
   await health.locator('[data-last-attempt="bad"]', { hasText: 'HTTP 500' }).waitFor(WAIT);
   assert.equal(await health.locator('.badge').textContent(), 'enabled');
+  const failingSince = (await api(`/webhooks/endpoints/${endpoint.id}`)).failing_since;
+  assert.ok(failingSince, 'the API says since when it fails');
+  await health.locator(`[data-failing-since="${failingSince}"]`).waitFor(WAIT);
   await shot(page, 'endpoint-failing-1440');
 
   hook.answers.delete('/recover');
@@ -367,6 +370,9 @@ test('recover resends an endpoint\'s failed deliveries once its receiver is heal
   for (const d of failed) assert.equal((await api(`/webhooks/${d.id}`)).status, 'success');
   await health.locator('[data-last-attempt="ok"]', { hasText: 'HTTP 200' }).waitFor(WAIT);
   assert.equal(await health.locator('[data-failed]').count(), 0, 'no failures left among its latest deliveries');
+  // A success ends the failing period (the endpoint is read just before its deliveries, so the
+  // card may need one more refresh to see it).
+  await health.locator('[data-failing-since]').waitFor({ state: 'detached', ...WAIT });
 
   // Its own delivery log shows these two and nothing sent elsewhere.
   await page.locator(`a[href="#/webhooks?endpoint_id=${endpoint.id}"]`).click();

@@ -123,6 +123,10 @@ function addForm(added) {
 function health(e, recent) {
   const kids = [badge(e.status)];
   if (e.disabled_reason) kids.push(h('p', { class: 'hint', 'data-disabled-reason': '' }, e.disabled_reason));
+  if (e.failing_since && e.status === 'enabled') {
+    kids.push(h('p', { class: 'hint code-bad', 'data-failing-since': e.failing_since }, 'No success since ',
+      h('span', { title: e.failing_since }, new Date(e.failing_since).toLocaleString()), ` (first failure ${relative(e.failing_since)})`));
+  }
   if (recent && recent.length) {
     const tried = recent.filter((d) => d.last_attempt_at).sort((a, b) => (a.last_attempt_at < b.last_attempt_at ? 1 : -1))[0];
     if (tried) {
