@@ -299,7 +299,7 @@ pub async fn run_round(
     tokio::time::sleep(Duration::from_millis(200)).await;
     let map = map.lock().expect("receiver map poisoned");
     let matched = |id: &String| sent.contains_key(id);
-    let twice = map.iter().filter(|(id, a)| matched(*id) && a.count > 1);
+    let twice = map.iter().filter(|(id, a)| matched(id) && a.count > 1);
     let round = BurstRound {
         round,
         requests: count as u64,
@@ -316,7 +316,7 @@ pub async fn run_round(
         extra_receipts: twice.map(|(_, a)| u64::from(a.count - 1)).sum(),
         unmatched_receipts: map
             .iter()
-            .filter(|(id, _)| !matched(*id))
+            .filter(|(id, _)| !matched(id))
             .map(|(_, a)| u64::from(a.count))
             .sum(),
         deliveries_per_s: delivered as f64
