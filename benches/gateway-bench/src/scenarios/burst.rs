@@ -330,3 +330,18 @@ pub async fn run_round(
     };
     Ok(round)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Spread;
+
+    #[test]
+    fn a_spread_gives_the_median_and_the_range_whatever_the_order() {
+        let odd = Spread::of([3.0, 1.0, 2.0]);
+        assert_eq!((odd.median, odd.min, odd.max), (2.0, 1.0, 3.0));
+        let even = Spread::of([4.0, 1.0, 3.0, 2.0]);
+        assert_eq!((even.median, even.min, even.max), (2.5, 1.0, 4.0));
+        let none = Spread::of([]);
+        assert_eq!((none.median, none.min, none.max), (0.0, 0.0, 0.0));
+    }
+}
