@@ -38,8 +38,12 @@ struct Args {
     /// Backends to run, comma-separated: sqlite, postgres.
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     backend: Vec<String>,
-    /// Scenarios, comma-separated: api, limit, e2e, isolation.
-    #[arg(long, value_delimiter = ',', default_value = "api,limit,e2e,isolation")]
+    /// Scenarios, comma-separated: api, limit, e2e, isolation, burst.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "api,limit,e2e,isolation,burst"
+    )]
     scenarios: Vec<String>,
     /// Measured time of each closed-loop step (`api`, `limit`), e.g. 10s, 500ms, 1m.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -68,6 +72,16 @@ struct Args {
     /// Payments of each merchant per `isolation` phase.
     #[arg(long, default_value_t = 1_000)]
     isolation_payments: usize,
+    /// Test webhooks per `burst` round.
+    #[arg(long, default_value_t = 2_000)]
+    burst_requests: usize,
+    /// Closed-loop clients of `burst`.
+    #[arg(long, default_value_t = 32)]
+    burst_clients: usize,
+    /// Rounds of `burst`, each on a fresh database and gateway; the report gives the median
+    /// and min–max.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    rounds: u16,
     /// `WEBHOOK_TIMEOUT_MS` given to the gateway (the reference's default is 5 s).
     #[arg(long, default_value_t = 5_000)]
     webhook_timeout_ms: u64,
@@ -85,6 +99,9 @@ struct Args {
     )]
     postgres_url: String,
 }
+
+/// The scenarios `--scenarios` accepts.
+const SCENARIOS: [&str; 5] = ["api", "limit", "e2e", "isolation", "burst"];
 
 /// `10s`, `500ms`, `2m`, or plain seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -129,9 +146,12 @@ fn main() -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     for s in &args.scenarios {
-        if !["api", "limit", "e2e", "isolation"].contains(&s.as_str()) {
-            bail!("unknown scenario {s:?} (api, limit, e2e, isolation)");
+        if !SCENARIOS.contains(&s.as_str()) {
+            bail!("unknown scenario {s:?} ({})", SCENARIOS.join(", "));
         }
+    }
+    if args.burst_clients == 0 || args.burst_requests == 0 {
+        bail!("--burst-clients and --burst-requests must be at least 1");
     }
     // One thread: the client must not take the gateway's cores.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -189,6 +209,9 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
             isolation_rate: args.isolation_rate,
             isolation_payments: args.isolation_payments,
             with_limit: args.scenarios.iter().any(|s| s == "limit"),
+            burst_requests: args.burst_requests,
+            burst_clients: args.burst_clients,
+            rounds: usize::from(args.rounds),
         };
         let mut report = Report {
             backend: backend.name().to_owned(),
@@ -207,6 +230,9 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
                 "idle_payments": args.idle_payments,
                 "isolation_rate": args.isolation_rate,
                 "isolation_payments": args.isolation_payments,
+                "burst_requests": args.burst_requests,
+                "burst_clients": args.burst_clients,
+                "rounds": args.rounds,
                 "webhook_timeout_ms": args.webhook_timeout_ms,
                 "test_processing_delay_ms": 0,
             }),
@@ -214,6 +240,7 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
             limit: Vec::new(),
             e2e: None,
             isolation: None,
+            burst: None,
             gateway_vm_hwm_mib: BTreeMap::new(),
             problems: Vec::new(),
         };
@@ -222,7 +249,31 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
             if scenario == "limit" && args.scenarios.iter().any(|s| s == "api") {
                 continue; // interleaved with api
             }
-            if let Err(e) = run_scenario(&plan, scenario, logs.path(), &mut report).await {
+            if scenario == "burst" {
+                let mut rounds = Vec::new();
+                for round in 1..=plan.rounds {
+                    match run_scenario(&plan, scenario, round, logs.path(), &mut report).await {
+                        Ok(Some(r)) => rounds.push(r),
+                        Ok(None) => {}
+                        Err(e) => {
+                            eprintln!("  burst round {round} failed: {e:#}");
+                            report
+                                .problems
+                                .push(format!("burst round {round} failed: {e:#}"));
+                        }
+                    }
+                }
+                let burst = scenarios::burst::Burst::summarise(&plan, rounds);
+                for r in burst.rounds.iter().filter(|r| !r.drained) {
+                    report.problems.push(format!(
+                        "burst round {}: the job queue had not drained 30 s after the last delivery",
+                        r.round
+                    ));
+                }
+                report.burst = Some(burst);
+                continue;
+            }
+            if let Err(e) = run_scenario(&plan, scenario, 1, logs.path(), &mut report).await {
                 eprintln!("  {scenario} failed: {e:#}");
                 report.problems.push(format!("{scenario} failed: {e:#}"));
             }
@@ -256,16 +307,18 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
     Ok(())
 }
 
-/// Runs one scenario on a fresh database (and, except for `limit`, a fresh gateway).
+/// Runs one scenario (one `round` of `burst`, which it returns) on a fresh database (and,
+/// except for `limit`, a fresh gateway).
 async fn run_scenario(
     plan: &Plan,
     scenario: &str,
+    round: usize,
     logs: &Path,
     report: &mut Report,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<scenarios::burst::BurstRound>> {
     if scenario == "limit" {
         report.limit = scenarios::limit::run(plan).await?;
-        return Ok(());
+        return Ok(None);
     }
     let database = Database::create(plan.backend, &plan.postgres_url, scenario).await?;
     let result = async {
@@ -278,9 +331,10 @@ async fn run_scenario(
         } else {
             None
         };
-        let log = logs.join(format!("{}-{scenario}.log", plan.backend.name()));
+        let log = logs.join(format!("{}-{scenario}-{round}.log", plan.backend.name()));
         let mut gateway = plan.launch.serve(&database.url, &log).await?;
         let monitor = Monitor::new(Some(gateway.pid()), plan.backend == Backend::Postgres);
+        let mut burst_round = None;
         let outcome: anyhow::Result<()> = async {
             match (scenario, b) {
                 ("api", _) => {
@@ -294,6 +348,11 @@ async fn run_scenario(
                 ("isolation", Some(b)) => {
                     report.isolation =
                         Some(scenarios::isolation::run(plan, &gateway, &monitor, b).await?);
+                }
+                ("burst", _) => {
+                    let r = scenarios::burst::run_round(plan, &gateway, &monitor, round).await?;
+                    scenarios::burst::print(&r);
+                    burst_round = Some(r);
                 }
                 _ => {}
             }
@@ -311,11 +370,16 @@ async fn run_scenario(
             });
         }
         if let Some(hwm) = monitor.high_water_mib() {
-            report.gateway_vm_hwm_mib.insert(scenario.to_owned(), hwm);
+            // The highest over a scenario's rounds.
+            report
+                .gateway_vm_hwm_mib
+                .entry(scenario.to_owned())
+                .and_modify(|v| *v = v.max(hwm))
+                .or_insert(hwm);
         }
         drop(monitor);
         gateway.stop();
-        anyhow::Ok(())
+        anyhow::Ok(burst_round)
     }
     .await;
     database.remove().await;

@@ -1,6 +1,7 @@
 //! Webhook endpoints run inside the bench process: a receiver that answers `200` at once and
-//! notes when each payment's `payment.success` arrived, and a black hole that accepts
-//! connections and never answers (a merchant whose server hangs).
+//! notes when each payment's `payment.success` arrived (and, when asked, when each delivery
+//! arrived by its `webhook-id`, and how often), and a black hole that accepts connections and
+//! never answers (a merchant whose server hangs).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,6 +22,19 @@ pub struct Received {
     pub total: AtomicU64,
     /// Signalled (one stored permit) on every `payment.success`.
     pub notify: Notify,
+    /// By `webhook-id`: when the delivery first arrived and how many times it arrived. `None`
+    /// unless started with [`start_by_webhook_id`], so the other scenarios' receiver does no
+    /// extra work per request.
+    pub by_webhook_id: Option<Mutex<HashMap<String, Arrivals>>>,
+}
+
+/// One delivery's arrivals at the receiver.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrivals {
+    /// The first.
+    pub first: Instant,
+    /// How many times it arrived (more than 1: delivered more than once).
+    pub count: u32,
 }
 
 impl Received {
@@ -36,9 +50,22 @@ impl Received {
 
 /// Starts the receiver on 127.0.0.1 and returns its webhook URL and its record.
 pub async fn start() -> anyhow::Result<(String, Arc<Received>)> {
+    listen(Received::default()).await
+}
+
+/// Like [`start`], and also records every request by its `webhook-id` header.
+pub async fn start_by_webhook_id() -> anyhow::Result<(String, Arc<Received>)> {
+    listen(Received {
+        by_webhook_id: Some(Mutex::new(HashMap::new())),
+        ..Received::default()
+    })
+    .await
+}
+
+async fn listen(received: Received) -> anyhow::Result<(String, Arc<Received>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let received = Arc::new(Received::default());
+    let received = Arc::new(received);
     let record = received.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -81,6 +108,21 @@ async fn serve_connection(mut stream: TcpStream, record: &Received) -> std::io::
                 break;
             }
             let arrived = Instant::now();
+            if let Some(map) = &record.by_webhook_id
+                && let Some(id) = request
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("webhook-id"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok())
+            {
+                let mut map = map.lock().expect("receiver map poisoned");
+                map.entry(id.to_owned())
+                    .and_modify(|a| a.count += 1)
+                    .or_insert(Arrivals {
+                        first: arrived,
+                        count: 1,
+                    });
+            }
             note(&buf[head..head + length], arrived, record);
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")

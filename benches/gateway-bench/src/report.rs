@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::monitor::Resources;
 use crate::scenarios::api::{ApiStep, ENDPOINTS};
+use crate::scenarios::burst::{Burst, Spread};
 use crate::scenarios::e2e::{E2e, E2eRun};
 use crate::scenarios::isolation::Isolation;
 use crate::scenarios::limit::LimitStep;
@@ -79,6 +80,8 @@ pub struct Report {
     pub e2e: Option<E2e>,
     /// `isolation`.
     pub isolation: Option<Isolation>,
+    /// `burst`: every round and their median and min–max.
+    pub burst: Option<Burst>,
     /// The gateway's `VmHWM` at the end of each scenario, MiB.
     pub gateway_vm_hwm_mib: BTreeMap<String, f64>,
     /// Problems the run hit (a scenario that failed, a queue that did not drain).
@@ -107,6 +110,12 @@ fn errors_cell(s: &ApiStep) -> String {
         .map(|(status, n)| format!("{status}×{n}"))
         .collect();
     format!("{} ({})", s.errors, statuses.join(", "))
+}
+
+/// `median (min–max)` of a latency in µs, shown in ms.
+fn spread_ms(s: &Spread) -> String {
+    let ms_of = |us: f64| ms(us.round() as u64);
+    format!("{} ({}–{})", ms_of(s.median), ms_of(s.min), ms_of(s.max))
 }
 
 fn opt_pct(v: Option<f64>) -> String {
@@ -277,6 +286,9 @@ impl Report {
                 iso.b_connections
             );
         }
+        if let Some(b) = &self.burst {
+            burst_section(&mut out, b);
+        }
         if !self.gateway_vm_hwm_mib.is_empty() {
             let _ = writeln!(out, "\n## gateway peak RSS over each scenario (VmHWM)\n");
             let _ = writeln!(out, "| scenario | VmHWM MiB |\n|---|---:|");
@@ -285,6 +297,70 @@ impl Report {
             }
         }
         out
+    }
+}
+
+/// The `burst` section: one row per round, then the median (min–max) and the target.
+fn burst_section(out: &mut String, b: &Burst) {
+    let _ = writeln!(
+        out,
+        "\n## burst: {} × `POST /api/v1/webhooks/test` from {} closed-loop clients, POST sent → delivery received (by `webhook-id`)\n",
+        b.requests, b.clients
+    );
+    let _ = writeln!(
+        out,
+        "| round | POSTs | POST answers/s | errors | delivered | deliveries/s | p50 ms | p90 ms | p99 ms | latest ms | undelivered | delivered more than once | gw CPU % | gw peak RSS MiB | client CPU % | db CPU % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in &b.rounds {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
+            r.round,
+            r.requests,
+            r.send_rate,
+            r.errors,
+            r.delivered,
+            r.deliveries_per_s,
+            ms(r.latency.p50_us),
+            ms(r.latency.p90_us),
+            ms(r.latency.p99_us),
+            ms(r.latency.max_us),
+            r.undelivered,
+            r.delivered_more_than_once,
+            resources_cells(&r.resources)
+        );
+    }
+    let d = &b.deliveries_per_s;
+    let _ = writeln!(
+        out,
+        "\nOver {} of {} rounds, median (min–max): {:.0} ({:.0}–{:.0}) deliveries/s, p50 {} ms, p99 {} ms, latest {} ms; delivered more than once: {}; undelivered: {}; POST errors: {}.",
+        b.rounds.len(),
+        b.rounds_planned,
+        d.median,
+        d.min,
+        d.max,
+        spread_ms(&b.p50_us),
+        spread_ms(&b.p99_us),
+        spread_ms(&b.max_us),
+        b.delivered_more_than_once,
+        b.undelivered,
+        b.errors
+    );
+    let _ = writeln!(
+        out,
+        "\nTarget, no delivery later than {} ms after its POST in any round: **{}**.",
+        b.target_ms,
+        if b.target_met { "met" } else { "not met" }
+    );
+    let unmatched: u64 = b.rounds.iter().map(|r| r.unmatched_receipts).sum();
+    if unmatched > 0 {
+        let _ = writeln!(
+            out,
+            "\n{unmatched} receipts carried a `webhook-id` that no POST answered with."
+        );
+    }
+    if let Some(e) = b.rounds.iter().find_map(|r| r.first_error.as_ref()) {
+        let _ = writeln!(out, "\nFirst POST error: `{e}`");
     }
 }
 

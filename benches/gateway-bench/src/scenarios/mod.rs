@@ -1,8 +1,9 @@
 //! The scenarios: `api` (closed-loop HTTP load), `limit` (the database's own insert rate),
-//! `e2e` (payment → webhook, plus `idle`) and `isolation` (a hanging merchant's effect on a
-//! healthy one).
+//! `e2e` (payment → webhook, plus `idle`), `isolation` (a hanging merchant's effect on a
+//! healthy one) and `burst` (test webhooks requested at full speed, POST → receipt).
 
 pub mod api;
+pub mod burst;
 pub mod e2e;
 pub mod isolation;
 pub mod limit;
@@ -40,4 +41,10 @@ pub struct Plan {
     pub isolation_payments: usize,
     /// Whether `limit` runs, interleaved with `api` when both are asked for.
     pub with_limit: bool,
+    /// Test webhooks per `burst` round.
+    pub burst_requests: usize,
+    /// Closed-loop clients of `burst`.
+    pub burst_clients: usize,
+    /// Rounds of `burst`, each on a fresh database and gateway.
+    pub rounds: usize,
 }
