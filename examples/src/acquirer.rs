@@ -231,6 +231,12 @@ impl Processor for AcquirerConnector {
         Ok(status == FinalStatus::Approved)
     }
 
+    /// Called while the merchant's capture request waits; the gateway records the capture only
+    /// once this returns `Ok`.
+    async fn capture_payment(&self, payment: &Payment) -> Result<(), ProcessorError> {
+        self.capture(payment).await
+    }
+
     fn name(&self) -> &'static str {
         "acquirer-example"
     }

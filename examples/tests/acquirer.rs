@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_core::crypto::hmac_sha256;
-use gateway_core::gateway::{CreateOrder, CreatePayment};
+use gateway_core::gateway::{CapturePayment, CreateOrder, CreatePayment};
 use gateway_core::merchant::SecretHasher;
 use gateway_core::payment::{Payment, PaymentOutcome, PaymentStatus};
 use gateway_core::{
-    BuiltGateway, GatewayBuilder, JobRunner, ManualClock, Processor, Store, Timestamp, WorkerConfig,
+    BuiltGateway, GatewayBuilder, GatewayError, JobRunner, ManualClock, Processor, Store,
+    Timestamp, WorkerConfig,
 };
 use gateway_examples::acquirer::{AcquirerConnector, CallbackError};
 use serde_json::json;
@@ -211,4 +212,70 @@ async fn a_refund_is_sent_once_per_refund_id_and_processed() {
         calls[0].headers["idempotency-key"].to_str().unwrap(),
         refund.id.to_string()
     );
+}
+
+#[tokio::test]
+async fn a_capture_is_recorded_only_once_the_acquirer_has_captured_it() {
+    let acquirer = MockServer::start().await;
+    then(&acquirer, answer("approved"), 1).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/captures"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&acquirer)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/captures"))
+        .respond_with(answer("captured"))
+        .mount(&acquirer)
+        .await;
+    let clock = Arc::new(ManualClock::new(T0));
+    let (_dir, store, built, payment) =
+        pending_payment(Arc::new(connector(&acquirer)), clock).await;
+    assert_eq!(
+        Arc::new(built.worker(WorkerConfig::default()))
+            .run_once()
+            .await,
+        1
+    );
+    let gateway = built.gateway();
+    let capture =
+        || gateway.capture_payment(payment.merchant_id, &payment.id, CapturePayment::default());
+
+    let refused = capture().await;
+    assert!(
+        matches!(refused, Err(GatewayError::Unavailable)),
+        "{refused:?}"
+    );
+    let stored = store.payment(None, &payment.id).await.unwrap().unwrap();
+    assert!(
+        !stored.captured,
+        "a failed acquirer capture records nothing"
+    );
+
+    let captured = capture().await.unwrap();
+    assert!(captured.captured);
+    assert!(
+        store
+            .payment(None, &payment.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .captured
+    );
+    let captures: Vec<_> = acquirer
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/captures")
+        .collect();
+    assert_eq!(captures.len(), 2, "asked again after the 500");
+    for call in &captures {
+        assert_eq!(
+            call.headers["idempotency-key"].to_str().unwrap(),
+            format!("capture-{}", payment.id),
+            "the same capture request both times"
+        );
+    }
 }

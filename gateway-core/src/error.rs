@@ -164,6 +164,13 @@ impl GatewayError {
     }
 }
 
+impl From<crate::processor::ProcessorError> for GatewayError {
+    fn from(e: crate::processor::ProcessorError) -> Self {
+        tracing::warn!(error = %e, "processor unavailable");
+        Self::Unavailable
+    }
+}
+
 impl From<crate::signer::SignerError> for GatewayError {
     fn from(e: crate::signer::SignerError) -> Self {
         tracing::warn!(error = %e, "signer unavailable");

@@ -46,6 +46,15 @@ pub trait Processor: Send + Sync + 'static {
     ) -> Result<PaymentOutcome, ProcessorError>;
     /// Whether `refund` goes through.
     async fn decide_refund(&self, refund: &Refund) -> Result<bool, ProcessorError>;
+    /// Captures an authorised `payment` (already marked captured) at the acquirer. The gateway
+    /// asks while the merchant's capture request waits, within a timeout, and records the capture
+    /// only if this succeeds; an error or a timeout answers 503 and changes nothing, and the
+    /// merchant may ask again (so send the payment's id as the idempotency key). The default,
+    /// for acquirers that capture with the authorisation (the simulated bank), does nothing.
+    async fn capture_payment(&self, payment: &Payment) -> Result<(), ProcessorError> {
+        let _ = payment;
+        Ok(())
+    }
     /// What decides outcomes, as `/health` reports it and start-up logs it (e.g. `simulated`),
     /// so nobody takes a simulation for a real acquirer.
     fn name(&self) -> &'static str {

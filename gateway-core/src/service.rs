@@ -30,7 +30,7 @@ use crate::metrics;
 use crate::money::{Amount, Currency};
 use crate::order::{Order, OrderStatus};
 use crate::payment::{Payment, PaymentMethod, PaymentSnapshot, PaymentStatus};
-use crate::processor::Processor;
+use crate::processor::{Processor, ProcessorError};
 use crate::refund::{Refund, RefundStatus};
 use crate::resend::{ResendEvent, Resent};
 use crate::signer::{CheckoutResult, HmacSigner, WebhookSigner};
@@ -54,6 +54,9 @@ pub const MAX_URL_LEN: usize = 2048;
 pub const CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(60);
 /// A worker that has not checked in for this long counts as stopped.
 pub const WORKER_HEARTBEAT_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a merchant's capture request waits for the acquirer's capture before answering 503.
+pub const CAPTURE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The gateway over a [`Store`]: validation, state machines, events and idempotency.
 pub struct GatewayService {
@@ -500,6 +503,9 @@ impl Gateway for GatewayService {
             .payment_snapshot(merchant, id)
             .await?
             .capture(request.amount, self.clock.now())?;
+        tokio::time::timeout(CAPTURE_TIMEOUT, self.processor.capture_payment(&captured))
+            .await
+            .unwrap_or(Err(ProcessorError::Timeout))?;
         let record = self.record(key.as_ref(), &captured)?;
         let result = self
             .store
