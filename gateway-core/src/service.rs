@@ -208,7 +208,7 @@ impl GatewayService {
         id: &PaymentId,
     ) -> Result<PaymentSnapshot, GatewayError> {
         self.store
-            .payment_snapshot(merchant, &id)
+            .payment_snapshot(merchant, id)
             .await?
             .ok_or(GatewayError::NotFound("Payment"))
     }
@@ -383,7 +383,7 @@ impl Gateway for GatewayService {
 
     async fn get_order(&self, merchant: MerchantId, id: &OrderId) -> Result<Order, GatewayError> {
         self.store
-            .order(merchant, &id)
+            .order(merchant, id)
             .await?
             .ok_or(GatewayError::NotFound("Order"))
     }
@@ -470,7 +470,7 @@ impl Gateway for GatewayService {
         id: &PaymentId,
     ) -> Result<Payment, GatewayError> {
         self.store
-            .payment(Some(merchant), &id)
+            .payment(Some(merchant), id)
             .await?
             .ok_or(GatewayError::NotFound("Payment"))
     }
@@ -569,7 +569,7 @@ impl Gateway for GatewayService {
         id: &RefundId,
     ) -> Result<Refund, GatewayError> {
         self.store
-            .refund(Some(merchant), &id)
+            .refund(Some(merchant), id)
             .await?
             .ok_or(GatewayError::NotFound("Refund"))
     }
@@ -724,7 +724,7 @@ impl Gateway for GatewayService {
         id: &EventId,
     ) -> Result<RecordedEvent, GatewayError> {
         self.store
-            .event(merchant, &id)
+            .event(merchant, id)
             .await?
             .ok_or(GatewayError::NotFound("Event"))
     }
@@ -748,7 +748,7 @@ impl Gateway for GatewayService {
             .store
             .resend_event(
                 merchant,
-                &id,
+                id,
                 endpoint.as_ref(),
                 self.clock.now(),
                 key.as_ref(),
@@ -815,7 +815,7 @@ impl Gateway for GatewayService {
         id: &EndpointId,
     ) -> Result<WebhookEndpoint, GatewayError> {
         self.store
-            .endpoint(merchant, &id)
+            .endpoint(merchant, id)
             .await?
             .ok_or(GatewayError::NotFound(ENDPOINT))
     }
@@ -829,7 +829,7 @@ impl Gateway for GatewayService {
         let patch = EndpointPatch::parse(request, validate_endpoint_url)?;
         Ok(self
             .store
-            .update_endpoint(merchant, &id, &patch, self.clock.now())
+            .update_endpoint(merchant, id, &patch, self.clock.now())
             .await?)
     }
 
@@ -838,7 +838,7 @@ impl Gateway for GatewayService {
         merchant: MerchantId,
         id: &EndpointId,
     ) -> Result<(), GatewayError> {
-        Ok(self.store.delete_endpoint(merchant, &id).await?)
+        Ok(self.store.delete_endpoint(merchant, id).await?)
     }
 
     async fn rotate_endpoint_secret_with_key(
@@ -885,7 +885,7 @@ impl Gateway for GatewayService {
         let since = request.since(now)?;
         let result = self
             .store
-            .recover_endpoint(merchant, &id, since, now, key.as_ref())
+            .recover_endpoint(merchant, id, since, now, key.as_ref())
             .await;
         let (result, recovering) = match result {
             Ok(recovering) => (Ok(()), Some(recovering)),
