@@ -206,7 +206,8 @@ impl Default for SimulationConfig {
 /// // A test instrument's verdict decides; otherwise UPI succeeds 90 % of the time.
 /// let vpa = validate_vpa("failure@paytm").unwrap();
 /// let amount = Amount::new(50_000).unwrap();
-/// let (merchant, order, now) = (MerchantId::generate(), OrderId::generate(), Timestamp::from_millis(0));
+/// let (merchant, order) = (MerchantId::generate(), OrderId::generate());
+/// let now = Timestamp::from_millis(0);
 /// let payment = Payment::new_pending(merchant, order, amount, Currency::INR, vpa, now);
 /// let outcome = bank.outcome(&payment, Some(InstrumentVerdict::Decline));
 /// assert!(matches!(outcome, PaymentOutcome::Failed { .. }));

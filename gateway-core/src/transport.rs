@@ -68,7 +68,10 @@ pub enum TransportError {
 ///
 /// #[async_trait]
 /// impl WebhookTransport for Recorder {
-///     async fn post(&self, request: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+///     async fn post(
+///         &self,
+///         request: WebhookRequest<'_>,
+///     ) -> Result<WebhookResponse, TransportError> {
 ///         let body = String::from_utf8_lossy(request.body).into_owned();
 ///         self.0.lock().unwrap().push((request.url.to_owned(), body));
 ///         Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
