@@ -15,6 +15,23 @@ use time::format_description::well_known::Rfc3339;
 ///
 /// Stored as an integer in every backend; rendered as RFC 3339 with second precision
 /// (`2024-01-15T10:30:00Z`) in JSON, as the reference does.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use gateway_core::Timestamp;
+///
+/// let at = Timestamp::from_millis(1_705_314_600_250);
+/// assert_eq!((at.as_secs(), at.to_rfc3339()), (1_705_314_600, "2024-01-15T10:30:00Z".into()));
+/// // A client's time filter: RFC 3339 with any offset, or Unix seconds.
+/// let ist = Timestamp::parse_client("2024-01-15T16:00:00+05:30");
+/// assert_eq!(ist, Timestamp::parse_client("1705314600"));
+/// assert_eq!(Timestamp::parse_client("yesterday"), None);
+///
+/// let later = at.plus(Duration::from_secs(90));
+/// assert_eq!(later.since(at), Duration::from_secs(90));
+/// assert_eq!(at.since(later), Duration::ZERO);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
@@ -94,6 +111,27 @@ impl Serialize for Timestamp {
 }
 
 /// The source of "now" for the whole gateway.
+///
+/// A host passes one to [`GatewayBuilder::clock`](crate::GatewayBuilder::clock); any source of
+/// time will do:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use gateway_core::{Clock, Timestamp};
+///
+/// /// A clock stuck at the epoch.
+/// struct Epoch;
+///
+/// impl Clock for Epoch {
+///     fn now(&self) -> Timestamp {
+///         Timestamp::from_millis(0)
+///     }
+/// }
+///
+/// let clock: Arc<dyn Clock> = Arc::new(Epoch);
+/// assert_eq!(clock.now().to_rfc3339(), "1970-01-01T00:00:00Z");
+/// ```
 pub trait Clock: Send + Sync + 'static {
     /// The current time.
     fn now(&self) -> Timestamp;
@@ -114,6 +152,21 @@ impl Clock for SystemClock {
 }
 
 /// A clock that only moves when told to: for deterministic tests of retries and leases.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use gateway_core::{Clock, ManualClock, Timestamp};
+///
+/// let start = Timestamp::from_millis(1_705_314_600_000);
+/// let clock = ManualClock::new(start);
+/// assert_eq!(clock.now(), start); // however long the test takes
+///
+/// clock.advance(Duration::from_secs(5 * 60)); // the second webhook retry is due
+/// assert_eq!(clock.now().since(start), Duration::from_secs(300));
+/// clock.set(start);
+/// assert_eq!(clock.now(), start);
+/// ```
 #[derive(Debug)]
 pub struct ManualClock(AtomicI64);
 

@@ -59,6 +59,23 @@ impl EndpointStatus {
 }
 
 /// The events an endpoint subscribes to: `["*"]`, or known event names without repeats.
+///
+/// ```
+/// use gateway_core::endpoint::EnabledEvents;
+/// use gateway_core::event::EventType;
+///
+/// let names = vec!["payment.success".into(), "payment.failed".into(), "payment.success".into()];
+/// let events = EnabledEvents::parse(names)?;
+/// assert_eq!(events.names(), ["payment.success", "payment.failed"]); // repeats dropped
+/// assert!(events.matches(EventType::PaymentFailed));
+/// assert!(!events.matches(EventType::RefundProcessed));
+/// assert!(EnabledEvents::all().matches(EventType::RefundProcessed));
+///
+/// assert!(EnabledEvents::parse(vec!["payment.refunded".into()]).is_err()); // unknown
+/// assert!(EnabledEvents::parse(vec!["*".into(), "payment.success".into()]).is_err());
+/// assert!(EnabledEvents::parse(vec![]).is_err());
+/// # Ok::<(), gateway_core::GatewayError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
@@ -176,6 +193,62 @@ pub struct RotatedEndpointSecret {
 }
 
 /// `POST /api/v1/webhooks/endpoints`.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use gateway_core::merchant::SecretHasher;
+/// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
+/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use accept::Accept;
+/// # mod accept {
+/// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
+/// #     pub struct Accept;
+/// #     #[async_trait::async_trait]
+/// #     impl gateway_core::WebhookTransport for Accept {
+/// #         async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+/// #             Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
+/// #         }
+/// #     }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+/// # let store = gateway_store::open(&url).await?;
+/// # let pepper = "a pepper from your configuration";
+/// # let now = SystemClock.now();
+/// # let (row, credentials) = SecretHasher::new(pepper).issue("shop@example.com", "Shop", now);
+/// # store.insert_merchant(&row).await?;
+/// # let config = SimulationConfig { test_mode: true, test_delay: std::time::Duration::ZERO, ..SimulationConfig::default() };
+/// # let built = GatewayBuilder::new(store)
+/// #     .pepper(pepper)
+/// #     .processor(Arc::new(SimulatedBank::new(config)))
+/// #     .transport(Arc::new(Accept))
+/// #     .build()?;
+/// # let gateway = built.gateway();
+/// # let worker = Arc::new(built.worker(WorkerConfig::default()));
+/// # let merchant = gateway.authenticate(&credentials.api_key, &credentials.api_secret).await?;
+/// use gateway_core::endpoint::{CreateEndpoint, EndpointStatus};
+///
+/// let request: CreateEndpoint = serde_json::from_value(serde_json::json!({
+///     "url": "https://shop.example/webhooks",
+///     "enabled_events": ["payment.success", "payment.failed"],
+/// }))?;
+/// let created = gateway.create_endpoint(merchant, request).await?;
+/// assert!(created.secret.starts_with("whsec_")); // shown this once
+/// assert_eq!(created.endpoint.status, EndpointStatus::Enabled);
+/// assert_eq!(created.endpoint.enabled_events.names(), ["payment.success", "payment.failed"]);
+///
+/// let bad: CreateEndpoint = serde_json::from_value(serde_json::json!({
+///     "url": "ftp://shop.example/webhooks",
+///     "enabled_events": ["*"],
+/// }))?;
+/// assert!(gateway.create_endpoint(merchant, bad).await.is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

@@ -8,6 +8,15 @@
 use crate::store::StoreError;
 
 /// A stable machine-readable code for a rejected request.
+///
+/// ```
+/// use gateway_core::instrument::validate_vpa;
+/// use gateway_core::ErrorCode;
+///
+/// let error = validate_vpa("not-a-vpa").unwrap_err();
+/// assert_eq!(error.code(), Some(ErrorCode::InvalidVpa));
+/// assert_eq!(ErrorCode::InvalidVpa.as_str(), "INVALID_VPA");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     /// Malformed or invalid input.
@@ -34,6 +43,18 @@ impl ErrorCode {
 
 /// A money rule's refusal: the one place each rule's client-facing text is written. Decision
 /// functions in the domain modules return these; stores pass them on unchanged.
+///
+/// ```
+/// use gateway_core::{GatewayError, Refusal};
+///
+/// let refusal = Refusal::RefundExceedsAvailable { available: 20_000 };
+/// assert_eq!(refusal.to_string(), "Refund amount exceeds available amount (available: 20000)");
+/// // Only a refusal about something in progress is worth asking again.
+/// assert!(!refusal.is_transient());
+/// assert!(Refusal::DeliveryInFlight.is_transient());
+/// // The gateway returns it as `GatewayError::Refused`.
+/// assert!(matches!(GatewayError::from(refusal), GatewayError::Refused(_)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
@@ -104,6 +125,37 @@ impl Refusal {
 }
 
 /// Why a gateway operation did not happen.
+///
+/// A host maps each variant to its protocol; this is the mapping `gateway-http` uses (its
+/// `ApiError`), with the message shown to the client and the details of `Internal` kept for
+/// the log:
+///
+/// ```
+/// use gateway_core::{GatewayError, Refusal};
+///
+/// fn http_status(error: &GatewayError) -> u16 {
+///     match error {
+///         GatewayError::Invalid { .. } => 400,
+///         GatewayError::Refused(refusal) if refusal.is_transient() => 409,
+///         GatewayError::Refused(_) => 400,
+///         GatewayError::NotFound(_) => 404,
+///         GatewayError::Authentication => 401,
+///         GatewayError::IdempotencyMismatch => 422,
+///         GatewayError::Conflict(_) => 409,
+///         GatewayError::Unavailable => 503,
+///         _ => 500, // `Internal`, and variants added later
+///     }
+/// }
+///
+/// let invalid = GatewayError::bad_request("amount must be at least 100");
+/// assert_eq!(http_status(&invalid), 400);
+/// assert_eq!(invalid.to_string(), "amount must be at least 100");
+/// assert_eq!(invalid.code().map(|c| c.as_str()), Some("BAD_REQUEST_ERROR"));
+/// assert_eq!(http_status(&GatewayError::NotFound("Order")), 404);
+/// assert_eq!(http_status(&Refusal::DeliveryInFlight.into()), 409);
+/// let internal = GatewayError::Internal("disk I/O error".into());
+/// assert_eq!((http_status(&internal), internal.to_string().as_str()), (500, "internal error"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GatewayError {

@@ -11,6 +11,15 @@ use crate::payment::Payment;
 use crate::refund::Refund;
 
 /// What happened.
+///
+/// ```
+/// use gateway_core::event::EventType;
+///
+/// assert_eq!(EventType::PaymentSuccess.as_str(), "payment.success");
+/// assert_eq!(EventType::parse("refund.processed"), Some(EventType::RefundProcessed));
+/// assert_eq!(EventType::parse("payment.refunded"), None);
+/// assert!(EventType::ALL.iter().all(|t| EventType::parse(t.as_str()) == Some(*t)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {

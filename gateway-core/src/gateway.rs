@@ -26,6 +26,59 @@ use crate::store::{DeliveryFilter, OrderFilter, Page, PageRequest, PaymentFilter
 use crate::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDelivery};
 
 /// `POST /api/v1/orders`.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use gateway_core::merchant::SecretHasher;
+/// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
+/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use accept::Accept;
+/// # mod accept {
+/// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
+/// #     pub struct Accept;
+/// #     #[async_trait::async_trait]
+/// #     impl gateway_core::WebhookTransport for Accept {
+/// #         async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+/// #             Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
+/// #         }
+/// #     }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+/// # let store = gateway_store::open(&url).await?;
+/// # let pepper = "a pepper from your configuration";
+/// # let now = SystemClock.now();
+/// # let (row, credentials) = SecretHasher::new(pepper).issue("shop@example.com", "Shop", now);
+/// # store.insert_merchant(&row).await?;
+/// # let config = SimulationConfig { test_mode: true, test_delay: std::time::Duration::ZERO, ..SimulationConfig::default() };
+/// # let built = GatewayBuilder::new(store)
+/// #     .pepper(pepper)
+/// #     .processor(Arc::new(SimulatedBank::new(config)))
+/// #     .transport(Arc::new(Accept))
+/// #     .build()?;
+/// # let gateway = built.gateway();
+/// # let worker = Arc::new(built.worker(WorkerConfig::default()));
+/// # let merchant = gateway.authenticate(&credentials.api_key, &credentials.api_secret).await?;
+/// use gateway_core::gateway::CreateOrder;
+/// use gateway_core::money::Currency;
+///
+/// // As a client posts it: only `amount` is required, and the currency defaults to INR.
+/// let request: CreateOrder = serde_json::from_str(r#"{"amount": 50000, "receipt": "rcpt_42"}"#)?;
+/// let order = gateway.create_order(merchant, request).await?;
+/// assert_eq!((order.amount.minor(), order.currency), (50_000, Currency::INR));
+/// assert_eq!(order.receipt.as_deref(), Some("rcpt_42"));
+///
+/// // Less than 100 minor units is refused, and nothing is stored.
+/// let tiny = CreateOrder { amount: 99, currency: None, receipt: None, notes: None };
+/// let refused = gateway.create_order(merchant, tiny).await.unwrap_err();
+/// assert_eq!(refused.code(), Some(gateway_core::ErrorCode::BadRequest));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateOrder {
@@ -128,6 +181,64 @@ impl TryFrom<PaymentBody> for CreatePayment {
 }
 
 /// `POST /api/v1/payments/{id}/capture`.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use gateway_core::merchant::SecretHasher;
+/// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
+/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use accept::Accept;
+/// # mod accept {
+/// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
+/// #     pub struct Accept;
+/// #     #[async_trait::async_trait]
+/// #     impl gateway_core::WebhookTransport for Accept {
+/// #         async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+/// #             Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
+/// #         }
+/// #     }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+/// # let store = gateway_store::open(&url).await?;
+/// # let pepper = "a pepper from your configuration";
+/// # let now = SystemClock.now();
+/// # let (row, credentials) = SecretHasher::new(pepper).issue("shop@example.com", "Shop", now);
+/// # store.insert_merchant(&row).await?;
+/// # let config = SimulationConfig { test_mode: true, test_delay: std::time::Duration::ZERO, ..SimulationConfig::default() };
+/// # let built = GatewayBuilder::new(store)
+/// #     .pepper(pepper)
+/// #     .processor(Arc::new(SimulatedBank::new(config)))
+/// #     .transport(Arc::new(Accept))
+/// #     .build()?;
+/// # let gateway = built.gateway();
+/// # let worker = Arc::new(built.worker(WorkerConfig::default()));
+/// # let merchant = gateway.authenticate(&credentials.api_key, &credentials.api_secret).await?;
+///
+/// # use gateway_core::gateway::{CreateOrder, CreatePayment};
+/// # let order = CreateOrder { amount: 50_000, currency: None, receipt: None, notes: None };
+/// # let order = gateway.create_order(merchant, order).await?;
+/// # let payment = CreatePayment::upi(order.id, "success@paytm");
+/// # let payment = gateway.create_payment(merchant, payment).await?;
+/// # worker.clone().run_once().await;
+///
+/// use gateway_core::gateway::CapturePayment;
+/// use gateway_core::{GatewayError, Refusal};
+///
+/// // `payment` succeeded for ₹500.00. A capture takes all of it or nothing.
+/// let partial = CapturePayment { amount: Some(10_000) };
+/// let refused = gateway.capture_payment(merchant, &payment.id, partial).await;
+/// assert_eq!(refused, Err(GatewayError::Refused(Refusal::CaptureAmountMismatch)));
+///
+/// let captured = gateway.capture_payment(merchant, &payment.id, CapturePayment::default()).await?;
+/// assert!(captured.captured);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CapturePayment {
@@ -137,6 +248,68 @@ pub struct CapturePayment {
 }
 
 /// `POST /api/v1/payments/{id}/refunds`.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use gateway_core::merchant::SecretHasher;
+/// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
+/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use accept::Accept;
+/// # mod accept {
+/// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
+/// #     pub struct Accept;
+/// #     #[async_trait::async_trait]
+/// #     impl gateway_core::WebhookTransport for Accept {
+/// #         async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+/// #             Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
+/// #         }
+/// #     }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+/// # let store = gateway_store::open(&url).await?;
+/// # let pepper = "a pepper from your configuration";
+/// # let now = SystemClock.now();
+/// # let (row, credentials) = SecretHasher::new(pepper).issue("shop@example.com", "Shop", now);
+/// # store.insert_merchant(&row).await?;
+/// # let config = SimulationConfig { test_mode: true, test_delay: std::time::Duration::ZERO, ..SimulationConfig::default() };
+/// # let built = GatewayBuilder::new(store)
+/// #     .pepper(pepper)
+/// #     .processor(Arc::new(SimulatedBank::new(config)))
+/// #     .transport(Arc::new(Accept))
+/// #     .build()?;
+/// # let gateway = built.gateway();
+/// # let worker = Arc::new(built.worker(WorkerConfig::default()));
+/// # let merchant = gateway.authenticate(&credentials.api_key, &credentials.api_secret).await?;
+///
+/// # use gateway_core::gateway::{CreateOrder, CreatePayment};
+/// # let order = CreateOrder { amount: 50_000, currency: None, receipt: None, notes: None };
+/// # let order = gateway.create_order(merchant, order).await?;
+/// # let payment = CreatePayment::upi(order.id, "success@paytm");
+/// # let payment = gateway.create_payment(merchant, payment).await?;
+/// # worker.clone().run_once().await;
+///
+/// use gateway_core::gateway::CreateRefund;
+/// use gateway_core::refund::RefundStatus;
+/// use gateway_core::{GatewayError, Refusal};
+///
+/// // `payment` succeeded for ₹500.00; refund ₹300.00 of it.
+/// let request = CreateRefund { amount: Some(30_000), reason: Some("damaged in transit".into()) };
+/// let refund = gateway.create_refund(merchant, &payment.id, request).await?;
+/// assert_eq!((refund.amount.minor(), refund.status), (30_000, RefundStatus::Pending));
+///
+/// // A pending refund already counts: only ₹200.00 is left to refund.
+/// let again = CreateRefund { amount: Some(30_000), reason: None };
+/// let refused = gateway.create_refund(merchant, &payment.id, again).await;
+/// let available = Refusal::RefundExceedsAvailable { available: 20_000 };
+/// assert_eq!(refused, Err(GatewayError::Refused(available)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateRefund {
@@ -176,6 +349,12 @@ pub struct RotatedSecret {
 }
 
 /// How the gateway as a whole is doing.
+///
+/// ```
+/// use gateway_core::gateway::HealthStatus;
+///
+/// assert_eq!(serde_json::to_string(&HealthStatus::Degraded).unwrap(), r#""degraded""#);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -223,6 +402,55 @@ impl WorkerState {
 }
 
 /// The gateway's own view of its health.
+///
+/// What a host's readiness probe asks:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use gateway_core::merchant::SecretHasher;
+/// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
+/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use accept::Accept;
+/// # mod accept {
+/// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
+/// #     pub struct Accept;
+/// #     #[async_trait::async_trait]
+/// #     impl gateway_core::WebhookTransport for Accept {
+/// #         async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+/// #             Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
+/// #         }
+/// #     }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+/// # let store = gateway_store::open(&url).await?;
+/// # let pepper = "a pepper from your configuration";
+/// # let now = SystemClock.now();
+/// # let (row, credentials) = SecretHasher::new(pepper).issue("shop@example.com", "Shop", now);
+/// # store.insert_merchant(&row).await?;
+/// # let config = SimulationConfig { test_mode: true, test_delay: std::time::Duration::ZERO, ..SimulationConfig::default() };
+/// # let built = GatewayBuilder::new(store)
+/// #     .pepper(pepper)
+/// #     .processor(Arc::new(SimulatedBank::new(config)))
+/// #     .transport(Arc::new(Accept))
+/// #     .build()?;
+/// # let gateway = built.gateway();
+/// # let worker = Arc::new(built.worker(WorkerConfig::default()));
+/// # let merchant = gateway.authenticate(&credentials.api_key, &credentials.api_secret).await?;
+/// use gateway_core::gateway::{DatabaseState, HealthStatus};
+///
+/// let health = gateway.health().await;
+/// assert_eq!((health.status, health.database), (HealthStatus::Healthy, DatabaseState::Connected));
+/// assert!(health.is_ready());
+/// assert_eq!(health.processor, "simulated");
+/// assert_eq!(serde_json::to_value(&health)?["status"], "healthy");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
@@ -303,6 +531,74 @@ fn without_key<T>(result: Result<Idempotent<T>, GatewayError>) -> Result<T, Gate
 /// a repeat of a request under the same key returns [`Idempotent::Replayed`] with the original
 /// response body, byte for byte, and changes nothing. Implementors provide the `_with_key`
 /// forms; the plain ones are provided.
+///
+/// # Example
+///
+/// A host wires the gateway over a store, takes a UPI payment, lets a worker settle it and
+/// refunds part of it. (The worker runs one batch in place here; a host spawns
+/// [`Worker::run_until`](crate::Worker::run_until).) The clock is a [`ManualClock`], so the
+/// simulated bank's 5–10 s delay passes at once.
+///
+/// [`ManualClock`]: crate::ManualClock
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// # use gateway_core::merchant::SecretHasher;
+/// # use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
+/// # use gateway_core::{Clock, ManualClock, WebhookTransport};
+/// # struct Accept;
+/// # #[async_trait::async_trait]
+/// # impl WebhookTransport for Accept {
+/// #     async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+/// #         Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
+/// #     }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+/// # let store = gateway_store::open(&url).await?;
+/// # let transport = Arc::new(Accept);
+/// # let pepper = "a pepper from your configuration";
+/// # let clock = Arc::new(ManualClock::new(gateway_core::SystemClock.now()));
+/// # let (row, credentials) = SecretHasher::new(pepper).issue("shop@example.com", "Shop", clock.now());
+/// # store.insert_merchant(&row).await?;
+/// # let (api_key, api_secret) = (credentials.api_key, credentials.api_secret);
+/// use gateway_core::gateway::{CreateOrder, CreatePayment, CreateRefund};
+/// use gateway_core::order::OrderStatus;
+/// use gateway_core::payment::PaymentStatus;
+/// use gateway_core::{GatewayBuilder, JobRunner, WorkerConfig};
+///
+/// let built = GatewayBuilder::new(store)
+///     .pepper(pepper)
+///     .transport(transport)
+///     .clock(clock.clone())
+///     .build()?;
+/// let gateway = built.gateway();
+/// let merchant = gateway.authenticate(&api_key, &api_secret).await?;
+///
+/// let order = CreateOrder { amount: 50_000, currency: None, receipt: None, notes: None };
+/// let order = gateway.create_order(merchant, order).await?;
+/// let payment = CreatePayment::upi(order.id.clone(), "success@paytm");
+/// let payment = gateway.create_payment(merchant, payment).await?;
+/// assert_eq!(payment.status, PaymentStatus::Pending);
+///
+/// let worker = Arc::new(built.worker(WorkerConfig::default()));
+/// clock.advance(Duration::from_secs(10));
+/// worker.run_once().await; // asks the bank and settles the payment
+/// let payment = gateway.get_payment(merchant, &payment.id).await?;
+/// assert_eq!(payment.status, PaymentStatus::Success);
+/// assert_eq!(gateway.get_order(merchant, &order.id).await?.status, OrderStatus::Paid);
+///
+/// let refund = CreateRefund { amount: Some(20_000), reason: None };
+/// let refund = gateway.create_refund(merchant, &payment.id, refund).await?;
+/// assert_eq!(refund.amount.minor(), 20_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[async_trait]
 pub trait Gateway: Send + Sync + 'static {
     /// The merchant whose key and secret these are.

@@ -17,6 +17,22 @@ pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 pub const MAX_KEY_LEN: usize = 255;
 
 /// A client's `Idempotency-Key` together with the fingerprint of the request it came with.
+///
+/// ```
+/// use gateway_core::IdempotencyKey;
+/// use gateway_core::idempotency::fingerprint_body;
+///
+/// let body = fingerprint_body(&serde_json::json!({ "amount": 50000 }));
+/// let key = IdempotencyKey::new("order-42", "POST", "/api/v1/orders", &body)?;
+/// assert_eq!(key.key(), "order-42");
+///
+/// // The same key on another request has another fingerprint: the gateway refuses it.
+/// let other = fingerprint_body(&serde_json::json!({ "amount": 100 }));
+/// let reused = IdempotencyKey::new("order-42", "POST", "/api/v1/orders", &other)?;
+/// assert_ne!(key.fingerprint(), reused.fingerprint());
+/// assert!(IdempotencyKey::new("has a space", "POST", "/api/v1/orders", &body).is_err());
+/// # Ok::<(), gateway_core::GatewayError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
     key: String,
@@ -118,6 +134,69 @@ pub fn fingerprint_body(body: &serde_json::Value) -> Vec<u8> {
 }
 
 /// The result of an idempotent command: done now, or the remembered response of an earlier run.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use gateway_core::merchant::SecretHasher;
+/// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
+/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use accept::Accept;
+/// # mod accept {
+/// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
+/// #     pub struct Accept;
+/// #     #[async_trait::async_trait]
+/// #     impl gateway_core::WebhookTransport for Accept {
+/// #         async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+/// #             Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
+/// #         }
+/// #     }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+/// # let store = gateway_store::open(&url).await?;
+/// # let pepper = "a pepper from your configuration";
+/// # let now = SystemClock.now();
+/// # let (row, credentials) = SecretHasher::new(pepper).issue("shop@example.com", "Shop", now);
+/// # store.insert_merchant(&row).await?;
+/// # let config = SimulationConfig { test_mode: true, test_delay: std::time::Duration::ZERO, ..SimulationConfig::default() };
+/// # let built = GatewayBuilder::new(store)
+/// #     .pepper(pepper)
+/// #     .processor(Arc::new(SimulatedBank::new(config)))
+/// #     .transport(Arc::new(Accept))
+/// #     .build()?;
+/// # let gateway = built.gateway();
+/// # let worker = Arc::new(built.worker(WorkerConfig::default()));
+/// # let merchant = gateway.authenticate(&credentials.api_key, &credentials.api_secret).await?;
+/// use gateway_core::gateway::CreateOrder;
+/// use gateway_core::idempotency::fingerprint_body;
+/// use gateway_core::{GatewayError, IdempotencyKey, Idempotent};
+///
+/// // The host fingerprints the request (method, path, canonical body) with the client's key.
+/// let key = |body: &serde_json::Value| {
+///     IdempotencyKey::new("order-42", "POST", "/api/v1/orders", &fingerprint_body(body))
+/// };
+/// let body = serde_json::json!({ "amount": 50000 });
+/// let request: CreateOrder = serde_json::from_value(body.clone())?;
+///
+/// let first = gateway.create_order_with_key(merchant, request.clone(), Some(key(&body)?)).await?;
+/// let order = first.fresh().expect("the first call runs");
+/// // A retry changes nothing and answers with the first response, byte for byte.
+/// match gateway.create_order_with_key(merchant, request, Some(key(&body)?)).await? {
+///     Idempotent::Replayed(response) => assert!(response.contains(order.id.as_str())),
+///     Idempotent::Fresh(_) => unreachable!("the order would have been created twice"),
+/// }
+/// // The same key on a different request is refused.
+/// let other = serde_json::json!({ "amount": 100 });
+/// let request: CreateOrder = serde_json::from_value(other.clone())?;
+/// let refused = gateway.create_order_with_key(merchant, request, Some(key(&other)?)).await;
+/// assert_eq!(refused, Err(GatewayError::IdempotencyMismatch));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Idempotent<T> {
     /// The command ran now.

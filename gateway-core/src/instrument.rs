@@ -10,6 +10,24 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ErrorCode, GatewayError};
 
 /// Card details exactly as a client posts them. Never stored, never logged.
+///
+/// ```
+/// use gateway_core::instrument::{CardInput, InstrumentVerdict, StoredInstrument, validate_card};
+///
+/// let card: CardInput = serde_json::from_value(serde_json::json!({
+///     "number": "4111 1111 1111 1111",
+///     "expiry_month": 12,
+///     "expiry_year": "2030",
+///     "cvv": "123",
+/// }))?;
+/// assert!(!format!("{card:?}").contains("4111")); // `Debug` is redacted
+///
+/// // Validated in January 2026: what may be kept, and the test card's verdict.
+/// let (stored, verdict) = validate_card(&card, (2026, 1))?;
+/// assert!(matches!(stored, StoredInstrument::Card { ref last4, .. } if last4 == "1111"));
+/// assert_eq!(verdict, Some(InstrumentVerdict::Succeed));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CardInput {

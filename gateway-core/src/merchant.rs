@@ -87,6 +87,18 @@ pub struct StoredCredential {
 
 /// Hashes API secrets with a server-side key (a "pepper"), so a leaked database does not leak
 /// usable secrets, and verifies them in constant time.
+///
+/// ```
+/// use gateway_core::merchant::SecretHasher;
+///
+/// let hasher = SecretHasher::new("a pepper from your configuration");
+/// let (secret, hash) = hasher.new_api_secret();
+/// assert!(hasher.verify(&secret, &hash));
+/// assert!(!hasher.verify("secret_live_guess", &hash));
+/// // Another pepper makes every stored hash useless.
+/// assert!(!SecretHasher::new("another pepper entirely").verify(&secret, &hash));
+/// assert_eq!(format!("{hasher:?}"), "SecretHasher([redacted])");
+/// ```
 #[derive(Clone)]
 pub struct SecretHasher {
     pepper: Vec<u8>,
@@ -127,6 +139,21 @@ impl SecretHasher {
     }
 
     /// Fresh credentials for a new merchant, and the row that stores them.
+    ///
+    /// The credentials are shown to the merchant once; the row (which holds only the secret's
+    /// hash) goes to [`Store::insert_merchant`](crate::Store::insert_merchant):
+    ///
+    /// ```
+    /// use gateway_core::merchant::SecretHasher;
+    /// use gateway_core::{Clock, SystemClock};
+    ///
+    /// let hasher = SecretHasher::new("a pepper from your configuration");
+    /// let (row, credentials) = hasher.issue("shop@example.com", "Example Shop", SystemClock.now());
+    /// assert_eq!(row.merchant.api_key, credentials.api_key);
+    /// assert!(credentials.api_key.starts_with("key_live_"));
+    /// assert!(hasher.verify(&credentials.api_secret, &row.api_secret_hash));
+    /// assert!(!format!("{credentials:?}").contains(&credentials.api_secret));
+    /// ```
     pub fn issue(
         &self,
         email: &str,

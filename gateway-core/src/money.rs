@@ -7,6 +7,23 @@ use serde::{Deserialize, Serialize};
 /// A positive amount of money in minor units (paise for INR), never a float.
 ///
 /// Bounded to `1..=Amount::MAX` so sums of many amounts never overflow an `i64`.
+///
+/// ```
+/// use gateway_core::money::{Amount, AmountError};
+///
+/// let price = Amount::new(50_000)?; // ₹500.00
+/// assert_eq!(price.minor(), 50_000);
+/// assert_eq!(Amount::new(0), Err(AmountError::NotPositive));
+/// assert_eq!(Amount::new(Amount::MAX.minor() + 1), Err(AmountError::TooLarge));
+///
+/// // Arithmetic is checked: a sum beyond the bound is `None`, never a wrapped number.
+/// assert_eq!(price.checked_add(price).map(Amount::minor), Some(100_000));
+/// assert_eq!(Amount::MAX.checked_add(price), None);
+/// // What is left after refunding ₹300.00, and refunding more than there is.
+/// assert_eq!(price.checked_sub(30_000), Some(20_000));
+/// assert_eq!(price.checked_sub(60_000), None);
+/// # Ok::<(), AmountError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Amount(i64);
@@ -62,6 +79,18 @@ impl fmt::Display for Amount {
 }
 
 /// An ISO 4217 currency the gateway accepts.
+///
+/// ```
+/// use gateway_core::money::Currency;
+///
+/// let usd = Currency::parse("USD").expect("accepted");
+/// assert_eq!((usd.code(), usd.to_string()), ("USD", "USD".to_owned()));
+/// assert_eq!(Currency::parse("INR"), Some(Currency::INR));
+/// // Codes are upper case and from the accepted list.
+/// assert_eq!(Currency::parse("usd"), None);
+/// assert_eq!(Currency::parse("XYZ"), None);
+/// assert_eq!(serde_json::to_string(&usd).unwrap(), r#""USD""#);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Currency(&'static str);
 

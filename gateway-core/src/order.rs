@@ -8,6 +8,17 @@ use crate::ids::{MerchantId, OrderId};
 use crate::money::{Amount, Currency};
 
 /// Where an order stands: `created` → `attempted` (a payment exists) → `paid`.
+///
+/// ```
+/// use gateway_core::order::{OrderEvent, OrderStatus};
+///
+/// assert_eq!(OrderStatus::parse("attempted"), Some(OrderStatus::Attempted));
+/// assert_eq!(OrderStatus::Paid.as_str(), "paid");
+/// assert_eq!(
+///     OrderStatus::transition_on(OrderEvent::PaymentSucceeded),
+///     Some((OrderStatus::Attempted, OrderStatus::Paid))
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]

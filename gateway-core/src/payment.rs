@@ -12,6 +12,14 @@ use crate::money::{Amount, Currency};
 use crate::refund::check_refundable;
 
 /// How the customer pays.
+///
+/// ```
+/// use gateway_core::payment::PaymentMethod;
+///
+/// assert_eq!(PaymentMethod::parse("upi"), Some(PaymentMethod::Upi));
+/// assert_eq!(PaymentMethod::Card.as_str(), "card");
+/// assert_eq!(PaymentMethod::parse("netbanking"), None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +50,15 @@ impl PaymentMethod {
 }
 
 /// Where a payment stands.
+///
+/// ```
+/// use gateway_core::payment::PaymentStatus;
+///
+/// assert_eq!(PaymentStatus::parse("success"), Some(PaymentStatus::Success));
+/// assert_eq!(serde_json::to_string(&PaymentStatus::Failed).unwrap(), r#""failed""#);
+/// // Every transition leaves `pending`; nothing leaves `success` or `failed`.
+/// assert!(PaymentStatus::TRANSITIONS.iter().all(|(from, _, _)| *from == PaymentStatus::Pending));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]

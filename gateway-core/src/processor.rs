@@ -14,6 +14,14 @@ use crate::refund::Refund;
 /// Why the processor gave no answer this time. The worker retries the job with backoff (up to
 /// its attempt limit; a timeout counts the same), so the payment or refund stays `pending`:
 /// nothing is settled on a guess.
+///
+/// ```
+/// use gateway_core::ProcessorError;
+///
+/// let error = ProcessorError::Unavailable("acquirer answered 502".into());
+/// assert_eq!(error.to_string(), "processor unavailable: acquirer answered 502");
+/// assert_eq!(ProcessorError::Timeout.to_string(), "processor timed out");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProcessorError {
     /// The acquirer could not be reached, answered with an error, or asked to come back later.
@@ -32,6 +40,88 @@ pub enum ProcessorError {
 /// request to its acquirer (send the payment's or refund's id as the acquirer's idempotency key),
 /// so a retry can never charge or refund twice. A declined payment is an answer
 /// ([`PaymentOutcome::Failed`]), not an error.
+///
+/// A processor that declines anything above ₹10,000.00, plugged into a gateway:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use async_trait::async_trait;
+/// use gateway_core::instrument::InstrumentVerdict;
+/// use gateway_core::payment::{Payment, PaymentMethod, PaymentOutcome, PaymentStatus};
+/// use gateway_core::refund::Refund;
+/// use gateway_core::{Processor, ProcessorError};
+///
+/// struct Limit;
+///
+/// #[async_trait]
+/// impl Processor for Limit {
+///     fn payment_delay(&self, _: PaymentMethod) -> Duration { Duration::ZERO }
+///     fn refund_delay(&self) -> Duration { Duration::ZERO }
+///     async fn decide_payment(
+///         &self,
+///         payment: &Payment,
+///         _: Option<InstrumentVerdict>,
+///     ) -> Result<PaymentOutcome, ProcessorError> {
+///         Ok(if payment.amount.minor() <= 1_000_000 {
+///             PaymentOutcome::Succeeded
+///         } else {
+///             let (code, description) = ("OVER_LIMIT".into(), "Above ₹10,000".into());
+///             PaymentOutcome::Failed { code, description }
+///         })
+///     }
+///     async fn decide_refund(&self, _: &Refund) -> Result<bool, ProcessorError> { Ok(true) }
+///     fn name(&self) -> &'static str { "limit" }
+/// }
+/// # use std::sync::Arc;
+/// # use gateway_core::merchant::SecretHasher;
+/// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
+/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use accept::Accept;
+/// # mod accept {
+/// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
+/// #     pub struct Accept;
+/// #     #[async_trait::async_trait]
+/// #     impl gateway_core::WebhookTransport for Accept {
+/// #         async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+/// #             Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
+/// #         }
+/// #     }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+/// # let store = gateway_store::open(&url).await?;
+/// # let pepper = "a pepper from your configuration";
+/// # let now = SystemClock.now();
+/// # let (row, credentials) = SecretHasher::new(pepper).issue("shop@example.com", "Shop", now);
+/// # store.insert_merchant(&row).await?;
+/// # let config = SimulationConfig { test_mode: true, test_delay: std::time::Duration::ZERO, ..SimulationConfig::default() };
+/// # let built = GatewayBuilder::new(store)
+/// #     .pepper(pepper)
+/// #     .processor(Arc::new(Limit))
+/// #     .transport(Arc::new(Accept))
+/// #     .build()?;
+/// # let gateway = built.gateway();
+/// # let worker = Arc::new(built.worker(WorkerConfig::default()));
+/// # let merchant = gateway.authenticate(&credentials.api_key, &credentials.api_secret).await?;
+/// # use gateway_core::gateway::{CreateOrder, CreatePayment};
+/// # let order = CreateOrder { amount: 2_000_000, currency: None, receipt: None, notes: None };
+/// # let order = gateway.create_order(merchant, order).await?;
+/// # let payment = CreatePayment::upi(order.id, "customer@okbank");
+/// // `gateway` was built with `.processor(Arc::new(Limit))`; a ₹20,000.00 payment is declined.
+/// let payment = gateway.create_payment(merchant, payment).await?;
+/// worker.clone().run_once().await;
+/// let payment = gateway.get_payment(merchant, &payment.id).await?;
+/// assert_eq!(payment.status, PaymentStatus::Failed);
+/// assert_eq!(payment.error_code.as_deref(), Some("OVER_LIMIT"));
+/// assert_eq!(gateway.health().await.processor, "limit");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[async_trait]
 pub trait Processor: Send + Sync + 'static {
     /// How long after creation a payment is settled.
@@ -63,6 +153,24 @@ pub trait Processor: Send + Sync + 'static {
 }
 
 /// Settings of the simulated bank (the reference's test-mode variables).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use gateway_core::payment::PaymentMethod;
+/// use gateway_core::{Processor, SimulatedBank, SimulationConfig};
+///
+/// // Test mode: every payment without a test instrument fails after 200 ms.
+/// let config = SimulationConfig {
+///     test_mode: true,
+///     test_delay: Duration::from_millis(200),
+///     test_success: false,
+///     ..SimulationConfig::default()
+/// };
+/// let bank = SimulatedBank::new(config);
+/// assert_eq!(bank.payment_delay(PaymentMethod::Card), Duration::from_millis(200));
+/// assert_eq!(bank.refund_delay(), Duration::from_millis(200));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimulationConfig {
     /// `TEST_MODE`: fixed delay and outcome instead of random ones.
@@ -90,6 +198,29 @@ impl Default for SimulationConfig {
 /// The reference's bank: 5–10 s per payment (UPI 90 %, card 95 % success), 3–5 s per refund
 /// (always processed); in test mode a fixed delay and outcome. Randomness comes from a seedable
 /// RNG so tests are deterministic.
+///
+/// ```
+/// use gateway_core::clock::Timestamp;
+/// use gateway_core::ids::{MerchantId, OrderId};
+/// use gateway_core::instrument::{InstrumentVerdict, validate_vpa};
+/// use gateway_core::money::{Amount, Currency};
+/// use gateway_core::payment::{Payment, PaymentMethod, PaymentOutcome};
+/// use gateway_core::{Processor, SimulatedBank, SimulationConfig};
+///
+/// let bank = SimulatedBank::seeded(SimulationConfig::default(), 42);
+/// assert_eq!(bank.name(), "simulated");
+/// let delay = bank.payment_delay(PaymentMethod::Upi).as_secs();
+/// assert!((5..=10).contains(&delay), "{delay}");
+///
+/// // A test instrument's verdict decides; otherwise UPI succeeds 90 % of the time.
+/// let vpa = validate_vpa("failure@paytm").unwrap();
+/// let amount = Amount::new(50_000).unwrap();
+/// let (merchant, order) = (MerchantId::generate(), OrderId::generate());
+/// let now = Timestamp::from_millis(0);
+/// let payment = Payment::new_pending(merchant, order, amount, Currency::INR, vpa, now);
+/// let outcome = bank.outcome(&payment, Some(InstrumentVerdict::Decline));
+/// assert!(matches!(outcome, PaymentOutcome::Failed { .. }));
+/// ```
 #[derive(Debug)]
 pub struct SimulatedBank {
     config: SimulationConfig,

@@ -8,6 +8,14 @@ use crate::ids::{MerchantId, PaymentId, RefundId};
 use crate::money::Amount;
 
 /// Where a refund stands.
+///
+/// ```
+/// use gateway_core::refund::RefundStatus;
+///
+/// assert_eq!(RefundStatus::parse("processed"), Some(RefundStatus::Processed));
+/// assert_eq!(RefundStatus::Failed.as_str(), "failed");
+/// assert_eq!(RefundStatus::parse("refunded"), None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +99,15 @@ impl Refund {
 
 /// Whether a refund of `requested` fits in `payment_amount` given `already_refunded`
 /// (the sum of the payment's non-failed refunds). Err carries the amount still available.
+///
+/// ```
+/// use gateway_core::money::Amount;
+/// use gateway_core::refund::check_refundable;
+///
+/// let paid = Amount::new(50_000).unwrap();
+/// assert_eq!(check_refundable(paid, 30_000, Amount::new(20_000).unwrap()), Ok(()));
+/// assert_eq!(check_refundable(paid, 30_000, Amount::new(20_001).unwrap()), Err(20_000));
+/// ```
 pub fn check_refundable(
     payment_amount: Amount,
     already_refunded: i64,

@@ -51,6 +51,88 @@ pub enum TransportError {
 }
 
 /// Sends webhook requests.
+///
+/// A transport that records what it is sent and answers `200`, the way a test or an embedding
+/// without outbound HTTP replaces the reqwest one:
+///
+/// ```
+/// use std::sync::Mutex;
+///
+/// use async_trait::async_trait;
+/// use gateway_core::endpoint::CreateEndpoint;
+/// use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
+/// use gateway_core::WebhookTransport;
+///
+/// #[derive(Default)]
+/// struct Recorder(Mutex<Vec<(String, String)>>);
+///
+/// #[async_trait]
+/// impl WebhookTransport for Recorder {
+///     async fn post(
+///         &self,
+///         request: WebhookRequest<'_>,
+///     ) -> Result<WebhookResponse, TransportError> {
+///         let body = String::from_utf8_lossy(request.body).into_owned();
+///         self.0.lock().unwrap().push((request.url.to_owned(), body));
+///         Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
+///     }
+/// }
+/// # use std::sync::Arc;
+/// # use gateway_core::merchant::SecretHasher;
+/// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
+/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use accept::Accept;
+/// # mod accept {
+/// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
+/// #     pub struct Accept;
+/// #     #[async_trait::async_trait]
+/// #     impl gateway_core::WebhookTransport for Accept {
+/// #         async fn post(&self, _: WebhookRequest<'_>) -> Result<WebhookResponse, TransportError> {
+/// #             Ok(WebhookResponse { status: 200, body: String::new(), retry_after: None })
+/// #         }
+/// #     }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # let recorder = Arc::new(Recorder::default());
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+/// # let store = gateway_store::open(&url).await?;
+/// # let pepper = "a pepper from your configuration";
+/// # let now = SystemClock.now();
+/// # let (row, credentials) = SecretHasher::new(pepper).issue("shop@example.com", "Shop", now);
+/// # store.insert_merchant(&row).await?;
+/// # let config = SimulationConfig { test_mode: true, test_delay: std::time::Duration::ZERO, ..SimulationConfig::default() };
+/// # let built = GatewayBuilder::new(store)
+/// #     .pepper(pepper)
+/// #     .processor(Arc::new(SimulatedBank::new(config)))
+/// #     .transport(recorder.clone())
+/// #     .build()?;
+/// # let gateway = built.gateway();
+/// # let worker = Arc::new(built.worker(WorkerConfig::default()));
+/// # let merchant = gateway.authenticate(&credentials.api_key, &credentials.api_secret).await?;
+/// // `gateway` was built with `.transport(recorder.clone())`, `recorder` an `Arc<Recorder>`.
+/// let url = "https://shop.example/webhooks";
+/// let endpoint = CreateEndpoint {
+///     url: url.into(),
+///     description: None,
+///     enabled_events: vec!["*".into()],
+///     metadata: None,
+/// };
+/// gateway.create_endpoint(merchant, endpoint).await?;
+/// gateway.send_test_webhook(merchant).await?;
+/// worker.clone().run_once().await;
+///
+/// let sent = recorder.0.lock().unwrap();
+/// assert_eq!(sent.len(), 1);
+/// assert_eq!(sent[0].0, url);
+/// assert!(sent[0].1.contains(r#""event":"webhook.test""#));
+/// # drop(sent);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[async_trait]
 pub trait WebhookTransport: Send + Sync + 'static {
     /// POSTs `request` and returns the response, whatever its status.

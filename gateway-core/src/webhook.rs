@@ -149,6 +149,24 @@ pub struct DeliveryDetail {
 pub const RESPONSE_BODY_CAP: usize = 4096;
 
 /// When to try again after each failed attempt.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use gateway_core::webhook::RetrySchedule;
+///
+/// let schedule = RetrySchedule::production();
+/// assert_eq!(schedule.max_attempts(), 5);
+/// assert_eq!(schedule.delay_after(1), Some(Duration::from_secs(60)));
+/// assert_eq!(schedule.delay_after(5), None); // the last attempt: the delivery fails
+///
+/// // A 429 with `Retry-After: 10` is waited for, not the scheduled 5 minutes…
+/// let asked = Some(Duration::from_secs(10));
+/// assert_eq!(schedule.wait_after(2, Some(429), asked), Some(Duration::from_secs(10)));
+/// // …but never longer than the schedule's longest wait (2 h).
+/// let greedy = Some(Duration::from_secs(86_400));
+/// assert_eq!(schedule.wait_after(2, Some(503), greedy), Some(Duration::from_secs(7_200)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetrySchedule {
     intervals: Vec<Duration>,
@@ -242,6 +260,19 @@ pub struct DeliveryScheduled {
 impl crate::store::DeliveryFilter {
     /// The delivery list's filters as a client gives them: an endpoint id (`we_…`) and an event
     /// type, each optional; anything else is a 400.
+    ///
+    /// ```
+    /// use gateway_core::event::EventType;
+    /// use gateway_core::store::DeliveryFilter;
+    ///
+    /// // `GET /api/v1/webhooks/deliveries?event=payment.failed`
+    /// let filter = DeliveryFilter::parse(None, Some("payment.failed"))?;
+    /// assert_eq!((filter.endpoint_id, filter.event), (None, Some(EventType::PaymentFailed)));
+    ///
+    /// assert!(DeliveryFilter::parse(Some("pay_1234567890abcdef"), None).is_err()); // not `we_…`
+    /// assert!(DeliveryFilter::parse(None, Some("payment.refunded")).is_err());
+    /// # Ok::<(), gateway_core::GatewayError>(())
+    /// ```
     pub fn parse(endpoint_id: Option<&str>, event: Option<&str>) -> Result<Self, GatewayError> {
         let endpoint_id = endpoint_id
             .map(|id| {
