@@ -281,6 +281,24 @@ test('endpoints are added with an event filter, turned off and on, rotated and d
   await actions().getByRole('button', { name: 'Disable' }).waitFor(WAIT);
   assert.equal((await api(`/webhooks/endpoints/${added.id}`)).status, 'enabled');
 
+  // Edit: a new URL, a description, and one more event.
+  await actions().getByRole('button', { name: 'Edit…' }).click();
+  const editForm = page.locator(`#edit-endpoint-form[data-edit="${added.id}"]`);
+  await editForm.waitFor(WAIT);
+  assert.equal(await page.locator('#edit-endpoint-url').inputValue(), url, 'the form starts from the endpoint');
+  assert.equal(await editForm.locator('input[data-event="refund.processed"]').isChecked(), true);
+  assert.equal(await editForm.locator('input[data-event="payment.failed"]').isChecked(), false);
+  const newUrl = receiverUrl.replace('/hooks', '/money-back');
+  await page.locator('#edit-endpoint-url').fill(newUrl);
+  await page.locator('#edit-endpoint-description').fill('Refunds desk');
+  await editForm.locator('input[data-event="payment.failed"]').check();
+  await page.locator('#save-endpoint').click();
+  await editForm.waitFor({ state: 'detached', ...WAIT });
+  const edited = await api(`/webhooks/endpoints/${added.id}`);
+  assert.deepEqual([edited.url, edited.description, edited.enabled_events], [newUrl, 'Refunds desk', ['payment.failed', 'refund.processed']]);
+  await page.locator(`[data-endpoint="${added.id}"]`).waitFor(WAIT);
+  assert.match(await page.locator('main').textContent(), /payment\.failed, refund\.processed|refund\.processed, payment\.failed/);
+
   await actions().getByRole('button', { name: 'Rotate secret' }).click();
   const rotated = (await page.locator('#endpoint-secret code').textContent()).trim();
   assert.match(rotated, /^whsec_/);

@@ -1,11 +1,11 @@
 // Webhook endpoints on the Webhooks page: each with its URL, event filter, status and health
 // (why it was disabled; its latest attempt and recent failures, read from its delivery log); add
-// one (event checkboxes), turn one off and on, rotate its secret (shown once), recover its failed
+// one (event checkboxes), edit one (URL, description, events), turn one off and on, rotate its secret (shown once), recover its failed
 // deliveries since a time, delete it, and open its own delivery log.
 
 import { h, api, badge, table, card, field, errorSlot, copyButton, time, relative, idempotency } from './lib.js';
 
-const EVENTS = ['payment.created', 'payment.pending', 'payment.success', 'payment.failed', 'refund.created', 'refund.processed'];
+const EVENTS = ['payment.created', 'payment.pending', 'payment.success', 'payment.failed', 'refund.created', 'refund.processed', 'webhook_endpoint.disabled'];
 
 /** How many of an endpoint's latest deliveries its health looks at. */
 const RECENT = 10;
@@ -17,6 +17,7 @@ export function endpointsCard(changed, ctx) {
   const list = h('div', { 'aria-live': 'polite' });
   const once = h('div', { 'aria-live': 'polite' });
   const recoverSlot = h('div');
+  const editSlot = h('div');
   const err = errorSlot();
   let shown = null;
   let polling = false;
@@ -30,7 +31,7 @@ export function endpointsCard(changed, ctx) {
       shown = seen;
       // After a row's action, the row is drawn again even when nothing changed (its button re-enabled).
       const redraw = () => { shown = null; return reload(); };
-      list.replaceChildren(endpointTable(page.data, recent, { reload: redraw, showSecret, recover, err }));
+      list.replaceChildren(endpointTable(page.data, recent, { reload: redraw, showSecret, recover, edit, err }));
     }
     return recent.some((r) => r && r.some((d) => d.status === 'pending'));
   };
@@ -38,6 +39,16 @@ export function endpointsCard(changed, ctx) {
     if (!(await load()) || polling || !ctx) return;
     polling = true;
     ctx.poll(async () => (polling = await load()), 2000);
+  };
+  const edit = (e, opener) => {
+    const close = () => { editSlot.replaceChildren(); opener.focus(); };
+    editSlot.replaceChildren(endpointForm({
+      endpoint: e,
+      submit: (body) => api(`/webhooks/endpoints/${e.id}`, { method: 'PATCH', body }),
+      done: async () => { close(); await reload(); },
+      cancel: close,
+    }));
+    editSlot.querySelector('input').focus();
   };
   const recover = (e, opener) => {
     recoverSlot.replaceChildren(recoverForm(e, async () => { await reload(); await changed(); }, () => {
@@ -55,17 +66,20 @@ export function endpointsCard(changed, ctx) {
     hide.focus();
   };
   reload().catch((x) => err.show(x.message));
-  const el = card('Endpoints', list, err, once, recoverSlot, addForm(async (created) => {
-    showSecret(created.secret, 'Endpoint added. Its signing secret:');
-    await reload();
-    await changed();
+  const el = card('Endpoints', list, err, once, recoverSlot, editSlot, endpointForm({
+    submit: (body) => api('/webhooks/endpoints', { method: 'POST', key: crypto.randomUUID(), body }),
+    done: async (created) => {
+      showSecret(created.secret, 'Endpoint added. Its signing secret:');
+      await reload();
+      await changed();
+    },
   }));
   /** Reads the endpoints and their health again (after something outside the card changed them). */
   el.refresh = () => reload().catch((x) => err.show(x.message));
   return el;
 }
 
-function endpointTable(rows, recent, { reload, showSecret, recover, err }) {
+function endpointTable(rows, recent, { reload, showSecret, recover, edit, err }) {
   const act = (label, cls, run) => {
     const b = h('button', { type: 'button', class: 'btn small ' + cls }, label);
     b.addEventListener('click', async () => {
@@ -84,6 +98,7 @@ function endpointTable(rows, recent, { reload, showSecret, recover, err }) {
       e.status === 'enabled'
         ? act('Disable', '', () => api(`/webhooks/endpoints/${e.id}`, { method: 'PATCH', body: { status: 'disabled' } }))
         : act('Enable', '', () => api(`/webhooks/endpoints/${e.id}`, { method: 'PATCH', body: { status: 'enabled' } })),
+      editButton(e, edit),
       recoverButton(e, recover),
       act('Rotate secret', '', async () => {
         const r = await api(`/webhooks/endpoints/${e.id}/secret/rotate`, { method: 'POST', key: crypto.randomUUID() });
@@ -93,30 +108,58 @@ function endpointTable(rows, recent, { reload, showSecret, recover, err }) {
   ], rows, 'No endpoints yet. Add one below, or set the URL above.');
 }
 
-function addForm(added) {
-  const url = h('input', { id: 'endpoint-url', type: 'url', inputmode: 'url', autocomplete: 'off', spellcheck: 'false', placeholder: 'https://example.com/webhooks/refunds' });
-  const all = h('input', { type: 'checkbox', id: 'event-all', checked: true });
-  const boxes = EVENTS.map((name) => h('input', { type: 'checkbox', value: name, 'data-event': name, disabled: true }));
+/** The form that adds an endpoint, or (given `endpoint`) edits its URL, description and events.
+ *  `submit(body)` sends it; `done(answer)` runs after it was accepted. */
+function endpointForm({ endpoint, submit, done, cancel }) {
+  const editing = Boolean(endpoint);
+  const prefix = editing ? 'edit-' : '';
+  const url = h('input', { id: `${prefix}endpoint-url`, type: 'url', inputmode: 'url', autocomplete: 'off', spellcheck: 'false', placeholder: 'https://example.com/webhooks/refunds' });
+  const description = h('input', { id: `${prefix}endpoint-description`, type: 'text', autocomplete: 'off', maxlength: 500 });
+  const subscribed = endpoint ? endpoint.enabled_events : ['*'];
+  const all = h('input', { type: 'checkbox', id: `${prefix}event-all`, checked: subscribed.includes('*') });
+  const boxes = EVENTS.map((name) => h('input', { type: 'checkbox', value: name, 'data-event': name, checked: subscribed.includes(name), disabled: all.checked }));
   all.addEventListener('change', () => { for (const b of boxes) b.disabled = all.checked; });
+  if (endpoint) {
+    url.value = endpoint.url;
+    description.value = endpoint.description || '';
+  }
   const events = h('fieldset', { class: 'events' }, h('legend', null, 'Events'),
     h('label', null, all, ' All events'),
     boxes.map((b) => h('label', null, b, ' ', b.value)));
   const err = errorSlot();
-  const save = h('button', { type: 'submit', class: 'btn primary', id: 'add-endpoint' }, 'Add endpoint');
-  const form = h('form', { class: 'inline-form', novalidate: true }, field('New endpoint URL', url), events, h('div', { class: 'actions' }, save), err);
+  const save = h('button', { type: 'submit', class: 'btn primary', id: editing ? 'save-endpoint' : 'add-endpoint' }, editing ? 'Save changes' : 'Add endpoint');
+  const buttons = [save];
+  if (cancel) {
+    const back = h('button', { type: 'button', class: 'btn' }, 'Cancel');
+    back.addEventListener('click', cancel);
+    buttons.push(back);
+  }
+  const fields = editing
+    ? [h('h3', null, 'Edit endpoint ', h('span', { class: 'mono' }, endpoint.id)), field('URL', url), field('Description', description)]
+    : [field('New endpoint URL', url)];
+  const form = h('form', { class: 'inline-form', novalidate: true, id: editing ? 'edit-endpoint-form' : null, 'data-edit': editing ? endpoint.id : null },
+    ...fields, events, h('div', { class: 'actions' }, ...buttons), err);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.show('');
     const chosen = all.checked ? ['*'] : boxes.filter((b) => b.checked).map((b) => b.value);
     if (!chosen.length) return err.show('Choose at least one event, or All events.');
+    const body = { url: url.value.trim(), enabled_events: chosen };
+    if (editing) body.description = description.value.trim(); // "" clears it
     save.disabled = true;
     try {
-      const created = await api('/webhooks/endpoints', { method: 'POST', key: crypto.randomUUID(), body: { url: url.value.trim(), enabled_events: chosen } });
-      url.value = '';
-      await added(created);
+      const answer = await submit(body);
+      if (!editing) url.value = '';
+      await done(answer);
     } catch (x) { err.show(x.message); } finally { save.disabled = false; }
   });
   return form;
+}
+
+function editButton(e, edit) {
+  const b = h('button', { type: 'button', class: 'btn small', 'aria-controls': 'edit-endpoint-form' }, 'Edit…');
+  b.addEventListener('click', () => edit(e, b));
+  return b;
 }
 
 /** Status, why it was disabled, and what its latest deliveries say (null: the log was unreadable). */
