@@ -568,10 +568,11 @@ pub fn legacy_config(default: Option<DefaultEndpoint>, merchant_secret: String) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sub(events: &[&str], status: EndpointStatus) -> Subscription {
+    /// A subscription of a fresh endpoint to `events`, for tests of fan-out rules.
+    pub(crate) fn sub(events: &[&str], status: EndpointStatus) -> Subscription {
         Subscription {
             endpoint_id: EndpointId::generate(),
             status,

@@ -109,16 +109,7 @@ pub fn plan_resend<'e>(
 mod tests {
     use super::*;
     use crate::clock::Timestamp;
-    use crate::endpoint::EnabledEvents;
-
-    fn sub(events: &[&str], status: EndpointStatus) -> Subscription {
-        Subscription {
-            endpoint_id: EndpointId::generate(),
-            status,
-            enabled_events: EnabledEvents::parse(events.iter().map(|s| (*s).to_owned()).collect())
-                .unwrap(),
-        }
-    }
+    use crate::endpoint::tests::sub;
 
     fn recorded() -> RecordedEvent {
         let event = Event::test(

@@ -3,6 +3,8 @@
 //! helper per endpoint so tests read as sentences. [`conformance!`] runs a test on both backends;
 //! [`storage_free!`] runs a test that touches no storage once.
 
+pub mod signing;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;

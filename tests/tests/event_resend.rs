@@ -10,28 +10,13 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
+use tests::signing::{header, hmac_sha256};
 use tests::{Credentials, TestApp, TestResponse, conformance};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
-
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
-
-fn header<'a>(request: &'a Request, name: &str) -> &'a str {
-    request
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("missing {name}"))
-}
 
 /// Asserts `request` carries both signatures of its exact body under `secret`.
 fn assert_signed_by(secret: &str, request: &Request) {

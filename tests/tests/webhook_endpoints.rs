@@ -12,26 +12,11 @@ use base64::engine::general_purpose::STANDARD;
 use gateway_core::merchant::test_merchant;
 use gateway_core::store::PageRequest;
 use gateway_store::testing::TestDatabase;
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
+use tests::signing::{header, hmac_sha256};
 use tests::{Credentials, TestApp, TestResponse, conformance};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
-
-fn header<'a>(request: &'a Request, name: &str) -> &'a str {
-    request
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("missing {name}"))
-}
 
 /// The Standard Webhooks `v1,` signature of `request` under `secret`.
 fn standard_signature(secret: &str, request: &Request) -> String {
