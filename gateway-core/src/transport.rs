@@ -176,10 +176,12 @@ mod reqwest_transport {
 
     impl ReqwestTransport {
         /// A transport; `allow_private` permits loopback and private targets (development only).
+        ///
+        /// Its TLS uses ring and the platform's certificate verifier, configured for this client
+        /// alone: it installs no process-wide rustls provider, so a host keeps its own.
         pub fn new(allow_private: bool) -> Result<Self, TransportError> {
-            // Installing twice is harmless: the first provider wins.
-            let _ = rustls::crypto::ring::default_provider().install_default();
             let mut builder = reqwest::Client::builder()
+                .tls_backend_preconfigured(tls_config()?)
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
                 .connect_timeout(Duration::from_secs(5))
@@ -196,6 +198,22 @@ mod reqwest_transport {
                 allow_private,
             })
         }
+    }
+
+    /// rustls with ring and the platform's verifier (what reqwest would use, minus the global
+    /// provider it would need).
+    fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
+        use rustls_platform_verifier::BuilderVerifierExt;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls_error = |e: rustls::Error| TransportError::Connect(format!("TLS setup: {e}"));
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls_error)?
+            .with_platform_verifier()
+            .map_err(tls_error)?
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
     }
 
     #[async_trait]
