@@ -942,7 +942,7 @@ impl Gateway for GatewayService {
 
     async fn job_stats(&self) -> Result<JobStats, GatewayError> {
         let now = self.clock.now();
-        let report = self.store.queue_report(now).await?;
+        let report = self.store.clone().job_queue().queue_report(now).await?;
         let alive = self
             .store
             .last_heartbeat()
