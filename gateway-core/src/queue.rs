@@ -71,8 +71,9 @@ pub trait JobQueue: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<(), StoreError>;
     /// Tells the queue a handler has ended `job` in the database (completed it with its
-    /// effect, or found its lease lost). Nothing to do for the database queue; a dispatching
-    /// queue drops its entry here, only after the effect committed.
+    /// effect, deferred it, or found its lease lost); failures go through
+    /// [`fail_job`](JobQueue::fail_job) instead. Nothing to do for the database queue; a
+    /// dispatching queue drops its entry here, only after the effect committed.
     async fn acknowledge(&self, job: &ClaimedJob) -> Result<(), StoreError> {
         let _ = job;
         Ok(())

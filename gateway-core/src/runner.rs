@@ -101,6 +101,7 @@ pub struct Worker {
     handlers: Handlers,
     /// The worker's clock (the context's too).
     clock: Arc<dyn Clock>,
+    /// How it claims, drains, beats and prunes (the handlers took their own settings from it).
     config: WorkerConfig,
     /// Signalled when jobs are enqueued in this process (and, once subscribed, in others).
     wake: Arc<Notify>,
