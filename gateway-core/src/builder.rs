@@ -134,6 +134,7 @@ impl GatewayBuilder {
             .processor
             .unwrap_or_else(|| Arc::new(SimulatedBank::new(SimulationConfig::default())));
         let wake = Arc::new(Notify::new());
+        let queue = self.queue.unwrap_or_else(|| self.store.clone().job_queue());
         let service = GatewayService::new(
             self.store.clone(),
             processor.clone(),
@@ -141,8 +142,8 @@ impl GatewayBuilder {
         )
         .with_clock(self.clock.clone())
         .with_signer(self.signer.clone())
-        .with_job_notify(wake.clone());
-        let queue = self.queue.unwrap_or_else(|| self.store.clone().job_queue());
+        .with_job_notify(wake.clone())
+        .with_queue(queue.clone());
         Ok(BuiltGateway {
             gateway: Arc::new(service),
             store: self.store,
