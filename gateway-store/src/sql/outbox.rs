@@ -8,9 +8,8 @@ use gateway_core::endpoint::PlannedDelivery;
 use gateway_core::event::Event;
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::jobs::{JobStatus, Lease, NewJob};
-use gateway_core::webhook::DeliveryStatus;
-
 use gateway_core::store::PruneBefore;
+use gateway_core::webhook::DeliveryStatus;
 
 use super::dialect::Fut;
 use super::{Batch, Dialect, Sql, events};
