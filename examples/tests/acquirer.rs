@@ -11,8 +11,8 @@ use gateway_core::gateway::{CapturePayment, CreateOrder, CreatePayment};
 use gateway_core::merchant::SecretHasher;
 use gateway_core::payment::{Payment, PaymentOutcome, PaymentStatus};
 use gateway_core::{
-    BuiltGateway, GatewayBuilder, GatewayError, JobRunner, ManualClock, Processor, Store,
-    Timestamp, WorkerConfig,
+    BuiltGateway, GatewayBuilder, GatewayError, ManualClock, Processor, Store, Timestamp,
+    WorkerConfig,
 };
 use gateway_examples::acquirer::{AcquirerConnector, CallbackError};
 use serde_json::json;
@@ -127,7 +127,7 @@ async fn a_500_a_timeout_and_a_pending_answer_leave_the_payment_pending_until_th
             "every ask is the same request at the acquirer"
         );
     }
-    let counts = store.job_counts().await.unwrap();
+    let counts = store.job_queue().job_counts().await.unwrap();
     assert_eq!(
         (counts.pending, counts.processing, counts.failed),
         (0, 0, 0)

@@ -126,7 +126,7 @@ struct Scrape {
 /// Reads the queue and the pools, then renders everything in the Prometheus text format.
 async fn scrape(State(scrape): State<Scrape>) -> impl IntoResponse {
     let now = SystemClock.now();
-    match scrape.store.queue_report(now).await {
+    match scrape.store.clone().job_queue().queue_report(now).await {
         Ok(report) => gateway_core::metrics::queue_observed(&report, now),
         Err(e) => tracing::warn!(error = %e, "reading the job queue for /metrics failed"),
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use gateway_core::{Clock, JobRunner, Store, SystemClock, Worker};
+use gateway_core::Worker;
 use gateway_http::AppState;
 use tokio::sync::watch;
 
@@ -34,8 +34,8 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     metrics::start(&config, store.clone()).await?;
     let app = app::build(&config, store.clone())?;
     let shutdown = Shutdown::listen(config.shutdown_grace)?;
-    let worker = (!args.no_worker)
-        .then(|| tokio::spawn(run_worker(app.worker.clone(), store, shutdown.clone())));
+    let worker =
+        (!args.no_worker).then(|| tokio::spawn(run_worker(app.worker.clone(), shutdown.clone())));
 
     let addr = listen.addr;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -83,7 +83,7 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     let app = app::build(&config, store.clone())?;
     let shutdown = Shutdown::listen(config.shutdown_grace)?;
     tracing::info!(database = %config.database_for_display(), processor = app.gateway_processor, "worker process started");
-    run_worker(app.worker.clone(), store, shutdown).await;
+    run_worker(app.worker.clone(), shutdown).await;
     tracing::info!("worker process stopped");
     Ok(())
 }
@@ -91,7 +91,7 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
 /// Runs `worker` until shutdown is requested; it then stops claiming and, within the grace
 /// period, finishes its jobs or hands them back (see [`Worker::run`]). If the drain is cut
 /// short, the worker stops at once and its leases are released here.
-async fn run_worker(worker: Arc<Worker>, store: Arc<dyn Store>, shutdown: Shutdown) {
+async fn run_worker(worker: Arc<Worker>, shutdown: Shutdown) {
     let mut run = tokio::spawn(worker.clone().run(Box::pin(shutdown.requested())));
     tokio::select! {
         _ = &mut run => {}
@@ -99,7 +99,7 @@ async fn run_worker(worker: Arc<Worker>, store: Arc<dyn Store>, shutdown: Shutdo
             // Aborting drops the worker's job tasks, which abort their handlers.
             run.abort();
             let _ = run.await;
-            match store.release_jobs(worker.id(), SystemClock.now()).await {
+            match worker.release_jobs().await {
                 Ok(released) => tracing::warn!(
                     worker = worker.id(),
                     released,

@@ -12,9 +12,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Everything but the store and the pepper has a default: the reference's simulated bank, the
-//! HMAC signer, the system clock and, with the `http-client` feature, the reqwest webhook
-//! transport refusing private addresses. The gateway and every worker it makes share one
+//! Everything but the store and the pepper has a default: the store's own job queue, the
+//! reference's simulated bank, the HMAC signer, the system clock and, with the `http-client`
+//! feature, the reqwest webhook transport refusing private addresses. Workers run the built-in
+//! job handlers; [`BuiltGateway::worker_with`] adds an embedding service's own. The gateway and every worker it makes share one
 //! wake-up signal, so a new job starts at once instead of at the next poll.
 
 use std::sync::Arc;
@@ -23,8 +24,10 @@ use tokio::sync::Notify;
 
 use crate::clock::{Clock, SystemClock};
 use crate::gateway::Gateway;
+use crate::handler::Handlers;
 use crate::merchant::SecretHasher;
 use crate::processor::{Processor, SimulatedBank, SimulationConfig};
+use crate::queue::JobQueue;
 use crate::runner::{Worker, WorkerConfig};
 use crate::service::GatewayService;
 use crate::signer::{HmacSigner, WebhookSigner};
@@ -57,6 +60,7 @@ pub enum BuildError {
 #[must_use]
 pub struct GatewayBuilder {
     store: Arc<dyn Store>,
+    queue: Option<Arc<dyn JobQueue>>,
     pepper: Option<String>,
     processor: Option<Arc<dyn Processor>>,
     signer: Arc<dyn WebhookSigner>,
@@ -69,6 +73,7 @@ impl GatewayBuilder {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
+            queue: None,
             pepper: None,
             processor: None,
             signer: Arc::new(HmacSigner),
@@ -81,6 +86,12 @@ impl GatewayBuilder {
     /// Changing it later invalidates every stored secret.
     pub fn pepper(mut self, pepper: impl Into<String>) -> Self {
         self.pepper = Some(pepper.into());
+        self
+    }
+
+    /// Where workers take jobs from (default: the store's own, [`Store::job_queue`]).
+    pub fn queue(mut self, queue: Arc<dyn JobQueue>) -> Self {
+        self.queue = Some(queue);
         self
     }
 
@@ -123,6 +134,7 @@ impl GatewayBuilder {
             .processor
             .unwrap_or_else(|| Arc::new(SimulatedBank::new(SimulationConfig::default())));
         let wake = Arc::new(Notify::new());
+        let queue = self.queue.unwrap_or_else(|| self.store.clone().job_queue());
         let service = GatewayService::new(
             self.store.clone(),
             processor.clone(),
@@ -130,10 +142,12 @@ impl GatewayBuilder {
         )
         .with_clock(self.clock.clone())
         .with_signer(self.signer.clone())
-        .with_job_notify(wake.clone());
+        .with_job_notify(wake.clone())
+        .with_queue(queue.clone());
         Ok(BuiltGateway {
             gateway: Arc::new(service),
             store: self.store,
+            queue,
             processor,
             signer: self.signer,
             transport,
@@ -158,6 +172,7 @@ fn default_transport() -> Result<Arc<dyn WebhookTransport>, BuildError> {
 pub struct BuiltGateway {
     gateway: Arc<GatewayService>,
     store: Arc<dyn Store>,
+    queue: Arc<dyn JobQueue>,
     processor: Arc<dyn Processor>,
     signer: Arc<dyn WebhookSigner>,
     transport: Arc<dyn WebhookTransport>,
@@ -172,15 +187,31 @@ impl BuiltGateway {
         self.gateway.clone()
     }
 
-    /// A worker over the same store, processor, signer, transport and clock, woken by the
-    /// gateway's new jobs. Run it with [`Worker::run_until`]; several may run at once (give
-    /// each its own [`WorkerConfig::id`]).
+    /// The queue its workers take jobs from.
+    pub fn queue(&self) -> Arc<dyn JobQueue> {
+        self.queue.clone()
+    }
+
+    /// A worker over the same store, queue, processor, signer, transport and clock, running
+    /// the built-in job handlers and woken by the gateway's new jobs. Run it with
+    /// [`Worker::run_until`]; several may run at once (give each its own [`WorkerConfig::id`]).
     pub fn worker(&self, config: WorkerConfig) -> Worker {
-        Worker::new(
-            self.store.clone(),
+        self.worker_with(config, Handlers::new())
+    }
+
+    /// [`worker`](Self::worker) that also runs `handlers` (an embedding service's own job
+    /// kinds; a handler registered under a built-in kind replaces the built-in one).
+    pub fn worker_with(&self, config: WorkerConfig, handlers: Handlers) -> Worker {
+        let builtin = Handlers::builtin(
             self.processor.clone(),
             self.signer.clone(),
             self.transport.clone(),
+            &config,
+        );
+        Worker::new(
+            self.store.clone(),
+            self.queue.clone(),
+            builtin.merge(handlers),
             config,
             self.wake.clone(),
         )

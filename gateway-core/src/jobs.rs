@@ -19,7 +19,9 @@ use crate::ids::{DeliveryId, PaymentId, RefundId};
 use crate::instrument::InstrumentVerdict;
 use crate::request_id;
 
-/// What a job does.
+/// What a built-in job does. A job's kind is stored as a string ([`JobKind::as_str`]), so an
+/// embedding service can enqueue kinds of its own (see [`NewJob::custom`]) and register a
+/// [`JobHandler`](crate::handler::JobHandler) for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobKind {
     /// Ask the bank about a payment and settle it.
@@ -121,9 +123,10 @@ pub const JOB_MAX_ATTEMPTS: i32 = 10;
 /// A job to enqueue with a state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewJob {
-    /// What to do.
-    pub kind: JobKind,
-    /// The payment, refund or delivery id it acts on.
+    /// What to do: a built-in [`JobKind`]'s name or an embedding service's own kind.
+    pub kind: String,
+    /// The payment, refund or delivery id it acts on (for a custom kind, whatever its handler
+    /// reads).
     pub entity_id: String,
     /// Extra JSON input, if any (never card data).
     pub payload: Option<String>,
@@ -146,6 +149,24 @@ pub struct PaymentJobPayload {
 }
 
 impl NewJob {
+    /// A job of an embedding service's own `kind` (not one of [`JobKind`]'s names) acting on
+    /// `entity_id` at `run_at`, for the handler registered under that kind.
+    pub fn custom(
+        kind: impl Into<String>,
+        entity_id: impl Into<String>,
+        payload: Option<String>,
+        run_at: Timestamp,
+    ) -> Self {
+        Self {
+            kind: kind.into(),
+            entity_id: entity_id.into(),
+            payload,
+            run_at,
+            max_attempts: JOB_MAX_ATTEMPTS,
+            request_id: request_id::current(),
+        }
+    }
+
     /// Settle `payment` at `run_at`.
     pub fn process_payment(
         payment: &PaymentId,
@@ -154,7 +175,7 @@ impl NewJob {
     ) -> Self {
         let payload = serde_json::to_string(&PaymentJobPayload { verdict }).ok();
         Self {
-            kind: JobKind::ProcessPayment,
+            kind: JobKind::ProcessPayment.as_str().to_owned(),
             entity_id: payment.to_string(),
             payload,
             run_at,
@@ -166,7 +187,7 @@ impl NewJob {
     /// Settle `refund` at `run_at`.
     pub fn process_refund(refund: &RefundId, run_at: Timestamp) -> Self {
         Self {
-            kind: JobKind::ProcessRefund,
+            kind: JobKind::ProcessRefund.as_str().to_owned(),
             entity_id: refund.to_string(),
             payload: None,
             run_at,
@@ -178,7 +199,7 @@ impl NewJob {
     /// Attempt `delivery` at `run_at`.
     pub fn deliver_webhook(delivery: DeliveryId, run_at: Timestamp) -> Self {
         Self {
-            kind: JobKind::DeliverWebhook,
+            kind: JobKind::DeliverWebhook.as_str().to_owned(),
             entity_id: delivery.to_string(),
             payload: None,
             run_at,
@@ -193,8 +214,8 @@ impl NewJob {
 pub struct ClaimedJob {
     /// Row id.
     pub id: i64,
-    /// What to do (`None` if the stored kind is unknown to this version).
-    pub kind: Option<JobKind>,
+    /// What to do, as stored: a built-in [`JobKind`]'s name or a custom kind.
+    pub kind: String,
     /// What it acts on.
     pub entity_id: String,
     /// Extra input.
@@ -208,6 +229,13 @@ pub struct ClaimedJob {
     pub request_id: Option<String>,
     /// Proof of the claim, required to complete or fail the job.
     pub lease: Lease,
+}
+
+impl ClaimedJob {
+    /// The built-in kind, if the job is of one.
+    pub fn builtin(&self) -> Option<JobKind> {
+        JobKind::parse(&self.kind)
+    }
 }
 
 /// A worker's hold on a job. Completing or failing needs a matching lease, so a worker whose
@@ -251,8 +279,8 @@ pub struct JobStats {
 /// The queue at one moment: counts by kind and state, the oldest due job and expired leases.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueReport {
-    /// Jobs by kind and state (kinds unknown to this version are left out).
-    pub counts: Vec<(JobKind, JobStatus, i64)>,
+    /// Jobs by kind (as stored, custom kinds included) and state.
+    pub counts: Vec<(String, JobStatus, i64)>,
     /// When the job that has waited longest became due: a queued job's `run_at`, or the end of
     /// an expired lease. `None` when no job is due.
     pub oldest_due: Option<Timestamp>,
@@ -262,17 +290,23 @@ pub struct QueueReport {
 
 impl QueueReport {
     /// Jobs of `kind` in `state`.
-    pub fn count(&self, kind: JobKind, state: JobStatus) -> i64 {
+    pub fn count(&self, kind: &str, state: JobStatus) -> i64 {
         self.counts
             .iter()
-            .filter(|(k, s, _)| *k == kind && *s == state)
+            .filter(|(k, s, _)| k == kind && *s == state)
             .map(|(_, _, n)| n)
             .sum()
     }
 
     /// Counts by state over every kind.
     pub fn totals(&self) -> JobCounts {
-        let total = |state| JobKind::ALL.iter().map(|&k| self.count(k, state)).sum();
+        let total = |state| {
+            self.counts
+                .iter()
+                .filter(|(_, s, _)| *s == state)
+                .map(|(_, _, n)| n)
+                .sum()
+        };
         JobCounts {
             pending: total(JobStatus::Queued),
             processing: total(JobStatus::Running),
@@ -312,14 +346,14 @@ mod tests {
     fn a_report_totals_its_kinds_and_measures_lag_from_the_oldest_due_job() {
         let report = QueueReport {
             counts: vec![
-                (JobKind::ProcessPayment, JobStatus::Queued, 2),
-                (JobKind::DeliverWebhook, JobStatus::Queued, 3),
-                (JobKind::DeliverWebhook, JobStatus::Failed, 1),
+                ("process_payment".into(), JobStatus::Queued, 2),
+                ("deliver_webhook".into(), JobStatus::Queued, 3),
+                ("send_invoice".into(), JobStatus::Failed, 1),
             ],
             oldest_due: Some(Timestamp::from_millis(1_000)),
             expired_leases: 0,
         };
-        assert_eq!(report.count(JobKind::DeliverWebhook, JobStatus::Queued), 3);
+        assert_eq!(report.count("deliver_webhook", JobStatus::Queued), 3);
         assert_eq!(
             report.totals(),
             JobCounts {

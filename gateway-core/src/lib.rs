@@ -10,10 +10,12 @@
 //!   [`merchant`], [`event`], [`webhook`].
 //! - Use cases: [`gateway`] (the [`Gateway`] trait and its requests), [`service`] (its one
 //!   implementation, [`GatewayService`]), [`idempotency`]; [`builder`] wires it with workers.
-//! - Background work: [`jobs`] (queue vocabulary), [`runner`] ([`Worker`], [`JobRunner`]),
+//! - Background work: [`jobs`] (queue vocabulary), [`queue`] ([`JobQueue`], the consumer side),
+//!   [`handler`] ([`JobHandler`]s by kind), [`runner`] ([`Worker`]),
 //!   [`request_id`] (which API call a job belongs to),
 //!   [`processor`] (the simulated bank), [`signer`] and [`transport`] (webhook delivery).
-//! - Seams: [`store`] ([`Store`]), [`clock`] ([`Clock`]), [`Processor`], [`WebhookSigner`],
+//! - Seams: [`store`] ([`Store`]), [`queue`] ([`JobQueue`]), [`clock`] ([`Clock`]),
+//!   [`Processor`], [`WebhookSigner`],
 //!   [`WebhookTransport`].
 //! - [`error`]: the error policy; [`metrics`](mod@metrics): what is counted and timed.
 //!
@@ -134,6 +136,7 @@ pub mod address;
 pub mod builder;
 pub mod clock;
 pub mod crypto;
+mod deliver;
 pub mod endpoint;
 pub mod endpoint_health;
 mod endpoint_slots;
@@ -141,6 +144,7 @@ pub mod environment;
 pub mod error;
 pub mod event;
 pub mod gateway;
+pub mod handler;
 pub mod idempotency;
 pub mod ids;
 pub mod instrument;
@@ -153,11 +157,13 @@ mod openapi;
 pub mod order;
 pub mod payment;
 pub mod processor;
+pub mod queue;
 pub mod refund;
 pub mod request_id;
 pub mod resend;
 pub mod runner;
 pub mod service;
+mod settle;
 pub mod signer;
 pub mod stats;
 pub mod store;
@@ -169,9 +175,11 @@ pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use environment::Environment;
 pub use error::{ErrorCode, GatewayError, Refusal};
 pub use gateway::Gateway;
+pub use handler::{Handlers, JobContext, JobError, JobHandler};
 pub use idempotency::{IdempotencyKey, Idempotent};
 pub use processor::{Processor, ProcessorError, SimulatedBank, SimulationConfig};
-pub use runner::{JobRunner, Worker, WorkerConfig};
+pub use queue::JobQueue;
+pub use runner::{Worker, WorkerConfig};
 pub use service::GatewayService;
 pub use signer::{
     CheckoutResult, HmacSigner, SignerError, WebhookSigner, verify_checkout_result,

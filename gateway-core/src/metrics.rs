@@ -296,21 +296,27 @@ impl JobOutcome {
 }
 
 /// A job handler ran for `elapsed` and ended with `outcome`.
-pub fn job_executed(kind: Option<JobKind>, outcome: JobOutcome, elapsed: Duration) {
-    let kind = kind.map_or("unknown", JobKind::as_str);
-    counter!(JOB_EXECUTIONS, "kind" => kind, "outcome" => outcome.as_str()).increment(1);
-    histogram!(JOB_EXECUTION, "kind" => kind).record(elapsed);
+/// (`kind` is a registered kind's name or `unknown`, so the labels stay few.)
+pub fn job_executed(kind: &str, outcome: JobOutcome, elapsed: Duration) {
+    counter!(JOB_EXECUTIONS, "kind" => kind.to_owned(), "outcome" => outcome.as_str()).increment(1);
+    histogram!(JOB_EXECUTION, "kind" => kind.to_owned()).record(elapsed);
     if outcome == JobOutcome::LeaseLost {
-        counter!(JOB_LEASES_LOST, "kind" => kind).increment(1);
+        counter!(JOB_LEASES_LOST, "kind" => kind.to_owned()).increment(1);
     }
 }
 
-/// The queue as read by [`Store::queue_report`](crate::Store::queue_report) at `now`.
+/// The queue as read by [`JobQueue::queue_report`](crate::JobQueue::queue_report) at `now`
+/// (every built-in kind, and the custom kinds the queue holds).
 pub fn queue_observed(report: &QueueReport, now: Timestamp) {
     for kind in JobKind::ALL {
         for state in JobStatus::ALL {
             gauge!(JOBS, "kind" => kind.as_str(), "state" => state.as_str())
-                .set(report.count(kind, state) as f64);
+                .set(report.count(kind.as_str(), state) as f64);
+        }
+    }
+    for (kind, state, n) in &report.counts {
+        if JobKind::parse(kind).is_none() {
+            gauge!(JOBS, "kind" => kind.clone(), "state" => state.as_str()).set(*n as f64);
         }
     }
     gauge!(JOB_LAG).set(report.lag(now).as_secs_f64());

@@ -31,6 +31,7 @@ use crate::money::{Amount, Currency};
 use crate::order::{Order, OrderStatus};
 use crate::payment::{Payment, PaymentMethod, PaymentSnapshot, PaymentStatus};
 use crate::processor::{Processor, ProcessorError};
+use crate::queue::JobQueue;
 use crate::refund::{Refund, RefundStatus};
 use crate::resend::{ResendEvent, Resent};
 use crate::signer::{CheckoutResult, HmacSigner, WebhookSigner};
@@ -61,6 +62,8 @@ pub const CAPTURE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The gateway over a [`Store`]: validation, state machines, events and idempotency.
 pub struct GatewayService {
     store: Arc<dyn Store>,
+    /// The queue the workers consume, for the jobs status (the store's own by default).
+    queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
     processor: Arc<dyn Processor>,
     /// Signs checkout results (workers sign webhooks with the same one).
@@ -76,6 +79,7 @@ impl GatewayService {
     /// A gateway over `store`, deciding outcomes with `processor` and hashing secrets with `hasher`.
     pub fn new(store: Arc<dyn Store>, processor: Arc<dyn Processor>, hasher: SecretHasher) -> Self {
         Self {
+            queue: store.clone().job_queue(),
             store,
             clock: Arc::new(SystemClock),
             processor,
@@ -89,6 +93,12 @@ impl GatewayService {
     /// Uses `clock` instead of the system clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Reports the jobs status from `queue` instead of the store's own queue.
+    pub fn with_queue(mut self, queue: Arc<dyn JobQueue>) -> Self {
+        self.queue = queue;
         self
     }
 
@@ -920,7 +930,7 @@ impl Gateway for GatewayService {
 
     async fn job_stats(&self) -> Result<JobStats, GatewayError> {
         let now = self.clock.now();
-        let report = self.store.queue_report(now).await?;
+        let report = self.queue.queue_report(now).await?;
         let alive = self
             .store
             .last_heartbeat()

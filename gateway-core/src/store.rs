@@ -5,13 +5,16 @@
 //! locks what its rule reads, reads a snapshot, asks the rule's pure function in this crate for
 //! the decision (e.g. [`PaymentSnapshot::capture`]) and writes what it decided, so concurrent
 //! callers can never break a rule and no rule is written twice.
+//!
+//! Producing jobs is the store's (each command enqueues its jobs in its own transaction);
+//! consuming them is a [`JobQueue`]'s, and the store offers its own over its job rows
+//! ([`Store::job_queue`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use tokio::sync::Notify;
 
 use crate::clock::Timestamp;
 use crate::endpoint::{EndpointPatch, EndpointWithSecret, StoredSecrets, WebhookEndpoint};
@@ -21,11 +24,12 @@ use crate::error::Refusal;
 use crate::event::{Event, EventType, RecordedEvent};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::ids::{DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId};
-use crate::jobs::{ClaimedJob, JobCounts, Lease, NewJob, QueueReport};
+use crate::jobs::{Lease, NewJob};
 use crate::merchant::{Merchant, NewMerchant, StoredCredential};
 use crate::money::Currency;
 use crate::order::{Order, OrderStatus};
 use crate::payment::{Payment, PaymentSnapshot, PaymentStatus};
+use crate::queue::JobQueue;
 use crate::refund::Refund;
 use crate::resend::Resent;
 use crate::stats::{StatsRows, StatsWindow};
@@ -126,11 +130,9 @@ pub struct EventFilter {
     pub created_before: Option<Timestamp>,
 }
 
-/// What the worker's prune removes: what is older than its retention.
+/// What the worker's prune of the store removes: what is older than its retention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PruneBefore {
-    /// Jobs completed before this time.
-    pub completed_jobs: Timestamp,
     /// Events created before this time.
     pub events: Timestamp,
     /// Idempotency records expired by this time (now).
@@ -438,38 +440,15 @@ pub trait Store: Send + Sync + 'static {
         merchant: MerchantId,
         id: &EventId,
     ) -> Result<Option<RecordedEvent>, StoreError>;
+    /// Enqueues `job` (typically of an embedding service's own kind, see [`NewJob::custom`]) in
+    /// a transaction of its own, and wakes the workers of other processes.
+    async fn enqueue_job(&self, job: &NewJob, now: Timestamp) -> Result<(), StoreError>;
+    /// The database queue over this store's job rows, for workers and for queue reports.
+    fn job_queue(self: Arc<Self>) -> Arc<dyn JobQueue>;
+
     /// What a delivery job needs: the delivery, payload, its endpoint's URL and secrets.
     async fn delivery_target(&self, id: DeliveryId) -> Result<Option<DeliveryTarget>, StoreError>;
 
-    /// Claims up to `limit` due jobs (queued and due, or running with an expired lease) for
-    /// `worker` until `now + lease`.
-    async fn claim_jobs(
-        &self,
-        worker: &str,
-        now: Timestamp,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<ClaimedJob>, StoreError>;
-    /// When the next queued job falls due.
-    async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
-    /// Marks a job completed (its work was a no-op).
-    async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError>;
-    /// Puts a running job back in the queue until `run_at` without using up an attempt;
-    /// `LeaseLost` if the lease is no longer held.
-    async fn defer_job(
-        &self,
-        lease: &Lease,
-        run_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
-    /// Records a handler failure: queued again at `retry_at`, or `failed` when `None`.
-    async fn fail_job(
-        &self,
-        lease: &Lease,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
     /// Settles a pending payment (and its order if it succeeded), writes its events and
     /// completes the job, in one transaction. `Ok(false)` if it was no longer pending.
     async fn settle_payment(
@@ -499,32 +478,17 @@ pub trait Store: Send + Sync + 'static {
         disable_after: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError>;
-    /// Hands back every job `worker` holds (graceful shutdown).
-    async fn release_jobs(&self, worker: &str, now: Timestamp) -> Result<u64, StoreError>;
-    /// The queue at `now`: counts by kind and state, the oldest due job, expired leases.
-    async fn queue_report(&self, now: Timestamp) -> Result<QueueReport, StoreError>;
-    /// Job counts by state.
-    async fn job_counts(&self) -> Result<JobCounts, StoreError> {
-        Ok(self.queue_report(Timestamp::from_millis(0)).await?.totals())
-    }
     /// The store's connection pools as they are now (empty for a store without pools).
     fn pools(&self) -> Vec<PoolStatus> {
         Vec::new()
     }
-    /// Arranges for `wake` to be notified whenever any process enqueues a job, for backends
-    /// that can signal across processes (PostgreSQL `LISTEN/NOTIFY`). Returns once the
-    /// subscription is in place, so a worker that subscribes before its first claim misses
-    /// nothing; the subscription lives on in the background (reconnecting as needed). The
-    /// default does nothing: workers then rely on in-process wake-ups and polling.
-    async fn subscribe_jobs(&self, _wake: Arc<Notify>) -> Result<(), StoreError> {
-        Ok(())
-    }
-    /// Deletes up to `limit` jobs completed before `before.completed_jobs`, up to `limit`
-    /// idempotency records expired by `before.now` and up to `limit` events created before
-    /// `before.events`, so the queue, key and event tables do not grow forever. Failed jobs,
-    /// deliveries and their attempt logs are kept. Returns how many rows went.
+    /// Deletes up to `limit` idempotency records expired by `before.now` and up to `limit`
+    /// events created before `before.events`, so the key and event tables do not grow forever
+    /// (completed jobs are the queue's to prune: [`JobQueue::prune_jobs`]). Returns how many
+    /// rows went.
     async fn prune(&self, before: PruneBefore, limit: u32) -> Result<u64, StoreError>;
-    /// Records that `worker` is alive.
+    /// Records that `worker` is alive (the worker's liveness, not the queue's: `/health` and
+    /// the jobs status read it whichever queue the worker consumes).
     async fn heartbeat(&self, worker: &str, now: Timestamp) -> Result<(), StoreError>;
     /// The latest heartbeat of any worker.
     async fn last_heartbeat(&self) -> Result<Option<Timestamp>, StoreError>;

@@ -1,9 +1,11 @@
-//! The store conformance suite (feature `conformance`): every behaviour the gateway relies on
-//! from a [`Store`], as plain async functions over a fresh store, so that any implementation —
-//! the built-in SQLite and PostgreSQL stores, or a third one — can check itself.
+//! The store and queue conformance suites (feature `conformance`): every behaviour the gateway
+//! relies on from a [`Store`] and from a [`JobQueue`] ([`queue`]), as plain async functions
+//! over a fresh store and its queue, so that any implementation — the built-in SQLite and
+//! PostgreSQL stores with their database queues, or a third store or queue — can check itself.
 //!
-//! Implement [`StoreFactory`] for your store and instantiate every test with
-//! [`store_conformance_suite!`](crate::store_conformance_suite):
+//! Implement [`StoreFactory`] for your store (and queue) and instantiate every test with
+//! [`store_conformance_suite!`](crate::store_conformance_suite) and
+//! [`queue_conformance_suite!`](crate::queue_conformance_suite):
 //!
 //! ```ignore
 //! struct MyFactory;
@@ -12,6 +14,7 @@
 //!     async fn fresh(&self) -> gateway_store::conformance::Fixture { /* a new, migrated store */ }
 //! }
 //! gateway_store::store_conformance_suite!(MyFactory);
+//! gateway_store::queue_conformance_suite!(MyFactory);
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -28,7 +31,7 @@ use gateway_core::endpoint::{
 use gateway_core::event::{Event, EventType};
 use gateway_core::ids::{DeliveryId, MerchantId, OrderId, PaymentId};
 use gateway_core::instrument::{InstrumentVerdict, StoredInstrument};
-use gateway_core::jobs::{JOB_MAX_ATTEMPTS, JobKind, JobStatus, NewJob};
+use gateway_core::jobs::{JOB_MAX_ATTEMPTS, NewJob};
 use gateway_core::merchant::{SecretHasher, generate_webhook_secret};
 use gateway_core::money::{Amount, Currency};
 use gateway_core::order::{Order, OrderStatus};
@@ -37,27 +40,34 @@ use gateway_core::refund::Refund;
 use gateway_core::store::{DeliveryFilter, EventFilter, PageRequest, PruneBefore};
 use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse, WebhookTransport};
 use gateway_core::{
-    HmacSigner, JobRunner, ManualClock, Processor, ProcessorError, Store, StoreError, Timestamp,
-    Worker, WorkerConfig,
+    Handlers, HmacSigner, JobQueue, ManualClock, Processor, ProcessorError, Store, StoreError,
+    Timestamp, Worker, WorkerConfig,
 };
 use tokio::sync::Notify;
 
 const DISABLE_AFTER: Duration = gateway_core::endpoint_health::DEFAULT_DISABLE_AFTER;
 /// Where every test's clock starts.
 pub const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
-const LEASE: Duration = Duration::from_secs(60);
+pub(crate) const LEASE: Duration = Duration::from_secs(60);
 
 /// Makes the store each test runs against.
 #[async_trait]
 pub trait StoreFactory: Send + Sync {
-    /// A new, migrated, empty store of its own (the suite seeds the test merchant).
+    /// A new, migrated, empty store of its own and its queue (the suite seeds the test
+    /// merchant).
     async fn fresh(&self) -> Fixture;
 }
 
-/// A store under test and whatever must live as long as it (a temporary database, say).
+pub mod queue;
+
+/// A store and queue under test and whatever must live as long as them (a temporary
+/// database, say).
 pub struct Fixture {
-    /// The store.
+    /// The store: it enqueues jobs in its commands' transactions.
     pub store: Arc<dyn Store>,
+    /// The queue workers take the store's jobs from (the database queue: the store's own
+    /// [`Store::job_queue`]).
+    pub queue: Arc<dyn JobQueue>,
     /// Dropped after `store`.
     pub keep_alive: Box<dyn Any + Send + Sync>,
 }
@@ -124,13 +134,13 @@ pub async fn a_delivery_attempt_is_recorded_only_under_a_held_lease(f: Fixture) 
     let event = gateway_core::event::Event::test(merchant, T0);
     f.store.create_test_delivery(&event, None).await.unwrap();
     let old = f
-        .store
+        .queue
         .claim_jobs("w1", T0, LEASE, 1)
         .await
         .unwrap()
         .remove(0);
     let new = f
-        .store
+        .queue
         .claim_jobs("w2", T0.plus(LEASE), LEASE, 1)
         .await
         .unwrap()
@@ -175,7 +185,7 @@ pub async fn a_delivery_attempt_is_recorded_only_under_a_held_lease(f: Fixture) 
     assert_eq!(detail.attempt_log.len(), 1);
     assert_eq!(detail.delivery.attempts, 1);
     assert_eq!(detail.delivery.response_code, Some(500));
-    let counts = f.store.job_counts().await.unwrap();
+    let counts = f.queue.job_counts().await.unwrap();
     assert_eq!(
         (counts.pending, counts.processing),
         (1, 0),
@@ -184,182 +194,12 @@ pub async fn a_delivery_attempt_is_recorded_only_under_a_held_lease(f: Fixture) 
 }
 
 /// See the suite list.
-pub async fn claims_take_only_due_jobs_up_to_the_batch_size(f: Fixture) {
-    for _ in 0..5 {
-        pending_payment(&f.store, T0).await;
-    }
-    pending_payment(&f.store, T0.plus(Duration::from_secs(10))).await;
-    let first = f.store.claim_jobs("w1", T0, LEASE, 3).await.unwrap();
-    assert_eq!(first.len(), 3);
-    let second = f.store.claim_jobs("w2", T0, LEASE, 10).await.unwrap();
-    assert_eq!(
-        second.len(),
-        2,
-        "claimed jobs are not claimed twice; the future one is not due"
-    );
-    assert!(first.iter().chain(&second).all(|j| j.attempt == 1));
-    assert_eq!(
-        f.store.next_job_due().await.unwrap(),
-        Some(T0.plus(Duration::from_secs(10)))
-    );
-    let counts = f.store.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.processing), (1, 5));
-}
-
-/// See the suite list.
-pub async fn an_expired_lease_makes_a_job_claimable_again_and_the_old_lease_useless(f: Fixture) {
-    pending_payment(&f.store, T0).await;
-    let old = f
-        .store
-        .claim_jobs("w1", T0, LEASE, 1)
-        .await
-        .unwrap()
-        .remove(0);
-    assert!(
-        f.store
-            .claim_jobs("w2", T0.plus(Duration::from_secs(59)), LEASE, 1)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let new = f
-        .store
-        .claim_jobs("w2", T0.plus(LEASE), LEASE, 1)
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!((new.id, new.attempt), (old.id, 2));
-    assert_eq!(
-        f.store.complete_job(&old.lease, T0).await,
-        Err(StoreError::LeaseLost)
-    );
-    assert_eq!(
-        f.store.fail_job(&old.lease, "x", None, T0).await,
-        Err(StoreError::LeaseLost)
-    );
-    f.store.complete_job(&new.lease, T0).await.unwrap();
-    assert_eq!(f.store.job_counts().await.unwrap().completed, 1);
-}
-
-/// See the suite list.
-pub async fn the_queue_report_counts_by_kind_and_measures_lag_and_expired_leases(f: Fixture) {
-    let idle = f.store.queue_report(T0).await.unwrap();
-    assert_eq!((idle.oldest_due, idle.expired_leases), (None, 0));
-    pending_payment(&f.store, T0).await;
-    pending_payment(&f.store, T0.plus(Duration::from_secs(2))).await;
-    pending_payment(&f.store, T0.plus(Duration::from_secs(3600))).await;
-    let at = T0.plus(Duration::from_secs(5));
-    let report = f.store.queue_report(at).await.unwrap();
-    assert_eq!(
-        report.count(JobKind::ProcessPayment, JobStatus::Queued),
-        3,
-        "{report:?}"
-    );
-    assert_eq!(report.lag(at), Duration::from_secs(5), "the oldest due job");
-    assert_eq!(f.store.job_counts().await.unwrap().pending, 3);
-
-    // Both due jobs are claimed; the lag is gone until their leases expire.
-    let short = Duration::from_secs(10);
-    let claimed = f.store.claim_jobs("w1", at, short, 10).await.unwrap();
-    assert_eq!(claimed.len(), 2);
-    let report = f.store.queue_report(at).await.unwrap();
-    assert_eq!(report.count(JobKind::ProcessPayment, JobStatus::Running), 2);
-    assert_eq!((report.lag(at), report.expired_leases), (Duration::ZERO, 0));
-    let later = at.plus(Duration::from_secs(15));
-    let report = f.store.queue_report(later).await.unwrap();
-    assert_eq!(report.expired_leases, 2);
-    assert_eq!(
-        report.lag(later),
-        Duration::from_secs(5),
-        "due again since the leases ended"
-    );
-}
-
-/// See the suite list.
-pub async fn failures_requeue_at_the_given_time_or_end_failed(f: Fixture) {
-    pending_payment(&f.store, T0).await;
-    let job = f
-        .store
-        .claim_jobs("w1", T0, LEASE, 1)
-        .await
-        .unwrap()
-        .remove(0);
-    f.store
-        .fail_job(
-            &job.lease,
-            "boom",
-            Some(T0.plus(Duration::from_secs(4))),
-            T0,
-        )
-        .await
-        .unwrap();
-    assert!(
-        f.store
-            .claim_jobs("w1", T0.plus(Duration::from_secs(3)), LEASE, 1)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let again = f
-        .store
-        .claim_jobs("w1", T0.plus(Duration::from_secs(4)), LEASE, 1)
-        .await
-        .unwrap()
-        .remove(0);
-    f.store
-        .fail_job(&again.lease, "boom", None, T0)
-        .await
-        .unwrap();
-    let counts = f.store.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.failed), (0, 1));
-}
-
-/// See the suite list.
-pub async fn a_job_whose_worker_dies_on_the_last_attempt_ends_failed(f: Fixture) {
-    pending_payment(&f.store, T0).await;
-    let mut now = T0;
-    for _ in 0..JOB_MAX_ATTEMPTS {
-        assert_eq!(
-            f.store
-                .claim_jobs("dying", now, LEASE, 1)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-        now = now.plus(LEASE);
-    }
-    assert!(
-        f.store
-            .claim_jobs("dying", now, LEASE, 1)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(f.store.job_counts().await.unwrap().failed, 1);
-}
-
-/// See the suite list.
-pub async fn released_jobs_are_queued_again_without_losing_an_attempt(f: Fixture) {
-    pending_payment(&f.store, T0).await;
-    f.store.claim_jobs("stopping", T0, LEASE, 1).await.unwrap();
-    assert_eq!(f.store.release_jobs("stopping", T0).await.unwrap(), 1);
-    let job = f
-        .store
-        .claim_jobs("next", T0, LEASE, 1)
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!(job.attempt, 1);
-}
-
-/// See the suite list.
 pub async fn settling_is_conditional_on_pending(f: Fixture) {
     let id = pending_payment(&f.store, T0).await;
     // A second payment whose job (by mistake, or a duplicate enqueue) targets the first payment.
     let other = pending_payment(&f.store, T0.plus(Duration::from_secs(1))).await;
     let jobs = f
-        .store
+        .queue
         .claim_jobs("w", T0.plus(Duration::from_secs(1)), LEASE, 2)
         .await
         .unwrap();
@@ -386,7 +226,7 @@ pub async fn settling_is_conditional_on_pending(f: Fixture) {
         PaymentStatus::Pending
     );
     assert_eq!(
-        f.store.job_counts().await.unwrap().completed,
+        f.queue.job_counts().await.unwrap().completed,
         2,
         "both jobs completed with their (no-op) effects"
     );
@@ -424,7 +264,7 @@ impl WebhookTransport for NoTransport {
     }
 }
 
-/// A seeded worker `w` over the fixture's store with `bank` on `clock`, whose webhooks go nowhere.
+/// A seeded worker `w` over the fixture's store and queue with `bank` on `clock`, whose webhooks go nowhere.
 fn worker_without_network(
     f: &Fixture,
     bank: Arc<dyn Processor>,
@@ -435,11 +275,11 @@ fn worker_without_network(
         id: "w".into(),
         ..config
     };
+    let handlers = Handlers::builtin(bank, Arc::new(HmacSigner), Arc::new(NoTransport), &config);
     let worker = Worker::new(
         f.store.clone(),
-        bank,
-        Arc::new(HmacSigner),
-        Arc::new(NoTransport),
+        f.queue.clone(),
+        handlers,
         config,
         Arc::new(Notify::new()),
     );
@@ -461,7 +301,7 @@ pub async fn a_panicking_handler_is_retried_with_backoff_then_marked_failed(f: F
         runs, JOB_MAX_ATTEMPTS as usize,
         "each attempt waited for its backoff"
     );
-    let counts = f.store.job_counts().await.unwrap();
+    let counts = f.queue.job_counts().await.unwrap();
     assert_eq!(
         (counts.failed, counts.pending, counts.processing),
         (1, 0, 0)
@@ -538,28 +378,11 @@ pub async fn an_unavailable_or_silent_processor_is_asked_again_and_the_payment_s
         3,
         "settled once: the bank is not asked again"
     );
-    let counts = f.store.job_counts().await.unwrap();
+    let counts = f.queue.job_counts().await.unwrap();
     assert_eq!(
         (counts.failed, counts.pending, counts.processing),
         (0, 0, 0)
     );
-}
-
-/// See the suite list.
-pub async fn concurrent_claimers_never_share_a_job(f: Fixture) {
-    for _ in 0..12 {
-        pending_payment(&f.store, T0).await;
-    }
-    let claim = |worker: &'static str| {
-        let store = f.store.clone();
-        async move { store.claim_jobs(worker, T0, LEASE, 5).await.unwrap() }
-    };
-    let (a, b, c, d) = tokio::join!(claim("a"), claim("b"), claim("c"), claim("d"));
-    let mut ids: Vec<i64> = [a, b, c, d].iter().flatten().map(|job| job.id).collect();
-    assert_eq!(ids.len(), 12, "every due job is claimed by someone");
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), 12, "no job is claimed twice");
 }
 
 /// See the suite list.
@@ -593,17 +416,11 @@ pub async fn rotating_an_api_secret_replaces_its_hash(f: Fixture) {
 }
 
 /// See the suite list.
-pub async fn pruning_removes_old_completed_jobs_and_expired_keys_only(f: Fixture) {
+pub async fn pruning_removes_expired_keys_and_leaves_jobs_to_the_queue(f: Fixture) {
     let merchant = gateway_core::merchant::test_merchant::ID;
     pending_payment(&f.store, T0).await;
-    pending_payment(&f.store, T0).await;
-    let jobs = f.store.claim_jobs("w", T0, LEASE, 2).await.unwrap();
-    f.store.complete_job(&jobs[0].lease, T0).await.unwrap();
-    f.store
-        .fail_job(&jobs[1].lease, "boom", None, T0)
-        .await
-        .unwrap();
-    pending_payment(&f.store, T0).await; // still queued
+    let jobs = f.queue.claim_jobs("w", T0, LEASE, 1).await.unwrap();
+    f.queue.complete_job(&jobs[0].lease, T0).await.unwrap();
     let key = gateway_core::IdempotencyKey::new("k1", "POST", "/api/v1/orders", b"{}").unwrap();
     let order = new_order();
     f.store
@@ -612,28 +429,21 @@ pub async fn pruning_removes_old_completed_jobs_and_expired_keys_only(f: Fixture
         .unwrap();
 
     let day = Duration::from_secs(24 * 3600);
-    let before = |completed_jobs, now| PruneBefore {
-        completed_jobs,
-        events: T0,
-        now,
-    };
+    let before = |now| PruneBefore { events: T0, now };
     assert_eq!(
-        f.store.prune(before(T0, T0.plus(day / 2)), 100).await,
+        f.store.prune(before(T0.plus(day / 2)), 100).await,
         Ok(0),
         "nothing is old enough yet"
     );
     assert_eq!(
-        f.store
-            .prune(before(T0.plus(Duration::from_secs(1)), T0.plus(day)), 100)
-            .await,
-        Ok(2),
-        "one completed job, one expired key"
+        f.store.prune(before(T0.plus(day)), 100).await,
+        Ok(1),
+        "the expired key"
     );
-    let counts = f.store.job_counts().await.unwrap();
     assert_eq!(
-        (counts.completed, counts.failed, counts.pending),
-        (0, 1, 1),
-        "failed and queued jobs stay"
+        f.queue.job_counts().await.unwrap().completed,
+        1,
+        "completed jobs are the queue's to prune"
     );
     assert_eq!(
         f.store.idempotency_record(merchant, "k1", T0).await,
@@ -674,7 +484,7 @@ pub async fn jobs_carry_the_request_id_they_were_enqueued_under(f: Fixture) {
             .unwrap();
     })
     .await;
-    let jobs = f.store.claim_jobs("w1", T0, LEASE, 10).await.unwrap();
+    let jobs = f.queue.claim_jobs("w1", T0, LEASE, 10).await.unwrap();
     assert_eq!(jobs.len(), 2, "the payment's job and its delivery's job");
     for job in &jobs {
         assert_eq!(
@@ -703,20 +513,22 @@ pub async fn jobs_carry_the_request_id_they_were_enqueued_under(f: Fixture) {
         );
     })
     .await;
-    let delivery = f.store.claim_jobs("w1", T0, LEASE, 10).await.unwrap();
+    let delivery = f.queue.claim_jobs("w1", T0, LEASE, 10).await.unwrap();
     assert_eq!(delivery.len(), 1);
     assert_eq!(delivery[0].request_id.as_deref(), Some("req_conformance"));
 
     // Outside any request, a job has none.
     pending_payment(&f.store, T0).await;
-    let unscoped = f.store.claim_jobs("w1", T0, LEASE, 10).await.unwrap();
+    let unscoped = f.queue.claim_jobs("w1", T0, LEASE, 10).await.unwrap();
     assert_eq!(unscoped.len(), 1);
     assert_eq!(unscoped[0].request_id, None);
 }
 
 /// Settles the payment `id` (under its claimed job) as successful.
-async fn settle_successfully(store: &Arc<dyn Store>, id: &PaymentId) {
-    let job = store
+async fn settle_successfully(f: &Fixture, id: &PaymentId) {
+    let store = &f.store;
+    let job = f
+        .queue
         .claim_jobs("settler", T0, LEASE, 1)
         .await
         .unwrap()
@@ -759,7 +571,7 @@ fn captured(payment: &Payment) -> Payment {
 pub async fn a_payment_with_a_refund_is_never_captured(f: Fixture) {
     let merchant = gateway_core::merchant::test_merchant::ID;
     let id = pending_payment(&f.store, T0).await;
-    settle_successfully(&f.store, &id).await;
+    settle_successfully(&f, &id).await;
     let payment = f.store.payment(None, &id).await.unwrap().unwrap();
     let (refund, job) = refund_of(&payment, 400);
     f.store
@@ -783,7 +595,7 @@ pub async fn a_payment_with_a_refund_is_never_captured(f: Fixture) {
     assert_eq!((snapshot.payment.captured, snapshot.refunded), (false, 400));
 
     let other = pending_payment(&f.store, T0).await;
-    settle_successfully(&f.store, &other).await;
+    settle_successfully(&f, &other).await;
     let other = f.store.payment(None, &other).await.unwrap().unwrap();
     f.store
         .capture_payment(&captured(&other), Some(1000), None)
@@ -808,7 +620,7 @@ pub async fn a_payment_with_a_refund_is_never_captured(f: Fixture) {
 pub async fn concurrent_captures_and_refunds_keep_the_money_rules(f: Fixture) {
     let merchant = gateway_core::merchant::test_merchant::ID;
     let id = pending_payment(&f.store, T0).await;
-    settle_successfully(&f.store, &id).await;
+    settle_successfully(&f, &id).await;
     let payment = f.store.payment(None, &id).await.unwrap().unwrap();
     let mut tasks = Vec::new();
     for i in 0..12 {
@@ -925,7 +737,7 @@ pub async fn events_fan_out_to_matching_enabled_endpoints_signed_with_their_secr
         .unwrap();
 
     let id = pending_payment(&f.store, T0).await;
-    let jobs = f.store.claim_jobs("w", T0, LEASE, 1).await.unwrap();
+    let jobs = f.queue.claim_jobs("w", T0, LEASE, 1).await.unwrap();
     let mut payment = f.store.payment(None, &id).await.unwrap().unwrap();
     payment.settle(PaymentOutcome::Succeeded, T0).unwrap();
     let events = [
@@ -1155,11 +967,7 @@ pub async fn events_are_recorded_in_their_commands_transaction_and_pruned_by_age
     assert_eq!(count(after_t0).await, 1, "only the later payment's");
 
     // Pruning removes events older than the cut-off only.
-    let prune = |events| PruneBefore {
-        completed_jobs: T0,
-        events,
-        now: T0,
-    };
+    let prune = |events| PruneBefore { events, now: T0 };
     assert_eq!(f.store.prune(prune(T0), 100).await, Ok(0));
     assert_eq!(
         f.store
@@ -1218,7 +1026,7 @@ pub async fn endpoint_health_is_decided_in_the_attempts_transaction(f: Fixture) 
         .await
         .unwrap()
         .data;
-    let mut jobs = f.store.claim_jobs("w", T0, LEASE, 10).await.unwrap();
+    let mut jobs = f.queue.claim_jobs("w", T0, LEASE, 10).await.unwrap();
     jobs.retain(|j| to_gone.iter().any(|d| d.id.to_string() == j.entity_id));
     let later = T0.plus(Duration::from_secs(3600));
     let (a, b) = (to_gone[1].id, to_gone[0].id);
@@ -1259,7 +1067,7 @@ pub async fn endpoint_health_is_decided_in_the_attempts_transaction(f: Fixture) 
         Some(T0),
         "brought forward from an hour on"
     );
-    let due = f.store.claim_jobs("w", T0, LEASE, 10).await.unwrap();
+    let due = f.queue.claim_jobs("w", T0, LEASE, 10).await.unwrap();
     let lease = due
         .iter()
         .find(|j| j.entity_id == a.to_string())
@@ -1357,18 +1165,11 @@ macro_rules! store_conformance_suite {
     ($factory:expr) => {
         $crate::store_conformance_suite!(@each $factory;
             a_delivery_attempt_is_recorded_only_under_a_held_lease,
-            claims_take_only_due_jobs_up_to_the_batch_size,
-            the_queue_report_counts_by_kind_and_measures_lag_and_expired_leases,
-            an_expired_lease_makes_a_job_claimable_again_and_the_old_lease_useless,
-            failures_requeue_at_the_given_time_or_end_failed,
-            a_job_whose_worker_dies_on_the_last_attempt_ends_failed,
-            released_jobs_are_queued_again_without_losing_an_attempt,
             settling_is_conditional_on_pending,
             a_panicking_handler_is_retried_with_backoff_then_marked_failed,
             an_unavailable_or_silent_processor_is_asked_again_and_the_payment_settles_once,
-            concurrent_claimers_never_share_a_job,
             rotating_an_api_secret_replaces_its_hash,
-            pruning_removes_old_completed_jobs_and_expired_keys_only,
+            pruning_removes_expired_keys_and_leaves_jobs_to_the_queue,
             a_payment_with_a_refund_is_never_captured,
             concurrent_captures_and_refunds_keep_the_money_rules,
             jobs_carry_the_request_id_they_were_enqueued_under,

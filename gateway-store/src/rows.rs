@@ -7,7 +7,7 @@ use gateway_core::clock::Timestamp;
 use gateway_core::event::{EventType, RecordedEvent};
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::ids::{EndpointId, EventId, OrderId, PaymentId, RefundId};
-use gateway_core::jobs::{ClaimedJob, JobKind, Lease};
+use gateway_core::jobs::{ClaimedJob, Lease};
 use gateway_core::merchant::Merchant;
 use gateway_core::money::{Amount, Currency};
 use gateway_core::order::{Order, OrderStatus};
@@ -238,7 +238,7 @@ pub(crate) fn claimed_job(row: &impl ReadRow, worker: &str) -> Result<ClaimedJob
     let id: i64 = get(row, "id")?;
     Ok(ClaimedJob {
         id,
-        kind: JobKind::parse(&get::<String, _>(row, "kind")?),
+        kind: get(row, "kind")?,
         entity_id: get(row, "entity_id")?,
         payload: get(row, "payload")?,
         attempt: get(row, "attempts")?,

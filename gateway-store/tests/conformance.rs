@@ -1,5 +1,6 @@
-//! The store conformance suite (`gateway_store::conformance`) on both built-in stores: every
-//! test runs as `sqlite::name` and `postgres::name`, each on a fresh database.
+//! The store and queue conformance suites (`gateway_store::conformance`) on both built-in
+//! stores and their database queues: every test runs as `sqlite::name` and `postgres::name`,
+//! each on a fresh database.
 
 use async_trait::async_trait;
 use gateway_store::conformance::{Fixture, StoreFactory};
@@ -16,6 +17,7 @@ impl StoreFactory for Fresh {
             .await
             .expect("a fresh database opens and migrates");
         Fixture {
+            queue: store.clone().job_queue(),
             store,
             keep_alive: Box::new(db),
         }
@@ -25,9 +27,11 @@ impl StoreFactory for Fresh {
 mod sqlite {
     use super::*;
     gateway_store::store_conformance_suite!(Fresh(Backend::Sqlite));
+    gateway_store::queue_conformance_suite!(Fresh(Backend::Sqlite));
 }
 
 mod postgres {
     use super::*;
     gateway_store::store_conformance_suite!(Fresh(Backend::Postgres));
+    gateway_store::queue_conformance_suite!(Fresh(Backend::Postgres));
 }

@@ -1,4 +1,5 @@
-//! What only PostgreSQL does: cross-process wake-ups through `LISTEN/NOTIFY` that survive a
+//! What only PostgreSQL does: cross-process wake-ups through `LISTEN/NOTIFY` (the database
+//! queue's `subscribe_jobs`) that survive a
 //! dropped connection, both URL schemes, and failing fast when the server is unreachable. (SQLite
 //! has no cross-process signal: its workers poll.)
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_core::StoreError;
+use gateway_core::jobs::NewJob;
 use gateway_core::merchant::SecretHasher;
 use gateway_store::conformance::{T0, pending_payment};
 use gateway_store::testing::{Backend, TestDatabase};
@@ -26,7 +28,11 @@ async fn enqueued_and_released_jobs_wake_other_processes() {
     // Another process on the same database.
     let other = gateway_store::open(&db.url).await.unwrap();
     let wake = Arc::new(Notify::new());
-    other.subscribe_jobs(wake.clone()).await.unwrap();
+    other
+        .job_queue()
+        .subscribe_jobs(wake.clone())
+        .await
+        .unwrap();
     let woken = || tokio::time::timeout(Duration::from_secs(5), wake.notified());
     assert!(
         tokio::time::timeout(Duration::from_millis(200), wake.notified())
@@ -38,9 +44,15 @@ async fn enqueued_and_released_jobs_wake_other_processes() {
     woken()
         .await
         .expect("a committed job insert notifies listeners");
-    store.claim_jobs("stopping", T0, LEASE, 1).await.unwrap();
-    assert_eq!(store.release_jobs("stopping", T0).await.unwrap(), 1);
+    let queue = store.clone().job_queue();
+    queue.claim_jobs("stopping", T0, LEASE, 1).await.unwrap();
+    assert_eq!(queue.release_jobs("stopping", T0).await.unwrap(), 1);
     woken().await.expect("released jobs notify listeners");
+    let custom = NewJob::custom("send_invoice", "inv_1", None, T0);
+    store.enqueue_job(&custom, T0).await.unwrap();
+    woken()
+        .await
+        .expect("a job enqueued on its own notifies listeners");
 
     // The server drops the listening connection (restart, failover, idle reaper): the
     // subscription comes back by itself and wakes the worker in case it missed something.

@@ -20,7 +20,7 @@ use gateway_core::refund::Refund;
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::webhook::RetrySchedule;
 use gateway_core::{
-    BuiltGateway, Clock, GatewayBuilder, JobRunner, ManualClock, Processor, ProcessorError,
+    BuiltGateway, Clock, GatewayBuilder, JobQueue, ManualClock, Processor, ProcessorError,
     SimulatedBank, SimulationConfig, Store, Timestamp, WebhookSigner, Worker, WorkerConfig,
 };
 use gateway_http::AppState;
@@ -172,6 +172,8 @@ pub struct TestApp {
     pub shutting_down: Arc<AtomicBool>,
     /// The store under it.
     pub store: Arc<dyn Store>,
+    /// The queue its workers take jobs from (the store's own).
+    pub queue: Arc<dyn JobQueue>,
     /// The clock every component reads.
     pub clock: Arc<ManualClock>,
     /// A worker sharing the clock; run it with [`TestApp::run_jobs`].
@@ -228,6 +230,7 @@ impl TestApp {
         Self {
             router,
             shutting_down,
+            queue: built.queue(),
             store,
             clock,
             worker,

@@ -388,7 +388,10 @@ async fn fingerprint(store: &Arc<dyn Store>, merchants: &[MerchantId]) -> Vec<St
         limit: 1,
         offset: 0,
     };
-    let mut state = vec![format!("{:?}", store.job_counts().await.unwrap())];
+    let mut state = vec![format!(
+        "{:?}",
+        store.clone().job_queue().job_counts().await.unwrap()
+    )];
     for &merchant in merchants {
         state.push(
             store

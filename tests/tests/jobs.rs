@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use gateway_core::JobRunner;
 use serde_json::json;
 use tests::{TestApp, conformance};
 use wiremock::matchers::method;
@@ -31,7 +30,7 @@ conformance! {
         let order = app.create_order(5000).await;
         let payment = app.create_upi_payment(&order, "success@paytm").await;
         let claimed = app
-            .store
+            .queue
             .claim_jobs("dead-worker", app.now(), Duration::from_secs(60), 10)
             .await
             .unwrap();
@@ -119,7 +118,7 @@ conformance! {
         let order = app.create_order(5000).await;
         let payment = app.create_upi_payment(&order, "failure@paytm").await;
         let stale = app
-            .store
+            .queue
             .claim_jobs("slow-worker", app.now(), Duration::from_secs(60), 10)
             .await
             .unwrap();

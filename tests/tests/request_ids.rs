@@ -133,7 +133,7 @@ conformance! {
 
         app.advance(Duration::from_secs(120));
         let jobs = app
-            .store
+            .queue
             .claim_jobs("inspector", app.now(), Duration::from_secs(60), 100)
             .await
             .unwrap();
@@ -152,7 +152,7 @@ conformance! {
         let response = app.post("/api/v1/payments", body).await;
         let generated = request_id(&response).to_owned();
         let jobs = app
-            .store
+            .queue
             .claim_jobs("inspector", app.now(), Duration::from_secs(60), 100)
             .await
             .unwrap();

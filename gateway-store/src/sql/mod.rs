@@ -1,5 +1,5 @@
 //! The store layer both databases share: one [`SqlStore`] implements [`gateway_core::Store`]
-//! over any [`Backend`], with every read and every statement both dialects accept written once
+//! (and, in `job_queue`, [`gateway_core::JobQueue`]) over any [`Backend`], with every read and every statement both dialects accept written once
 //! (`$N` placeholders work on SQLite and PostgreSQL alike).
 //!
 //! A backend supplies only what really differs: how a write transaction runs (SQLite's
@@ -16,6 +16,7 @@ mod dialect;
 mod endpoints;
 mod events;
 mod health;
+mod job_queue;
 mod outbox;
 mod queue;
 mod reads;

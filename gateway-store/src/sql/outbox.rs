@@ -1,5 +1,6 @@
 //! Statements every write command shares, run inside its transaction: the idempotency record,
-//! jobs, events → event rows + deliveries + delivery jobs, and lease-checked job completion.
+//! jobs, events → event rows + deliveries + delivery jobs, and lease-checked job completion;
+//! and the pruning of expired idempotency records and old events.
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
@@ -7,9 +8,11 @@ use gateway_core::endpoint::PlannedDelivery;
 use gateway_core::event::Event;
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::jobs::{JobStatus, Lease, NewJob};
+use gateway_core::store::PruneBefore;
 use gateway_core::webhook::DeliveryStatus;
 
-use super::{Batch, Dialect, Sql};
+use super::dialect::Fut;
+use super::{Batch, Dialect, Sql, events};
 
 /// Writes the idempotency record first, so a concurrent duplicate fails before doing anything
 /// (on PostgreSQL it waits for this transaction, then finds the key taken). An expired record
@@ -48,7 +51,7 @@ pub(crate) fn push_job<DB: Dialect>(batch: &mut DB::Batch, job: &NewJob, now: Ti
             "INSERT INTO jobs (kind, entity_id, payload, status, attempts, max_attempts, run_at, created_at, updated_at, request_id)
              VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $7, $8)",
         )
-        .arg(job.kind.as_str())
+        .arg(job.kind.clone())
         .arg(job.entity_id.clone())
         .arg(job.payload.clone())
         .arg(JobStatus::Queued.as_str())
@@ -139,4 +142,23 @@ pub(crate) async fn complete_leased_job<DB: Dialect>(
     } else {
         Err(StoreError::LeaseLost)
     }
+}
+
+/// Deletes up to `limit` expired idempotency records and up to `limit` events older than
+/// `before.events` (completed jobs are pruned by the queue).
+pub(crate) fn prune<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (before, limit): &'c (PruneBefore, u32),
+) -> Fut<'c, u64> {
+    Box::pin(async move {
+        let keys = Sql::new(
+            "DELETE FROM idempotency_keys WHERE (merchant_id, key) IN
+                 (SELECT merchant_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .arg(before.now.as_millis())
+        .arg(i64::from(*limit));
+        let keys = DB::execute(conn, keys).await?;
+        let events = events::prune::<DB>(conn, before.events, *limit).await?;
+        Ok(keys + events)
+    })
 }

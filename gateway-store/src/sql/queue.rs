@@ -1,14 +1,16 @@
 //! The job queue's statements that both dialects share (claiming and recording a delivery
 //! attempt are the backends' own). Every change to a held job is checked against its lease.
+//! (The worker's heartbeat lives here too: it is written by the worker loop, beside its claims.)
+
+use std::time::Duration;
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
-use gateway_core::jobs::{JobStatus, Lease};
-use gateway_core::store::PruneBefore;
+use gateway_core::jobs::{JobStatus, Lease, NewJob};
 
 use super::dialect::Fut;
-use super::outbox::complete_leased_job;
-use super::{Dialect, Sql, events};
+use super::outbox::{complete_leased_job, push_job};
+use super::{Dialect, Sql};
 
 /// `Ok` if the lease-checked update changed the job, `LeaseLost` otherwise.
 fn held(changed: u64) -> Result<(), StoreError> {
@@ -93,29 +95,50 @@ pub(crate) fn release_jobs<'c, DB: Dialect>(
     })
 }
 
-/// Deletes up to `limit` jobs completed before `before.completed_jobs`, up to `limit` expired
-/// idempotency records and up to `limit` events older than `before.events`.
-pub(crate) fn prune<'c, DB: Dialect>(
+/// Extends a held lease to `now + duration`.
+pub(crate) fn extend_lease<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
-    (before, limit): &'c (PruneBefore, u32),
+    (lease, now, duration): &'c (Lease, Timestamp, Duration),
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        let sql = Sql::new(
+            "UPDATE jobs SET locked_until = $1, updated_at = $2
+             WHERE id = $3 AND status = $4 AND locked_by = $5",
+        )
+        .arg(now.plus(*duration).as_millis())
+        .arg(now.as_millis())
+        .arg(lease.job_id)
+        .arg(JobStatus::Running.as_str())
+        .arg(lease.worker.clone());
+        held(DB::execute(conn, sql).await?)
+    })
+}
+
+/// Enqueues `job` on its own (a custom kind's job, outside any domain command).
+pub(crate) fn enqueue_job<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (job, now): &'c (NewJob, Timestamp),
+) -> Fut<'c, ()> {
+    Box::pin(async move {
+        let mut batch = DB::Batch::default();
+        push_job::<DB>(&mut batch, job, *now);
+        DB::execute_batch(conn, batch).await.map(|_| ())
+    })
+}
+
+/// Deletes up to `limit` jobs completed before `before`.
+pub(crate) fn prune_jobs<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (before, limit): &'c (Timestamp, u32),
 ) -> Fut<'c, u64> {
     Box::pin(async move {
         let jobs = Sql::new(
             "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status = $1 AND updated_at < $2 LIMIT $3)",
         )
         .arg(JobStatus::Completed.as_str())
-        .arg(before.completed_jobs.as_millis())
+        .arg(before.as_millis())
         .arg(i64::from(*limit));
-        let jobs = DB::execute(conn, jobs).await?;
-        let keys = Sql::new(
-            "DELETE FROM idempotency_keys WHERE (merchant_id, key) IN
-                 (SELECT merchant_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)",
-        )
-        .arg(before.now.as_millis())
-        .arg(i64::from(*limit));
-        let keys = DB::execute(conn, keys).await?;
-        let events = events::prune::<DB>(conn, before.events, *limit).await?;
-        Ok(jobs + keys + events)
+        DB::execute(conn, jobs).await
     })
 }
 

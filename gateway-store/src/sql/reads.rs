@@ -5,7 +5,7 @@ use gateway_core::clock::Timestamp;
 use gateway_core::endpoint::{EndpointStatus, StoredSecrets, target_url};
 use gateway_core::idempotency::IdempotencyRecord;
 use gateway_core::ids::{DeliveryId, MerchantId, OrderId, PaymentId, RefundId};
-use gateway_core::jobs::{JobKind, JobStatus, QueueReport};
+use gateway_core::jobs::{JobStatus, QueueReport};
 use gateway_core::merchant::{Merchant, StoredCredential};
 use gateway_core::money::Currency;
 use gateway_core::order::{Order, OrderStatus};
@@ -467,9 +467,8 @@ pub(crate) async fn queue_report<DB: Dialect>(
     .await?;
     let mut counts = Vec::with_capacity(rows.len());
     for row in rows {
-        let kind = JobKind::parse(&Column::<String>::column(&row, "kind")?);
-        let status = JobStatus::parse(&Column::<String>::column(&row, "status")?);
-        if let (Some(kind), Some(status)) = (kind, status) {
+        let kind = Column::<String>::column(&row, "kind")?;
+        if let Some(status) = JobStatus::parse(&Column::<String>::column(&row, "status")?) {
             counts.push((kind, status, row.column("n")?));
         }
     }

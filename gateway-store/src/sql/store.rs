@@ -13,7 +13,7 @@ use gateway_core::idempotency::{IdempotencyKey, IdempotencyRecord};
 use gateway_core::ids::{
     DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId,
 };
-use gateway_core::jobs::{ClaimedJob, Lease, NewJob, QueueReport};
+use gateway_core::jobs::{ClaimedJob, Lease, NewJob};
 use gateway_core::merchant::{Merchant, NewMerchant, StoredCredential};
 use gateway_core::money::Currency;
 use gateway_core::order::Order;
@@ -26,12 +26,12 @@ use gateway_core::store::{
     PoolStatus, PruneBefore,
 };
 use gateway_core::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
-use gateway_core::{Store, StoreError};
+use gateway_core::{JobQueue, Store, StoreError};
 use sqlx::pool::PoolConnection;
 use tokio::sync::Notify;
 
 use super::dialect::{Dialect, Fut};
-use super::{commands, endpoints, events, health, queue, reads};
+use super::{commands, endpoints, events, health, outbox, queue, reads};
 
 /// A write command: runs inside the transaction the backend gives it, over arguments it may
 /// be given more than once.
@@ -100,7 +100,7 @@ pub(crate) struct SqlStore<B> {
 
 impl<B: Backend> SqlStore<B> {
     /// A reader connection, for one of the shared reads.
-    async fn read(&self) -> Result<PoolConnection<B::DB>, StoreError> {
+    pub(super) async fn read(&self) -> Result<PoolConnection<B::DB>, StoreError> {
         self.backend.reader().await
     }
 }
@@ -459,52 +459,18 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
+    async fn enqueue_job(&self, job: &NewJob, now: Timestamp) -> Result<(), StoreError> {
+        self.backend
+            .transact((job.clone(), now), queue::enqueue_job::<B::DB>, true)
+            .await
+    }
+
+    fn job_queue(self: Arc<Self>) -> Arc<dyn JobQueue> {
+        self
+    }
+
     async fn delivery_target(&self, id: DeliveryId) -> Result<Option<DeliveryTarget>, StoreError> {
         reads::delivery_target::<B::DB>(&mut *self.read().await?, id).await
-    }
-
-    async fn claim_jobs(
-        &self,
-        worker: &str,
-        now: Timestamp,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
-        self.backend.claim_jobs(worker, now, lease, limit).await
-    }
-
-    async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        reads::next_job_due::<B::DB>(&mut *self.read().await?).await
-    }
-
-    async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
-        self.backend
-            .autocommit((lease.clone(), now), queue::complete_job::<B::DB>)
-            .await
-    }
-
-    async fn defer_job(
-        &self,
-        lease: &Lease,
-        run_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.backend
-            .autocommit((lease.clone(), run_at, now), queue::defer_job::<B::DB>)
-            .await
-    }
-
-    async fn fail_job(
-        &self,
-        lease: &Lease,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let args = (lease.clone(), error.to_owned(), retry_at, now);
-        self.backend
-            .autocommit(args, queue::fail_job::<B::DB>)
-            .await
     }
 
     async fn settle_payment(
@@ -572,28 +538,13 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn release_jobs(&self, worker: &str, now: Timestamp) -> Result<u64, StoreError> {
-        // Workers in other processes can take these at once.
-        self.backend
-            .transact((worker.to_owned(), now), queue::release_jobs::<B::DB>, true)
-            .await
-    }
-
-    async fn queue_report(&self, now: Timestamp) -> Result<QueueReport, StoreError> {
-        reads::queue_report::<B::DB>(&mut *self.read().await?, now).await
-    }
-
     fn pools(&self) -> Vec<PoolStatus> {
         self.backend.pools()
     }
 
-    async fn subscribe_jobs(&self, wake: Arc<Notify>) -> Result<(), StoreError> {
-        self.backend.subscribe_jobs(wake).await
-    }
-
     async fn prune(&self, before: PruneBefore, limit: u32) -> Result<u64, StoreError> {
         self.backend
-            .transact((before, limit), queue::prune::<B::DB>, false)
+            .transact((before, limit), outbox::prune::<B::DB>, false)
             .await
     }
 

@@ -1,0 +1,162 @@
+//! The built-in handler that attempts a webhook delivery (`deliver_webhook`): sign, POST under
+//! a per-endpoint concurrency limit, then log the attempt, update the delivery and re-queue or
+//! complete the job in one lease-guarded store transaction.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::endpoint_slots::{EndpointSlots, busy_wait};
+use crate::handler::{JobContext, JobError, JobHandler};
+use crate::ids::DeliveryId;
+use crate::jobs::ClaimedJob;
+use crate::metrics;
+use crate::settle::record_merchant;
+use crate::signer::WebhookSigner;
+use crate::transport::{TransportError, WebhookRequest, WebhookTransport};
+use crate::webhook::{DeliveryAttempt, DeliveryStatus, RetrySchedule, cap_body};
+
+/// How long a delivery waits for a busy endpoint's slot before it is put back in the queue:
+/// long enough for a healthy endpoint's attempt to end, short enough that deliveries to a dead
+/// one cannot crowd out the rest.
+const ENDPOINT_SLOT_WAIT: Duration = Duration::from_millis(20);
+
+/// Attempts webhook deliveries.
+pub(crate) struct DeliverWebhook {
+    /// Signs each attempt.
+    pub(crate) signer: Arc<dyn WebhookSigner>,
+    /// Sends it.
+    pub(crate) transport: Arc<dyn WebhookTransport>,
+    /// When failed attempts are retried.
+    pub(crate) retry_schedule: RetrySchedule,
+    /// How long an endpoint may fail before it is disabled.
+    pub(crate) disable_after: Duration,
+    /// Per-attempt timeout.
+    pub(crate) timeout: Duration,
+    /// Attempts in flight to one URL at once.
+    pub(crate) max_per_endpoint: usize,
+    /// Attempts in flight per URL (this worker's).
+    pub(crate) endpoints: EndpointSlots,
+}
+
+#[async_trait]
+impl JobHandler for DeliverWebhook {
+    async fn run(&self, job: &ClaimedJob, cx: &JobContext) -> Result<(), JobError> {
+        let Some(id) = DeliveryId::parse(&job.entity_id) else {
+            return cx.complete(job).await;
+        };
+        let Some(target) = cx.store().delivery_target(id).await? else {
+            return cx.complete(job).await;
+        };
+        record_merchant(&target.delivery.merchant_id);
+        if target.delivery.status != DeliveryStatus::Pending {
+            return cx.complete(job).await;
+        }
+        let slot = match &target.url {
+            None => None,
+            Some(url) => match self
+                .endpoints
+                .take(url, self.max_per_endpoint, ENDPOINT_SLOT_WAIT)
+                .await
+            {
+                Some(slot) => Some(slot),
+                None => {
+                    // The endpoint stays busy (slow or dead): try again once an attempt to it
+                    // could have ended, without using one of this delivery's attempts.
+                    metrics::webhook_deferred();
+                    let later = cx.now().plus(self.endpoint_backoff(url, cx.jitter()));
+                    return cx.defer(job, later).await;
+                }
+            },
+        };
+        let attempted_at = cx.now();
+        let started = Instant::now();
+        let result = match &target.url {
+            None => Err(TransportError::Refused("no webhook URL configured".into())),
+            Some(url) => {
+                let signed = self
+                    .signer
+                    .sign(
+                        &target.secrets.signing_at(attempted_at),
+                        &id.to_string(),
+                        attempted_at.as_secs(),
+                        target.payload.as_bytes(),
+                    )
+                    .await;
+                let headers = match signed {
+                    Ok(headers) => headers.to_pairs(),
+                    // Not the endpoint's fault: no attempt is recorded against it, and the job
+                    // is tried again after the queue's backoff.
+                    Err(e) => return Err(JobError::Failed(e.to_string())),
+                };
+                let request = WebhookRequest {
+                    url,
+                    headers: &headers,
+                    body: target.payload.as_bytes(),
+                    timeout: self.timeout,
+                };
+                self.transport.post(request).await
+            }
+        };
+        drop(slot);
+        let elapsed = started.elapsed();
+        metrics::webhook_attempted(result.as_ref().map(|r| r.status), elapsed);
+        let duration_ms = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
+        let finished = cx.now();
+        let attempt = target.delivery.attempts + 1;
+        let succeeded = matches!(&result, Ok(r) if (200..300).contains(&r.status));
+        if let Some(url) = &target.url {
+            self.endpoints
+                .record(url, self.max_per_endpoint, succeeded, elapsed);
+        }
+        let next_retry_at = if succeeded || target.url.is_none() {
+            None
+        } else {
+            let (status, asked) = match &result {
+                Ok(r) => (Some(r.status), r.retry_after),
+                Err(_) => (None, None),
+            };
+            self.retry_schedule
+                .wait_after(attempt, status, asked)
+                .map(|d| finished.plus(d))
+        };
+        let status = match (succeeded, next_retry_at) {
+            (true, _) => DeliveryStatus::Success,
+            (false, Some(_)) => DeliveryStatus::Pending,
+            (false, None) => DeliveryStatus::Failed,
+        };
+        let (response_code, response_body, error) = match result {
+            Ok(r) => (Some(i32::from(r.status)), Some(cap_body(&r.body)), None),
+            Err(e) => (None, None, Some(e.to_string())),
+        };
+        tracing::debug!(delivery = %id, attempt, ?response_code, ?status, "webhook attempt");
+        let record = DeliveryAttempt {
+            delivery_id: id,
+            attempt,
+            attempted_at,
+            response_code,
+            response_body,
+            duration_ms,
+            error,
+            status,
+            next_retry_at,
+        };
+        cx.store()
+            .record_delivery_attempt(&job.lease, &record, self.disable_after, finished)
+            .await?;
+        if succeeded {
+            metrics::webhook_delivered(target.delivery.created_at, finished);
+        }
+        Ok(())
+    }
+}
+
+impl DeliverWebhook {
+    /// How long a delivery goes back to the queue for when `url` had no free slot: see
+    /// [`busy_wait`], scaled by `jitter` so deliveries put back together spread out.
+    fn endpoint_backoff(&self, url: &str, jitter: f64) -> Duration {
+        let health = self.endpoints.health(url, self.max_per_endpoint);
+        busy_wait(health, self.timeout, jitter)
+    }
+}

@@ -1,0 +1,102 @@
+//! The consumer side of the job queue: [`JobQueue`], what a [`Worker`](crate::Worker) claims
+//! jobs from and reports their ends to.
+//!
+//! Producing stays with the [`Store`](crate::Store): a command writes its jobs (outbox rows) in
+//! the transaction that writes its domain rows, so a committed change always has its job. The
+//! job row in the database is the source of truth for a job's state, attempts and lease; the
+//! store's commands that end a job with an effect (`settle_payment`, `settle_refund`,
+//! `record_delivery_attempt`) check the [`Lease`] and complete the row in the effect's own
+//! transaction, so a worker that lost its lease cannot overwrite anything.
+//!
+//! The database queue (the store's own, [`Store::job_queue`](crate::Store::job_queue)) claims
+//! the rows directly. A queue that is not the database (say Redis Streams, fed by a relay from
+//! committed outbox rows) only *dispatches*: its `claim_jobs` must still take the lease on the
+//! job row (a conditional update of the row: queued and due, or running with an expired lease),
+//! and hand out only the jobs whose row it leased, skipping (and acknowledging) entries whose
+//! row is already completed or failed. Its other methods change the row first and their own
+//! entries after; [`acknowledge`](JobQueue::acknowledge) tells it a handler has ended the job
+//! in the database, so it may drop the entry. A duplicate entry therefore finds the row held
+//! or ended and can never act twice, and a lost entry is found again by the row's due time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+
+use crate::clock::Timestamp;
+use crate::jobs::{ClaimedJob, JobCounts, Lease, QueueReport};
+use crate::store::StoreError;
+
+/// Where workers take jobs from; see the module docs for how it relates to the job rows.
+///
+/// Every change to a held job takes its [`Lease`] and fails with
+/// [`StoreError::LeaseLost`] once another worker holds the job.
+#[async_trait]
+pub trait JobQueue: Send + Sync + 'static {
+    /// Claims up to `limit` due jobs (queued and due, or running with an expired lease) for
+    /// `worker` until `now + lease`. A job whose attempts are used up is marked failed instead.
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedJob>, StoreError>;
+    /// Extends a held lease to `now + lease` (a heartbeat for a long handler).
+    async fn extend_lease(
+        &self,
+        lease: &Lease,
+        now: Timestamp,
+        duration: Duration,
+    ) -> Result<(), StoreError>;
+    /// When the next queued job falls due.
+    async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// Marks a held job completed (its work was done elsewhere, or was a no-op).
+    async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError>;
+    /// Puts a held job back in the queue until `run_at` without using up an attempt.
+    async fn defer_job(
+        &self,
+        lease: &Lease,
+        run_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Records a handler failure: queued again at `retry_at`, or `failed` when `None` (the
+    /// caller passes `None` after the last attempt).
+    async fn fail_job(
+        &self,
+        lease: &Lease,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Tells the queue a handler has ended `job` in the database (completed it with its
+    /// effect, deferred it, or found its lease lost); failures go through
+    /// [`fail_job`](JobQueue::fail_job) instead. Nothing to do for the database queue; a
+    /// dispatching queue drops its entry here, only after the effect committed.
+    async fn acknowledge(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+        let _ = job;
+        Ok(())
+    }
+    /// Hands back every job `worker` holds (graceful shutdown) without using up their
+    /// attempts; returns how many.
+    async fn release_jobs(&self, worker: &str, now: Timestamp) -> Result<u64, StoreError>;
+    /// The queue at `now`: counts by kind and state, the oldest due job, expired leases.
+    async fn queue_report(&self, now: Timestamp) -> Result<QueueReport, StoreError>;
+    /// Job counts by state.
+    async fn job_counts(&self) -> Result<JobCounts, StoreError> {
+        Ok(self.queue_report(Timestamp::from_millis(0)).await?.totals())
+    }
+    /// Deletes up to `limit` jobs completed before `completed_before`; failed jobs are kept
+    /// for inspection. Returns how many went.
+    async fn prune_jobs(&self, completed_before: Timestamp, limit: u32) -> Result<u64, StoreError>;
+    /// Arranges for `wake` to be notified whenever any process enqueues a job, for queues that
+    /// can signal across processes (PostgreSQL `LISTEN/NOTIFY`). Returns once the
+    /// subscription is in place, so a worker that subscribes before its first claim misses
+    /// nothing; the subscription lives on in the background (reconnecting as needed). The
+    /// default does nothing: workers then rely on in-process wake-ups and polling.
+    async fn subscribe_jobs(&self, wake: Arc<Notify>) -> Result<(), StoreError> {
+        let _ = wake;
+        Ok(())
+    }
+}
