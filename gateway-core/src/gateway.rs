@@ -31,7 +31,7 @@ use crate::webhook::{DeliveryDetail, DeliveryScheduled, WebhookConfig, WebhookDe
 /// # use std::sync::Arc;
 /// # use gateway_core::merchant::SecretHasher;
 /// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
-/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use gateway_core::WorkerConfig;
 /// # use accept::Accept;
 /// # mod accept {
 /// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
@@ -186,7 +186,7 @@ impl TryFrom<PaymentBody> for CreatePayment {
 /// # use std::sync::Arc;
 /// # use gateway_core::merchant::SecretHasher;
 /// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
-/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use gateway_core::WorkerConfig;
 /// # use accept::Accept;
 /// # mod accept {
 /// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
@@ -253,7 +253,7 @@ pub struct CapturePayment {
 /// # use std::sync::Arc;
 /// # use gateway_core::merchant::SecretHasher;
 /// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
-/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use gateway_core::WorkerConfig;
 /// # use accept::Accept;
 /// # mod accept {
 /// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
@@ -409,7 +409,7 @@ impl WorkerState {
 /// # use std::sync::Arc;
 /// # use gateway_core::merchant::SecretHasher;
 /// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
-/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use gateway_core::WorkerConfig;
 /// # use accept::Accept;
 /// # mod accept {
 /// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
@@ -569,7 +569,7 @@ fn without_key<T>(result: Result<Idempotent<T>, GatewayError>) -> Result<T, Gate
 /// use gateway_core::gateway::{CreateOrder, CreatePayment, CreateRefund};
 /// use gateway_core::order::OrderStatus;
 /// use gateway_core::payment::PaymentStatus;
-/// use gateway_core::{GatewayBuilder, JobRunner, WorkerConfig};
+/// use gateway_core::{GatewayBuilder, WorkerConfig};
 ///
 /// let built = GatewayBuilder::new(store)
 ///     .pepper(pepper)

@@ -139,7 +139,7 @@ pub fn fingerprint_body(body: &serde_json::Value) -> Vec<u8> {
 /// # use std::sync::Arc;
 /// # use gateway_core::merchant::SecretHasher;
 /// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
-/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use gateway_core::WorkerConfig;
 /// # use accept::Accept;
 /// # mod accept {
 /// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};

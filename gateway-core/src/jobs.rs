@@ -270,7 +270,7 @@ pub struct JobStats {
     #[serde(flatten)]
     pub counts: JobCounts,
     /// `running` if a worker checked in recently, else `stopped`.
-    pub worker_status: &'static str,
+    pub worker_status: crate::gateway::WorkerState,
     /// How long the oldest due job has waited for a worker, in seconds (0 when none waits):
     /// the queue's lag. It grows when workers are stopped, too few or stuck.
     pub lag_seconds: f64,

@@ -942,8 +942,7 @@ impl Gateway for GatewayService {
                 WorkerState::Running
             } else {
                 WorkerState::Stopped
-            }
-            .as_str(),
+            },
             lag_seconds: report.lag(now).as_secs_f64(),
         })
     }

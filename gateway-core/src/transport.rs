@@ -80,7 +80,7 @@ pub enum TransportError {
 /// # use std::sync::Arc;
 /// # use gateway_core::merchant::SecretHasher;
 /// # use gateway_core::{Clock, GatewayBuilder, SimulatedBank, SimulationConfig, SystemClock};
-/// # use gateway_core::{JobRunner, WorkerConfig};
+/// # use gateway_core::WorkerConfig;
 /// # use accept::Accept;
 /// # mod accept {
 /// #     use gateway_core::transport::{TransportError, WebhookRequest, WebhookResponse};
