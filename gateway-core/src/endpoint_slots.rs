@@ -88,8 +88,10 @@ pub(crate) struct EndpointHealth {
 ///   as long again as it has run so far (so a stalled endpoint is not polled every few
 ///   milliseconds); at least 5 ms and at most 1 s. A burst to a fast endpoint thus waits
 ///   milliseconds, and no delivery to a healthy endpoint waits a timeout.
-/// - One not heard from yet (no attempt has ended): until its oldest attempt in flight would
-///   time out, so a new endpoint that hangs holds its backlog back from the start.
+/// - One not heard from yet (no attempt has ended): about as long again as its oldest attempt
+///   in flight has run, never past that attempt's timeout. A new fast endpoint's burst waits
+///   milliseconds; a new endpoint that hangs has its backlog put back for doubling waits (about
+///   a dozen until its first attempt times out, after which it is failing).
 pub(crate) fn busy_wait(health: EndpointHealth, timeout: Duration, jitter: f64) -> Duration {
     if health.failures_in_a_row > 0 {
         let doublings = health.failures_in_a_row.min(8) - 1;
@@ -102,7 +104,7 @@ pub(crate) fn busy_wait(health: EndpointHealth, timeout: Duration, jitter: f64) 
     let (wait, longest) = match health.typical {
         Some(typical) if running < typical => (typical - running, LONGEST_HEALTHY_WAIT),
         Some(_) => (running, LONGEST_HEALTHY_WAIT),
-        None => (timeout.saturating_sub(running), timeout),
+        None => (running, timeout.saturating_sub(running)),
     };
     wait.mul_f64(jitter)
         .clamp(SHORTEST_WAIT, longest.min(timeout).max(SHORTEST_WAIT))
@@ -229,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn a_healthy_endpoint_never_waits_more_than_a_second_and_a_new_one_until_its_timeout() {
+    fn a_healthy_endpoint_never_waits_more_than_a_second_and_a_new_one_as_long_again() {
         assert_eq!(
             busy_wait(healthy(4, 300), TIMEOUT, 1.0),
             Duration::from_millis(300),
@@ -244,12 +246,25 @@ mod tests {
             busy_wait(healthy(3_000, 100), TIMEOUT, 1.25),
             LONGEST_HEALTHY_WAIT
         );
-        let unknown = EndpointHealth {
+        let unknown = |running_ms| EndpointHealth {
             failures_in_a_row: 0,
             typical: None,
-            oldest_running: Some(Duration::from_secs(3)),
+            oldest_running: Some(Duration::from_millis(running_ms)),
         };
-        assert_eq!(busy_wait(unknown, TIMEOUT, 1.0), Duration::from_secs(7));
+        assert_eq!(
+            busy_wait(unknown(4), TIMEOUT, 1.0),
+            SHORTEST_WAIT,
+            "a new endpoint's first attempts have just started: wait a moment, not a timeout"
+        );
+        assert_eq!(
+            busy_wait(unknown(3_000), TIMEOUT, 1.0),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            busy_wait(unknown(8_000), TIMEOUT, 1.0),
+            Duration::from_secs(2),
+            "never past its oldest attempt's timeout"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Checking what a receiver gets, independently of the gateway's own signing code.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use wiremock::Request;
@@ -18,4 +20,19 @@ pub fn header<'a>(request: &'a Request, name: &str) -> &'a str {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_else(|| panic!("missing {name}"))
+}
+
+/// The Standard Webhooks `v1,` signature of `request` under `secret` (`whsec_` + base64 key).
+pub fn standard_signature(secret: &str, request: &Request) -> String {
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").expect("a whsec_ secret"))
+        .expect("a base64 key");
+    let mut signed = format!(
+        "{}.{}.",
+        header(request, "webhook-id"),
+        header(request, "webhook-timestamp")
+    )
+    .into_bytes();
+    signed.extend_from_slice(&request.body);
+    format!("v1,{}", STANDARD.encode(hmac_sha256(&key, &signed)))
 }

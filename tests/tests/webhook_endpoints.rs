@@ -13,25 +13,10 @@ use gateway_core::merchant::test_merchant;
 use gateway_core::store::PageRequest;
 use gateway_store::testing::TestDatabase;
 use serde_json::{Value, json};
-use tests::signing::{header, hmac_sha256};
+use tests::signing::{header, hmac_sha256, standard_signature};
 use tests::{Credentials, TestApp, TestResponse, conformance};
 use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-
-/// The Standard Webhooks `v1,` signature of `request` under `secret`.
-fn standard_signature(secret: &str, request: &Request) -> String {
-    let key = STANDARD
-        .decode(secret.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut signed = format!(
-        "{}.{}.",
-        header(request, "webhook-id"),
-        header(request, "webhook-timestamp")
-    )
-    .into_bytes();
-    signed.extend_from_slice(&request.body);
-    format!("v1,{}", STANDARD.encode(hmac_sha256(&key, &signed)))
-}
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn receiver() -> MockServer {
     let server = MockServer::start().await;
