@@ -274,6 +274,11 @@ pub struct JobStats {
     /// How long the oldest due job has waited for a worker, in seconds (0 when none waits):
     /// the queue's lag. It grows when workers are stopped, too few or stuck.
     pub lag_seconds: f64,
+    /// Which queue workers take jobs from: `database` or `redis`.
+    pub queue: &'static str,
+    /// The Redis queue's own figures (absent for the database queue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<DispatchReport>,
 }
 
 /// The queue at one moment: counts by kind and state, the oldest due job and expired leases.
@@ -286,6 +291,23 @@ pub struct QueueReport {
     pub oldest_due: Option<Timestamp>,
     /// Running jobs whose lease has expired (their worker died or stalled).
     pub expired_leases: i64,
+    /// A dispatching queue's own figures (`None` for the database queue).
+    pub dispatch: Option<DispatchReport>,
+}
+
+/// What a dispatching queue (Redis Streams) holds besides the job rows it hands on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DispatchReport {
+    /// Entries in the stream no worker has read yet.
+    pub waiting: i64,
+    /// Entries a worker has read and not yet acknowledged (its job is running, or its worker
+    /// died and the entry waits to be reclaimed).
+    pub unacknowledged: i64,
+    /// Jobs scheduled for later (retries, deferrals, delays) and not yet moved to the stream.
+    pub scheduled: i64,
+    /// Job rows committed but not yet handed to the queue by the relay.
+    pub awaiting_relay: i64,
 }
 
 impl QueueReport {
@@ -352,6 +374,7 @@ mod tests {
             ],
             oldest_due: Some(Timestamp::from_millis(1_000)),
             expired_leases: 0,
+            dispatch: None,
         };
         assert_eq!(report.count("deliver_webhook", JobStatus::Queued), 3);
         assert_eq!(

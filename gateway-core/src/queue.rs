@@ -34,6 +34,11 @@ use crate::store::StoreError;
 /// [`StoreError::LeaseLost`] once another worker holds the job.
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
+    /// What the queue is, as operators see it in `/api/v1/test/jobs/status` and metrics:
+    /// `database` for the store's own queue (the default), `redis` for Redis Streams.
+    fn backend_name(&self) -> &'static str {
+        "database"
+    }
     /// Claims up to `limit` due jobs (queued and due, or running with an expired lease) for
     /// `worker` until `now + lease`. A job whose attempts are used up is marked failed instead.
     async fn claim_jobs(
@@ -99,4 +104,48 @@ pub trait JobQueue: Send + Sync + 'static {
         let _ = wake;
         Ok(())
     }
+}
+
+/// A job row as a dispatching queue's relay reads it: when it falls due, and the state it was
+/// read in (the relay records the dispatch only if the row is still in that state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxJob {
+    /// Row id.
+    pub id: i64,
+    /// When it may be claimed: a queued job's `run_at`, a running job's lease end.
+    pub due: Timestamp,
+    /// The row's state when read: status, attempts and last change, which together change
+    /// whenever the job is claimed, queued again or rescheduled.
+    pub version: String,
+}
+
+/// What a store offers a queue that only dispatches (see the module docs): the committed job
+/// rows it has not handed on yet, and claims of the rows its entries name.
+#[async_trait]
+pub trait JobOutbox: JobQueue {
+    /// Up to `limit` jobs (queued, or running) not handed on since they were last queued,
+    /// rescheduled or re-armed, oldest first.
+    async fn jobs_to_dispatch(&self, limit: u32) -> Result<Vec<OutboxJob>, StoreError>;
+    /// Records that `jobs` were handed on at `now`, each only if its row is still in the state
+    /// it was read in (a row changed since is handed on again). Returns how many were recorded.
+    async fn mark_dispatched(&self, jobs: &[OutboxJob], now: Timestamp) -> Result<u64, StoreError>;
+    /// Re-arms jobs whose dispatch was lost (a queue restarted empty, an entry dropped): running
+    /// under a lease that expired after their last dispatch, or queued, due for `overdue` and
+    /// last handed on at least `overdue` ago. Returns how many.
+    async fn rearm_lost_dispatches(
+        &self,
+        now: Timestamp,
+        overdue: Duration,
+    ) -> Result<u64, StoreError>;
+    /// [`claim_jobs`](JobQueue::claim_jobs) limited to the rows `ids` names: leases those that
+    /// are claimable at `now` (queued and due, or running under an expired lease) and fails those
+    /// whose expired lease was their last attempt. Ids of rows that are held, ended, not yet due
+    /// or gone are left out of the answer.
+    async fn claim_jobs_by_id(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedJob>, StoreError>;
 }

@@ -944,6 +944,8 @@ impl Gateway for GatewayService {
                 WorkerState::Stopped
             },
             lag_seconds: report.lag(now).as_secs_f64(),
+            queue: self.queue.backend_name(),
+            dispatch: report.dispatch,
         })
     }
 

@@ -29,7 +29,7 @@ use crate::merchant::{Merchant, NewMerchant, StoredCredential};
 use crate::money::Currency;
 use crate::order::{Order, OrderStatus};
 use crate::payment::{Payment, PaymentSnapshot, PaymentStatus};
-use crate::queue::JobQueue;
+use crate::queue::{JobOutbox, JobQueue};
 use crate::refund::Refund;
 use crate::resend::Resent;
 use crate::stats::{StatsRows, StatsWindow};
@@ -445,6 +445,11 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue_job(&self, job: &NewJob, now: Timestamp) -> Result<(), StoreError>;
     /// The database queue over this store's job rows, for workers and for queue reports.
     fn job_queue(self: Arc<Self>) -> Arc<dyn JobQueue>;
+    /// This store's job rows as the outbox a dispatching queue (Redis Streams) relays from;
+    /// `None` (the default) for a store that offers only its own queue.
+    fn job_outbox(self: Arc<Self>) -> Option<Arc<dyn JobOutbox>> {
+        None
+    }
 
     /// What a delivery job needs: the delivery, payload, its endpoint's URL and secrets.
     async fn delivery_target(&self, id: DeliveryId) -> Result<Option<DeliveryTarget>, StoreError>;

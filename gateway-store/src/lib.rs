@@ -22,6 +22,8 @@ mod rows;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
+#[cfg(feature = "redis")]
+pub mod redis_queue;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -30,6 +32,8 @@ pub mod conformance;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+#[cfg(feature = "redis")]
+pub use redis_queue::{RedisQueue, RedisQueueConfig};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

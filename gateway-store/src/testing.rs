@@ -150,3 +150,72 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// The Redis tests use unless `GATEWAY_TEST_REDIS_URL` names another.
+#[cfg(feature = "redis")]
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";
+
+/// A key prefix of its own on the test Redis, whose keys are deleted on drop.
+#[cfg(feature = "redis")]
+pub struct TestRedis {
+    /// The Redis to connect to.
+    pub url: String,
+    /// The prefix every key of this test starts with.
+    pub prefix: String,
+}
+
+#[cfg(feature = "redis")]
+impl TestRedis {
+    /// A fresh prefix on the test Redis; panics, saying how to start one, if it does not answer.
+    pub fn create() -> Self {
+        let url = std::env::var("GATEWAY_TEST_REDIS_URL")
+            .unwrap_or_else(|_| DEFAULT_REDIS_URL.to_owned());
+        let answered = redis::Client::open(url.as_str())
+            .and_then(|client| client.get_connection_with_timeout(std::time::Duration::from_secs(2)))
+            .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn));
+        if let Err(e) = answered {
+            panic!(
+                "Redis tests need a server at {url} ({e}). Start one (e.g. `redis-server --daemonize yes`) \
+                 or point GATEWAY_TEST_REDIS_URL at one."
+            );
+        }
+        let prefix = format!(
+            "gateway-test:{}:{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Self { url, prefix }
+    }
+
+    /// A queue under this prefix for `outbox`'s jobs, with `config`'s pacing.
+    pub async fn queue(
+        &self,
+        outbox: std::sync::Arc<dyn gateway_core::JobOutbox>,
+        config: crate::RedisQueueConfig,
+    ) -> crate::RedisQueue {
+        let config = crate::RedisQueueConfig {
+            prefix: self.prefix.clone(),
+            ..config
+        };
+        crate::RedisQueue::connect(&self.url, outbox, config)
+            .await
+            .expect("the test Redis answered a moment ago")
+    }
+}
+
+#[cfg(feature = "redis")]
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|client| client.get_connection())
+        else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.prefix))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
+}

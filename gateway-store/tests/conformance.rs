@@ -1,10 +1,12 @@
 //! The store and queue conformance suites (`gateway_store::conformance`) on both built-in
 //! stores and their database queues: every test runs as `sqlite::name` and `postgres::name`,
-//! each on a fresh database.
+//! each on a fresh database. The queue suite runs on the Redis Streams queue over each store
+//! too (`redis_sqlite::name`, `redis_postgres::name`), each under a Redis key prefix of its own.
 
 use async_trait::async_trait;
 use gateway_store::conformance::{Fixture, StoreFactory};
-use gateway_store::testing::{Backend, TestDatabase};
+use gateway_store::RedisQueueConfig;
+use gateway_store::testing::{Backend, TestDatabase, TestRedis};
 
 /// Fresh, migrated databases on one backend.
 struct Fresh(Backend);
@@ -24,6 +26,27 @@ impl StoreFactory for Fresh {
     }
 }
 
+/// Fresh databases on one backend, their jobs handed out by a Redis queue.
+struct FreshWithRedis(Backend);
+
+#[async_trait]
+impl StoreFactory for FreshWithRedis {
+    async fn fresh(&self) -> Fixture {
+        let db = TestDatabase::create(self.0).await;
+        let store = gateway_store::open(&db.url)
+            .await
+            .expect("a fresh database opens and migrates");
+        let redis = TestRedis::create();
+        let outbox = store.clone().job_outbox().expect("SQL stores are outboxes");
+        let queue = redis.queue(outbox, RedisQueueConfig::default()).await;
+        Fixture {
+            queue: std::sync::Arc::new(queue),
+            store,
+            keep_alive: Box::new((redis, db)),
+        }
+    }
+}
+
 mod sqlite {
     use super::*;
     gateway_store::store_conformance_suite!(Fresh(Backend::Sqlite));
@@ -34,4 +57,16 @@ mod postgres {
     use super::*;
     gateway_store::store_conformance_suite!(Fresh(Backend::Postgres));
     gateway_store::queue_conformance_suite!(Fresh(Backend::Postgres));
+}
+
+mod redis_sqlite {
+    use super::*;
+    gateway_store::store_conformance_suite!(FreshWithRedis(Backend::Sqlite));
+    gateway_store::queue_conformance_suite!(FreshWithRedis(Backend::Sqlite));
+}
+
+mod redis_postgres {
+    use super::*;
+    gateway_store::store_conformance_suite!(FreshWithRedis(Backend::Postgres));
+    gateway_store::queue_conformance_suite!(FreshWithRedis(Backend::Postgres));
 }

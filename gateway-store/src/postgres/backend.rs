@@ -194,7 +194,7 @@ impl Backend for PostgresStore {
             "WITH delivery AS (
                  SELECT id FROM webhook_deliveries WHERE id = $10 FOR UPDATE),
              job AS (
-                 UPDATE jobs SET status = $13, run_at = COALESCE($4::BIGINT, run_at),
+                 UPDATE jobs SET status = $13, run_at = COALESCE($4::BIGINT, run_at), dispatched_at = NULL,
                         attempts = CASE WHEN $14 THEN 0 ELSE attempts END,
                         locked_by = NULL, locked_until = NULL, updated_at = $9
                   WHERE id = $11 AND status = $15 AND locked_by = $12 AND EXISTS (SELECT 1 FROM delivery)

@@ -208,7 +208,7 @@ async fn catch_up<DB: Dialect>(
         let job: i64 = row.column("job_id")?;
         let due = throttled_run_at(now, n).as_millis();
         batch
-            .push("UPDATE jobs SET run_at = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .push("UPDATE jobs SET run_at = $1, dispatched_at = NULL, updated_at = $2 WHERE id = $3 AND status = $4")
             .arg(due)
             .arg(now.as_millis())
             .arg(job)

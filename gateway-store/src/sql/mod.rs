@@ -13,6 +13,7 @@
 
 mod commands;
 mod dialect;
+mod dispatch;
 mod endpoints;
 mod events;
 mod health;

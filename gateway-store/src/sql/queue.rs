@@ -37,7 +37,7 @@ pub(crate) fn defer_job<'c, DB: Dialect>(
     Box::pin(async move {
         let sql = Sql::new(
             "UPDATE jobs SET status = $1, run_at = $2, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
-                    locked_by = NULL, locked_until = NULL, updated_at = $3
+                    dispatched_at = NULL, locked_by = NULL, locked_until = NULL, updated_at = $3
              WHERE id = $4 AND status = $5 AND locked_by = $6",
         )
         .arg(JobStatus::Queued.as_str())
@@ -61,7 +61,7 @@ pub(crate) fn fail_job<'c, DB: Dialect>(
             None => (JobStatus::Failed, None),
         };
         let sql = Sql::new(
-            "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), last_error = $3, locked_by = NULL,
+            "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), last_error = $3, dispatched_at = NULL, locked_by = NULL,
                     locked_until = NULL, updated_at = $4
              WHERE id = $5 AND status = $6 AND locked_by = $7",
         )
@@ -83,7 +83,7 @@ pub(crate) fn release_jobs<'c, DB: Dialect>(
 ) -> Fut<'c, u64> {
     Box::pin(async move {
         let sql = Sql::new(
-            "UPDATE jobs SET status = $1, locked_by = NULL, locked_until = NULL,
+            "UPDATE jobs SET status = $1, locked_by = NULL, locked_until = NULL, dispatched_at = NULL,
                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $2
              WHERE status = $3 AND locked_by = $4",
         )

@@ -495,6 +495,7 @@ pub(crate) async fn queue_report<DB: Dialect>(
         counts,
         oldest_due: queued.into_iter().chain(expired_since).min(),
         expired_leases,
+        dispatch: None,
     })
 }
 

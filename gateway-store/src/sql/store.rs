@@ -26,7 +26,7 @@ use gateway_core::store::{
     PoolStatus, PruneBefore,
 };
 use gateway_core::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
-use gateway_core::{JobQueue, Store, StoreError};
+use gateway_core::{JobOutbox, JobQueue, Store, StoreError};
 use sqlx::pool::PoolConnection;
 use tokio::sync::Notify;
 
@@ -467,6 +467,10 @@ impl<B: Backend> Store for SqlStore<B> {
 
     fn job_queue(self: Arc<Self>) -> Arc<dyn JobQueue> {
         self
+    }
+
+    fn job_outbox(self: Arc<Self>) -> Option<Arc<dyn JobOutbox>> {
+        Some(self)
     }
 
     async fn delivery_target(&self, id: DeliveryId) -> Result<Option<DeliveryTarget>, StoreError> {

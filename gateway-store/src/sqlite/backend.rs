@@ -181,7 +181,7 @@ fn attempt_statements(lease: &Lease, attempt: &DeliveryAttempt, now: Timestamp) 
     let mut statements = Statements::default();
     statements
         .push(
-            "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at),
+            "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), dispatched_at = NULL,
                     attempts = CASE WHEN $3 THEN 0 ELSE attempts END,
                     locked_by = NULL, locked_until = NULL, updated_at = $4
              WHERE id = $5 AND status = $6 AND locked_by = $7",

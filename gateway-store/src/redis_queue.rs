@@ -1,0 +1,484 @@
+//! [`RedisQueue`]: a [`JobQueue`] on Redis Streams that only *dispatches* (see
+//! [`gateway_core::queue`]): the job rows in the database stay the truth for a job's state,
+//! attempts and lease, and every effect stays guarded there.
+//!
+//! How a job travels:
+//! 1. A command commits its job row (the outbox row) with its domain rows, as always.
+//! 2. The relay (run by each claim, under a lock per process) reads the rows not handed on yet
+//!    ([`JobOutbox::jobs_to_dispatch`]) and adds each to the *schedule*, a sorted set scored by
+//!    when the job falls due and keyed by job id, so a job is scheduled at most once however
+//!    often it is relayed. Only after Redis has them are the rows marked as handed on.
+//! 3. A claim moves the schedule's due jobs to the *stream*, reclaims entries that a dead
+//!    consumer read more than a lease ago (`XAUTOCLAIM`), reads new entries through the
+//!    consumer group, and then leases the named rows in the database
+//!    ([`JobOutbox::claim_jobs_by_id`]). An entry whose row is held, ended or not due is
+//!    acknowledged at once: a duplicate can never run a job twice.
+//! 4. An entry is acknowledged (and deleted) only after its job's effect has committed, or
+//!    after its failure, deferral or release has been written to the row. A row queued again
+//!    (a retry, a deferral, a release, a recovered endpoint's deliveries) is no longer marked as
+//!    handed on, so the relay schedules it again at its new due time.
+//! 5. What Redis loses (a restart without persistence, an entry dropped) is re-armed from the
+//!    rows ([`JobOutbox::rearm_lost_dispatches`]): a lease that expired since the last dispatch
+//!    at once, a queued job once it has been due for `redispatch_after`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gateway_core::clock::Timestamp;
+use gateway_core::jobs::{ClaimedJob, DispatchReport, Lease, QueueReport};
+use gateway_core::{JobOutbox, JobQueue, OutboxJob, StoreError};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use tokio::sync::Notify;
+
+/// How a [`RedisQueue`] names its keys and paces its relay.
+#[derive(Debug, Clone)]
+pub struct RedisQueueConfig {
+    /// Prefix of every key (`{prefix}:jobs` the stream, `{prefix}:jobs:scheduled` the
+    /// schedule), so gateways sharing a Redis keep apart.
+    pub prefix: String,
+    /// Job rows relayed per claim at most.
+    pub relay_batch: u32,
+    /// How long a queued job may stay due, after being handed on at least as long ago, before
+    /// its dispatch is taken as lost and it is handed on again.
+    pub redispatch_after: Duration,
+    /// How often (in the claims' clock) a claim looks for lost dispatches.
+    pub sweep_interval: Duration,
+}
+
+impl Default for RedisQueueConfig {
+    fn default() -> Self {
+        Self {
+            prefix: "gateway".to_owned(),
+            relay_batch: 1_000,
+            redispatch_after: Duration::from_secs(30),
+            sweep_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The consumer group every worker reads the stream through.
+const GROUP: &str = "workers";
+
+/// The relay's Lua: `ARGV[first..]` holds `(job id, due ms)` pairs, scheduled in
+/// `KEYS[2]`. Shared by both scripts.
+const SCHEDULE_LUA: &str = r"
+local function schedule(first)
+  for i = first, #ARGV, 2 do
+    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+  end
+end
+";
+
+/// Schedules the relayed jobs (`ARGV[1..]`).
+const RELAY_LUA: &str = r"
+schedule(1)
+return redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+";
+
+/// Schedules the relayed jobs (`ARGV[6..]`), moves due ones to the stream, then returns up to
+/// `ARGV[4]` entries as `entry id, job id` pairs: reclaimed from consumers idle for `ARGV[5]`
+/// ms first, then new ones read as consumer `ARGV[2]` of group `ARGV[1]`; `ARGV[3]` is now.
+const CLAIM_LUA: &str = r"
+schedule(6)
+redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, 1000)
+for _, job in ipairs(due) do
+  redis.call('XADD', KEYS[1], '*', 'job', job)
+  redis.call('ZREM', KEYS[2], job)
+end
+local out = {}
+local function take(entries)
+  for _, e in ipairs(entries) do
+    if e and e[2] then
+      table.insert(out, e[1])
+      table.insert(out, e[2][2])
+    end
+  end
+end
+local limit = tonumber(ARGV[4])
+take(redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[5], '0-0', 'COUNT', limit)[2])
+local left = limit - #out / 2
+if left > 0 then
+  local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left, 'STREAMS', KEYS[1], '>')
+  if read then take(read[1][2]) end
+end
+return out
+";
+
+/// The stream's length, its unacknowledged entries and the schedule's size.
+const REPORT_LUA: &str = r"
+local pending = redis.pcall('XPENDING', KEYS[1], ARGV[1])
+local unacked = 0
+if type(pending) == 'table' and not pending.err then unacked = tonumber(pending[1]) or 0 end
+return {redis.call('XLEN', KEYS[1]), unacked, redis.call('ZCARD', KEYS[2])}
+";
+
+/// The entries a worker of this process holds for a job it leased.
+struct Held {
+    /// The worker (consumer) that leased the job.
+    worker: String,
+    /// Its stream entries (more than one when the job was handed on twice).
+    entries: Vec<String>,
+}
+
+/// A Redis Streams [`JobQueue`] over a store's [`JobOutbox`]; see the module docs.
+pub struct RedisQueue {
+    /// The job rows: the truth, and what every change is written to first.
+    outbox: Arc<dyn JobOutbox>,
+    /// Reconnects by itself after Redis restarts.
+    redis: ConnectionManager,
+    /// The stream's key.
+    stream: String,
+    /// The schedule's key.
+    scheduled: String,
+    /// Scripts, loaded once and run by hash.
+    relay_script: Script,
+    claim_script: Script,
+    report_script: Script,
+    config: RedisQueueConfig,
+    /// Jobs leased here, by id, with the entries to acknowledge when they end.
+    held: Mutex<HashMap<i64, Held>>,
+    /// One relay at a time per process, from reading the rows to marking them.
+    relay: tokio::sync::Mutex<()>,
+    /// When (in the claims' clock) lost dispatches were last looked for.
+    last_sweep: Mutex<Option<Timestamp>>,
+    /// The latest time a claim was made at: the claims' clock, for relays outside a claim.
+    latest_claim: Mutex<Timestamp>,
+}
+
+impl RedisQueue {
+    /// Connects to the Redis at `url` (`redis://host:port/db`) as the queue for `outbox`'s
+    /// jobs; fails if Redis does not answer.
+    pub async fn connect(
+        url: &str,
+        outbox: Arc<dyn JobOutbox>,
+        config: RedisQueueConfig,
+    ) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(redis_error)?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(3);
+        let mut redis = client
+            .get_connection_manager_with_config(manager)
+            .await
+            .map_err(redis_error)?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut redis)
+            .await
+            .map_err(redis_error)?;
+        let stream = format!("{}:jobs", config.prefix);
+        Ok(Self {
+            outbox,
+            redis,
+            scheduled: format!("{stream}:scheduled"),
+            stream,
+            relay_script: Script::new(&format!("{SCHEDULE_LUA}{RELAY_LUA}")),
+            claim_script: Script::new(&format!("{SCHEDULE_LUA}{CLAIM_LUA}")),
+            report_script: Script::new(REPORT_LUA),
+            config,
+            held: Mutex::new(HashMap::new()),
+            relay: tokio::sync::Mutex::new(()),
+            last_sweep: Mutex::new(None),
+            latest_claim: Mutex::new(Timestamp::from_millis(0)),
+        })
+    }
+
+    /// Deletes every key of this queue (for tests and for taking a prefix out of use).
+    pub async fn delete_keys(&self) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        let _: i64 = redis
+            .del(&[&self.stream, &self.scheduled])
+            .await
+            .map_err(redis_error)?;
+        Ok(())
+    }
+
+    /// Re-arms lost dispatches if a sweep is due at `now`.
+    async fn sweep(&self, now: Timestamp) -> Result<(), StoreError> {
+        {
+            let mut last = lock(&self.last_sweep);
+            if last.is_some_and(|at| now.since(at) < self.config.sweep_interval && now >= at) {
+                return Ok(());
+            }
+            *last = Some(now);
+        }
+        let rearmed = self
+            .outbox
+            .rearm_lost_dispatches(now, self.config.redispatch_after)
+            .await?;
+        if rearmed > 0 {
+            tracing::info!(
+                rearmed,
+                "jobs whose dispatch was lost are handed to Redis again"
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads the rows to relay, runs `script` with them appended to `args`, then marks them
+    /// handed on; one relay at a time per process.
+    async fn relay_with<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        keys_args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
+        now: Timestamp,
+    ) -> Result<T, StoreError> {
+        let _one_relay = self.relay.lock().await;
+        let jobs = self.outbox.jobs_to_dispatch(self.config.relay_batch).await?;
+        let mut invocation = script.prepare_invoke();
+        invocation.key(&self.stream).key(&self.scheduled);
+        keys_args(&mut invocation);
+        for job in &jobs {
+            invocation.arg(job.id).arg(job.due.as_millis());
+        }
+        let mut redis = self.redis.clone();
+        let answer = invocation
+            .invoke_async(&mut redis)
+            .await
+            .map_err(redis_error)?;
+        self.mark(&jobs, now).await;
+        Ok(answer)
+    }
+
+    /// Records that `jobs` are in Redis. A failure here only means they may be relayed twice.
+    async fn mark(&self, jobs: &[OutboxJob], now: Timestamp) {
+        if let Err(e) = self.outbox.mark_dispatched(jobs, now).await {
+            tracing::warn!(error = %e, jobs = jobs.len(), "marking relayed jobs failed; they will be relayed again");
+        }
+    }
+
+    /// Acknowledges and deletes `entries`.
+    async fn ack_entries(&self, entries: &[String]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut redis = self.redis.clone();
+        let _: () = redis::pipe()
+            .cmd("XACK")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg(entries)
+            .ignore()
+            .cmd("XDEL")
+            .arg(&self.stream)
+            .arg(entries)
+            .ignore()
+            .query_async(&mut redis)
+            .await
+            .map_err(redis_error)?;
+        Ok(())
+    }
+
+    /// Acknowledges the entries held for `job_id`, if this process holds any.
+    async fn ack_job(&self, job_id: i64) -> Result<(), StoreError> {
+        let held = lock(&self.held).remove(&job_id);
+        match held {
+            Some(held) => self.ack_entries(&held.entries).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Acknowledges `job_id`'s entries once the row change `result` is final: done, or the
+    /// lease was lost (another entry's worker owns the job). On any other error the entry
+    /// stays unacknowledged, to be reclaimed.
+    async fn settle_entry(
+        &self,
+        job_id: i64,
+        result: Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if matches!(result, Ok(()) | Err(StoreError::LeaseLost))
+            && let Err(e) = self.ack_job(job_id).await
+        {
+            tracing::warn!(job = job_id, error = %e, "acknowledging a Redis entry failed; it will be reclaimed and skipped");
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl JobQueue for RedisQueue {
+    fn backend_name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        {
+            let mut latest = lock(&self.latest_claim);
+            *latest = (*latest).max(now);
+        }
+        self.sweep(now).await?;
+        let idle_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+        let pairs: Vec<String> = self
+            .relay_with(
+                &self.claim_script,
+                |invocation| {
+                    invocation
+                        .arg(GROUP)
+                        .arg(worker)
+                        .arg(now.as_millis())
+                        .arg(limit)
+                        .arg(idle_ms);
+                },
+                now,
+            )
+            .await?;
+        let mut entries: HashMap<i64, Vec<String>> = HashMap::new();
+        let mut unreadable = Vec::new();
+        for pair in pairs.chunks_exact(2) {
+            match pair[1].parse::<i64>() {
+                Ok(job) => entries.entry(job).or_default().push(pair[0].clone()),
+                Err(_) => unreadable.push(pair[0].clone()),
+            }
+        }
+        let ids: Vec<i64> = entries.keys().copied().collect();
+        let claimed = self
+            .outbox
+            .claim_jobs_by_id(worker, &ids, now, lease)
+            .await?;
+        {
+            let mut held = lock(&self.held);
+            for job in &claimed {
+                if let Some(job_entries) = entries.remove(&job.id) {
+                    held.insert(
+                        job.id,
+                        Held {
+                            worker: worker.to_owned(),
+                            entries: job_entries,
+                        },
+                    );
+                }
+            }
+        }
+        // Entries of jobs held elsewhere, ended or not due: their rows are the truth.
+        let skipped: Vec<String> = entries.into_values().flatten().chain(unreadable).collect();
+        self.ack_entries(&skipped).await?;
+        Ok(claimed)
+    }
+
+    async fn extend_lease(
+        &self,
+        lease: &Lease,
+        now: Timestamp,
+        duration: Duration,
+    ) -> Result<(), StoreError> {
+        self.outbox.extend_lease(lease, now, duration).await
+    }
+
+    async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let now = *lock(&self.latest_claim);
+        let first: Vec<(String, i64)> = self
+            .relay_with(&self.relay_script, |_| {}, now)
+            .await?;
+        Ok(first
+            .first()
+            .map(|(_, due)| Timestamp::from_millis(*due)))
+    }
+
+    async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
+        let result = self.outbox.complete_job(lease, now).await;
+        self.settle_entry(lease.job_id, result).await
+    }
+
+    async fn defer_job(
+        &self,
+        lease: &Lease,
+        run_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let result = self.outbox.defer_job(lease, run_at, now).await;
+        self.settle_entry(lease.job_id, result).await
+    }
+
+    async fn fail_job(
+        &self,
+        lease: &Lease,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let result = self.outbox.fail_job(lease, error, retry_at, now).await;
+        self.settle_entry(lease.job_id, result).await
+    }
+
+    async fn acknowledge(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+        self.ack_job(job.id).await
+    }
+
+    async fn release_jobs(&self, worker: &str, now: Timestamp) -> Result<u64, StoreError> {
+        let released = self.outbox.release_jobs(worker, now).await?;
+        let entries: Vec<String> = {
+            let mut held = lock(&self.held);
+            let mine: Vec<i64> = held
+                .iter()
+                .filter(|(_, h)| h.worker == worker)
+                .map(|(id, _)| *id)
+                .collect();
+            mine.iter()
+                .filter_map(|id| held.remove(id))
+                .flat_map(|h| h.entries)
+                .collect()
+        };
+        self.ack_entries(&entries).await?;
+        Ok(released)
+    }
+
+    async fn queue_report(&self, now: Timestamp) -> Result<QueueReport, StoreError> {
+        let mut report = self.outbox.queue_report(now).await?;
+        let mut redis = self.redis.clone();
+        let (length, unacknowledged, scheduled): (i64, i64, i64) = self
+            .report_script
+            .key(&self.stream)
+            .key(&self.scheduled)
+            .arg(GROUP)
+            .invoke_async(&mut redis)
+            .await
+            .map_err(redis_error)?;
+        let awaiting_relay = i64::try_from(
+            self.outbox
+                .jobs_to_dispatch(self.config.relay_batch)
+                .await?
+                .len(),
+        )
+        .unwrap_or(i64::MAX);
+        report.dispatch = Some(DispatchReport {
+            waiting: length.saturating_sub(unacknowledged).max(0),
+            unacknowledged,
+            scheduled,
+            awaiting_relay,
+        });
+        Ok(report)
+    }
+
+    async fn prune_jobs(&self, completed_before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        self.outbox.prune_jobs(completed_before, limit).await
+    }
+
+    async fn subscribe_jobs(&self, wake: Arc<Notify>) -> Result<(), StoreError> {
+        // New rows are announced by the database (PostgreSQL `NOTIFY`); the next claim relays
+        // them.
+        self.outbox.subscribe_jobs(wake).await
+    }
+}
+
+/// A Redis failure as the store error workers retry on.
+fn redis_error(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(format!("redis: {e}"))
+}
+
+/// Locks `mutex`, recovering from a panic in another holder (the maps stay consistent: every
+/// change to them is a single insert or remove).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

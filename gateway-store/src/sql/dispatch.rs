@@ -1,0 +1,183 @@
+//! [`SqlStore`] as the [`JobOutbox`] a dispatching queue relays from: the job rows not handed
+//! on yet (`dispatched_at IS NULL`), the record that they were, the re-arming of dispatches a
+//! queue lost, and claims of the rows its entries name. The database queue never uses these.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gateway_core::clock::Timestamp;
+use gateway_core::jobs::{ClaimedJob, JobStatus};
+use gateway_core::{JobOutbox, OutboxJob, StoreError};
+
+use super::dialect::Fut;
+use super::store::{Backend, SqlStore};
+use super::{Batch, Dialect, Sql};
+use crate::rows::{ReadRow, claimed_job};
+
+#[async_trait]
+impl<B: Backend> JobOutbox for SqlStore<B> {
+    async fn jobs_to_dispatch(&self, limit: u32) -> Result<Vec<OutboxJob>, StoreError> {
+        let sql = Sql::new(
+            "SELECT id, status, attempts, updated_at, run_at, locked_until FROM jobs
+             WHERE dispatched_at IS NULL AND status IN ($1, $2)
+             ORDER BY id LIMIT $3",
+        )
+        .arg(JobStatus::Queued.as_str())
+        .arg(JobStatus::Running.as_str())
+        .arg(i64::from(limit));
+        let rows = B::DB::fetch_all(&mut *self.read().await?, sql).await?;
+        rows.iter().map(outbox_job).collect()
+    }
+
+    async fn mark_dispatched(&self, jobs: &[OutboxJob], now: Timestamp) -> Result<u64, StoreError> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        self.backend
+            .transact((jobs.to_vec(), now), mark_dispatched::<B::DB>, false)
+            .await
+    }
+
+    async fn rearm_lost_dispatches(
+        &self,
+        now: Timestamp,
+        overdue: Duration,
+    ) -> Result<u64, StoreError> {
+        self.backend
+            .transact((now, overdue), rearm_lost_dispatches::<B::DB>, false)
+            .await
+    }
+
+    async fn claim_jobs_by_id(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args = (worker.to_owned(), ids.to_vec(), now, now.plus(lease));
+        let mut jobs = self
+            .backend
+            .transact(args, claim_jobs_by_id::<B::DB>, false)
+            .await?;
+        jobs.sort_by_key(|job| job.id);
+        Ok(jobs)
+    }
+}
+
+/// The row's state as the relay read it; see [`OutboxJob::version`].
+fn outbox_job(row: &impl ReadRow) -> Result<OutboxJob, StoreError> {
+    let status: String = row.column("status")?;
+    let attempts: i32 = row.column("attempts")?;
+    let updated_at: i64 = row.column("updated_at")?;
+    let run_at: i64 = row.column("run_at")?;
+    let locked_until: Option<i64> = row.column("locked_until")?;
+    let due = match JobStatus::parse(&status) {
+        Some(JobStatus::Running) => locked_until.unwrap_or(run_at),
+        _ => run_at,
+    };
+    Ok(OutboxJob {
+        id: row.column("id")?,
+        due: Timestamp::from_millis(due),
+        version: format!("{status}:{attempts}:{updated_at}:{run_at}"),
+    })
+}
+
+/// Records each job's dispatch if its row is still in the state it was read in.
+fn mark_dispatched<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (jobs, now): &'c (Vec<OutboxJob>, Timestamp),
+) -> Fut<'c, u64> {
+    Box::pin(async move {
+        let mut batch = DB::Batch::default();
+        for job in jobs {
+            batch
+                .push(
+                    "UPDATE jobs SET dispatched_at = $1
+                     WHERE id = $2 AND dispatched_at IS NULL
+                       AND status || ':' || attempts || ':' || updated_at || ':' || run_at = $3",
+                )
+                .arg(now.as_millis())
+                .arg(job.id)
+                .arg(job.version.clone());
+        }
+        DB::execute_batch(conn, batch).await
+    })
+}
+
+/// Clears the dispatch of jobs a queue lost, so the relay hands them on again.
+fn rearm_lost_dispatches<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (now, overdue): &'c (Timestamp, Duration),
+) -> Fut<'c, u64> {
+    Box::pin(async move {
+        let long_ago = now.as_millis().saturating_sub(
+            i64::try_from(overdue.as_millis()).unwrap_or(i64::MAX),
+        );
+        let expired = Sql::new(
+            "UPDATE jobs SET dispatched_at = NULL
+             WHERE status = $1 AND locked_until <= $2 AND dispatched_at < locked_until",
+        )
+        .arg(JobStatus::Running.as_str())
+        .arg(now.as_millis());
+        let overdue = Sql::new(
+            "UPDATE jobs SET dispatched_at = NULL
+             WHERE status = $1 AND run_at <= $2 AND dispatched_at <= $2",
+        )
+        .arg(JobStatus::Queued.as_str())
+        .arg(long_ago);
+        Ok(DB::execute(conn, expired).await? + DB::execute(conn, overdue).await?)
+    })
+}
+
+/// Fails the named jobs whose expired lease was their last attempt, then leases the named jobs
+/// that are claimable (as the backends' own claims do for any due job).
+fn claim_jobs_by_id<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (worker, ids, now, until): &'c (String, Vec<i64>, Timestamp, Timestamp),
+) -> Fut<'c, Vec<ClaimedJob>> {
+    Box::pin(async move {
+        // `$4`… are the ids: numbered after the fixed parameters, as each statement stands alone.
+        let ids_in = |first: usize| {
+            (first..first + ids.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut exhausted = Sql::new(&format!(
+            "UPDATE jobs SET status = $1, locked_by = NULL, locked_until = NULL, updated_at = $2,
+                    last_error = COALESCE(last_error, 'lease expired on the final attempt')
+             WHERE status = $3 AND locked_until <= $2 AND attempts >= max_attempts AND id IN ({})",
+            ids_in(4)
+        ))
+        .arg(JobStatus::Failed.as_str())
+        .arg(now.as_millis())
+        .arg(JobStatus::Running.as_str());
+        for id in ids {
+            exhausted = exhausted.arg(*id);
+        }
+        DB::execute(conn, exhausted).await?;
+        let mut claim = Sql::new(&format!(
+            "UPDATE jobs SET status = $1, locked_by = $2, locked_until = $3, attempts = attempts + 1, updated_at = $4
+             WHERE ((status = $5 AND run_at <= $4) OR (status = $1 AND locked_until <= $4)) AND id IN ({})
+             RETURNING id, kind, entity_id, payload, attempts, max_attempts, request_id",
+            ids_in(6)
+        ))
+        .arg(JobStatus::Running.as_str())
+        .arg(worker.clone())
+        .arg(until.as_millis())
+        .arg(now.as_millis())
+        .arg(JobStatus::Queued.as_str());
+        for id in ids {
+            claim = claim.arg(*id);
+        }
+        DB::fetch_all(conn, claim)
+            .await?
+            .iter()
+            .map(|row| claimed_job(row, worker))
+            .collect()
+    })
+}
