@@ -1,0 +1,198 @@
+//! What only a dispatching queue can get wrong, on the Redis Streams queue over both stores:
+//! duplicate entries, a Redis that lost its keys, and entries a dead consumer read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_core::{JobQueue, Store};
+use gateway_store::conformance::{T0, pending_payment};
+use gateway_store::testing::{Backend, TestDatabase, TestRedis};
+use gateway_store::{RedisQueue, RedisQueueConfig};
+
+const LEASE: Duration = Duration::from_secs(60);
+const REDISPATCH_AFTER: Duration = Duration::from_secs(30);
+
+/// A fresh store with the test merchant, a Redis prefix and a queue over them.
+struct Setup {
+    store: Arc<dyn Store>,
+    queue: RedisQueue,
+    redis: TestRedis,
+    _db: TestDatabase,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let db = TestDatabase::create(backend).await;
+    let store = gateway_store::open(&db.url).await.unwrap();
+    store
+        .upsert_merchant(&gateway_core::merchant::SecretHasher::new("pepper").test_merchant(T0))
+        .await
+        .unwrap();
+    let redis = TestRedis::create();
+    let queue = redis.queue(store.clone().job_outbox().unwrap(), config()).await;
+    Setup {
+        store,
+        queue,
+        redis,
+        _db: db,
+    }
+}
+
+fn config() -> RedisQueueConfig {
+    RedisQueueConfig {
+        redispatch_after: REDISPATCH_AFTER,
+        ..RedisQueueConfig::default()
+    }
+}
+
+/// A plain connection to the test Redis, to do what a second relay or a crash would.
+fn raw(redis: &TestRedis) -> redis::Connection {
+    redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+async fn a_job_handed_on_twice_runs_once_and_leaves_nothing_unacknowledged(backend: Backend) {
+    let s = setup(backend).await;
+    pending_payment(&s.store, T0).await;
+    // Schedules the job in Redis and marks its row as handed on.
+    assert_eq!(s.queue.next_job_due().await.unwrap(), Some(T0));
+    let job_id = s.queue.claim_jobs("w1", T0, LEASE, 10).await.unwrap()[0].id;
+    // A second relay that read the row before it was marked hands it on again.
+    let stream = format!("{}:jobs", s.redis.prefix);
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("job")
+        .arg(job_id)
+        .query(&mut raw(&s.redis))
+        .unwrap();
+    assert!(
+        s.queue
+            .claim_jobs("w2", T0, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the duplicate finds its row held"
+    );
+    let report = s.queue.queue_report(T0).await.unwrap().dispatch.unwrap();
+    assert_eq!(
+        (report.waiting, report.unacknowledged),
+        (0, 1),
+        "only the held entry is unacknowledged: {report:?}"
+    );
+    let lease = gateway_core::jobs::Lease {
+        job_id,
+        worker: "w1".into(),
+    };
+    s.queue.complete_job(&lease, T0).await.unwrap();
+    let report = s.queue.queue_report(T0).await.unwrap();
+    let dispatch = report.dispatch.unwrap();
+    assert_eq!(
+        (dispatch.waiting, dispatch.unacknowledged, dispatch.scheduled),
+        (0, 0, 0),
+        "{dispatch:?}"
+    );
+    assert_eq!(report.totals().completed, 1);
+}
+
+async fn a_redis_that_lost_its_keys_gets_every_job_back_from_the_rows(backend: Backend) {
+    let s = setup(backend).await;
+    for _ in 0..3 {
+        pending_payment(&s.store, T0).await;
+    }
+    let first = s.queue.claim_jobs("w1", T0, LEASE, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    // Redis restarts empty: the stream, its group and the schedule are gone.
+    s.queue.delete_keys().await.unwrap();
+    assert!(
+        s.queue
+            .claim_jobs("w2", T0, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the rows say the jobs were handed on; nothing is due twice yet"
+    );
+    let overdue = T0.plus(REDISPATCH_AFTER);
+    let rest = s.queue.claim_jobs("w2", overdue, LEASE, 10).await.unwrap();
+    assert_eq!(rest.len(), 2, "the queued jobs are handed on again");
+    let expired = T0.plus(LEASE);
+    let again = s.queue.claim_jobs("w3", expired, LEASE, 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|j| (j.id, j.attempt)).collect::<Vec<_>>(),
+        vec![(first[0].id, 2)],
+        "the job whose worker's lease expired is handed on again at once"
+    );
+}
+
+async fn entries_a_dead_consumer_read_are_reclaimed_after_the_lease(backend: Backend) {
+    let s = setup(backend).await;
+    let due = T0.plus(Duration::from_secs(10));
+    pending_payment(&s.store, due).await;
+    // A claim before it is due creates the group and schedules the job.
+    assert!(
+        s.queue
+            .claim_jobs("w1", T0, LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A worker moves the job to the stream and reads its entry, then dies before leasing the row.
+    let stream = format!("{}:jobs", s.redis.prefix);
+    let scheduled = format!("{stream}:scheduled");
+    let mut conn = raw(&s.redis);
+    let job: Vec<i64> = redis::cmd("ZRANGE").arg(&scheduled).arg(0).arg(0).query(&mut conn).unwrap();
+    let _: i64 = redis::cmd("ZREM").arg(&scheduled).arg(job[0]).query(&mut conn).unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("job")
+        .arg(job[0])
+        .query(&mut conn)
+        .unwrap();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("workers")
+        .arg("dead")
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query(&mut conn)
+        .unwrap();
+    // Within the lease, nobody takes the entry the dead consumer holds.
+    assert!(
+        s.queue
+            .claim_jobs("w1", due, LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Once it has been idle longer than the (short) lease, the next claim reclaims it.
+    let short = Duration::from_millis(50);
+    tokio::time::sleep(short * 2).await;
+    let reclaimed = s.queue.claim_jobs("w1", due, short, 1).await.unwrap();
+    assert_eq!(reclaimed.iter().map(|j| j.id).collect::<Vec<_>>(), job);
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(gateway_store::testing::Backend::Sqlite).await
+            }
+        )*}
+        mod postgres {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(gateway_store::testing::Backend::Postgres).await
+            }
+        )*}
+    };
+}
+
+on_both_stores!(
+    a_job_handed_on_twice_runs_once_and_leaves_nothing_unacknowledged,
+    a_redis_that_lost_its_keys_gets_every_job_back_from_the_rows,
+    entries_a_dead_consumer_read_are_reclaimed_after_the_lease,
+);
