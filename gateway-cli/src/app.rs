@@ -6,11 +6,11 @@ use anyhow::{Context, bail};
 use gateway_core::merchant::{SecretHasher, test_merchant};
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::{
-    Clock, Environment, Gateway, GatewayBuilder, Processor, SimulatedBank, Store, SystemClock,
+    Clock, Environment, Gateway, GatewayBuilder, JobQueue, Processor, SimulatedBank, Store, SystemClock,
     Worker, WorkerConfig,
 };
 
-use crate::config::Config;
+use crate::config::{Config, QueueChoice, redact_password};
 
 /// Why a command opens the database: only `serve`, `worker` and `migrate` may seed or check
 /// the test merchant, and only `migrate` creates a missing SQLite file in production.
@@ -88,6 +88,31 @@ async fn refuse_public_test_login(store: &dyn Store, hasher: &SecretHasher) -> a
     Ok(())
 }
 
+/// The queue workers take jobs from, as configured: the store's own, or Redis Streams fed
+/// from the store's job rows.
+pub async fn open_queue(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<Arc<dyn JobQueue>> {
+    match &config.queue {
+        QueueChoice::Database => Ok(store.clone().job_queue()),
+        QueueChoice::Redis { url, prefix } => {
+            let outbox = store
+                .clone()
+                .job_outbox()
+                .context("this store cannot feed a Redis queue")?;
+            let queue = gateway_store::RedisQueue::connect(
+                url,
+                outbox,
+                gateway_store::RedisQueueConfig {
+                    prefix: prefix.clone(),
+                    ..gateway_store::RedisQueueConfig::default()
+                },
+            )
+            .await
+            .with_context(|| format!("connecting to the Redis queue at {}", redact_password(url)))?;
+            Ok(Arc::new(queue))
+        }
+    }
+}
+
 /// The running parts of a gateway process.
 pub struct App {
     pub gateway: Arc<dyn Gateway>,
@@ -97,7 +122,11 @@ pub struct App {
 }
 
 /// Builds the gateway and a worker sharing one store, bank and wake-up signal.
-pub fn build(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<App> {
+pub fn build(
+    config: &Config,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn JobQueue>,
+) -> anyhow::Result<App> {
     let bank = Arc::new(SimulatedBank::new(config.simulation.clone()));
     let transport = ReqwestTransport::new(!config.production)
         .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
@@ -105,6 +134,7 @@ pub fn build(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<App> {
         .pepper(config.pepper.clone())
         .processor(bank.clone())
         .transport(Arc::new(transport))
+        .queue(queue)
         .build()?;
     let worker_config = WorkerConfig {
         retry_schedule: config.retry_schedule.clone(),

@@ -103,6 +103,19 @@ pub struct Settings {
     /// off. Unauthenticated, so keep it off the public interface. [default: 127.0.0.1:9100]
     #[arg(long, env = "METRICS_ADDR", global = true)]
     pub metrics_addr: Option<String>,
+    /// Where workers take jobs from: unset or empty for the database's own queue, or
+    /// `redis://host:port/db` for a Redis Streams queue fed from the database (see
+    /// docs/operations.md, "Choosing a queue").
+    #[arg(long, env = "QUEUE_URL", hide_env_values = true, global = true)]
+    pub queue_url: Option<String>,
+    /// Prefix of the Redis queue's keys, so gateways sharing a Redis keep apart.
+    #[arg(
+        long,
+        env = "QUEUE_KEY_PREFIX",
+        default_value = "gateway",
+        global = true
+    )]
+    pub queue_key_prefix: String,
 }
 
 /// Settings after validation.
@@ -124,6 +137,17 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// See [`Settings::event_retention_days`].
     pub event_retention: Duration,
+    /// See [`Settings::queue_url`].
+    pub queue: QueueChoice,
+}
+
+/// Which queue workers take jobs from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueChoice {
+    /// The database's own jobs table.
+    Database,
+    /// A Redis Streams queue at `url`, its keys under `prefix`.
+    Redis { url: String, prefix: String },
 }
 
 /// The metrics listener's address, and whether the operator chose it (then failing to bind it
@@ -215,8 +239,35 @@ impl Settings {
             metrics: metrics_listen(self.metrics_addr.as_deref())?,
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             event_retention: Duration::from_secs(self.event_retention_days * 24 * 3600),
+            queue: queue_choice(self.queue_url.as_deref(), &self.queue_key_prefix)?,
         })
     }
+}
+
+/// Parses QUEUE_URL: unset or empty means the database queue.
+fn queue_choice(url: Option<&str>, prefix: &str) -> anyhow::Result<QueueChoice> {
+    let url = url.map(str::trim).unwrap_or_default();
+    if url.is_empty() {
+        return Ok(QueueChoice::Database);
+    }
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        bail!(
+            "QUEUE_URL must be a redis:// URL (or unset for the database queue), not {:?}",
+            redact_password(url)
+        );
+    }
+    if prefix.is_empty()
+        || prefix.len() > 64
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+    {
+        bail!("QUEUE_KEY_PREFIX must be 1 to 64 letters, digits or any of - _ . :");
+    }
+    Ok(QueueChoice::Redis {
+        url: url.to_owned(),
+        prefix: prefix.to_owned(),
+    })
 }
 
 /// Parses METRICS_ADDR: unset means the default, empty means off.
@@ -242,6 +293,14 @@ impl Config {
             "postgres"
         } else {
             "sqlite"
+        }
+    }
+
+    /// `database` or `redis`: the queue workers take jobs from.
+    pub fn queue_name(&self) -> &'static str {
+        match self.queue {
+            QueueChoice::Database => "database",
+            QueueChoice::Redis { .. } => "redis",
         }
     }
 

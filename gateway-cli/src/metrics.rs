@@ -16,7 +16,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use gateway_core::metrics::{MetricDoc, MetricKind};
-use gateway_core::{Clock, Store, SystemClock};
+use gateway_core::{Clock, JobQueue, Store, SystemClock};
 use gateway_http::server::{ServerLimits, serve};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
@@ -57,7 +57,11 @@ fn catalogue() -> impl Iterator<Item = &'static MetricDoc> {
 /// Prometheus recorder and describes every metric. Until this runs nothing is recorded.
 /// Failing to bind the default address only logs a warning; an address the operator chose must
 /// bind.
-pub async fn start(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<()> {
+pub async fn start(
+    config: &Config,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn JobQueue>,
+) -> anyhow::Result<()> {
     let Some(MetricsListen { addr, explicit }) = config.metrics else {
         return Ok(());
     };
@@ -78,7 +82,11 @@ pub async fn start(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<()>
     tokio::spawn(upkeep(handle.clone()));
     let app = Router::new()
         .route("/metrics", get(scrape))
-        .with_state(Scrape { handle, store });
+        .with_state(Scrape {
+            handle,
+            store,
+            queue,
+        });
     tracing::info!(%addr, "metrics at /metrics");
     // With the API's limits on slow and idle clients, but few connections: a scraper needs one.
     let limits = ServerLimits {
@@ -103,7 +111,8 @@ fn describe(config: &Config, store: &dyn Store) {
     metrics::gauge!(
         BUILD_INFO,
         "version" => env!("CARGO_PKG_VERSION"),
-        "backend" => config.backend_name()
+        "backend" => config.backend_name(),
+        "queue" => config.queue_name()
     )
     .set(1.0);
 }
@@ -121,12 +130,14 @@ async fn upkeep(handle: PrometheusHandle) {
 struct Scrape {
     handle: PrometheusHandle,
     store: Arc<dyn Store>,
+    /// The queue workers take jobs from (its report covers the job rows, and Redis if used).
+    queue: Arc<dyn JobQueue>,
 }
 
 /// Reads the queue and the pools, then renders everything in the Prometheus text format.
 async fn scrape(State(scrape): State<Scrape>) -> impl IntoResponse {
     let now = SystemClock.now();
-    match scrape.store.clone().job_queue().queue_report(now).await {
+    match scrape.queue.queue_report(now).await {
         Ok(report) => gateway_core::metrics::queue_observed(&report, now),
         Err(e) => tracing::warn!(error = %e, "reading the job queue for /metrics failed"),
     }

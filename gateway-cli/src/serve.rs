@@ -31,8 +31,9 @@ pub struct ServeArgs {
 pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let listen = args.listen.validate()?;
     let store = app::open_store(&config, app::Purpose::Run).await?;
-    metrics::start(&config, store.clone()).await?;
-    let app = app::build(&config, store.clone())?;
+    let queue = app::open_queue(&config, &store).await?;
+    metrics::start(&config, store.clone(), queue.clone()).await?;
+    let app = app::build(&config, store.clone(), queue)?;
     let shutdown = Shutdown::listen(config.shutdown_grace)?;
     let worker =
         (!args.no_worker).then(|| tokio::spawn(run_worker(app.worker.clone(), shutdown.clone())));
@@ -47,6 +48,7 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         %addr,
         database = %config.database_for_display(),
+        queue = config.queue_name(),
         production = config.production,
         processor = app.gateway_processor,
         worker = !args.no_worker,
@@ -79,10 +81,11 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
 /// Runs workers only until a shutdown signal, then lets them finish or hand back their jobs.
 pub async fn worker(config: Config) -> anyhow::Result<()> {
     let store = app::open_store(&config, app::Purpose::Run).await?;
-    metrics::start(&config, store.clone()).await?;
-    let app = app::build(&config, store.clone())?;
+    let queue = app::open_queue(&config, &store).await?;
+    metrics::start(&config, store.clone(), queue.clone()).await?;
+    let app = app::build(&config, store.clone(), queue)?;
     let shutdown = Shutdown::listen(config.shutdown_grace)?;
-    tracing::info!(database = %config.database_for_display(), processor = app.gateway_processor, "worker process started");
+    tracing::info!(database = %config.database_for_display(), queue = config.queue_name(), processor = app.gateway_processor, "worker process started");
     run_worker(app.worker.clone(), shutdown).await;
     tracing::info!("worker process stopped");
     Ok(())

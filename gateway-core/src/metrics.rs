@@ -76,6 +76,7 @@ const REFUND_SETTLEMENT: &str = "gateway_refund_settlement_seconds";
 const JOBS: &str = "gateway_jobs";
 const JOB_LAG: &str = "gateway_job_lag_seconds";
 const JOBS_EXPIRED_LEASES: &str = "gateway_jobs_expired_leases";
+const QUEUE_DISPATCH: &str = "gateway_queue_dispatch";
 const JOB_EXECUTIONS: &str = "gateway_job_executions_total";
 const JOB_EXECUTION: &str = "gateway_job_execution_seconds";
 const JOB_LEASES_LOST: &str = "gateway_job_leases_lost_total";
@@ -130,6 +131,12 @@ pub const CATALOGUE: &[MetricDoc] = &[
         kind: MetricKind::Gauge,
         labels: &["kind", "state"],
         help: "Jobs in the queue table, by kind and state (queued, running, completed, failed), read when scraped.",
+    },
+    MetricDoc {
+        name: QUEUE_DISPATCH,
+        kind: MetricKind::Gauge,
+        labels: &["state"],
+        help: "The Redis queue's entries by state (waiting, unacknowledged, scheduled, awaiting_relay), read when scraped; absent with the database queue.",
     },
     MetricDoc {
         name: JOB_LAG,
@@ -321,6 +328,16 @@ pub fn queue_observed(report: &QueueReport, now: Timestamp) {
     }
     gauge!(JOB_LAG).set(report.lag(now).as_secs_f64());
     gauge!(JOBS_EXPIRED_LEASES).set(report.expired_leases as f64);
+    if let Some(dispatch) = &report.dispatch {
+        for (state, n) in [
+            ("waiting", dispatch.waiting),
+            ("unacknowledged", dispatch.unacknowledged),
+            ("scheduled", dispatch.scheduled),
+            ("awaiting_relay", dispatch.awaiting_relay),
+        ] {
+            gauge!(QUEUE_DISPATCH, "state" => state).set(n as f64);
+        }
+    }
 }
 
 /// A webhook attempt ended: a response with `status`, or a transport error.

@@ -34,6 +34,7 @@ pub async fn run(args: &ApiArgs, command: JobsCommand) -> anyhow::Result<()> {
             "failed",
             "lag_seconds",
             "worker_status",
+            "queue",
         ],
     );
     Ok(())
