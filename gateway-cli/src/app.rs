@@ -6,8 +6,8 @@ use anyhow::{Context, bail};
 use gateway_core::merchant::{SecretHasher, test_merchant};
 use gateway_core::transport::ReqwestTransport;
 use gateway_core::{
-    Clock, Environment, Gateway, GatewayBuilder, JobQueue, Processor, SimulatedBank, Store, SystemClock,
-    Worker, WorkerConfig,
+    Clock, Environment, Gateway, GatewayBuilder, JobQueue, Processor, SimulatedBank, Store,
+    SystemClock, Worker, WorkerConfig,
 };
 
 use crate::config::{Config, QueueChoice, redact_password};
@@ -90,7 +90,10 @@ async fn refuse_public_test_login(store: &dyn Store, hasher: &SecretHasher) -> a
 
 /// The queue workers take jobs from, as configured: the store's own, or Redis Streams fed
 /// from the store's job rows.
-pub async fn open_queue(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<Arc<dyn JobQueue>> {
+pub async fn open_queue(
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> anyhow::Result<Arc<dyn JobQueue>> {
     match &config.queue {
         QueueChoice::Database => Ok(store.clone().job_queue()),
         QueueChoice::Redis { url, prefix } => {
@@ -107,7 +110,9 @@ pub async fn open_queue(config: &Config, store: &Arc<dyn Store>) -> anyhow::Resu
                 },
             )
             .await
-            .with_context(|| format!("connecting to the Redis queue at {}", redact_password(url)))?;
+            .with_context(|| {
+                format!("connecting to the Redis queue at {}", redact_password(url))
+            })?;
             Ok(Arc::new(queue))
         }
     }

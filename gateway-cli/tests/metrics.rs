@@ -9,8 +9,8 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use gateway_store::testing::TestRedis;
+use serde_json::{Value, json};
 use support::{authed, client, free_port, receiver_answering_200, send_webhooks_to, serve};
 
 /// A scrape, parsed: each metric's `# TYPE`, and each sample by its series (`name{labels}`).

@@ -129,13 +129,14 @@ pub trait JobOutbox: JobQueue {
     /// Records that `jobs` were handed on at `now`, each only if its row is still in the state
     /// it was read in (a row changed since is handed on again). Returns how many were recorded.
     async fn mark_dispatched(&self, jobs: &[OutboxJob], now: Timestamp) -> Result<u64, StoreError>;
-    /// Re-arms jobs whose dispatch was lost (a queue restarted empty, an entry dropped): running
-    /// under a lease that expired after their last dispatch, or queued, due for `overdue` and
-    /// last handed on at least `overdue` ago. Returns how many.
+    /// Re-arms jobs whose dispatch was lost (an entry dropped, a queue restarted empty): running
+    /// under a lease that expired after their last dispatch, and queued ones, due for `overdue`
+    /// and last handed on at least `overdue` ago, or all of them with `None` (the queue is
+    /// known to have lost everything). Returns how many.
     async fn rearm_lost_dispatches(
         &self,
         now: Timestamp,
-        overdue: Duration,
+        overdue: Option<Duration>,
     ) -> Result<u64, StoreError>;
     /// [`claim_jobs`](JobQueue::claim_jobs) limited to the rows `ids` names: leases those that
     /// are claimable at `now` (queued and due, or running under an expired lease) and fails those

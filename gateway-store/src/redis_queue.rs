@@ -78,18 +78,20 @@ schedule(1)
 return redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 ";
 
-/// Schedules the relayed jobs (`ARGV[6..]`), moves due ones to the stream, then returns up to
+/// Schedules the relayed jobs (`ARGV[6..]`), moves due ones to the stream, then returns `1` if
+/// it had to create the consumer group (a new or emptied Redis) or `0`, followed by up to
 /// `ARGV[4]` entries as `entry id, job id` pairs: reclaimed from consumers idle for `ARGV[5]`
 /// ms first, then new ones read as consumer `ARGV[2]` of group `ARGV[1]`; `ARGV[3]` is now.
 const CLAIM_LUA: &str = r"
 schedule(6)
-redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+local created = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+local out = {'0'}
+if type(created) == 'table' and created.ok then out[1] = '1' end
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, 1000)
 for _, job in ipairs(due) do
   redis.call('XADD', KEYS[1], '*', 'job', job)
   redis.call('ZREM', KEYS[2], job)
 end
-local out = {}
 local function take(entries)
   for _, e in ipairs(entries) do
     if e and e[2] then
@@ -100,7 +102,7 @@ local function take(entries)
 end
 local limit = tonumber(ARGV[4])
 take(redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[5], '0-0', 'COUNT', limit)[2])
-local left = limit - #out / 2
+local left = limit - (#out - 1) / 2
 if left > 0 then
   local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left, 'STREAMS', KEYS[1], '>')
   if read then take(read[1][2]) end
@@ -208,12 +210,26 @@ impl RedisQueue {
         }
         let rearmed = self
             .outbox
-            .rearm_lost_dispatches(now, self.config.redispatch_after)
+            .rearm_lost_dispatches(now, Some(self.config.redispatch_after))
             .await?;
         if rearmed > 0 {
             tracing::info!(
                 rearmed,
                 "jobs whose dispatch was lost are handed to Redis again"
+            );
+        }
+        Ok(())
+    }
+
+    /// Hands every queued job on again: the consumer group was missing, so Redis is new or
+    /// lost its keys (a restart without persistence), and with them the schedule and stream.
+    /// Jobs it already had become duplicates, which their rows turn away.
+    async fn rearm_everything(&self, now: Timestamp) -> Result<(), StoreError> {
+        let rearmed = self.outbox.rearm_lost_dispatches(now, None).await?;
+        if rearmed > 0 {
+            tracing::warn!(
+                rearmed,
+                "the Redis queue was empty: every queued job is handed on again"
             );
         }
         Ok(())
@@ -228,7 +244,10 @@ impl RedisQueue {
         now: Timestamp,
     ) -> Result<T, StoreError> {
         let _one_relay = self.relay.lock().await;
-        let jobs = self.outbox.jobs_to_dispatch(self.config.relay_batch).await?;
+        let jobs = self
+            .outbox
+            .jobs_to_dispatch(self.config.relay_batch)
+            .await?;
         let mut invocation = script.prepare_invoke();
         invocation.key(&self.stream).key(&self.scheduled);
         keys_args(&mut invocation);
@@ -318,10 +337,10 @@ impl JobQueue for RedisQueue {
         }
         self.sweep(now).await?;
         let idle_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
-        let pairs: Vec<String> = self
-            .relay_with(
+        let read = |limit: u32| {
+            self.relay_with::<Vec<String>>(
                 &self.claim_script,
-                |invocation| {
+                move |invocation| {
                     invocation
                         .arg(GROUP)
                         .arg(worker)
@@ -331,7 +350,17 @@ impl JobQueue for RedisQueue {
                 },
                 now,
             )
-            .await?;
+        };
+        let mut answer = read(limit).await?;
+        if answer.first().is_some_and(|flag| flag == "1") {
+            // Keep what the first read took (its entries are this consumer's now).
+            self.rearm_everything(now).await?;
+            let taken = u32::try_from(answer.len() / 2).unwrap_or(u32::MAX);
+            if taken < limit {
+                answer.extend(read(limit - taken).await?.into_iter().skip(1));
+            }
+        }
+        let pairs = answer.get(1..).unwrap_or_default();
         let mut entries: HashMap<i64, Vec<String>> = HashMap::new();
         let mut unreadable = Vec::new();
         for pair in pairs.chunks_exact(2) {
@@ -376,12 +405,8 @@ impl JobQueue for RedisQueue {
 
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let now = *lock(&self.latest_claim);
-        let first: Vec<(String, i64)> = self
-            .relay_with(&self.relay_script, |_| {}, now)
-            .await?;
-        Ok(first
-            .first()
-            .map(|(_, due)| Timestamp::from_millis(*due)))
+        let first: Vec<(String, i64)> = self.relay_with(&self.relay_script, |_| {}, now).await?;
+        Ok(first.first().map(|(_, due)| Timestamp::from_millis(*due)))
     }
 
     async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {

@@ -171,7 +171,9 @@ impl TestRedis {
         let url = std::env::var("GATEWAY_TEST_REDIS_URL")
             .unwrap_or_else(|_| DEFAULT_REDIS_URL.to_owned());
         let answered = redis::Client::open(url.as_str())
-            .and_then(|client| client.get_connection_with_timeout(std::time::Duration::from_secs(2)))
+            .and_then(|client| {
+                client.get_connection_with_timeout(std::time::Duration::from_secs(2))
+            })
             .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn));
         if let Err(e) = answered {
             panic!(
@@ -206,7 +208,8 @@ impl TestRedis {
 #[cfg(feature = "redis")]
 impl Drop for TestRedis {
     fn drop(&mut self) {
-        let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|client| client.get_connection())
+        let Ok(mut conn) =
+            redis::Client::open(self.url.as_str()).and_then(|client| client.get_connection())
         else {
             return;
         };

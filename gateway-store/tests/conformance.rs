@@ -4,8 +4,8 @@
 //! too (`redis_sqlite::name`, `redis_postgres::name`), each under a Redis key prefix of its own.
 
 use async_trait::async_trait;
-use gateway_store::conformance::{Fixture, StoreFactory};
 use gateway_store::RedisQueueConfig;
+use gateway_store::conformance::{Fixture, StoreFactory};
 use gateway_store::testing::{Backend, TestDatabase, TestRedis};
 
 /// Fresh, migrated databases on one backend.

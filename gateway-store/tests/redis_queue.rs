@@ -28,7 +28,9 @@ async fn setup(backend: Backend) -> Setup {
         .await
         .unwrap();
     let redis = TestRedis::create();
-    let queue = redis.queue(store.clone().job_outbox().unwrap(), config()).await;
+    let queue = redis
+        .queue(store.clone().job_outbox().unwrap(), config())
+        .await;
     Setup {
         store,
         queue,
@@ -89,7 +91,11 @@ async fn a_job_handed_on_twice_runs_once_and_leaves_nothing_unacknowledged(backe
     let report = s.queue.queue_report(T0).await.unwrap();
     let dispatch = report.dispatch.unwrap();
     assert_eq!(
-        (dispatch.waiting, dispatch.unacknowledged, dispatch.scheduled),
+        (
+            dispatch.waiting,
+            dispatch.unacknowledged,
+            dispatch.scheduled
+        ),
         (0, 0, 0),
         "{dispatch:?}"
     );
@@ -103,19 +109,14 @@ async fn a_redis_that_lost_its_keys_gets_every_job_back_from_the_rows(backend: B
     }
     let first = s.queue.claim_jobs("w1", T0, LEASE, 1).await.unwrap();
     assert_eq!(first.len(), 1);
-    // Redis restarts empty: the stream, its group and the schedule are gone.
+    // Redis restarts empty: the stream, its group and the schedule are gone. The next claim
+    // finds the group missing and hands every queued job on again.
     s.queue.delete_keys().await.unwrap();
-    assert!(
-        s.queue
-            .claim_jobs("w2", T0, LEASE, 10)
-            .await
-            .unwrap()
-            .is_empty(),
-        "the rows say the jobs were handed on; nothing is due twice yet"
-    );
-    let overdue = T0.plus(REDISPATCH_AFTER);
-    let rest = s.queue.claim_jobs("w2", overdue, LEASE, 10).await.unwrap();
+    let rest = s.queue.claim_jobs("w2", T0, LEASE, 10).await.unwrap();
     assert_eq!(rest.len(), 2, "the queued jobs are handed on again");
+    for job in &rest {
+        s.queue.complete_job(&job.lease, T0).await.unwrap();
+    }
     let expired = T0.plus(LEASE);
     let again = s.queue.claim_jobs("w3", expired, LEASE, 10).await.unwrap();
     assert_eq!(
@@ -141,8 +142,17 @@ async fn entries_a_dead_consumer_read_are_reclaimed_after_the_lease(backend: Bac
     let stream = format!("{}:jobs", s.redis.prefix);
     let scheduled = format!("{stream}:scheduled");
     let mut conn = raw(&s.redis);
-    let job: Vec<i64> = redis::cmd("ZRANGE").arg(&scheduled).arg(0).arg(0).query(&mut conn).unwrap();
-    let _: i64 = redis::cmd("ZREM").arg(&scheduled).arg(job[0]).query(&mut conn).unwrap();
+    let job: Vec<i64> = redis::cmd("ZRANGE")
+        .arg(&scheduled)
+        .arg(0)
+        .arg(0)
+        .query(&mut conn)
+        .unwrap();
+    let _: i64 = redis::cmd("ZREM")
+        .arg(&scheduled)
+        .arg(job[0])
+        .query(&mut conn)
+        .unwrap();
     let _: String = redis::cmd("XADD")
         .arg(&stream)
         .arg("*")
@@ -195,4 +205,38 @@ on_both_stores!(
     a_job_handed_on_twice_runs_once_and_leaves_nothing_unacknowledged,
     a_redis_that_lost_its_keys_gets_every_job_back_from_the_rows,
     entries_a_dead_consumer_read_are_reclaimed_after_the_lease,
+    a_dropped_entry_is_handed_on_again_once_overdue,
 );
+
+async fn a_dropped_entry_is_handed_on_again_once_overdue(backend: Backend) {
+    let s = setup(backend).await;
+    pending_payment(&s.store, T0).await;
+    // A claim before it is due (relays and creates the group), then the entry goes missing.
+    assert!(s.queue.claim_jobs("w1", T0, LEASE, 1).await.unwrap().len() == 1);
+    let mut conn = raw(&s.redis);
+    let stream = format!("{}:jobs", s.redis.prefix);
+    pending_payment(&s.store, T0).await;
+    assert_eq!(s.queue.next_job_due().await.unwrap(), Some(T0), "relayed");
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{stream}:scheduled"))
+        .query(&mut conn)
+        .unwrap();
+    assert!(
+        s.queue
+            .claim_jobs("w1", T0, LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the row says it was handed on"
+    );
+    let overdue = T0.plus(REDISPATCH_AFTER);
+    assert_eq!(
+        s.queue
+            .claim_jobs("w1", overdue, LEASE, 1)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "due for longer than redispatch_after: handed on again"
+    );
+}

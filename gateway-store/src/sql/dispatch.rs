@@ -41,7 +41,7 @@ impl<B: Backend> JobOutbox for SqlStore<B> {
     async fn rearm_lost_dispatches(
         &self,
         now: Timestamp,
-        overdue: Duration,
+        overdue: Option<Duration>,
     ) -> Result<u64, StoreError> {
         self.backend
             .transact((now, overdue), rearm_lost_dispatches::<B::DB>, false)
@@ -111,12 +111,14 @@ fn mark_dispatched<'c, DB: Dialect>(
 /// Clears the dispatch of jobs a queue lost, so the relay hands them on again.
 fn rearm_lost_dispatches<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
-    (now, overdue): &'c (Timestamp, Duration),
+    (now, overdue): &'c (Timestamp, Option<Duration>),
 ) -> Fut<'c, u64> {
     Box::pin(async move {
-        let long_ago = now.as_millis().saturating_sub(
-            i64::try_from(overdue.as_millis()).unwrap_or(i64::MAX),
-        );
+        // Without `overdue`, every queued job, due or not.
+        let long_ago = overdue.map_or(i64::MAX, |overdue| {
+            now.as_millis()
+                .saturating_sub(i64::try_from(overdue.as_millis()).unwrap_or(i64::MAX))
+        });
         let expired = Sql::new(
             "UPDATE jobs SET dispatched_at = NULL
              WHERE status = $1 AND locked_until <= $2 AND dispatched_at < locked_until",
