@@ -78,15 +78,12 @@ schedule(1)
 return redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 ";
 
-/// Schedules the relayed jobs (`ARGV[6..]`), moves due ones to the stream, then returns `1` if
-/// it had to create the consumer group (a new or emptied Redis) or `0`, followed by up to
+/// Schedules the relayed jobs (`ARGV[6..]`), moves due ones to the stream, then returns up to
 /// `ARGV[4]` entries as `entry id, job id` pairs: reclaimed from consumers idle for `ARGV[5]`
 /// ms first, then new ones read as consumer `ARGV[2]` of group `ARGV[1]`; `ARGV[3]` is now.
 const CLAIM_LUA: &str = r"
 schedule(6)
-local created = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
-local out = {'0'}
-if type(created) == 'table' and created.ok then out[1] = '1' end
+local out = {}
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, 1000)
 for _, job in ipairs(due) do
   redis.call('XADD', KEYS[1], '*', 'job', job)
@@ -102,7 +99,7 @@ local function take(entries)
 end
 local limit = tonumber(ARGV[4])
 take(redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[5], '0-0', 'COUNT', limit)[2])
-local left = limit - (#out - 1) / 2
+local left = limit - #out / 2
 if left > 0 then
   local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left, 'STREAMS', KEYS[1], '>')
   if read then take(read[1][2]) end
@@ -221,6 +218,25 @@ impl RedisQueue {
         Ok(())
     }
 
+    /// Creates the stream and its consumer group if they are missing; `true` if it had to (a
+    /// new Redis, or one that restarted without its data).
+    async fn ensure_group(&self) -> Result<bool, StoreError> {
+        let mut redis = self.redis.clone();
+        let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut redis)
+            .await;
+        match created {
+            Ok(()) => Ok(true),
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(false),
+            Err(e) => Err(redis_error(e)),
+        }
+    }
+
     /// Hands every queued job on again: the consumer group was missing, so Redis is new or
     /// lost its keys (a restart without persistence), and with them the schedule and stream.
     /// Jobs it already had become duplicates, which their rows turn away.
@@ -337,10 +353,13 @@ impl JobQueue for RedisQueue {
         }
         self.sweep(now).await?;
         let idle_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
-        let read = |limit: u32| {
-            self.relay_with::<Vec<String>>(
+        if self.ensure_group().await? {
+            self.rearm_everything(now).await?;
+        }
+        let pairs: Vec<String> = self
+            .relay_with(
                 &self.claim_script,
-                move |invocation| {
+                |invocation| {
                     invocation
                         .arg(GROUP)
                         .arg(worker)
@@ -350,17 +369,7 @@ impl JobQueue for RedisQueue {
                 },
                 now,
             )
-        };
-        let mut answer = read(limit).await?;
-        if answer.first().is_some_and(|flag| flag == "1") {
-            // Keep what the first read took (its entries are this consumer's now).
-            self.rearm_everything(now).await?;
-            let taken = u32::try_from(answer.len() / 2).unwrap_or(u32::MAX);
-            if taken < limit {
-                answer.extend(read(limit - taken).await?.into_iter().skip(1));
-            }
-        }
-        let pairs = answer.get(1..).unwrap_or_default();
+            .await?;
         let mut entries: HashMap<i64, Vec<String>> = HashMap::new();
         let mut unreadable = Vec::new();
         for pair in pairs.chunks_exact(2) {
