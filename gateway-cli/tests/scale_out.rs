@@ -3,6 +3,10 @@
 //! one worker and one server are killed with SIGKILL midway and replaced. Everything must
 //! settle exactly once, every webhook must be delivered and logged, no job may be left behind,
 //! and the surviving server must keep answering.
+//!
+//! The same scenario runs on the Redis queue (`QUEUE_URL`), with a Redis of its own that is
+//! also killed with SIGKILL mid-load and restarted empty: nothing may be lost or done twice,
+//! and no stream entry may be left unacknowledged.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,21 +26,120 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const PAYMENTS: usize = 2_000;
+/// Payments of the Redis variant (fewer: it adds a scenario to the suite's time).
+const PAYMENTS_ON_REDIS: usize = 600;
 const CONCURRENCY: usize = 32;
 /// Bound on each waiting phase; the test fails rather than hang.
 const PHASE_LIMIT: Duration = Duration::from_secs(180);
 /// Bound on the whole scenario, whatever step it is stuck in.
 const TEST_LIMIT: Duration = Duration::from_secs(600);
 
-fn env(url: &str) -> Vec<(&'static str, String)> {
-    vec![
+fn env(url: &str, redis: Option<&PrivateRedis>) -> Vec<(&'static str, String)> {
+    let mut env = vec![
         ("DATABASE_URL", url.to_owned()),
         ("TEST_MODE", "true".into()),
         ("TEST_PROCESSING_DELAY", "0".into()),
         ("WEBHOOK_RETRY_INTERVALS_TEST", "true".into()),
         ("WEBHOOK_TIMEOUT_MS", "2000".into()),
         ("JOB_LEASE_MS", "4000".into()),
-    ]
+        ("METRICS_ADDR", String::new()),
+    ];
+    if let Some(redis) = redis {
+        env.push(("QUEUE_URL", redis.url()));
+    }
+    env
+}
+
+/// A `redis-server` of the test's own on a free port, without persistence: killed, it comes
+/// back empty.
+struct PrivateRedis {
+    port: u16,
+    server: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start() -> Self {
+        let port = support::free_port();
+        let server = Self::spawn(port);
+        let redis = Self { port, server };
+        redis.wait_until_answering();
+        redis
+    }
+
+    fn spawn(port: u16) -> std::process::Child {
+        std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect(
+                "this test runs its own redis-server: install it (apt-get install redis-server)",
+            )
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn wait_until_answering(&self) {
+        let client = redis::Client::open(self.url()).unwrap();
+        for _ in 0..200 {
+            if let Ok(mut conn) = client.get_connection()
+                && redis::cmd("PING").query::<String>(&mut conn).is_ok()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "the test's redis-server on port {} did not answer",
+            self.port
+        );
+    }
+
+    /// SIGKILL, then a new, empty server on the same port.
+    fn restart_empty(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        self.server = Self::spawn(self.port);
+        self.wait_until_answering();
+    }
+
+    /// `(stream length, unacknowledged entries, scheduled jobs)` of the gateway's queue.
+    fn backlog(&self) -> (i64, i64, i64) {
+        let mut conn = redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let length: i64 = redis::cmd("XLEN")
+            .arg("gateway:jobs")
+            .query(&mut conn)
+            .unwrap();
+        let pending: redis::Value = redis::cmd("XPENDING")
+            .arg("gateway:jobs")
+            .arg("workers")
+            .query(&mut conn)
+            .unwrap();
+        let unacknowledged = match pending {
+            redis::Value::Array(items) => match items.first() {
+                Some(redis::Value::Int(n)) => *n,
+                _ => 0,
+            },
+            _ => 0,
+        };
+        let scheduled: i64 = redis::cmd("ZCARD")
+            .arg("gateway:jobs:scheduled")
+            .query(&mut conn)
+            .unwrap();
+        (length, unacknowledged, scheduled)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
 }
 
 async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
@@ -115,18 +218,27 @@ async fn post(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_processes_on_one_postgres_settle_everything_exactly_once_through_kill_9() {
-    tokio::time::timeout(TEST_LIMIT, scenario())
+    tokio::time::timeout(TEST_LIMIT, scenario(PAYMENTS, None))
         .await
         .expect("the scale-out scenario finished within its bound");
 }
 
-async fn scenario() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_redis_queue_everything_settles_exactly_once_through_kill_9_and_a_redis_restart() {
+    let redis = PrivateRedis::start();
+    tokio::time::timeout(TEST_LIMIT, scenario(PAYMENTS_ON_REDIS, Some(redis)))
+        .await
+        .expect("the scale-out scenario on Redis finished within its bound");
+}
+
+/// `payments` through 2 servers and 3 workers, on the database queue or on `redis`'s.
+async fn scenario(payments: usize, mut redis: Option<PrivateRedis>) {
     let workers_wanted: usize = std::env::var("SCALE_OUT_WORKERS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let database = TestDatabase::create(Backend::Postgres).await;
-    let env = env(&database.url);
+    let env = env(&database.url, redis.as_ref());
     let migrate = std::process::Command::new(support::BIN)
         .arg("migrate")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -173,8 +285,13 @@ async fn scenario() {
     let limit = Arc::new(Semaphore::new(CONCURRENCY));
     let mut tasks = tokio::task::JoinSet::new();
     let mut replacement_server = None;
-    for i in 0..PAYMENTS {
-        if i == PAYMENTS / 2 {
+    for i in 0..payments {
+        if i == payments * 3 / 4
+            && let Some(redis) = redis.as_mut()
+        {
+            redis.restart_empty();
+        }
+        if i == payments / 2 {
             workers[0].kill_9();
             doomed_server.kill_9();
             let fresh = serve(&["--no-worker"], &env).await;
@@ -221,7 +338,7 @@ async fn scenario() {
     while let Some(id) = tasks.join_next().await {
         payment_ids.push(id.unwrap());
     }
-    assert_eq!(payment_ids.iter().collect::<HashSet<_>>().len(), PAYMENTS);
+    assert_eq!(payment_ids.iter().collect::<HashSet<_>>().len(), payments);
     wait_until(
         &pool,
         &mut workers,
@@ -236,7 +353,7 @@ async fn scenario() {
         "SELECT COUNT(*) FROM webhook_deliveries WHERE status <> 'success'",
     )
     .await;
-    let payments_per_second = PAYMENTS as f64 / started.elapsed().as_secs_f64();
+    let payments_per_second = payments as f64 / started.elapsed().as_secs_f64();
 
     // Phase 2: a refund of half of every payment.
     let refunds_started = Instant::now();
@@ -282,7 +399,7 @@ async fn scenario() {
         "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')",
     )
     .await;
-    let refunds_per_second = PAYMENTS as f64 / refunds_started.elapsed().as_secs_f64();
+    let refunds_per_second = payments as f64 / refunds_started.elapsed().as_secs_f64();
 
     // Exactly once.
     assert_eq!(
@@ -296,11 +413,11 @@ async fn scenario() {
             "SELECT COUNT(*) FROM payments WHERE status = 'success'"
         )
         .await,
-        PAYMENTS as i64
+        payments as i64
     );
     assert_eq!(
         scalar(&pool, "SELECT COUNT(*) FROM orders WHERE status = 'paid'").await,
-        PAYMENTS as i64
+        payments as i64
     );
     assert_eq!(
         scalar(
@@ -308,7 +425,7 @@ async fn scenario() {
             "SELECT COUNT(*) FROM refunds WHERE status = 'processed'"
         )
         .await,
-        PAYMENTS as i64
+        payments as i64
     );
     assert_eq!(
         scalar(&pool, "SELECT COUNT(*) FROM jobs WHERE status = 'failed'").await,
@@ -331,7 +448,7 @@ async fn scenario() {
         .unwrap();
         assert_eq!(
             (total, distinct),
-            (PAYMENTS as i64, PAYMENTS as i64),
+            (payments as i64, payments as i64),
             "{event}: one event per transition"
         );
     }
@@ -364,15 +481,23 @@ async fn scenario() {
         .fetch_all(&pool)
         .await
         .unwrap();
-    assert_eq!(expected.len(), PAYMENTS * 5);
+    assert_eq!(expected.len(), payments * 5);
     assert!(
         expected.iter().all(|id| delivered.contains(id)),
         "every delivery reached the receiver"
     );
 
+    if let Some(redis) = &redis {
+        assert_eq!(
+            redis.backlog(),
+            (0, 0, 0),
+            "every stream entry acknowledged and deleted, nothing scheduled"
+        );
+    }
     println!(
-        "scale-out ({workers_wanted} workers, 2 API servers, kill -9 midway): {payments_per_second:.0} payments/s created+settled+notified, \
+        "scale-out ({workers_wanted} workers, 2 API servers, {} queue, kill -9 midway): {payments_per_second:.0} payments/s created+settled+notified, \
          {refunds_per_second:.0} refunds/s; {} webhook requests for {} deliveries",
+        if redis.is_some() { "redis" } else { "database" },
         receiver.received_requests().await.unwrap().len(),
         expected.len()
     );
