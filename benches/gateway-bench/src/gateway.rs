@@ -116,12 +116,14 @@ pub struct Launch {
     pub binary: PathBuf,
     /// `WEBHOOK_TIMEOUT_MS`.
     pub webhook_timeout_ms: u64,
+    /// `QUEUE_URL` and `QUEUE_KEY_PREFIX` for the Redis queue; `None` for the database queue.
+    pub redis_queue: Option<(String, String)>,
 }
 
 impl Launch {
     /// The environment every gateway process of the bench gets.
     fn env(&self, database_url: &str) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("DATABASE_URL", database_url.to_owned()),
             ("GATEWAY_ENV", "development".into()),
             ("TEST_MODE", "true".into()),
@@ -134,7 +136,29 @@ impl Launch {
             ),
             ("RUST_LOG", "warn".into()),
             ("NO_COLOR", "1".into()),
-        ]
+            ("METRICS_ADDR", String::new()),
+        ];
+        if let Some((url, prefix)) = &self.redis_queue {
+            env.push(("QUEUE_URL", url.clone()));
+            env.push(("QUEUE_KEY_PREFIX", prefix.clone()));
+        }
+        env
+    }
+
+    /// Deletes the Redis queue's keys (each scenario starts on an empty queue, as on a fresh
+    /// database).
+    pub fn clear_redis_queue(&self) -> anyhow::Result<()> {
+        let Some((url, prefix)) = &self.redis_queue else {
+            return Ok(());
+        };
+        let mut conn = redis::Client::open(url.as_str())?.get_connection()?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query(&mut conn)?;
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("DEL").arg(keys).query(&mut conn)?;
+        }
+        Ok(())
     }
 
     /// Runs `gateway merchants create` on `database_url` and returns the new credentials.

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo build --release -p gateway-cli -p gateway-bench
 //! target/release/gateway-bench --backend sqlite,postgres --duration 10s
+//! target/release/gateway-bench --backend sqlite,postgres --queue db,redis --scenarios e2e,isolation
 //! ```
 //!
 //! Layout: [`http`] is the client, [`receiver`] the webhook endpoints, [`gateway`] the process
@@ -38,6 +39,13 @@ struct Args {
     /// Backends to run, comma-separated: sqlite, postgres.
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     backend: Vec<String>,
+    /// Queues to run each backend on, comma-separated: db (the database's own), redis (Redis
+    /// Streams at --redis-url).
+    #[arg(long, value_delimiter = ',', default_value = "db")]
+    queue: Vec<String>,
+    /// The Redis of `--queue redis` (each scenario uses a key prefix of its own).
+    #[arg(long, default_value = "redis://127.0.0.1:6379/0")]
+    redis_url: String,
     /// Scenarios, comma-separated: api, limit, e2e, isolation, burst.
     #[arg(
         long,
@@ -145,6 +153,11 @@ fn main() -> anyhow::Result<()> {
             other => bail!("unknown backend {other:?} (sqlite, postgres)"),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    for q in &args.queue {
+        if !["db", "redis"].contains(&q.as_str()) {
+            bail!("unknown queue {q:?} (db, redis)");
+        }
+    }
     for s in &args.scenarios {
         if !SCENARIOS.contains(&s.as_str()) {
             bail!("unknown scenario {s:?} ({})", SCENARIOS.join(", "));
@@ -191,13 +204,23 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
     let snapshot = logs.path().join("gateway");
     std::fs::copy(&binary, &snapshot).with_context(|| format!("copying {}", binary.display()))?;
     let mut reports = Vec::new();
-    for backend in backends {
+    let runs = backends
+        .iter()
+        .flat_map(|b| args.queue.iter().map(move |q| (*b, q.clone())));
+    for (backend, queue) in runs {
+        let redis_queue = (queue == "redis").then(|| {
+            (
+                args.redis_url.clone(),
+                format!("gateway-bench-{}", std::process::id()),
+            )
+        });
         let plan = Plan {
             backend,
             postgres_url: args.postgres_url.clone(),
             launch: Launch {
                 binary: snapshot.clone(),
                 webhook_timeout_ms: args.webhook_timeout_ms,
+                redis_queue,
             },
             connections: args.connections.clone(),
             duration: args.duration,
@@ -215,6 +238,7 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
         };
         let mut report = Report {
             backend: backend.name().to_owned(),
+            queue: queue.clone(),
             started_at: started_at.clone(),
             machine: Machine::probe(),
             command: command.clone(),
@@ -244,7 +268,7 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
             gateway_vm_hwm_mib: BTreeMap::new(),
             problems: Vec::new(),
         };
-        eprintln!("== {} ==", backend.name());
+        eprintln!("== {}, {queue} queue ==", backend.name());
         for scenario in &args.scenarios {
             if scenario == "limit" && args.scenarios.iter().any(|s| s == "api") {
                 continue; // interleaved with api
@@ -290,7 +314,10 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
         }
         let markdown = report.markdown(&chart);
         println!("{markdown}");
-        let base = args.out.join(format!("{}-{date}", backend.name()));
+        let base = match queue.as_str() {
+            "db" => args.out.join(format!("{}-{date}", backend.name())),
+            _ => args.out.join(format!("{}-{queue}-{date}", backend.name())),
+        };
         std::fs::write(base.with_extension("md"), &markdown)?;
         std::fs::write(
             base.with_extension("json"),
@@ -321,6 +348,7 @@ async fn run_scenario(
         return Ok(None);
     }
     let database = Database::create(plan.backend, &plan.postgres_url, scenario).await?;
+    plan.launch.clear_redis_queue()?;
     let result = async {
         // Merchant B must exist before the gateway caches anything; the command migrates too.
         let b = if scenario == "isolation" {
@@ -383,5 +411,8 @@ async fn run_scenario(
     }
     .await;
     database.remove().await;
+    if let Err(e) = plan.launch.clear_redis_queue() {
+        eprintln!("  clearing the Redis queue's keys failed: {e:#}");
+    }
     result
 }

@@ -60,6 +60,8 @@ impl Machine {
 pub struct Report {
     /// `sqlite` or `postgres`.
     pub backend: String,
+    /// The queue workers took jobs from: `db` or `redis`.
+    pub queue: String,
     /// When the run started, RFC 3339 UTC.
     pub started_at: String,
     /// The machine.
@@ -158,7 +160,11 @@ impl Report {
     pub fn markdown(&self, chart: &str) -> String {
         let mut out = String::new();
         let m = &self.machine;
-        let _ = writeln!(out, "# gateway-bench: {}\n", self.backend);
+        let _ = writeln!(
+            out,
+            "# gateway-bench: {}, {} queue\n",
+            self.backend, self.queue
+        );
         let _ = writeln!(out, "- date: {}", self.started_at);
         let _ = writeln!(
             out,
@@ -394,7 +400,7 @@ pub fn svg(reports: &[Report]) -> String {
                 .collect();
             points.sort_by_key(|p| p.3);
             if !points.is_empty() {
-                series.push((format!("{} {}", r.backend, endpoint), points));
+                series.push((format!("{} {} {}", r.backend, r.queue, endpoint), points));
             }
         }
     }
