@@ -65,8 +65,8 @@ pub mod queue;
 pub struct Fixture {
     /// The store: it enqueues jobs in its commands' transactions.
     pub store: Arc<dyn Store>,
-    /// The queue workers take the store's jobs from (the database queue: the store's own
-    /// [`Store::job_queue`]).
+    /// The queue workers take the store's jobs from: the store's own
+    /// [`Store::job_queue`], or a dispatching queue over its [`Store::job_outbox`].
     pub queue: Arc<dyn JobQueue>,
     /// Dropped after `store`.
     pub keep_alive: Box<dyn Any + Send + Sync>,

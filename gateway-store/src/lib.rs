@@ -5,7 +5,8 @@
 //! shared store layer (`sql`): every command is one transaction that locks what its rule reads,
 //! reads a snapshot and writes what `gateway-core` decided. The backends ([`SqliteStore`],
 //! [`PostgresStore`]) keep only what the databases do differently. The job queue is a table in
-//! the same database, so enqueueing is part of the state change that needs it.
+//! the same database, so enqueueing is part of the state change that needs it; with the
+//! `redis` feature, `RedisQueue` dispatches those rows through Redis Streams instead.
 
 #![deny(missing_docs)]
 
