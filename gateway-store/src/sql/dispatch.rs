@@ -11,7 +11,7 @@ use gateway_core::{JobOutbox, OutboxJob, StoreError};
 
 use super::dialect::Fut;
 use super::store::{Backend, SqlStore};
-use super::{Batch, Dialect, Sql};
+use super::{Dialect, Sql};
 use crate::rows::{ReadRow, claimed_job};
 
 #[async_trait]
@@ -86,25 +86,27 @@ fn outbox_job(row: &impl ReadRow) -> Result<OutboxJob, StoreError> {
     })
 }
 
-/// Records each job's dispatch if its row is still in the state it was read in.
+/// Records each job's dispatch if its row is still in the state it was read in, in one
+/// statement (`(id, version)` pairs as row values).
 fn mark_dispatched<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
     (jobs, now): &'c (Vec<OutboxJob>, Timestamp),
 ) -> Fut<'c, u64> {
     Box::pin(async move {
-        let mut batch = DB::Batch::default();
+        let pairs = (0..jobs.len())
+            .map(|n| format!("(${}, ${})", 2 * n + 2, 2 * n + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = Sql::new(&format!(
+            "UPDATE jobs SET dispatched_at = $1
+             WHERE dispatched_at IS NULL
+               AND (id, status || ':' || attempts || ':' || updated_at || ':' || run_at) IN (VALUES {pairs})"
+        ))
+        .arg(now.as_millis());
         for job in jobs {
-            batch
-                .push(
-                    "UPDATE jobs SET dispatched_at = $1
-                     WHERE id = $2 AND dispatched_at IS NULL
-                       AND status || ':' || attempts || ':' || updated_at || ':' || run_at = $3",
-                )
-                .arg(now.as_millis())
-                .arg(job.id)
-                .arg(job.version.clone());
+            sql = sql.arg(job.id).arg(job.version.clone());
         }
-        DB::execute_batch(conn, batch).await
+        DB::execute(conn, sql).await
     })
 }
 
