@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use gateway_store::testing::{Backend, TestDatabase};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use support::private_redis::PrivateRedis;
 use support::{Process, authed, client, serve, spawn};
 use tokio::sync::{RwLock, Semaphore};
 use wiremock::matchers::method;
@@ -48,98 +49,6 @@ fn env(url: &str, redis: Option<&PrivateRedis>) -> Vec<(&'static str, String)> {
         env.push(("QUEUE_URL", redis.url()));
     }
     env
-}
-
-/// A `redis-server` of the test's own on a free port, without persistence: killed, it comes
-/// back empty.
-struct PrivateRedis {
-    port: u16,
-    server: std::process::Child,
-}
-
-impl PrivateRedis {
-    fn start() -> Self {
-        let port = support::free_port();
-        let server = Self::spawn(port);
-        let redis = Self { port, server };
-        redis.wait_until_answering();
-        redis
-    }
-
-    fn spawn(port: u16) -> std::process::Child {
-        std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect(
-                "this test runs its own redis-server: install it (apt-get install redis-server)",
-            )
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    fn wait_until_answering(&self) {
-        let client = redis::Client::open(self.url()).unwrap();
-        for _ in 0..200 {
-            if let Ok(mut conn) = client.get_connection()
-                && redis::cmd("PING").query::<String>(&mut conn).is_ok()
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!(
-            "the test's redis-server on port {} did not answer",
-            self.port
-        );
-    }
-
-    /// SIGKILL, then a new, empty server on the same port.
-    fn restart_empty(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        self.server = Self::spawn(self.port);
-        self.wait_until_answering();
-    }
-
-    /// `(stream length, unacknowledged entries, scheduled jobs)` of the gateway's queue.
-    fn backlog(&self) -> (i64, i64, i64) {
-        let mut conn = redis::Client::open(self.url())
-            .unwrap()
-            .get_connection()
-            .unwrap();
-        let length: i64 = redis::cmd("XLEN")
-            .arg("gateway:jobs")
-            .query(&mut conn)
-            .unwrap();
-        let pending: redis::Value = redis::cmd("XPENDING")
-            .arg("gateway:jobs")
-            .arg("workers")
-            .query(&mut conn)
-            .unwrap();
-        let unacknowledged = match pending {
-            redis::Value::Array(items) => match items.first() {
-                Some(redis::Value::Int(n)) => *n,
-                _ => 0,
-            },
-            _ => 0,
-        };
-        let scheduled: i64 = redis::cmd("ZCARD")
-            .arg("gateway:jobs:scheduled")
-            .query(&mut conn)
-            .unwrap();
-        (length, unacknowledged, scheduled)
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
 }
 
 async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {

@@ -380,6 +380,17 @@ pub enum DatabaseState {
     Disconnected,
 }
 
+/// What the gateway's health check found of its job queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum QueueState {
+    /// It answers (the database queue: the database answers).
+    Connected,
+    /// It does not answer: payments are still accepted, their jobs wait as rows.
+    Disconnected,
+}
+
 /// Whether a worker checked in recently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -454,8 +465,8 @@ impl WorkerState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
-    /// `healthy`; `degraded` while the database answers but cannot commit a write; `unhealthy`
-    /// while it does not answer.
+    /// `healthy`; `degraded` while the database answers but cannot commit a write, or the job
+    /// queue (Redis) does not answer; `unhealthy` while the database does not answer.
     pub status: HealthStatus,
     /// `connected`, `read-only` (answers, but a write probe failed) or `disconnected`.
     pub database: DatabaseState,
@@ -464,6 +475,8 @@ pub struct Health {
     pub reason: Option<String>,
     /// `running` or `stopped`.
     pub worker: WorkerState,
+    /// `connected` or `disconnected`: the queue workers take jobs from.
+    pub queue: QueueState,
     /// What decides payment outcomes (`simulated` for the built-in simulated bank).
     pub processor: &'static str,
     /// RFC 3339 time of the check.
@@ -471,9 +484,10 @@ pub struct Health {
 }
 
 impl Health {
-    /// Whether the gateway can take writes: the load balancer's readiness.
+    /// Whether the gateway can take writes: the load balancer's readiness. A job queue that
+    /// does not answer does not make it unready: the payments it accepts keep their jobs as rows.
     pub fn is_ready(&self) -> bool {
-        self.status == HealthStatus::Healthy
+        self.database == DatabaseState::Connected
     }
 }
 

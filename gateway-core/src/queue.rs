@@ -39,6 +39,11 @@ pub trait JobQueue: Send + Sync + 'static {
     fn backend_name(&self) -> &'static str {
         "database"
     }
+    /// Checks that the queue answers (for `/health`); the database queue answers when the
+    /// database does, so its default does nothing.
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Claims up to `limit` due jobs (queued and due, or running with an expired lease) for
     /// `worker` until `now + lease`. A job whose attempts are used up is marked failed instead.
     async fn claim_jobs(

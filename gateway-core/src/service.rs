@@ -18,8 +18,8 @@ use crate::error::GatewayError;
 use crate::event::{Event, EventType, RecordedEvent};
 use crate::gateway::{
     CapturePayment, CheckoutOrder, CheckoutPayment, CreateOrder, CreatePayment, CreateRefund,
-    DatabaseState, Gateway, Health, HealthStatus, ListEvents, PublicMerchant, RotatedSecret,
-    UpdateWebhookConfig, WorkerState,
+    DatabaseState, Gateway, Health, HealthStatus, ListEvents, PublicMerchant, QueueState,
+    RotatedSecret, UpdateWebhookConfig, WorkerState,
 };
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, Idempotent};
 use crate::ids::{DeliveryId, EndpointId, EventId, MerchantId, OrderId, PaymentId, RefundId};
@@ -1034,6 +1034,21 @@ impl Gateway for GatewayService {
                 }
             },
         };
+        let queue = match self.queue.ping().await {
+            _ if database == DatabaseState::Disconnected => QueueState::Disconnected,
+            Ok(()) => QueueState::Connected,
+            Err(e) => {
+                tracing::warn!(error = %e, "health: the job queue does not answer");
+                QueueState::Disconnected
+            }
+        };
+        let (status, reason) = match (status, queue) {
+            (HealthStatus::Healthy, QueueState::Disconnected) => (
+                HealthStatus::Degraded,
+                Some("the job queue does not answer"),
+            ),
+            other => (other.0, reason),
+        };
         let worker = database != DatabaseState::Disconnected
             && self
                 .store
@@ -1051,6 +1066,7 @@ impl Gateway for GatewayService {
             } else {
                 WorkerState::Stopped
             },
+            queue,
             processor: self.processor.name(),
             timestamp: now.to_rfc3339(),
         }

@@ -25,7 +25,7 @@ use gateway_core::endpoint_health::{RecoverEndpoint, Recovering};
 use gateway_core::event::RecordedEvent;
 use gateway_core::gateway::{
     CapturePayment, CheckoutOrder, CheckoutPayment, CreateOrder, CreatePayment, CreateRefund,
-    DatabaseState, Health, HealthStatus, ListEvents, PublicMerchant, RotatedSecret,
+    DatabaseState, Health, HealthStatus, ListEvents, PublicMerchant, QueueState, RotatedSecret,
     UpdateWebhookConfig, WorkerState,
 };
 use gateway_core::ids::{
@@ -280,6 +280,7 @@ impl Gateway for Unavailable {
             database: DatabaseState::Disconnected,
             reason: Some("the database does not answer".into()),
             worker: WorkerState::Stopped,
+            queue: QueueState::Disconnected,
             processor: "simulated",
             timestamp: "2024-01-15T10:30:00Z".into(),
         }

@@ -340,6 +340,15 @@ impl JobQueue for RedisQueue {
         "redis"
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut redis)
+            .await
+            .map(|_| ())
+            .map_err(redis_error)
+    }
+
     async fn claim_jobs(
         &self,
         worker: &str,
