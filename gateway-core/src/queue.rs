@@ -131,6 +131,9 @@ pub trait JobOutbox: JobQueue {
     /// Up to `limit` jobs (queued, or running) not handed on since they were last queued,
     /// rescheduled or re-armed, oldest first.
     async fn jobs_to_dispatch(&self, limit: u32) -> Result<Vec<OutboxJob>, StoreError>;
+    /// How many jobs [`jobs_to_dispatch`](JobOutbox::jobs_to_dispatch) would return without a
+    /// limit: the relay's backlog.
+    async fn count_jobs_to_dispatch(&self) -> Result<i64, StoreError>;
     /// Records that `jobs` were handed on at `now`, each only if its row is still in the state
     /// it was read in (a row changed since is handed on again). Returns how many were recorded.
     async fn mark_dispatched(&self, jobs: &[OutboxJob], now: Timestamp) -> Result<u64, StoreError>;

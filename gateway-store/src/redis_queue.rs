@@ -486,13 +486,7 @@ impl JobQueue for RedisQueue {
             .invoke_async(&mut redis)
             .await
             .map_err(redis_error)?;
-        let awaiting_relay = i64::try_from(
-            self.outbox
-                .jobs_to_dispatch(self.config.relay_batch)
-                .await?
-                .len(),
-        )
-        .unwrap_or(i64::MAX);
+        let awaiting_relay = self.outbox.count_jobs_to_dispatch().await?;
         report.dispatch = Some(DispatchReport {
             waiting: length.saturating_sub(unacknowledged).max(0),
             unacknowledged,

@@ -57,8 +57,12 @@ fn raw(redis: &TestRedis) -> redis::Connection {
 async fn a_job_handed_on_twice_runs_once_and_leaves_nothing_unacknowledged(backend: Backend) {
     let s = setup(backend).await;
     pending_payment(&s.store, T0).await;
+    let before = s.queue.queue_report(T0).await.unwrap().dispatch.unwrap();
+    assert_eq!((before.awaiting_relay, before.scheduled), (1, 0));
     // Schedules the job in Redis and marks its row as handed on.
     assert_eq!(s.queue.next_job_due().await.unwrap(), Some(T0));
+    let relayed = s.queue.queue_report(T0).await.unwrap().dispatch.unwrap();
+    assert_eq!((relayed.awaiting_relay, relayed.scheduled), (0, 1));
     let job_id = s.queue.claim_jobs("w1", T0, LEASE, 10).await.unwrap()[0].id;
     // A second relay that read the row before it was marked hands it on again.
     let stream = format!("{}:jobs", s.redis.prefix);

@@ -12,7 +12,7 @@ use gateway_core::{JobOutbox, OutboxJob, StoreError};
 use super::dialect::Fut;
 use super::store::{Backend, SqlStore};
 use super::{Dialect, Sql};
-use crate::rows::{ReadRow, claimed_job};
+use crate::rows::{Column, ReadRow, claimed_job};
 
 #[async_trait]
 impl<B: Backend> JobOutbox for SqlStore<B> {
@@ -27,6 +27,18 @@ impl<B: Backend> JobOutbox for SqlStore<B> {
         .arg(i64::from(limit));
         let rows = B::DB::fetch_all(&mut *self.read().await?, sql).await?;
         rows.iter().map(outbox_job).collect()
+    }
+
+    async fn count_jobs_to_dispatch(&self) -> Result<i64, StoreError> {
+        let sql = Sql::new(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM jobs WHERE dispatched_at IS NULL AND status IN ($1, $2)",
+        )
+        .arg(JobStatus::Queued.as_str())
+        .arg(JobStatus::Running.as_str());
+        match B::DB::fetch_optional(&mut *self.read().await?, sql).await? {
+            Some(row) => row.column("n"),
+            None => Ok(0),
+        }
     }
 
     async fn mark_dispatched(&self, jobs: &[OutboxJob], now: Timestamp) -> Result<u64, StoreError> {
