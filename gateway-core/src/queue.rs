@@ -149,12 +149,14 @@ pub trait JobOutbox: JobQueue {
     /// [`claim_jobs`](JobQueue::claim_jobs) limited to the rows `ids` names: leases those that
     /// are claimable at `now` (queued and due, or running under an expired lease) and fails those
     /// whose expired lease was their last attempt. Ids of rows that are held, ended, not yet due
-    /// or gone are left out of the answer.
+    /// or gone are left out of the answer. In the same transaction, first records `relayed` as
+    /// handed on, as [`mark_dispatched`](JobOutbox::mark_dispatched) does (one commit for both).
     async fn claim_jobs_by_id(
         &self,
         worker: &str,
         ids: &[i64],
         now: Timestamp,
         lease: Duration,
+        relayed: &[OutboxJob],
     ) -> Result<Vec<ClaimedJob>, StoreError>;
 }

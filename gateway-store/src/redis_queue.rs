@@ -251,15 +251,14 @@ impl RedisQueue {
         Ok(())
     }
 
-    /// Reads the rows to relay, runs `script` with them appended to `args`, then marks them
-    /// handed on; one relay at a time per process.
-    async fn relay_with<T: redis::FromRedisValue>(
+    /// Reads the rows to relay and runs `script` with them appended to its arguments; returns
+    /// its answer and the rows, which the caller marks as handed on. The caller holds
+    /// [`RedisQueue::relay`] until then, so one process never relays a row twice.
+    async fn relay<T: redis::FromRedisValue>(
         &self,
         script: &Script,
         keys_args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
-        now: Timestamp,
-    ) -> Result<T, StoreError> {
-        let _one_relay = self.relay.lock().await;
+    ) -> Result<(T, Vec<OutboxJob>), StoreError> {
         let jobs = self
             .outbox
             .jobs_to_dispatch(self.config.relay_batch)
@@ -275,15 +274,7 @@ impl RedisQueue {
             .invoke_async(&mut redis)
             .await
             .map_err(redis_error)?;
-        self.mark(&jobs, now).await;
-        Ok(answer)
-    }
-
-    /// Records that `jobs` are in Redis. A failure here only means they may be relayed twice.
-    async fn mark(&self, jobs: &[OutboxJob], now: Timestamp) {
-        if let Err(e) = self.outbox.mark_dispatched(jobs, now).await {
-            tracing::warn!(error = %e, jobs = jobs.len(), "marking relayed jobs failed; they will be relayed again");
-        }
+        Ok((answer, jobs))
     }
 
     /// Acknowledges and deletes `entries`.
@@ -365,19 +356,16 @@ impl JobQueue for RedisQueue {
         if self.ensure_group().await? {
             self.rearm_everything(now).await?;
         }
-        let pairs: Vec<String> = self
-            .relay_with(
-                &self.claim_script,
-                |invocation| {
-                    invocation
-                        .arg(GROUP)
-                        .arg(worker)
-                        .arg(now.as_millis())
-                        .arg(limit)
-                        .arg(idle_ms);
-                },
-                now,
-            )
+        let one_relay = self.relay.lock().await;
+        let (pairs, relayed): (Vec<String>, _) = self
+            .relay(&self.claim_script, |invocation| {
+                invocation
+                    .arg(GROUP)
+                    .arg(worker)
+                    .arg(now.as_millis())
+                    .arg(limit)
+                    .arg(idle_ms);
+            })
             .await?;
         let mut entries: HashMap<i64, Vec<String>> = HashMap::new();
         let mut unreadable = Vec::new();
@@ -388,10 +376,13 @@ impl JobQueue for RedisQueue {
             }
         }
         let ids: Vec<i64> = entries.keys().copied().collect();
+        // Marks the relayed rows in the claim's transaction (a failure leaves them to be relayed
+        // again: the schedule holds each job once).
         let claimed = self
             .outbox
-            .claim_jobs_by_id(worker, &ids, now, lease)
+            .claim_jobs_by_id(worker, &ids, now, lease, &relayed)
             .await?;
+        drop(one_relay);
         {
             let mut held = lock(&self.held);
             for job in &claimed {
@@ -423,7 +414,13 @@ impl JobQueue for RedisQueue {
 
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let now = *lock(&self.latest_claim);
-        let first: Vec<(String, i64)> = self.relay_with(&self.relay_script, |_| {}, now).await?;
+        let one_relay = self.relay.lock().await;
+        let (first, relayed): (Vec<(String, i64)>, _) =
+            self.relay(&self.relay_script, |_| {}).await?;
+        if let Err(e) = self.outbox.mark_dispatched(&relayed, now).await {
+            tracing::warn!(error = %e, jobs = relayed.len(), "marking relayed jobs failed; they will be relayed again");
+        }
+        drop(one_relay);
         Ok(first.first().map(|(_, due)| Timestamp::from_millis(*due)))
     }
 

@@ -32,17 +32,18 @@ struct FreshWithRedis(Backend);
 #[async_trait]
 impl StoreFactory for FreshWithRedis {
     async fn fresh(&self) -> Fixture {
-        let db = TestDatabase::create(self.0).await;
-        let store = gateway_store::open(&db.url)
-            .await
-            .expect("a fresh database opens and migrates");
+        let on_database = Fresh(self.0).fresh().await;
         let redis = TestRedis::create();
-        let outbox = store.clone().job_outbox().expect("SQL stores are outboxes");
+        let outbox = on_database
+            .store
+            .clone()
+            .job_outbox()
+            .expect("SQL stores are outboxes");
         let queue = redis.queue(outbox, RedisQueueConfig::default()).await;
         Fixture {
             queue: std::sync::Arc::new(queue),
-            store,
-            keep_alive: Box::new((redis, db)),
+            store: on_database.store,
+            keep_alive: Box::new((redis, on_database.keep_alive)),
         }
     }
 }

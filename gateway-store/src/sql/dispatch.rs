@@ -66,11 +66,18 @@ impl<B: Backend> JobOutbox for SqlStore<B> {
         ids: &[i64],
         now: Timestamp,
         lease: Duration,
+        relayed: &[OutboxJob],
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        if ids.is_empty() {
+        if ids.is_empty() && relayed.is_empty() {
             return Ok(Vec::new());
         }
-        let args = (worker.to_owned(), ids.to_vec(), now, now.plus(lease));
+        let args = (
+            worker.to_owned(),
+            ids.to_vec(),
+            now,
+            now.plus(lease),
+            relayed.to_vec(),
+        );
         let mut jobs = self
             .backend
             .transact(args, claim_jobs_by_id::<B::DB>, false)
@@ -98,28 +105,31 @@ fn outbox_job(row: &impl ReadRow) -> Result<OutboxJob, StoreError> {
     })
 }
 
-/// Records each job's dispatch if its row is still in the state it was read in, in one
-/// statement (`(id, version)` pairs as row values).
+/// Records each job's dispatch if its row is still in the state it was read in.
 fn mark_dispatched<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
     (jobs, now): &'c (Vec<OutboxJob>, Timestamp),
 ) -> Fut<'c, u64> {
-    Box::pin(async move {
-        let pairs = (0..jobs.len())
-            .map(|n| format!("(${}, ${})", 2 * n + 2, 2 * n + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut sql = Sql::new(&format!(
-            "UPDATE jobs SET dispatched_at = $1
-             WHERE dispatched_at IS NULL
-               AND (id, status || ':' || attempts || ':' || updated_at || ':' || run_at) IN (VALUES {pairs})"
-        ))
-        .arg(now.as_millis());
-        for job in jobs {
-            sql = sql.arg(job.id).arg(job.version.clone());
-        }
-        DB::execute(conn, sql).await
-    })
+    Box::pin(DB::execute(conn, mark_statement(jobs, *now)))
+}
+
+/// The one statement that marks `jobs` as handed on at `now`, each only if its row is still in
+/// the state it was read in (`(id, version)` pairs as row values).
+fn mark_statement<DB: Dialect>(jobs: &[OutboxJob], now: Timestamp) -> Sql<DB> {
+    let pairs = (0..jobs.len())
+        .map(|n| format!("(${}, ${})", 2 * n + 2, 2 * n + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut sql = Sql::new(&format!(
+        "UPDATE jobs SET dispatched_at = $1
+         WHERE dispatched_at IS NULL
+           AND (id, status || ':' || attempts || ':' || updated_at || ':' || run_at) IN (VALUES {pairs})"
+    ))
+    .arg(now.as_millis());
+    for job in jobs {
+        sql = sql.arg(job.id).arg(job.version.clone());
+    }
+    sql
 }
 
 /// Clears the dispatch of jobs a queue lost, so the relay hands them on again.
@@ -149,13 +159,26 @@ fn rearm_lost_dispatches<'c, DB: Dialect>(
     })
 }
 
-/// Fails the named jobs whose expired lease was their last attempt, then leases the named jobs
-/// that are claimable (as the backends' own claims do for any due job).
+/// Marks the relayed jobs, fails the named jobs whose expired lease was their last attempt, then
+/// leases the named jobs that are claimable (as the backends' own claims do for any due job).
+#[allow(clippy::type_complexity)]
 fn claim_jobs_by_id<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
-    (worker, ids, now, until): &'c (String, Vec<i64>, Timestamp, Timestamp),
+    (worker, ids, now, until, relayed): &'c (
+        String,
+        Vec<i64>,
+        Timestamp,
+        Timestamp,
+        Vec<OutboxJob>,
+    ),
 ) -> Fut<'c, Vec<ClaimedJob>> {
     Box::pin(async move {
+        if !relayed.is_empty() {
+            DB::execute(conn, mark_statement(relayed, *now)).await?;
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         // `$4`… are the ids: numbered after the fixed parameters, as each statement stands alone.
         let ids_in = |first: usize| {
             (first..first + ids.len())
