@@ -178,7 +178,7 @@ pub use gateway::Gateway;
 pub use handler::{Handlers, JobContext, JobError, JobHandler};
 pub use idempotency::{IdempotencyKey, Idempotent};
 pub use processor::{Processor, ProcessorError, SimulatedBank, SimulationConfig};
-pub use queue::{JobOutbox, JobQueue, OutboxJob};
+pub use queue::{DispatchBacklog, JobOutbox, JobQueue, OutboxJob};
 pub use runner::{Worker, WorkerConfig};
 pub use service::GatewayService;
 pub use signer::{

@@ -124,6 +124,15 @@ pub struct OutboxJob {
     pub version: String,
 }
 
+/// The job rows a dispatching queue's relay has not handed on yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchBacklog {
+    /// How many.
+    pub jobs: i64,
+    /// When the first of them falls due (`None` when there are none).
+    pub earliest_due: Option<Timestamp>,
+}
+
 /// What a store offers a queue that only dispatches (see the module docs): the committed job
 /// rows it has not handed on yet, and claims of the rows its entries name.
 #[async_trait]
@@ -131,12 +140,9 @@ pub trait JobOutbox: JobQueue {
     /// Up to `limit` jobs (queued, or running) not handed on since they were last queued,
     /// rescheduled or re-armed, oldest first.
     async fn jobs_to_dispatch(&self, limit: u32) -> Result<Vec<OutboxJob>, StoreError>;
-    /// How many jobs [`jobs_to_dispatch`](JobOutbox::jobs_to_dispatch) would return without a
-    /// limit: the relay's backlog.
-    async fn count_jobs_to_dispatch(&self) -> Result<i64, StoreError>;
-    /// Records that `jobs` were handed on at `now`, each only if its row is still in the state
-    /// it was read in (a row changed since is handed on again). Returns how many were recorded.
-    async fn mark_dispatched(&self, jobs: &[OutboxJob], now: Timestamp) -> Result<u64, StoreError>;
+    /// The relay's backlog: how many jobs [`jobs_to_dispatch`](JobOutbox::jobs_to_dispatch)
+    /// would return without a limit, and when the first of them falls due.
+    async fn dispatch_backlog(&self) -> Result<DispatchBacklog, StoreError>;
     /// Re-arms jobs whose dispatch was lost (an entry dropped, a queue restarted empty): running
     /// under a lease that expired after their last dispatch, and queued ones, due for `overdue`
     /// and last handed on at least `overdue` ago, or all of them with `None` (the queue is
@@ -149,8 +155,9 @@ pub trait JobOutbox: JobQueue {
     /// [`claim_jobs`](JobQueue::claim_jobs) limited to the rows `ids` names: leases those that
     /// are claimable at `now` (queued and due, or running under an expired lease) and fails those
     /// whose expired lease was their last attempt. Ids of rows that are held, ended, not yet due
-    /// or gone are left out of the answer. In the same transaction, first records `relayed` as
-    /// handed on, as [`mark_dispatched`](JobOutbox::mark_dispatched) does (one commit for both).
+    /// or gone are left out of the answer. In the same transaction it first records that the
+    /// rows `relayed` were handed on at `now`, each only if it is still in the state it was read
+    /// in (a row changed since is handed on again).
     async fn claim_jobs_by_id(
         &self,
         worker: &str,

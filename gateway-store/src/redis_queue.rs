@@ -59,30 +59,22 @@ impl Default for RedisQueueConfig {
     }
 }
 
+/// How long after finding Redis emptied a claim hands every queued job on once more: a claim of
+/// another process that relayed into the old Redis just before it died may mark its rows as
+/// handed on after the first re-arm, and those rows would otherwise wait for
+/// `redispatch_after`. (Rows relayed to the new Redis meanwhile become harmless duplicates.)
+const RESTART_SETTLE: Duration = Duration::from_secs(10);
+
 /// The consumer group every worker reads the stream through.
 const GROUP: &str = "workers";
-
-/// The relay's Lua: `ARGV[first..]` holds `(job id, due ms)` pairs, scheduled in
-/// `KEYS[2]`. Shared by both scripts.
-const SCHEDULE_LUA: &str = r"
-local function schedule(first)
-  for i = first, #ARGV, 2 do
-    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
-  end
-end
-";
-
-/// Schedules the relayed jobs (`ARGV[1..]`).
-const RELAY_LUA: &str = r"
-schedule(1)
-return redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-";
 
 /// Schedules the relayed jobs (`ARGV[6..]`), moves due ones to the stream, then returns up to
 /// `ARGV[4]` entries as `entry id, job id` pairs: reclaimed from consumers idle for `ARGV[5]`
 /// ms first, then new ones read as consumer `ARGV[2]` of group `ARGV[1]`; `ARGV[3]` is now.
 const CLAIM_LUA: &str = r"
-schedule(6)
+for i = 6, #ARGV, 2 do
+  redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+end
 local out = {}
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, 1000)
 for _, job in ipairs(due) do
@@ -134,7 +126,6 @@ pub struct RedisQueue {
     /// The schedule's key.
     scheduled: String,
     /// Scripts, loaded once and run by hash.
-    relay_script: Script,
     claim_script: Script,
     report_script: Script,
     config: RedisQueueConfig,
@@ -142,10 +133,11 @@ pub struct RedisQueue {
     held: Mutex<HashMap<i64, Held>>,
     /// One relay at a time per process, from reading the rows to marking them.
     relay: tokio::sync::Mutex<()>,
+    /// When to hand every queued job on once more after Redis came back empty (see
+    /// [`RESTART_SETTLE`]).
+    rearm_again_at: Mutex<Option<Timestamp>>,
     /// When (in the claims' clock) lost dispatches were last looked for.
     last_sweep: Mutex<Option<Timestamp>>,
-    /// The latest time a claim was made at: the claims' clock, for relays outside a claim.
-    latest_claim: Mutex<Timestamp>,
 }
 
 impl RedisQueue {
@@ -175,14 +167,13 @@ impl RedisQueue {
             redis,
             scheduled: format!("{stream}:scheduled"),
             stream,
-            relay_script: Script::new(&format!("{SCHEDULE_LUA}{RELAY_LUA}")),
-            claim_script: Script::new(&format!("{SCHEDULE_LUA}{CLAIM_LUA}")),
+            claim_script: Script::new(CLAIM_LUA),
             report_script: Script::new(REPORT_LUA),
             config,
             held: Mutex::new(HashMap::new()),
             relay: tokio::sync::Mutex::new(()),
+            rearm_again_at: Mutex::new(None),
             last_sweep: Mutex::new(None),
-            latest_claim: Mutex::new(Timestamp::from_millis(0)),
         })
     }
 
@@ -347,13 +338,15 @@ impl JobQueue for RedisQueue {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        {
-            let mut latest = lock(&self.latest_claim);
-            *latest = (*latest).max(now);
-        }
         self.sweep(now).await?;
         let idle_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
         if self.ensure_group().await? {
+            self.rearm_everything(now).await?;
+            *lock(&self.rearm_again_at) = Some(now.plus(RESTART_SETTLE));
+        } else if lock(&self.rearm_again_at)
+            .take_if(|at| now >= *at)
+            .is_some()
+        {
             self.rearm_everything(now).await?;
         }
         let one_relay = self.relay.lock().await;
@@ -413,15 +406,16 @@ impl JobQueue for RedisQueue {
     }
 
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let now = *lock(&self.latest_claim);
-        let one_relay = self.relay.lock().await;
-        let (first, relayed): (Vec<(String, i64)>, _) =
-            self.relay(&self.relay_script, |_| {}).await?;
-        if let Err(e) = self.outbox.mark_dispatched(&relayed, now).await {
-            tracing::warn!(error = %e, jobs = relayed.len(), "marking relayed jobs failed; they will be relayed again");
-        }
-        drop(one_relay);
-        Ok(first.first().map(|(_, due)| Timestamp::from_millis(*due)))
+        // The schedule's first job, or a row the next claim will relay: read only, so an idle
+        // worker's wait costs no write.
+        let mut redis = self.redis.clone();
+        let first: Vec<(String, i64)> = redis
+            .zrange_withscores(&self.scheduled, 0, 0)
+            .await
+            .map_err(redis_error)?;
+        let scheduled = first.first().map(|(_, due)| Timestamp::from_millis(*due));
+        let unrelayed = self.outbox.dispatch_backlog().await?.earliest_due;
+        Ok(scheduled.into_iter().chain(unrelayed).min())
     }
 
     async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
@@ -483,7 +477,7 @@ impl JobQueue for RedisQueue {
             .invoke_async(&mut redis)
             .await
             .map_err(redis_error)?;
-        let awaiting_relay = self.outbox.count_jobs_to_dispatch().await?;
+        let awaiting_relay = self.outbox.dispatch_backlog().await?.jobs;
         report.dispatch = Some(DispatchReport {
             waiting: length.saturating_sub(unacknowledged).max(0),
             unacknowledged,

@@ -59,11 +59,15 @@ async fn a_job_handed_on_twice_runs_once_and_leaves_nothing_unacknowledged(backe
     pending_payment(&s.store, T0).await;
     let before = s.queue.queue_report(T0).await.unwrap().dispatch.unwrap();
     assert_eq!((before.awaiting_relay, before.scheduled), (1, 0));
-    // Schedules the job in Redis and marks its row as handed on.
-    assert_eq!(s.queue.next_job_due().await.unwrap(), Some(T0));
-    let relayed = s.queue.queue_report(T0).await.unwrap().dispatch.unwrap();
-    assert_eq!((relayed.awaiting_relay, relayed.scheduled), (0, 1));
+    assert_eq!(
+        s.queue.next_job_due().await.unwrap(),
+        Some(T0),
+        "due, not relayed yet"
+    );
+    // Relays the job (scheduled, moved to the stream, read) and marks its row as handed on.
     let job_id = s.queue.claim_jobs("w1", T0, LEASE, 10).await.unwrap()[0].id;
+    let relayed = s.queue.queue_report(T0).await.unwrap().dispatch.unwrap();
+    assert_eq!((relayed.awaiting_relay, relayed.unacknowledged), (0, 1));
     // A second relay that read the row before it was marked hands it on again.
     let stream = format!("{}:jobs", s.redis.prefix);
     let _: String = redis::cmd("XADD")
@@ -132,7 +136,7 @@ async fn a_redis_that_lost_its_keys_gets_every_job_back_from_the_rows(backend: B
 
 async fn entries_a_dead_consumer_read_are_reclaimed_after_the_lease(backend: Backend) {
     let s = setup(backend).await;
-    let due = T0.plus(Duration::from_secs(10));
+    let due = T0.plus(Duration::from_secs(5));
     pending_payment(&s.store, due).await;
     // A claim before it is due creates the group and schedules the job.
     assert!(
@@ -214,26 +218,36 @@ on_both_stores!(
 
 async fn a_dropped_entry_is_handed_on_again_once_overdue(backend: Backend) {
     let s = setup(backend).await;
-    pending_payment(&s.store, T0).await;
-    // A claim before it is due (relays and creates the group), then the entry goes missing.
-    assert!(s.queue.claim_jobs("w1", T0, LEASE, 1).await.unwrap().len() == 1);
-    let mut conn = raw(&s.redis);
-    let stream = format!("{}:jobs", s.redis.prefix);
-    pending_payment(&s.store, T0).await;
-    assert_eq!(s.queue.next_job_due().await.unwrap(), Some(T0), "relayed");
-    let _: i64 = redis::cmd("DEL")
-        .arg(format!("{stream}:scheduled"))
-        .query(&mut conn)
-        .unwrap();
+    let due = T0.plus(Duration::from_secs(5));
+    pending_payment(&s.store, due).await;
+    // Relayed to the schedule (not due yet); then the schedule goes missing.
     assert!(
         s.queue
             .claim_jobs("w1", T0, LEASE, 1)
             .await
             .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.queue.next_job_due().await.unwrap(),
+        Some(due),
+        "scheduled"
+    );
+    let scheduled = format!("{}:jobs:scheduled", s.redis.prefix);
+    let _: i64 = redis::cmd("DEL")
+        .arg(scheduled)
+        .query(&mut raw(&s.redis))
+        .unwrap();
+    assert_eq!(s.queue.next_job_due().await.unwrap(), None);
+    assert!(
+        s.queue
+            .claim_jobs("w1", due, LEASE, 1)
+            .await
+            .unwrap()
             .is_empty(),
         "the row says it was handed on"
     );
-    let overdue = T0.plus(REDISPATCH_AFTER);
+    let overdue = due.plus(REDISPATCH_AFTER);
     assert_eq!(
         s.queue
             .claim_jobs("w1", overdue, LEASE, 1)

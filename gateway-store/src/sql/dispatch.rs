@@ -1,13 +1,14 @@
 //! [`SqlStore`] as the [`JobOutbox`] a dispatching queue relays from: the job rows not handed
-//! on yet (`dispatched_at IS NULL`), the record that they were, the re-arming of dispatches a
-//! queue lost, and claims of the rows its entries name. The database queue never uses these.
+//! on yet (`dispatched_at IS NULL`), the re-arming of dispatches a queue lost, and claims of the
+//! rows its entries name, which also record the rows just relayed. The database queue never
+//! uses these.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway_core::clock::Timestamp;
 use gateway_core::jobs::{ClaimedJob, JobStatus};
-use gateway_core::{JobOutbox, OutboxJob, StoreError};
+use gateway_core::{DispatchBacklog, JobOutbox, OutboxJob, StoreError};
 
 use super::dialect::Fut;
 use super::store::{Backend, SqlStore};
@@ -29,25 +30,21 @@ impl<B: Backend> JobOutbox for SqlStore<B> {
         rows.iter().map(outbox_job).collect()
     }
 
-    async fn count_jobs_to_dispatch(&self) -> Result<i64, StoreError> {
+    async fn dispatch_backlog(&self) -> Result<DispatchBacklog, StoreError> {
         let sql = Sql::new(
-            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM jobs WHERE dispatched_at IS NULL AND status IN ($1, $2)",
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n,
+                    MIN(CASE WHEN status = $2 THEN locked_until ELSE run_at END) AS due
+             FROM jobs WHERE dispatched_at IS NULL AND status IN ($1, $2)",
         )
         .arg(JobStatus::Queued.as_str())
         .arg(JobStatus::Running.as_str());
-        match B::DB::fetch_optional(&mut *self.read().await?, sql).await? {
-            Some(row) => row.column("n"),
-            None => Ok(0),
-        }
-    }
-
-    async fn mark_dispatched(&self, jobs: &[OutboxJob], now: Timestamp) -> Result<u64, StoreError> {
-        if jobs.is_empty() {
-            return Ok(0);
-        }
-        self.backend
-            .transact((jobs.to_vec(), now), mark_dispatched::<B::DB>, false)
-            .await
+        let Some(row) = B::DB::fetch_optional(&mut *self.read().await?, sql).await? else {
+            return Ok(DispatchBacklog::default());
+        };
+        Ok(DispatchBacklog {
+            jobs: row.column("n")?,
+            earliest_due: Column::<Option<i64>>::column(&row, "due")?.map(Timestamp::from_millis),
+        })
     }
 
     async fn rearm_lost_dispatches(
@@ -105,12 +102,16 @@ fn outbox_job(row: &impl ReadRow) -> Result<OutboxJob, StoreError> {
     })
 }
 
-/// Records each job's dispatch if its row is still in the state it was read in.
-fn mark_dispatched<'c, DB: Dialect>(
-    conn: &'c mut DB::Connection,
-    (jobs, now): &'c (Vec<OutboxJob>, Timestamp),
-) -> Fut<'c, u64> {
-    Box::pin(DB::execute(conn, mark_statement(jobs, *now)))
+/// What ends a subquery picking the rows a statement changes: on PostgreSQL, lock them in id
+/// order and skip those another transaction holds, so relays, claims and re-arms of several
+/// processes never deadlock (a skipped row is relayed or re-armed again later; a skipped claim
+/// means another worker is leasing the job). SQLite's writer already holds the whole database.
+fn skip_locked<DB: Dialect>() -> &'static str {
+    if DB::ROW_LOCKS {
+        " ORDER BY id FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    }
 }
 
 /// The one statement that marks `jobs` as handed on at `now`, each only if its row is still in
@@ -122,8 +123,10 @@ fn mark_statement<DB: Dialect>(jobs: &[OutboxJob], now: Timestamp) -> Sql<DB> {
         .join(", ");
     let mut sql = Sql::new(&format!(
         "UPDATE jobs SET dispatched_at = $1
-         WHERE dispatched_at IS NULL
-           AND (id, status || ':' || attempts || ':' || updated_at || ':' || run_at) IN (VALUES {pairs})"
+         WHERE id IN (SELECT id FROM jobs
+                      WHERE dispatched_at IS NULL
+                        AND (id, status || ':' || attempts || ':' || updated_at || ':' || run_at) IN (VALUES {pairs}){})",
+        skip_locked::<DB>()
     ))
     .arg(now.as_millis());
     for job in jobs {
@@ -143,16 +146,19 @@ fn rearm_lost_dispatches<'c, DB: Dialect>(
             now.as_millis()
                 .saturating_sub(i64::try_from(overdue.as_millis()).unwrap_or(i64::MAX))
         });
-        let expired = Sql::new(
+        let expired = Sql::new(&format!(
             "UPDATE jobs SET dispatched_at = NULL
-             WHERE status = $1 AND locked_until <= $2 AND dispatched_at < locked_until",
-        )
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE status = $1 AND locked_until <= $2 AND dispatched_at < locked_until{})",
+            skip_locked::<DB>()
+        ))
         .arg(JobStatus::Running.as_str())
         .arg(now.as_millis());
-        let overdue = Sql::new(
+        let overdue = Sql::new(&format!(
             "UPDATE jobs SET dispatched_at = NULL
-             WHERE status = $1 AND run_at <= $2 AND dispatched_at <= $2",
-        )
+             WHERE id IN (SELECT id FROM jobs WHERE status = $1 AND run_at <= $2 AND dispatched_at <= $2{})",
+            skip_locked::<DB>()
+        ))
         .arg(JobStatus::Queued.as_str())
         .arg(long_ago);
         Ok(DB::execute(conn, expired).await? + DB::execute(conn, overdue).await?)
@@ -189,8 +195,10 @@ fn claim_jobs_by_id<'c, DB: Dialect>(
         let mut exhausted = Sql::new(&format!(
             "UPDATE jobs SET status = $1, locked_by = NULL, locked_until = NULL, updated_at = $2,
                     last_error = COALESCE(last_error, 'lease expired on the final attempt')
-             WHERE status = $3 AND locked_until <= $2 AND attempts >= max_attempts AND id IN ({})",
-            ids_in(4)
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE status = $3 AND locked_until <= $2 AND attempts >= max_attempts AND id IN ({}){})",
+            ids_in(4),
+            skip_locked::<DB>()
         ))
         .arg(JobStatus::Failed.as_str())
         .arg(now.as_millis())
@@ -201,9 +209,11 @@ fn claim_jobs_by_id<'c, DB: Dialect>(
         DB::execute(conn, exhausted).await?;
         let mut claim = Sql::new(&format!(
             "UPDATE jobs SET status = $1, locked_by = $2, locked_until = $3, attempts = attempts + 1, updated_at = $4
-             WHERE ((status = $5 AND run_at <= $4) OR (status = $1 AND locked_until <= $4)) AND id IN ({})
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE ((status = $5 AND run_at <= $4) OR (status = $1 AND locked_until <= $4)) AND id IN ({}){})
              RETURNING id, kind, entity_id, payload, attempts, max_attempts, request_id",
-            ids_in(6)
+            ids_in(6),
+            skip_locked::<DB>()
         ))
         .arg(JobStatus::Running.as_str())
         .arg(worker.clone())
