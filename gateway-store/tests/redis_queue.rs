@@ -1,6 +1,8 @@
 //! What only a dispatching queue can get wrong, on the Redis Streams queue over both stores:
 //! duplicate entries, a Redis that lost its keys, and entries a dead consumer read.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
