@@ -17,9 +17,11 @@
 //!    after its failure, deferral or release has been written to the row. A row queued again
 //!    (a retry, a deferral, a release, a recovered endpoint's deliveries) is no longer marked as
 //!    handed on, so the relay schedules it again at its new due time.
-//! 5. What Redis loses (a restart without persistence, an entry dropped) is re-armed from the
-//!    rows ([`JobOutbox::rearm_lost_dispatches`]): a lease that expired since the last dispatch
-//!    at once, a queued job once it has been due for `redispatch_after`.
+//! 5. What Redis loses is re-armed from the rows ([`JobOutbox::rearm_lost_dispatches`]): when a
+//!    claim finds the consumer group missing (a new Redis, or one restarted without its data),
+//!    every queued job, at once and again [`RESTART_SETTLE`] later; a job whose lease expired
+//!    since its last dispatch, at once; any other queued job (an entry dropped), once it has
+//!    been due for `redispatch_after`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
