@@ -250,7 +250,13 @@ fn queue_choice(url: Option<&str>, prefix: &str) -> anyhow::Result<QueueChoice> 
     if url.is_empty() {
         return Ok(QueueChoice::Database);
     }
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+    if url.starts_with("rediss://") {
+        bail!(
+            "QUEUE_URL: TLS to Redis (rediss://) is not built in; use a Redis on a private network \
+             or loopback (a TLS tunnel such as stunnel works)"
+        );
+    }
+    if !url.starts_with("redis://") {
         bail!(
             "QUEUE_URL must be a redis:// URL (or unset for the database queue), not {:?}",
             redact_password(url)
@@ -376,6 +382,40 @@ mod tests {
         assert!(
             development.simulation.test_mode,
             "development takes TEST_MODE"
+        );
+    }
+
+    #[test]
+    fn the_queue_is_the_database_unless_a_redis_url_is_given() {
+        assert_eq!(validate(&[]).unwrap().queue, super::QueueChoice::Database);
+        assert_eq!(
+            validate(&["--queue-url", ""]).unwrap().queue,
+            super::QueueChoice::Database
+        );
+        assert_eq!(
+            validate(&[
+                "--queue-url",
+                "redis://127.0.0.1:6379/2",
+                "--queue-key-prefix",
+                "shop-a"
+            ])
+            .unwrap()
+            .queue,
+            super::QueueChoice::Redis {
+                url: "redis://127.0.0.1:6379/2".into(),
+                prefix: "shop-a".into()
+            }
+        );
+        let refused = |args: &[&str]| format!("{:#}", validate(args).unwrap_err());
+        assert!(refused(&["--queue-url", "rediss://cache:6380"]).contains("TLS"));
+        let wrong = refused(&["--queue-url", "amqp://u:hunter2@mq/"]);
+        assert!(
+            wrong.contains("must be a redis://") && !wrong.contains("hunter2"),
+            "{wrong}"
+        );
+        assert!(
+            refused(&["--queue-url", "redis://r/0", "--queue-key-prefix", "a b"])
+                .contains("QUEUE_KEY_PREFIX")
         );
     }
 
