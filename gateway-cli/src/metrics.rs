@@ -29,8 +29,8 @@ const BUILD_INFO: &str = "gateway_build_info";
 const CATALOGUE: &[MetricDoc] = &[MetricDoc {
     name: BUILD_INFO,
     kind: MetricKind::Gauge,
-    labels: &["version", "backend"],
-    help: "Always 1; its labels tell the running version and database backend (sqlite, postgres).",
+    labels: &["version", "backend", "queue"],
+    help: "Always 1; its labels tell the running version, database backend (sqlite, postgres) and queue (database, redis).",
 }];
 
 /// Histogram buckets in seconds: from a fast API call (1 ms) to a webhook delivered on its last
