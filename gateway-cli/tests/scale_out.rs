@@ -27,6 +27,9 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const PAYMENTS: usize = 2_000;
+/// The scenarios run one after the other: together their processes' pools would take more
+/// connections than PostgreSQL allows (its default `max_connections` is 100).
+static ONE_SCENARIO_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Payments of the Redis variant (fewer: it adds a scenario to the suite's time).
 const PAYMENTS_ON_REDIS: usize = 600;
 const CONCURRENCY: usize = 32;
@@ -127,6 +130,7 @@ async fn post(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_processes_on_one_postgres_settle_everything_exactly_once_through_kill_9() {
+    let _alone = ONE_SCENARIO_AT_A_TIME.lock().await;
     tokio::time::timeout(TEST_LIMIT, scenario(PAYMENTS, None))
         .await
         .expect("the scale-out scenario finished within its bound");
@@ -134,6 +138,7 @@ async fn many_processes_on_one_postgres_settle_everything_exactly_once_through_k
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_redis_queue_everything_settles_exactly_once_through_kill_9_and_a_redis_restart() {
+    let _alone = ONE_SCENARIO_AT_A_TIME.lock().await;
     let redis = PrivateRedis::start();
     tokio::time::timeout(TEST_LIMIT, scenario(PAYMENTS_ON_REDIS, Some(redis)))
         .await

@@ -56,6 +56,21 @@ fn raw(redis: &TestRedis) -> redis::Connection {
         .unwrap()
 }
 
+/// Enqueues a payment due 5 s after `T0`, and has a claim at `T0` relay it to the schedule
+/// (creating the consumer group) without handing it out; returns when it falls due.
+async fn one_job_scheduled_for_later(s: &Setup) -> gateway_core::Timestamp {
+    let due = T0.plus(Duration::from_secs(5));
+    pending_payment(&s.store, due).await;
+    assert!(
+        s.queue
+            .claim_jobs("w1", T0, LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    due
+}
+
 async fn a_job_handed_on_twice_runs_once_and_leaves_nothing_unacknowledged(backend: Backend) {
     let s = setup(backend).await;
     pending_payment(&s.store, T0).await;
@@ -138,16 +153,8 @@ async fn a_redis_that_lost_its_keys_gets_every_job_back_from_the_rows(backend: B
 
 async fn entries_a_dead_consumer_read_are_reclaimed_after_the_lease(backend: Backend) {
     let s = setup(backend).await;
-    let due = T0.plus(Duration::from_secs(5));
-    pending_payment(&s.store, due).await;
     // A claim before it is due creates the group and schedules the job.
-    assert!(
-        s.queue
-            .claim_jobs("w1", T0, LEASE, 1)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let due = one_job_scheduled_for_later(&s).await;
     // A worker moves the job to the stream and reads its entry, then dies before leasing the row.
     let stream = format!("{}:jobs", s.redis.prefix);
     let scheduled = format!("{stream}:scheduled");
@@ -220,16 +227,8 @@ on_both_stores!(
 
 async fn a_dropped_entry_is_handed_on_again_once_overdue(backend: Backend) {
     let s = setup(backend).await;
-    let due = T0.plus(Duration::from_secs(5));
-    pending_payment(&s.store, due).await;
     // Relayed to the schedule (not due yet); then the schedule goes missing.
-    assert!(
-        s.queue
-            .claim_jobs("w1", T0, LEASE, 1)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let due = one_job_scheduled_for_later(&s).await;
     assert_eq!(
         s.queue.next_job_due().await.unwrap(),
         Some(due),
