@@ -230,6 +230,37 @@ impl RedisQueue {
         }
     }
 
+    /// Re-arms every queued job when the consumer group had to be created (Redis is new or came
+    /// back empty), and once more [`RESTART_SETTLE`] later.
+    async fn recover_if_emptied(&self, now: Timestamp) -> Result<(), StoreError> {
+        if self.ensure_group().await? {
+            *lock(&self.rearm_again_at) = Some(now.plus(RESTART_SETTLE));
+        } else if lock(&self.rearm_again_at)
+            .take_if(|at| now >= *at)
+            .is_none()
+        {
+            return Ok(());
+        }
+        self.rearm_everything(now).await
+    }
+
+    /// Remembers the entries of the jobs `worker` leased (taking them out of `entries`), to
+    /// acknowledge when the jobs end. A job leased again (its earlier lease expired) keeps its
+    /// earlier entries too.
+    fn hold(&self, worker: &str, claimed: &[ClaimedJob], entries: &mut HashMap<i64, Vec<String>>) {
+        let mut held = lock(&self.held);
+        for job in claimed {
+            if let Some(job_entries) = entries.remove(&job.id) {
+                let holding = held.entry(job.id).or_insert_with(|| Held {
+                    worker: worker.to_owned(),
+                    entries: Vec::new(),
+                });
+                holding.worker = worker.to_owned();
+                holding.entries.extend(job_entries);
+            }
+        }
+    }
+
     /// Hands every queued job on again: the consumer group was missing, so Redis is new or
     /// lost its keys (a restart without persistence), and with them the schedule and stream.
     /// Jobs it already had become duplicates, which their rows turn away.
@@ -341,16 +372,8 @@ impl JobQueue for RedisQueue {
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         self.sweep(now).await?;
+        self.recover_if_emptied(now).await?;
         let idle_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
-        if self.ensure_group().await? {
-            self.rearm_everything(now).await?;
-            *lock(&self.rearm_again_at) = Some(now.plus(RESTART_SETTLE));
-        } else if lock(&self.rearm_again_at)
-            .take_if(|at| now >= *at)
-            .is_some()
-        {
-            self.rearm_everything(now).await?;
-        }
         let one_relay = self.relay.lock().await;
         let (pairs, relayed): (Vec<String>, _) = self
             .relay(&self.claim_script, |invocation| {
@@ -378,20 +401,7 @@ impl JobQueue for RedisQueue {
             .claim_jobs_by_id(worker, &ids, now, lease, &relayed)
             .await?;
         drop(one_relay);
-        {
-            let mut held = lock(&self.held);
-            for job in &claimed {
-                if let Some(job_entries) = entries.remove(&job.id) {
-                    held.insert(
-                        job.id,
-                        Held {
-                            worker: worker.to_owned(),
-                            entries: job_entries,
-                        },
-                    );
-                }
-            }
-        }
+        self.hold(worker, &claimed, &mut entries);
         // Entries of jobs held elsewhere, ended or not due: their rows are the truth.
         let skipped: Vec<String> = entries.into_values().flatten().chain(unreadable).collect();
         self.ack_entries(&skipped).await?;
