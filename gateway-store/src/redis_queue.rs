@@ -110,6 +110,7 @@ return {redis.call('XLEN', KEYS[1]), unacked, redis.call('ZCARD', KEYS[2])}
 ";
 
 /// The entries a worker of this process holds for a job it leased.
+#[derive(Default)]
 struct Held {
     /// The worker (consumer) that leased the job.
     worker: String,
@@ -251,10 +252,7 @@ impl RedisQueue {
         let mut held = lock(&self.held);
         for job in claimed {
             if let Some(job_entries) = entries.remove(&job.id) {
-                let holding = held.entry(job.id).or_insert_with(|| Held {
-                    worker: worker.to_owned(),
-                    entries: Vec::new(),
-                });
+                let holding = held.entry(job.id).or_default();
                 holding.worker = worker.to_owned();
                 holding.entries.extend(job_entries);
             }
@@ -275,30 +273,39 @@ impl RedisQueue {
         Ok(())
     }
 
-    /// Reads the rows to relay and runs `script` with them appended to its arguments; returns
-    /// its answer and the rows, which the caller marks as handed on. The caller holds
-    /// [`RedisQueue::relay`] until then, so one process never relays a row twice.
-    async fn relay<T: redis::FromRedisValue>(
+    /// Relays the rows not handed on yet and reads up to `limit` entries as `worker` (see
+    /// [`CLAIM_LUA`]); returns the `entry id, job id` pairs and the relayed rows, which the
+    /// caller marks as handed on. The caller holds [`RedisQueue::relay`] until then, so one
+    /// process never relays a row twice.
+    async fn relay_and_read(
         &self,
-        script: &Script,
-        keys_args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
-    ) -> Result<(T, Vec<OutboxJob>), StoreError> {
+        worker: &str,
+        now: Timestamp,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<(Vec<String>, Vec<OutboxJob>), StoreError> {
         let jobs = self
             .outbox
             .jobs_to_dispatch(self.config.relay_batch)
             .await?;
-        let mut invocation = script.prepare_invoke();
-        invocation.key(&self.stream).key(&self.scheduled);
-        keys_args(&mut invocation);
+        let mut invocation = self.claim_script.prepare_invoke();
+        invocation
+            .key(&self.stream)
+            .key(&self.scheduled)
+            .arg(GROUP)
+            .arg(worker)
+            .arg(now.as_millis())
+            .arg(limit)
+            .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
         for job in &jobs {
             invocation.arg(job.id).arg(job.due.as_millis());
         }
         let mut redis = self.redis.clone();
-        let answer = invocation
+        let pairs = invocation
             .invoke_async(&mut redis)
             .await
             .map_err(redis_error)?;
-        Ok((answer, jobs))
+        Ok((pairs, jobs))
     }
 
     /// Acknowledges and deletes `entries`.
@@ -373,18 +380,8 @@ impl JobQueue for RedisQueue {
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         self.sweep(now).await?;
         self.recover_if_emptied(now).await?;
-        let idle_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
         let one_relay = self.relay.lock().await;
-        let (pairs, relayed): (Vec<String>, _) = self
-            .relay(&self.claim_script, |invocation| {
-                invocation
-                    .arg(GROUP)
-                    .arg(worker)
-                    .arg(now.as_millis())
-                    .arg(limit)
-                    .arg(idle_ms);
-            })
-            .await?;
+        let (pairs, relayed) = self.relay_and_read(worker, now, limit, lease).await?;
         let mut entries: HashMap<i64, Vec<String>> = HashMap::new();
         let mut unreadable = Vec::new();
         for pair in pairs.chunks_exact(2) {
