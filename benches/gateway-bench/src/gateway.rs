@@ -94,6 +94,12 @@ impl Database {
         }
     }
 
+    /// The SQLite database's write-ahead log (`None` on PostgreSQL).
+    pub fn wal_file(&self) -> Option<PathBuf> {
+        let path = self.url.strip_prefix("sqlite://")?;
+        Some(PathBuf::from(format!("{path}-wal")))
+    }
+
     /// Drops a PostgreSQL database (an SQLite directory goes when `self` is dropped).
     pub async fn remove(mut self) {
         if let Some((admin, name)) = self.postgres.take()

@@ -266,6 +266,7 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
             isolation: None,
             burst: None,
             gateway_vm_hwm_mib: BTreeMap::new(),
+            wal_after: BTreeMap::new(),
             problems: Vec::new(),
         };
         eprintln!("== {}, {queue} queue ==", backend.name());
@@ -334,6 +335,22 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
     Ok(())
 }
 
+/// Waits (at most 10 s) for an idle gateway's SQLite WAL to shrink to 4 MiB or less.
+async fn wal_after_idle(monitor: &Monitor) -> Option<report::WalAfter> {
+    let at_end_mib = monitor.wal_mib()?;
+    let start = std::time::Instant::now();
+    let mut settled_mib = at_end_mib;
+    while settled_mib > 4.0 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        settled_mib = monitor.wal_mib()?;
+    }
+    Some(report::WalAfter {
+        at_end_mib,
+        settled_mib,
+        idle_s: start.elapsed().as_secs_f64(),
+    })
+}
+
 /// Runs one scenario (one `round` of `burst`, which it returns) on a fresh database (and,
 /// except for `limit`, a fresh gateway).
 async fn run_scenario(
@@ -361,7 +378,11 @@ async fn run_scenario(
         };
         let log = logs.join(format!("{}-{scenario}-{round}.log", plan.backend.name()));
         let mut gateway = plan.launch.serve(&database.url, &log).await?;
-        let monitor = Monitor::new(Some(gateway.pid()), plan.backend == Backend::Postgres);
+        let monitor = Monitor::new(
+            Some(gateway.pid()),
+            plan.backend == Backend::Postgres,
+            database.wal_file(),
+        );
         let mut burst_round = None;
         let outcome: anyhow::Result<()> = async {
             match (scenario, b) {
@@ -396,6 +417,13 @@ async fn run_scenario(
                 )),
                 None => e,
             });
+        }
+        if let Some(wal) = wal_after_idle(&monitor).await {
+            eprintln!(
+                "  WAL {:.1} MiB at the end, {:.1} MiB after {:.1} s idle",
+                wal.at_end_mib, wal.settled_mib, wal.idle_s
+            );
+            report.wal_after.insert(scenario.to_owned(), wal);
         }
         if let Some(hwm) = monitor.high_water_mib() {
             // The highest over a scenario's rounds.

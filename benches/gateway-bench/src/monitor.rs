@@ -1,7 +1,8 @@
-//! Resource use from `/proc`: the gateway's RSS sampled every 50 ms (peak per step) and the CPU
-//! time of the gateway, of this bench process and of the PostgreSQL server's processes, as a
-//! percentage of one core over each step.
+//! Resource use from `/proc`: the gateway's RSS and (on SQLite) the size of its write-ahead
+//! log, sampled every 50 ms (peak per step), and the CPU time of the gateway, of this bench
+//! process and of the PostgreSQL server's processes, as a percentage of one core over each step.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -56,6 +57,11 @@ fn postgres_ticks() -> u64 {
         .sum()
 }
 
+/// A file's size in bytes, 0 if it does not exist.
+fn file_size(path: &PathBuf) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
 /// What a step cost, in resources.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Resources {
@@ -69,6 +75,8 @@ pub struct Resources {
     pub client_cpu_pct: f64,
     /// All `postgres` processes' CPU over the step, % of one core (PostgreSQL runs only).
     pub db_cpu_pct: Option<f64>,
+    /// Largest size of the SQLite `-wal` file seen during the step, MiB (SQLite runs only).
+    pub wal_peak_mib: Option<f64>,
 }
 
 /// Samples one gateway process until dropped.
@@ -80,6 +88,10 @@ pub struct Monitor {
     postgres: bool,
     /// Highest RSS (kB) since the last [`Monitor::begin`].
     peak_kb: Arc<AtomicU64>,
+    /// The SQLite WAL watched, if any.
+    wal: Option<PathBuf>,
+    /// Largest WAL size (bytes) since the last [`Monitor::begin`].
+    wal_peak: Arc<AtomicU64>,
     /// Tells the sampler thread to stop.
     stop: Arc<AtomicBool>,
     /// The sampler thread.
@@ -102,16 +114,22 @@ pub struct Mark {
 }
 
 impl Monitor {
-    /// Watches the process `pid` (or none, for steps without a gateway).
-    pub fn new(pid: Option<u32>, postgres: bool) -> Self {
+    /// Watches the process `pid` (or none, for steps without a gateway) and the SQLite
+    /// write-ahead log `wal` (none on PostgreSQL).
+    pub fn new(pid: Option<u32>, postgres: bool, wal: Option<PathBuf>) -> Self {
         let peak_kb = Arc::new(AtomicU64::new(0));
+        let wal_peak = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let sampler = pid.map(|pid| {
-            let (peak_kb, stop) = (peak_kb.clone(), stop.clone());
+            let (peak_kb, wal_peak, stop) = (peak_kb.clone(), wal_peak.clone(), stop.clone());
+            let wal = wal.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     if let Some(kb) = status_kb(pid, "VmRSS") {
                         peak_kb.fetch_max(kb, Ordering::Relaxed);
+                    }
+                    if let Some(bytes) = wal.as_ref().map(file_size) {
+                        wal_peak.fetch_max(bytes, Ordering::Relaxed);
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
@@ -121,6 +139,8 @@ impl Monitor {
             pid,
             postgres,
             peak_kb,
+            wal,
+            wal_peak,
             stop,
             sampler,
             hz: ticks_per_second(),
@@ -131,6 +151,8 @@ impl Monitor {
     pub fn begin(&self) -> Mark {
         let rss = self.pid.and_then(|p| status_kb(p, "VmRSS")).unwrap_or(0);
         self.peak_kb.store(rss, Ordering::Relaxed);
+        self.wal_peak
+            .store(self.wal.as_ref().map_or(0, file_size), Ordering::Relaxed);
         Mark {
             at: Instant::now(),
             gateway: self.pid.and_then(cpu_ticks).unwrap_or(0),
@@ -153,7 +175,18 @@ impl Monitor {
             db_cpu_pct: self
                 .postgres
                 .then(|| pct(postgres_ticks().saturating_sub(mark.db))),
+            wal_peak_mib: self
+                .wal
+                .as_ref()
+                .map(|_| self.wal_peak.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0)),
         }
+    }
+
+    /// The WAL's size now, MiB (SQLite only).
+    pub fn wal_mib(&self) -> Option<f64> {
+        self.wal
+            .as_ref()
+            .map(|w| file_size(w) as f64 / (1024.0 * 1024.0))
     }
 
     /// The gateway's `VmHWM` (peak RSS over its life), MiB.

@@ -86,6 +86,9 @@ pub struct Report {
     pub burst: Option<Burst>,
     /// The gateway's `VmHWM` at the end of each scenario, MiB.
     pub gateway_vm_hwm_mib: BTreeMap<String, f64>,
+    /// SQLite: the WAL's size right after each scenario and once it settled (≤ 4 MiB, or
+    /// after 10 s of idle), MiB, and the seconds that took.
+    pub wal_after: BTreeMap<String, WalAfter>,
     /// Problems the run hit (a scenario that failed, a queue that did not drain).
     pub problems: Vec<String>,
 }
@@ -99,6 +102,17 @@ fn ms(us: u64) -> String {
     } else {
         format!("{ms:.2}")
     }
+}
+
+/// The SQLite WAL once a scenario's load stopped.
+#[derive(Debug, Clone, Serialize)]
+pub struct WalAfter {
+    /// Size when the load stopped, MiB.
+    pub at_end_mib: f64,
+    /// Size once it was ≤ 4 MiB, or after 10 s, MiB.
+    pub settled_mib: f64,
+    /// Idle seconds until then.
+    pub idle_s: f64,
 }
 
 /// `0`, or the count with its statuses, e.g. `12 (503×12)`; 0 is a transport failure.
@@ -126,11 +140,12 @@ fn opt_pct(v: Option<f64>) -> String {
 
 fn resources_cells(r: &Resources) -> String {
     format!(
-        "{:.0} | {:.0} | {:.0} | {}",
+        "{:.0} | {:.0} | {:.0} | {} | {}",
         r.gateway_cpu_pct,
         r.gateway_peak_rss_mib,
         r.client_cpu_pct,
-        opt_pct(r.db_cpu_pct)
+        opt_pct(r.db_cpu_pct),
+        r.wal_peak_mib.map_or("–".to_owned(), |v| format!("{v:.1}"))
     )
 }
 
@@ -153,7 +168,7 @@ fn e2e_row(out: &mut String, run: &E2eRun) {
     );
 }
 
-const E2E_HEADER: &str = "| run | payments | sent/s | settled+delivered/s | p50 ms | p90 ms | p99 ms | max ms | errors | undelivered | gw CPU % | gw peak RSS MiB | client CPU % | db CPU % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+const E2E_HEADER: &str = "| run | payments | sent/s | settled+delivered/s | p50 ms | p90 ms | p99 ms | max ms | errors | undelivered | gw CPU % | gw peak RSS MiB | client CPU % | db CPU % | WAL peak MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 impl Report {
     /// The markdown report.
@@ -201,7 +216,7 @@ impl Report {
             );
             let _ = writeln!(
                 out,
-                "| endpoint | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | gw CPU % | gw peak RSS MiB | client CPU % | db CPU % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+                "| endpoint | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | gw CPU % | gw peak RSS MiB | client CPU % | db CPU % | WAL peak MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
             );
             for endpoint in ENDPOINTS {
                 for s in self.api.iter().filter(|s| s.endpoint == endpoint) {
@@ -229,12 +244,13 @@ impl Report {
             );
             let _ = writeln!(
                 out,
-                "| tasks | db connections | inserts/s | p50 ms | p99 ms | errors | gateway POST orders req/s | gateway ÷ limit | client CPU % (incl. SQLite) | db CPU % |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+                "| tool | tasks | db connections | inserts/s | p50 ms | p99 ms | errors | gateway POST orders req/s | gateway ÷ limit | client CPU % (incl. SQLite; not pgbench) | db CPU % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
             );
             for s in &self.limit {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {} |",
+                    "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {} |",
+                    s.tool,
                     s.connections,
                     s.pool,
                     s.rate,
@@ -295,6 +311,19 @@ impl Report {
         if let Some(b) = &self.burst {
             burst_section(&mut out, b);
         }
+        if !self.wal_after.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n## SQLite WAL after each scenario (idle gateway)\n\n| scenario | at the end MiB | after idle MiB | idle s |\n|---|---:|---:|---:|"
+            );
+            for (k, w) in &self.wal_after {
+                let _ = writeln!(
+                    out,
+                    "| {k} | {:.1} | {:.1} | {:.1} |",
+                    w.at_end_mib, w.settled_mib, w.idle_s
+                );
+            }
+        }
         if !self.gateway_vm_hwm_mib.is_empty() {
             let _ = writeln!(out, "\n## gateway peak RSS over each scenario (VmHWM)\n");
             let _ = writeln!(out, "| scenario | VmHWM MiB |\n|---|---:|");
@@ -315,7 +344,7 @@ fn burst_section(out: &mut String, b: &Burst) {
     );
     let _ = writeln!(
         out,
-        "| round | POSTs | POST answers/s | errors | delivered | deliveries/s | p50 ms | p90 ms | p99 ms | latest ms | undelivered | delivered more than once | gw CPU % | gw peak RSS MiB | client CPU % | db CPU % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| round | POSTs | POST answers/s | errors | delivered | deliveries/s | p50 ms | p90 ms | p99 ms | latest ms | undelivered | delivered more than once | gw CPU % | gw peak RSS MiB | client CPU % | db CPU % | WAL peak MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in &b.rounds {
         let _ = writeln!(

@@ -35,8 +35,19 @@ pub struct SqliteStore {
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a reader connection copies the WAL back into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// Past this size the writer empties the WAL (see [`writer::WalBound`]).
+const WAL_TRUNCATE_AT: u64 = 32 * 1024 * 1024;
+/// What SQLite leaves of the WAL file when it starts the log over by itself.
+const WAL_SIZE_LIMIT: u64 = 4 * 1024 * 1024;
 /// How long a request waits for a pooled connection before the store reports `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SQLite's name for the WAL of `database`: the same path with `-wal` appended.
+fn wal_file(database: &std::path::Path) -> std::path::PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    name.into()
+}
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url`, e.g. `sqlite://gateway.db`.
@@ -67,7 +78,8 @@ impl SqliteStore {
             .pragma("temp_store", "memory")
             // 2 MiB of page cache per connection (5 of them): the working set of a gateway is
             // the newest rows, and the OS page cache holds the rest.
-            .pragma("cache_size", "-2000");
+            .pragma("cache_size", "-2000")
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string());
         let in_memory = url.contains(":memory:");
         // The writer never checkpoints (a checkpoint inside a commit would stall every write
         // behind its fsync); a reader connection does, in the background.
@@ -93,7 +105,11 @@ impl SqliteStore {
                 .await
                 .map_err(db_error)?
         };
-        let write = writer::Writer::start(writer.clone());
+        let wal = (!in_memory).then(|| writer::WalBound {
+            path: wal_file(&path),
+            truncate_at: WAL_TRUNCATE_AT,
+        });
+        let write = writer::Writer::start(writer.clone(), wal);
         if !in_memory {
             write.checkpoint_in_background(reader.clone(), CHECKPOINT_INTERVAL);
         }
@@ -121,5 +137,33 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_store_empties_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("gateway.db");
+        let store = SqliteStore::connect(&format!("sqlite://{}", database.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let wal = wal_file(&database);
+        assert_eq!(wal, dir.path().join("gateway.db-wal"));
+        let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert!(size() > 0, "the migrations left no WAL to empty");
+        let mut waited = Duration::ZERO;
+        while size() > 0 && waited < 5 * CHECKPOINT_INTERVAL {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        }
+        assert_eq!(size(), 0, "the WAL was not emptied after {waited:?} idle");
+        store.close().await;
     }
 }

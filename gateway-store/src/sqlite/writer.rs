@@ -13,7 +13,10 @@
 //! closures over data they own.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use gateway_core::StoreError;
@@ -87,25 +90,83 @@ where
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
     queue: mpsc::Sender<Box<dyn Command>>,
+    /// The writer's one connection (the background checkpoint borrows it to truncate the WAL).
+    pool: SqlitePool,
+    /// Batches run so far: the background checkpoint reads "idle" from it standing still.
+    batches: Arc<AtomicU64>,
+    wal: Option<Arc<WalBound>>,
+}
+
+/// Keeps a file database's write-ahead log small.
+///
+/// SQLite only starts its WAL over when a write begins after a checkpoint that copied every
+/// frame while no reader still needed one, which a busy gateway hardly ever offers: the log
+/// then grows with every commit and never gives the space back. So the writer truncates it
+/// itself (a `TRUNCATE` checkpoint, which waits for the readers) once it passes
+/// [`WalBound::truncate_at`], and the background checkpoint does once writes stop.
+#[derive(Debug, Clone)]
+pub(crate) struct WalBound {
+    /// The `-wal` file beside the database.
+    pub(crate) path: PathBuf,
+    /// Past this many bytes the writer truncates the log after its batch.
+    pub(crate) truncate_at: u64,
+}
+
+impl WalBound {
+    /// The log's size now (0 when it does not exist).
+    fn size(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |m| m.len())
+    }
+
+    /// Copies the whole log into the database file and empties it. The connection must not be
+    /// in a transaction; any other write waits for it.
+    async fn truncate(&self, conn: &mut SqliteConnection) {
+        let outcome: Result<(i64, i64, i64), sqlx::Error> =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
+                .await;
+        match outcome {
+            Ok((0, _, _)) => {}
+            // A reader outlasted the busy timeout: the log is truncated on a later try.
+            Ok(_) => tracing::debug!("SQLite WAL truncation was blocked by a reader"),
+            Err(e) => tracing::warn!(error = %e, "SQLite WAL truncation failed"),
+        }
+    }
 }
 
 impl Writer {
     /// Starts the writer task on the current tokio runtime; it takes the pool's connection for
-    /// each batch and stops when every handle is dropped.
-    pub(crate) fn start(pool: SqlitePool) -> Self {
+    /// each batch and stops when every handle is dropped. With `wal`, the writer keeps the
+    /// log under its bound.
+    pub(crate) fn start(pool: SqlitePool, wal: Option<WalBound>) -> Self {
         let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run_batches(pool, commands));
-        Self { queue }
+        let batches = Arc::new(AtomicU64::new(0));
+        let wal = wal.map(Arc::new);
+        tokio::spawn(run_batches(
+            pool.clone(),
+            commands,
+            batches.clone(),
+            wal.clone(),
+        ));
+        Self {
+            queue,
+            pool,
+            batches,
+            wal,
+        }
     }
 
     /// Every `interval`, until the writer stops, runs a passive checkpoint on a connection of
     /// `readers`: it copies committed pages from the WAL into the database file (and waits for
-    /// their fsync) beside the writer instead of inside one of its commits.
+    /// their fsync) beside the writer instead of inside one of its commits. When no batch ran
+    /// for a whole interval, it also empties the log (see [`WalBound`]).
     pub(crate) fn checkpoint_in_background(&self, readers: SqlitePool, interval: Duration) {
         let alive = self.queue.downgrade();
+        let (writer, batches, wal) = (self.pool.clone(), self.batches.clone(), self.wal.clone());
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut batches_seen = batches.load(Ordering::Relaxed);
             loop {
                 ticks.tick().await;
                 if alive.upgrade().is_none() || readers.is_closed() {
@@ -116,6 +177,14 @@ impl Writer {
                     .await
                 {
                     tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
+                }
+                let batches_now = batches.load(Ordering::Relaxed);
+                let idle = batches_now == batches_seen;
+                batches_seen = batches_now;
+                if let Some(wal) = wal.as_deref().filter(|wal| idle && wal.size() > 0)
+                    && let Ok(mut conn) = writer.acquire().await
+                {
+                    wal.truncate(&mut conn).await;
                 }
             }
         });
@@ -145,22 +214,33 @@ impl Writer {
     }
 }
 
-async fn run_batches(pool: SqlitePool, mut commands: mpsc::Receiver<Box<dyn Command>>) {
+async fn run_batches(
+    pool: SqlitePool,
+    mut commands: mpsc::Receiver<Box<dyn Command>>,
+    batches: Arc<AtomicU64>,
+    wal: Option<Arc<WalBound>>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while commands.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let pending = std::mem::take(&mut batch);
-        let pool = pool.clone();
+        let (pool, wal) = (pool.clone(), wal.clone());
         // In its own task so that a panicking command fails its batch (the callers see the
         // writer's error), not every write after it.
         let run = tokio::spawn(async move {
             match crate::metrics::timed_acquire("writer", pool.acquire()).await {
-                Ok(mut conn) => commit_batch(&mut conn, pending).await,
+                Ok(mut conn) => {
+                    commit_batch(&mut conn, pending).await;
+                    if let Some(wal) = wal.filter(|wal| wal.size() > wal.truncate_at) {
+                        wal.truncate(&mut conn).await;
+                    }
+                }
                 Err(e) => finish_all(pending, Some(db_error(e))),
             }
         });
         if let Err(e) = run.await {
             tracing::error!(error = %e, "a SQLite write batch panicked; its commands failed");
         }
+        batches.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -242,7 +322,7 @@ mod tests {
             .execute(&pool)
             .await
             .unwrap();
-        (Writer::start(pool.clone()), pool)
+        (Writer::start(pool.clone(), None), pool)
     }
 
     /// Inserts `n`, then fails if `n` is a multiple of 7: its insert must not survive.
@@ -316,10 +396,13 @@ mod tests {
         assert_eq!(insert(&writer, 1).await, Ok(1));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_background_checkpoint_moves_the_wal_into_the_database_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("checkpoint.db");
+    /// A file database with the store's WAL settings, a scratch table, its writer (bounded by
+    /// `wal`) and a reader pool.
+    async fn file_database(
+        dir: &tempfile::TempDir,
+        truncate_at: u64,
+    ) -> (Writer, SqlitePool, WalBound) {
+        let file = dir.path().join("writer.db");
         let options = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(&file)
             .create_if_missing(true)
@@ -339,31 +422,92 @@ mod tests {
             .execute(&pool)
             .await
             .unwrap();
-        let writer = Writer::start(pool.clone());
-        for n in 0..200_i64 {
-            writer
-                .write(move |conn| {
-                    Box::pin(async move {
-                        sqlx::query("INSERT INTO t VALUES (?1, ?2)")
-                            .bind(n)
-                            .bind("x".repeat(500))
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(db_error)?;
-                        Ok(())
-                    })
+        let wal = WalBound {
+            path: dir.path().join("writer.db-wal"),
+            truncate_at,
+        };
+        (Writer::start(pool, Some(wal.clone())), readers, wal)
+    }
+
+    async fn insert_padded(writer: &Writer, n: i64) {
+        writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO t VALUES (?1, ?2)")
+                        .bind(n)
+                        .bind("x".repeat(500))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(())
                 })
-                .await
-                .unwrap();
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Polls `done` every 10 ms, at most 2 s of waiting.
+    async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+        for _ in 0..200 {
+            if done() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        done()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_background_checkpoint_moves_the_wal_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, readers, _wal) = file_database(&dir, u64::MAX).await;
+        for n in 0..200_i64 {
+            insert_padded(&writer, n).await;
+        }
+        let file = dir.path().join("writer.db");
         let size = || std::fs::metadata(&file).unwrap().len();
         let before = size();
         writer.checkpoint_in_background(readers, Duration::from_millis(20));
-        let mut waited = 0;
-        while size() <= before && waited < 200 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            waited += 1;
+        assert!(
+            eventually(|| size() > before + 100 * 500).await,
+            "{before} → {}",
+            size()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_truncates_the_wal_past_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let truncate_at = 64 * 1024;
+        let (writer, _readers, wal) = file_database(&dir, truncate_at).await;
+        let mut largest = 0;
+        // Unbounded, 400 commits of a page or two each leave well over a megabyte of log.
+        for n in 0..400_i64 {
+            insert_padded(&writer, n).await;
+            largest = largest.max(wal.size());
         }
-        assert!(size() > before + 100 * 500, "{} → {}", before, size());
+        // The size is read right after a commit is answered, possibly before that batch's
+        // truncation: one more commit's frames at most.
+        assert!(
+            largest <= truncate_at + 32 * 1024,
+            "the WAL reached {largest} bytes"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_writer_has_its_wal_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, readers, wal) = file_database(&dir, u64::MAX).await;
+        for n in 0..200_i64 {
+            insert_padded(&writer, n).await;
+        }
+        assert!(wal.size() > 100 * 500, "{}", wal.size());
+        writer.checkpoint_in_background(readers.clone(), Duration::from_millis(20));
+        assert!(eventually(|| wal.size() == 0).await, "{}", wal.size());
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&readers)
+            .await
+            .unwrap();
+        assert_eq!(rows, 200);
     }
 }

@@ -1,14 +1,19 @@
 //! `limit`: what the database itself does with the gateway's write pattern, without the
-//! gateway: N tasks insert orders-shaped rows (same columns, primary key and secondary index as
-//! the `orders` table), one transaction per row, into a scratch database of their own. On
-//! SQLite the connection uses the gateway's settings (WAL, `synchronous=NORMAL`, 5 s busy
-//! timeout, `BEGIN IMMEDIATE` on one writer connection, as the gateway's store does).
+//! gateway: orders-shaped rows (same columns, primary key and secondary index as the `orders`
+//! table), one transaction per row, into a scratch database of their own.
+//!
+//! On PostgreSQL the database's own client measures it: `pgbench -M prepared`, one
+//! single-statement INSERT per transaction, N clients (at most 64), per-transaction latencies
+//! from its log. On SQLite (or without `pgbench` on the `PATH`) N tasks of this process insert
+//! through sqlx; SQLite's connection uses the gateway's settings (WAL, `synchronous=NORMAL`,
+//! 5 s busy timeout, `BEGIN IMMEDIATE` on one writer connection, as the gateway's store does).
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use anyhow::{Context, bail};
 use serde::Serialize;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -27,6 +32,8 @@ pub const POSTGRES_POOL_CAP: usize = 64;
 pub struct LimitStep {
     /// Concurrent inserting tasks.
     pub connections: usize,
+    /// What inserted: `pgbench -M prepared` or `sqlx` (this process).
+    pub tool: String,
     /// Database connections they share (SQLite: 1 writer, like the gateway).
     pub pool: usize,
     /// Rows committed in the measured window.
@@ -89,6 +96,7 @@ impl Pool {
                     .pragma("cache_size", "-16000");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(size)
+                    .min_connections(size)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?;
@@ -100,7 +108,6 @@ impl Pool {
             Backend::Postgres => {
                 let pool = PgPoolOptions::new()
                     .max_connections(size)
-                    .min_connections(size)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await?;
@@ -186,8 +193,15 @@ async fn measure(
     connections: usize,
     size: usize,
 ) -> anyhow::Result<LimitStep> {
+    if plan.backend == Backend::Postgres && pgbench_available() {
+        // One connection for the schema, closed before pgbench opens its own.
+        Pool::open(plan.backend, url, 1).await?.close().await;
+        return pgbench(plan, url, connections, size)
+            .await
+            .inspect(print_step);
+    }
     let pool = Pool::open(plan.backend, url, size).await?;
-    let monitor = Monitor::new(None, plan.backend == Backend::Postgres);
+    let monitor = Monitor::new(None, plan.backend == Backend::Postgres, None);
     let mark = monitor.begin();
     let start = Instant::now();
     let measure_from = start + plan.warmup;
@@ -230,6 +244,7 @@ async fn measure(
     pool.close().await;
     let step = LimitStep {
         connections,
+        tool: "sqlx".to_owned(),
         pool: size,
         inserts,
         errors: errors.load(Ordering::Relaxed),
@@ -239,8 +254,16 @@ async fn measure(
         gateway_orders_rps: None,
         ratio: None,
     };
+    print_step(&step);
+    Ok(step)
+}
+
+fn print_step(step: &LimitStep) {
     eprintln!(
-        "  limit c={connections:<4} pool {size:<3} {:>8.0} inserts/s  p50 {:>7} µs  p99 {:>7} µs  client cpu {:.0}%  db cpu {}",
+        "  limit ({}) c={:<4} pool {:<3} {:>8.0} inserts/s  p50 {:>7} µs  p99 {:>7} µs  client cpu {:.0}%  db cpu {}",
+        step.tool,
+        step.connections,
+        step.pool,
         step.rate,
         step.latency.p50_us,
         step.latency.p99_us,
@@ -249,5 +272,112 @@ async fn measure(
             .db_cpu_pct
             .map_or("-".to_owned(), |c| format!("{c:.0}%"))
     );
-    Ok(step)
+}
+
+/// The single statement pgbench runs per transaction: an order row with a random id.
+const PGBENCH_SCRIPT: &str = "\\set r random(1, 9000000000000000000)\n\
+INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at) \
+VALUES ('order_' || :r::text, '550e8400-e29b-41d4-a716-446655440000', 50000, 'INR', 'bench', '{}', 'created', \
+(extract(epoch from clock_timestamp()) * 1000)::bigint, (extract(epoch from clock_timestamp()) * 1000)::bigint);\n";
+
+fn pgbench_available() -> bool {
+    std::process::Command::new("pgbench")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `pgbench -M prepared` with `clients` clients for the plan's duration (after a run of the
+/// warm-up's length), latencies from its per-transaction log.
+async fn pgbench(
+    plan: &Plan,
+    url: &str,
+    connections: usize,
+    clients: usize,
+) -> anyhow::Result<LimitStep> {
+    let dir = tempfile::Builder::new()
+        .prefix("gateway-pgbench-")
+        .tempdir()?;
+    let script = dir.path().join("insert.sql");
+    std::fs::write(&script, PGBENCH_SCRIPT)?;
+    let run = |seconds: u64, log: bool| {
+        let mut command = tokio::process::Command::new("pgbench");
+        command
+            .args(["-n", "-M", "prepared", "-j", "2"])
+            .arg(format!("-c{clients}"))
+            .arg(format!("-T{seconds}"))
+            .arg("-f")
+            .arg(&script);
+        if log {
+            command
+                .arg("--log")
+                .arg(format!("--log-prefix={}", dir.path().join("tx").display()));
+        }
+        command.arg(url).kill_on_drop(true).output()
+    };
+    run(plan.warmup.as_secs().max(1), false).await?;
+    let monitor = Monitor::new(None, false, None);
+    let mark = monitor.begin();
+    let seconds = plan.duration.as_secs().max(1);
+    let output = run(seconds, true).await?;
+    // pgbench's backends exit with it, taking their CPU time out of what the monitor adds up.
+    let resources = Resources {
+        db_cpu_pct: None,
+        ..monitor.end(mark)
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "pgbench failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let rate = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|tps| tps.parse::<f64>().ok())
+        .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
+    let (h, inserts, errors) = read_pgbench_logs(dir.path())?;
+    Ok(LimitStep {
+        connections,
+        tool: "pgbench -M prepared".to_owned(),
+        pool: clients,
+        inserts,
+        errors,
+        rate,
+        latency: Latency::of(&h),
+        resources,
+        gateway_orders_rps: None,
+        ratio: None,
+    })
+}
+
+/// Latencies (column 3, µs) and counts from pgbench's per-transaction logs `tx.*` in `dir`;
+/// a failed transaction has `failed` (or `skipped`) in place of its latency.
+fn read_pgbench_logs(
+    dir: &std::path::Path,
+) -> anyhow::Result<(hdrhistogram::Histogram<u64>, u64, u64)> {
+    let mut h = load::histogram();
+    let (mut ok, mut failed) = (0, 0);
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if !path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("tx."))
+        {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path)?.lines() {
+            match line.split_whitespace().nth(2).map(str::parse::<u64>) {
+                Some(Ok(us)) => {
+                    load::record(&mut h, Duration::from_micros(us));
+                    ok += 1;
+                }
+                _ => failed += 1,
+            }
+        }
+    }
+    Ok((h, ok, failed))
 }
