@@ -34,7 +34,7 @@ pub struct SqliteStore {
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a reader connection copies the WAL back into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// Past this size the writer empties the WAL (see [`writer::WalBound`]).
 const WAL_TRUNCATE_AT: u64 = 32 * 1024 * 1024;
 /// What SQLite leaves of the WAL file when it starts the log over by itself.
