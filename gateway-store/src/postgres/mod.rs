@@ -97,12 +97,14 @@ impl PostgresStore {
     /// so nothing that depends on one can outlive it. Money (payments, refunds, settlements)
     /// always waits for the flush.
     async fn begin_bookkeeping(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        Ok(tx)
+        // One round trip: both statements go in one simple-query message.
+        crate::metrics::timed_acquire(
+            "main",
+            self.pool
+                .begin_with("BEGIN; SET LOCAL synchronous_commit = off"),
+        )
+        .await
+        .map_err(db_error)
     }
 
     /// The [`gateway_core::Store`] over this database.
@@ -165,5 +167,34 @@ impl PostgresStore {
             }
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    async fn synchronous_commit(tx: &mut Transaction<'static, Postgres>) -> String {
+        sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&mut **tx)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_bookkeeping_transactions_skip_the_flush() {
+        let url = std::env::var("GATEWAY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let store = PostgresStore::connect_with_max(&url, 2).await.unwrap();
+        let mut bookkeeping = store.begin_bookkeeping().await.unwrap();
+        assert_eq!(synchronous_commit(&mut bookkeeping).await, "off");
+        bookkeeping.commit().await.unwrap();
+        // SET LOCAL ends with its transaction: the same pooled connection waits again.
+        let mut money = store.begin().await.unwrap();
+        assert_eq!(synchronous_commit(&mut money).await, "on");
+        money.rollback().await.unwrap();
+        store.pool.close().await;
     }
 }
