@@ -132,33 +132,23 @@ impl Backend for PostgresStore {
         let mut tx = self.begin_bookkeeping().await?;
         // A job whose worker died on its last allowed attempt is not retried forever. Rows another
         // claimer holds are skipped here too (it fails them itself).
+        // Statuses in the WHERE clauses are literals so that the partial indexes apply to the
+        // generic plans of these prepared statements (a parameter hides which index fits).
         let expired = Sql::<Postgres>::new(
             "UPDATE jobs SET status = $2, locked_by = NULL, locked_until = NULL, updated_at = $1,
                     last_error = COALESCE(last_error, 'lease expired on the final attempt')
-             WHERE id IN (SELECT id FROM jobs WHERE status = $3 AND locked_until <= $1 AND attempts >= max_attempts
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND locked_until <= $1 AND attempts >= max_attempts
                           FOR UPDATE SKIP LOCKED)",
         )
         .arg(now_ms)
-        .arg(JobStatus::Failed.as_str())
-        .arg(JobStatus::Running.as_str());
+        .arg(JobStatus::Failed.as_str());
         Postgres::execute(&mut tx, expired).await?;
-        let claim = Sql::<Postgres>::new(
-            "WITH due AS (
-                 SELECT id FROM jobs
-                 WHERE (status = $5 AND run_at <= $1) OR (status = $6 AND locked_until <= $1)
-                 ORDER BY run_at, id
-                 LIMIT $4
-                 FOR UPDATE SKIP LOCKED)
-             UPDATE jobs j SET status = $6, locked_by = $2, locked_until = $3, attempts = j.attempts + 1, updated_at = $1
-             FROM due WHERE j.id = due.id
-             RETURNING j.id, j.kind, j.entity_id, j.payload, j.attempts, j.max_attempts, j.request_id",
-        )
-        .arg(now_ms)
-        .arg(worker.to_owned())
-        .arg(now.plus(lease).as_millis())
-        .arg(i64::from(limit))
-        .arg(JobStatus::Queued.as_str())
-        .arg(JobStatus::Running.as_str());
+        let claim = Sql::<Postgres>::new(CLAIM_DUE)
+            .arg(now_ms)
+            .arg(worker.to_owned())
+            .arg(now.plus(lease).as_millis())
+            .arg(i64::from(limit))
+            .arg(JobStatus::Running.as_str());
         let rows = Postgres::fetch_all(&mut tx, claim).await?;
         tx.commit().await.map_err(db_error)?;
         let mut jobs = rows
@@ -235,3 +225,15 @@ impl Backend for PostgresStore {
         self.subscribe(wake).await
     }
 }
+
+/// Leases up to `$4` due jobs, oldest due first: queued ones whose time has come, running
+/// ones whose lease expired. Rows another claimer holds are skipped.
+pub(crate) const CLAIM_DUE: &str = "WITH due AS (
+     SELECT id FROM jobs
+     WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until <= $1)
+     ORDER BY run_at, id
+     LIMIT $4
+     FOR UPDATE SKIP LOCKED)
+ UPDATE jobs j SET status = $5, locked_by = $2, locked_until = $3, attempts = j.attempts + 1, updated_at = $1
+ FROM due WHERE j.id = due.id
+ RETURNING j.id, j.kind, j.entity_id, j.payload, j.attempts, j.max_attempts, j.request_id";

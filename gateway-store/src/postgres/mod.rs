@@ -198,3 +198,62 @@ mod tests {
         store.pool.close().await;
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use sqlx::Connection;
+
+    use super::*;
+
+    /// The claim's generic plan (the one a prepared statement settles on) can use the partial
+    /// indexes, so a claim reads due rows only, however many jobs wait for later.
+    #[tokio::test]
+    async fn the_claims_generic_plan_uses_the_partial_indexes() {
+        let admin = std::env::var("GATEWAY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("gateway_claim_plan_{}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (server, _) = admin.rsplit_once('/').unwrap();
+        let store = PostgresStore::connect(&format!("{server}/{name}"))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let mut tx = store.pool.begin().await.unwrap();
+        for setting in [
+            "SET LOCAL plan_cache_mode = force_generic_plan",
+            "SET LOCAL enable_seqscan = off",
+        ] {
+            sqlx::query(setting).execute(&mut *tx).await.unwrap();
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PREPARE claim AS {}",
+            backend::CLAIM_DUE
+        )))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let plan: Vec<String> =
+            sqlx::query_scalar("EXPLAIN (COSTS OFF) EXECUTE claim(0, 'w', 0, 32, 'running')")
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+        let plan = plan.join("\n");
+        tx.rollback().await.unwrap();
+        store.pool.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        assert!(plan.contains("jobs_queued_by_due"), "{plan}");
+        assert!(plan.contains("jobs_running_by_lease"), "{plan}");
+        assert!(!plan.contains("Seq Scan on jobs"), "{plan}");
+    }
+}

@@ -448,8 +448,9 @@ pub(crate) async fn delivery_target<DB: Dialect>(
 pub(crate) async fn next_job_due<DB: Dialect>(
     conn: &mut DB::Connection,
 ) -> Result<Option<Timestamp>, StoreError> {
-    let sql = Sql::new("SELECT MIN(run_at) AS at FROM jobs WHERE status = $1")
-        .arg(JobStatus::Queued.as_str());
+    // The status is a literal so that the partial index `jobs_queued_by_due` applies (the same
+    // below): its first entry is the answer.
+    let sql = Sql::new("SELECT MIN(run_at) AS at FROM jobs WHERE status = 'queued'");
     time::<DB>(conn, sql).await
 }
 
@@ -474,15 +475,14 @@ pub(crate) async fn queue_report<DB: Dialect>(
     }
     // Two indexed lookups rather than one scan: a queued job is due from its run_at, a running
     // one from the end of its expired lease.
-    let queued = Sql::new("SELECT MIN(run_at) AS at FROM jobs WHERE status = $1 AND run_at <= $2")
-        .arg(JobStatus::Queued.as_str())
-        .arg(now.as_millis());
+    let queued =
+        Sql::new("SELECT MIN(run_at) AS at FROM jobs WHERE status = 'queued' AND run_at <= $1")
+            .arg(now.as_millis());
     let queued = time::<DB>(conn, queued).await?;
     let expired = Sql::new(
         "SELECT MIN(locked_until) AS at, CAST(COUNT(*) AS BIGINT) AS n FROM jobs
-         WHERE status = $1 AND locked_until <= $2",
+         WHERE status = 'running' AND locked_until <= $1",
     )
-    .arg(JobStatus::Running.as_str())
     .arg(now.as_millis());
     let (expired_since, expired_leases) = match DB::fetch_optional(conn, expired).await? {
         Some(row) => (

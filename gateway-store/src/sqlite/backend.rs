@@ -119,33 +119,38 @@ fn claim<'c>(
 ) -> crate::sql::Fut<'c, Vec<SqliteRow>> {
     let mut statements = Statements::default();
     statements
-        .push(
-            "UPDATE jobs SET status = $2, locked_by = NULL, locked_until = NULL, updated_at = $1,
-                    last_error = COALESCE(last_error, 'lease expired on the final attempt')
-             WHERE status = $3 AND locked_until <= $1 AND attempts >= max_attempts",
-        )
+        .push(CLAIM_FAIL_EXPIRED_LAST_ATTEMPTS)
         .bind(now.as_millis())
-        .bind(JobStatus::Failed.as_str())
-        .bind(JobStatus::Running.as_str());
+        .bind(JobStatus::Failed.as_str());
     statements
-        .push(
-            "WITH due AS (
-                 SELECT id FROM jobs WHERE status = $5 AND run_at <= $1
-                 UNION ALL
-                 SELECT id FROM jobs WHERE status = $6 AND locked_until <= $1
-                 LIMIT $4)
-             UPDATE jobs SET status = $6, locked_by = $2, locked_until = $3, attempts = attempts + 1, updated_at = $1
-             WHERE id IN (SELECT id FROM due)
-             RETURNING id, kind, entity_id, payload, attempts, max_attempts, request_id",
-        )
+        .push(CLAIM_DUE)
         .bind(now.as_millis())
         .bind(worker.clone())
         .bind(until.as_millis())
         .bind(i64::from(*limit))
-        .bind(JobStatus::Queued.as_str())
         .bind(JobStatus::Running.as_str());
     Box::pin(statements.fetch_all(conn))
 }
+
+// The statuses in the next two statements are literals, not parameters, so that the planner
+// can see that the partial indexes (`WHERE status = 'queued'` / `'running'`) apply: a claim
+// then reads only due rows, however many jobs wait for later.
+
+/// Fails jobs whose worker died on their last allowed attempt.
+const CLAIM_FAIL_EXPIRED_LAST_ATTEMPTS: &str =
+    "UPDATE jobs SET status = $2, locked_by = NULL, locked_until = NULL, updated_at = $1,
+        last_error = COALESCE(last_error, 'lease expired on the final attempt')
+ WHERE status = 'running' AND locked_until <= $1 AND attempts >= max_attempts";
+
+/// Leases up to `$4` due jobs: queued ones whose time has come, running ones whose lease expired.
+const CLAIM_DUE: &str = "WITH due AS (
+     SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $1
+     UNION ALL
+     SELECT id FROM jobs WHERE status = 'running' AND locked_until <= $1
+     LIMIT $4)
+ UPDATE jobs SET status = $5, locked_by = $2, locked_until = $3, attempts = attempts + 1, updated_at = $1
+ WHERE id IN (SELECT id FROM due)
+ RETURNING id, kind, entity_id, payload, attempts, max_attempts, request_id";
 
 /// Asks core what the attempt does to its endpoint, then requeues or completes the job under
 /// its lease, updates the delivery and logs the attempt in one call (three rows change, or the
@@ -229,4 +234,38 @@ fn push_attempt(statements: &mut Statements, id: &str, attempt: &DeliveryAttempt
         .bind(attempt.error.clone())
         .bind(attempt.status.as_str())
         .bind(attempt.next_retry_at.map(Timestamp::as_millis));
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn a_claim_reads_only_due_rows_through_the_partial_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        for sql in [CLAIM_DUE, CLAIM_FAIL_EXPIRED_LAST_ATTEMPTS] {
+            let steps: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .fetch_all(&store.reader)
+                    .await
+                    .unwrap();
+            let plan: Vec<String> = steps.into_iter().map(|step| step.3).collect();
+            let plan = plan.join("\n");
+            assert!(!plan.contains("SCAN jobs"), "{plan}");
+            assert!(
+                plan.contains("jobs_running_by_lease (locked_until<?)"),
+                "{plan}"
+            );
+            if sql == CLAIM_DUE {
+                assert!(plan.contains("jobs_queued_by_due (run_at<?)"), "{plan}");
+            }
+        }
+        store.close().await;
+    }
 }
