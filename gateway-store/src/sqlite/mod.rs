@@ -105,10 +105,8 @@ impl SqliteStore {
                 .await
                 .map_err(db_error)?
         };
-        let wal = (!in_memory).then(|| writer::WalBound {
-            path: wal_file(&path),
-            truncate_at: WAL_TRUNCATE_AT,
-        });
+        let wal = (!in_memory)
+            .then(|| writer::WalBound::new(wal_file(&path), WAL_TRUNCATE_AT, BUSY_TIMEOUT));
         let write = writer::Writer::start(writer.clone(), wal);
         if !in_memory {
             write.checkpoint_in_background(reader.clone(), CHECKPOINT_INTERVAL);

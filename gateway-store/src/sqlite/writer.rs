@@ -15,9 +15,9 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use gateway_core::StoreError;
 use gateway_core::request_id;
@@ -102,36 +102,93 @@ pub(crate) struct Writer {
 /// SQLite only starts its WAL over when a write begins after a checkpoint that copied every
 /// frame while no reader still needed one, which a busy gateway hardly ever offers: the log
 /// then grows with every commit and never gives the space back. So the writer truncates it
-/// itself (a `TRUNCATE` checkpoint, which waits for the readers) once it passes
-/// [`WalBound::truncate_at`], and the background checkpoint does once writes stop.
-#[derive(Debug, Clone)]
+/// itself (a `TRUNCATE` checkpoint) once it passes [`WalBound::truncate_at`], and the
+/// background checkpoint does once writes stop.
+///
+/// A `TRUNCATE` checkpoint must wait for readers of older snapshots, and the writes queue
+/// meanwhile. So it waits [`TRUNCATE_PATIENCE`] at most, and after a reader has blocked it
+/// (a long report, or `sqlite3 .backup` from another process) no truncation is tried for
+/// [`TRUNCATE_BACKOFF`]: writes go on, and the log grows until the reader ends.
+#[derive(Debug)]
 pub(crate) struct WalBound {
     /// The `-wal` file beside the database.
     pub(crate) path: PathBuf,
     /// Past this many bytes the writer truncates the log after its batch.
     pub(crate) truncate_at: u64,
+    /// The connections' usual busy timeout, restored after a truncation.
+    pub(crate) busy_timeout: Duration,
+    /// No truncation is tried before this, after one a reader blocked.
+    blocked_until: Mutex<Option<Instant>>,
 }
 
+/// How long a truncation waits for readers of older snapshots.
+const TRUNCATE_PATIENCE: Duration = Duration::from_millis(50);
+/// How long after a blocked truncation the next is tried.
+const TRUNCATE_BACKOFF: Duration = Duration::from_secs(1);
+
 impl WalBound {
+    /// A bound for the log at `path`; `busy_timeout` is what the connections use otherwise.
+    pub(crate) fn new(path: PathBuf, truncate_at: u64, busy_timeout: Duration) -> Self {
+        Self {
+            path,
+            truncate_at,
+            busy_timeout,
+            blocked_until: Mutex::new(None),
+        }
+    }
+
     /// The log's size now (0 when it does not exist).
     fn size(&self) -> u64 {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
 
-    /// Copies the whole log into the database file and empties it. The connection must not be
-    /// in a transaction; any other write waits for it.
-    async fn truncate(&self, conn: &mut SqliteConnection) {
-        let outcome: Result<(i64, i64, i64), sqlx::Error> =
-            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&mut *conn)
-                .await;
-        match outcome {
-            Ok((0, _, _)) => {}
-            // A reader outlasted the busy timeout: the log is truncated on a later try.
-            Ok(_) => tracing::debug!("SQLite WAL truncation was blocked by a reader"),
-            Err(e) => tracing::warn!(error = %e, "SQLite WAL truncation failed"),
-        }
+    /// Whether a truncation may be tried now (none was blocked by a reader lately).
+    fn may_truncate(&self) -> bool {
+        let blocked_until = *self.blocked_until.lock().unwrap_or_else(|e| e.into_inner());
+        blocked_until.is_none_or(|until| Instant::now() >= until)
     }
+
+    /// Copies the whole log into the database file and empties it, unless a reader of an older
+    /// snapshot holds out for [`TRUNCATE_PATIENCE`]. The connection must not be in a
+    /// transaction; any other write waits for it.
+    async fn truncate(&self, conn: &mut SqliteConnection) {
+        let outcome = async {
+            set_busy_timeout(conn, TRUNCATE_PATIENCE).await?;
+            let outcome: Result<(i64, i64, i64), sqlx::Error> =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&mut *conn)
+                    .await;
+            set_busy_timeout(conn, self.busy_timeout).await?;
+            outcome
+        }
+        .await;
+        let blocked = match outcome {
+            Ok((0, _, _)) => false,
+            Ok(_) => {
+                tracing::debug!("SQLite WAL truncation was blocked by a reader");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SQLite WAL truncation failed");
+                true
+            }
+        };
+        *self.blocked_until.lock().unwrap_or_else(|e| e.into_inner()) =
+            blocked.then(|| Instant::now() + TRUNCATE_BACKOFF);
+    }
+}
+
+async fn set_busy_timeout(
+    conn: &mut SqliteConnection,
+    timeout: Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {}",
+        timeout.as_millis()
+    )))
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
 }
 
 impl Writer {
@@ -181,7 +238,9 @@ impl Writer {
                 let batches_now = batches.load(Ordering::Relaxed);
                 let idle = batches_now == batches_seen;
                 batches_seen = batches_now;
-                if let Some(wal) = wal.as_deref().filter(|wal| idle && wal.size() > 0)
+                if let Some(wal) = wal
+                    .as_deref()
+                    .filter(|wal| idle && wal.size() > 0 && wal.may_truncate())
                     && let Ok(mut conn) = writer.acquire().await
                 {
                     wal.truncate(&mut conn).await;
@@ -230,7 +289,9 @@ async fn run_batches(
             match crate::metrics::timed_acquire("writer", pool.acquire()).await {
                 Ok(mut conn) => {
                     commit_batch(&mut conn, pending).await;
-                    if let Some(wal) = wal.filter(|wal| wal.size() > wal.truncate_at) {
+                    if let Some(wal) =
+                        wal.filter(|wal| wal.size() > wal.truncate_at && wal.may_truncate())
+                    {
                         wal.truncate(&mut conn).await;
                     }
                 }
@@ -401,7 +462,7 @@ mod tests {
     async fn file_database(
         dir: &tempfile::TempDir,
         truncate_at: u64,
-    ) -> (Writer, SqlitePool, WalBound) {
+    ) -> (Writer, SqlitePool, Arc<WalBound>) {
         let file = dir.path().join("writer.db");
         let options = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(&file)
@@ -422,11 +483,14 @@ mod tests {
             .execute(&pool)
             .await
             .unwrap();
-        let wal = WalBound {
-            path: dir.path().join("writer.db-wal"),
+        let wal = WalBound::new(
+            dir.path().join("writer.db-wal"),
             truncate_at,
-        };
-        (Writer::start(pool, Some(wal.clone())), readers, wal)
+            Duration::from_secs(5),
+        );
+        let writer = Writer::start(pool, Some(wal));
+        let wal = writer.wal.clone().unwrap();
+        (writer, readers, wal)
     }
 
     async fn insert_padded(writer: &Writer, n: i64) {
@@ -492,6 +556,36 @@ mod tests {
             largest <= truncate_at + 32 * 1024,
             "the WAL reached {largest} bytes"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_reader_delays_the_truncation_not_the_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let truncate_at = 64 * 1024;
+        let (writer, readers, wal) = file_database(&dir, truncate_at).await;
+        insert_padded(&writer, 0).await;
+        // A read transaction held open on an early snapshot, as a long report or a backup does.
+        let mut report = readers.begin().await.unwrap();
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut *report)
+            .await
+            .unwrap();
+        assert_eq!(seen, 1);
+        // Were each batch to wait out the busy timeout (5 s) for the reader, these would take
+        // half an hour.
+        for n in 1..300_i64 {
+            insert_padded(&writer, n).await;
+        }
+        assert!(wal.size() > truncate_at, "{}", wal.size());
+        report.rollback().await.unwrap();
+        // Once the reader is gone (and the back-off over), the next write empties the log.
+        let mut n = 300_i64;
+        while wal.size() > truncate_at && n < 1_000 {
+            insert_padded(&writer, n).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            n += 1;
+        }
+        assert!(wal.size() <= truncate_at + 32 * 1024, "{}", wal.size());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
