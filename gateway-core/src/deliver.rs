@@ -15,11 +15,11 @@ use crate::metrics;
 use crate::settle::record_merchant;
 use crate::signer::WebhookSigner;
 use crate::transport::{TransportError, WebhookRequest, WebhookTransport};
-use crate::webhook::{DeliveryAttempt, DeliveryStatus, RetrySchedule, cap_body};
+use crate::webhook::{DeliveryAttempt, DeliveryStatus, RetrySchedule, WebhookDelivery, cap_body};
 
-/// How long a delivery waits for a busy endpoint's slot before it is put back in the queue:
-/// long enough for a healthy endpoint's attempt to end, short enough that deliveries to a dead
-/// one cannot crowd out the rest.
+/// How long a delivery waits for a busy healthy endpoint's slot before it is put back in the
+/// queue: long enough for a fast endpoint's attempt to end, short enough that a handler is not
+/// held for long.
 const ENDPOINT_SLOT_WAIT: Duration = Duration::from_millis(20);
 
 /// Attempts webhook deliveries.
@@ -55,20 +55,20 @@ impl JobHandler for DeliverWebhook {
         }
         let slot = match &target.url {
             None => None,
-            Some(url) => match self
-                .endpoints
-                .take(url, self.max_per_endpoint, ENDPOINT_SLOT_WAIT)
-                .await
-            {
-                Some(slot) => Some(slot),
-                None => {
-                    // The endpoint stays busy (slow or dead): try again once an attempt to it
-                    // could have ended, without using one of this delivery's attempts.
-                    metrics::webhook_deferred();
-                    let later = cx.now().plus(self.endpoint_backoff(url, cx.jitter()));
-                    return cx.defer(job, later).await;
+            Some(url) => {
+                // A failing or never-heard-from endpoint's attempts are not about to end:
+                // waiting for one of its slots would only hold a handler.
+                let health = self.endpoints.health(url, self.max_per_endpoint);
+                let wait = if health.is_healthy() {
+                    ENDPOINT_SLOT_WAIT
+                } else {
+                    Duration::ZERO
+                };
+                match self.endpoints.take(url, self.max_per_endpoint, wait).await {
+                    Some(slot) => Some(slot),
+                    None => return self.put_back(job, cx, &target.delivery, url).await,
                 }
-            },
+            }
         };
         let attempted_at = cx.now();
         let started = Instant::now();
@@ -153,10 +153,29 @@ impl JobHandler for DeliverWebhook {
 }
 
 impl DeliverWebhook {
-    /// How long a delivery goes back to the queue for when `url` had no free slot: see
-    /// [`busy_wait`], scaled by `jitter` so deliveries put back together spread out.
-    fn endpoint_backoff(&self, url: &str, jitter: f64) -> Duration {
+    /// Puts a delivery whose endpoint `url` had no free slot back in the queue, without using
+    /// one of its attempts, until an attempt to it could have ended (see [`busy_wait`], scaled
+    /// by jitter so deliveries put back together spread out). When the endpoint is failing or
+    /// not heard from yet, its other due deliveries go back with it in the same write: left in
+    /// the queue, they would be claimed and put back one by one, ahead of every other
+    /// merchant's jobs, each time they came due together.
+    async fn put_back(
+        &self,
+        job: &ClaimedJob,
+        cx: &JobContext,
+        delivery: &WebhookDelivery,
+        url: &str,
+    ) -> Result<(), JobError> {
         let health = self.endpoints.health(url, self.max_per_endpoint);
-        busy_wait(health, self.timeout, jitter)
+        let later = cx.now().plus(busy_wait(health, self.timeout, cx.jitter()));
+        metrics::webhook_deferred(1);
+        match &delivery.endpoint_id {
+            Some(endpoint) if !health.is_healthy() => {
+                let others = cx.defer_endpoint_backlog(job, endpoint, later).await?;
+                metrics::webhook_deferred(others);
+                Ok(())
+            }
+            _ => cx.defer(job, later).await,
+        }
     }
 }

@@ -78,6 +78,13 @@ pub(crate) struct EndpointHealth {
     pub oldest_running: Option<Duration>,
 }
 
+impl EndpointHealth {
+    /// Whether the endpoint's latest attempt succeeded (it is neither failing nor unknown).
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.failures_in_a_row == 0 && self.typical.is_some()
+    }
+}
+
 /// How long a delivery whose endpoint had no free slot goes back to the queue for (before
 /// `jitter`, expected in `0.75..=1.25`).
 ///

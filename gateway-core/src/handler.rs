@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use crate::clock::{Clock, Timestamp};
 use crate::deliver::DeliverWebhook;
 use crate::endpoint_slots::EndpointSlots;
+use crate::ids::EndpointId;
 use crate::jobs::{ClaimedJob, JobKind};
 use crate::processor::Processor;
 use crate::queue::JobQueue;
@@ -143,6 +144,20 @@ impl JobContext {
     /// Puts `job` back until `run_at` without using up an attempt.
     pub async fn defer(&self, job: &ClaimedJob, run_at: Timestamp) -> Result<(), JobError> {
         Ok(self.queue.defer_job(&job.lease, run_at, self.now()).await?)
+    }
+
+    /// Puts the delivery `job` back until `run_at` with `endpoint`'s other deliveries due now
+    /// (see [`JobQueue::defer_endpoint_backlog`]); returns how many others moved.
+    pub async fn defer_endpoint_backlog(
+        &self,
+        job: &ClaimedJob,
+        endpoint: &EndpointId,
+        run_at: Timestamp,
+    ) -> Result<u64, JobError> {
+        Ok(self
+            .queue
+            .defer_endpoint_backlog(&job.lease, endpoint, run_at, self.now())
+            .await?)
     }
 }
 

@@ -358,9 +358,9 @@ pub fn webhook_delivered(created_at: Timestamp, now: Timestamp) {
     histogram!(WEBHOOK_DELIVERY).record(now.since(created_at));
 }
 
-/// A delivery went back to the queue because its endpoint was busy.
-pub fn webhook_deferred() {
-    counter!(WEBHOOK_DEFERRALS).increment(1);
+/// `count` deliveries went back to the queue because their endpoint was busy.
+pub fn webhook_deferred(count: u64) {
+    counter!(WEBHOOK_DEFERRALS).increment(count);
 }
 
 /// `count` endpoints are backing off now.

@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use crate::clock::Timestamp;
+use crate::ids::EndpointId;
 use crate::jobs::{ClaimedJob, JobCounts, Lease, QueueReport};
 use crate::store::StoreError;
 
@@ -71,6 +72,22 @@ pub trait JobQueue: Send + Sync + 'static {
         run_at: Timestamp,
         now: Timestamp,
     ) -> Result<(), StoreError>;
+    /// Puts a held webhook delivery job back until `run_at`, as
+    /// [`defer_job`](JobQueue::defer_job) does, together with every other queued delivery to
+    /// `endpoint` that is due at `now`, and returns how many others moved. A busy or dead
+    /// endpoint's deliveries that come due together thus leave the head of the queue in one
+    /// write, instead of being claimed and put back one at a time ahead of other merchants'
+    /// jobs. The default defers only the held job.
+    async fn defer_endpoint_backlog(
+        &self,
+        lease: &Lease,
+        endpoint: &EndpointId,
+        run_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let _ = endpoint;
+        self.defer_job(lease, run_at, now).await.map(|()| 0)
+    }
     /// Records a handler failure: queued again at `retry_at`, or `failed` when `None` (the
     /// caller passes `None` after the last attempt).
     async fn fail_job(

@@ -15,8 +15,9 @@
 //!    acknowledged at once: a duplicate can never run a job twice.
 //! 4. An entry is acknowledged (and deleted) only after its job's effect has committed, or
 //!    after its failure, deferral or release has been written to the row. A row queued again
-//!    (a retry, a deferral, a release, a recovered endpoint's deliveries) is no longer marked as
-//!    handed on, so the relay schedules it again at its new due time.
+//!    (a retry, a deferral, a release, a recovered endpoint's deliveries, a busy endpoint's
+//!    backlog put back with a deferral) is no longer marked as handed on, so the relay
+//!    schedules it again at its new due time.
 //! 5. What Redis loses is re-armed from the rows ([`JobOutbox::rearm_lost_dispatches`]): when a
 //!    claim finds the consumer group missing (a new Redis, or one restarted without its data),
 //!    every queued job, at once and again [`RESTART_SETTLE`] later; a job whose lease expired
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway_core::clock::Timestamp;
+use gateway_core::ids::EndpointId;
 use gateway_core::jobs::{ClaimedJob, DispatchReport, Lease, QueueReport};
 use gateway_core::{JobOutbox, JobQueue, OutboxJob, StoreError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -440,6 +442,25 @@ impl JobQueue for RedisQueue {
     ) -> Result<(), StoreError> {
         let result = self.outbox.defer_job(lease, run_at, now).await;
         self.settle_entry(lease.job_id, result).await
+    }
+
+    async fn defer_endpoint_backlog(
+        &self,
+        lease: &Lease,
+        endpoint: &EndpointId,
+        run_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        // The moved rows are no longer marked as handed on: the relay schedules them again at
+        // their new due time, and their old entries find them not due and are dropped.
+        let result = self
+            .outbox
+            .defer_endpoint_backlog(lease, endpoint, run_at, now)
+            .await;
+        let moved = result.as_ref().map_or(0, |moved| *moved);
+        self.settle_entry(lease.job_id, result.map(|_| ()))
+            .await
+            .map(|()| moved)
     }
 
     async fn fail_job(

@@ -101,6 +101,41 @@ conformance! {
     }
 }
 
+conformance! {
+    async fn a_dead_endpoints_due_backlog_goes_back_in_one_write_not_one_claim_each(backend: Backend) {
+        // Forty deliveries to an endpoint that never answers, two slots, claims of 32. The
+        // first claim takes 32: two are attempted and hang, and the first that finds no slot
+        // puts the endpoint's other due deliveries back with it, so the eight the claim left
+        // are never claimed. Claimed and put back one by one, as before, they would be, each
+        // time the backlog came due together, ahead of every other merchant's jobs.
+        let timeout = Duration::from_millis(300);
+        let (url, held) = dead_endpoint(timeout).await;
+        let options = TestOptions {
+            delivery_timeout: timeout,
+            max_in_flight_per_endpoint: 2,
+            ..TestOptions::default()
+        };
+        let app = TestApp::with_options_on(backend, options).await;
+        app.set_webhook_url(&url).await;
+        for _ in 0..40 {
+            let sent = app.post("/api/v1/webhooks/test", json!({})).await;
+            assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+        }
+
+        assert_eq!(app.run_jobs().await, 32, "one claim; the rest went back unclaimed");
+        assert_eq!(held.accepted.load(Ordering::SeqCst), 2);
+        let deliveries = app.deliveries().await;
+        assert_eq!(deliveries.iter().filter(|d| d["attempts"] == 0).count(), 38);
+
+        // Once every put-back delivery is due again (and the two failed ones' retries), the
+        // same happens: one claim, two attempts, the rest back in the queue together.
+        app.advance(Duration::from_secs(3600));
+        assert_eq!(app.run_jobs().await, 32);
+        assert_eq!(held.accepted.load(Ordering::SeqCst), 4);
+        assert!(held.most.load(Ordering::SeqCst) <= 2);
+    }
+}
+
 /// Deliveries in the burst to the healthy endpoint.
 const BURST: usize = 2_000;
 

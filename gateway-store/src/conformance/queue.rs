@@ -10,7 +10,7 @@ use std::time::Duration;
 use gateway_core::StoreError;
 use gateway_core::jobs::{JOB_MAX_ATTEMPTS, JobStatus, NewJob};
 
-use super::{Fixture, LEASE, T0, pending_payment};
+use super::{Fixture, LEASE, T0, new_endpoint, pending_payment};
 
 /// The stored kind of payment jobs.
 const PAYMENT: &str = "process_payment";
@@ -268,6 +268,104 @@ pub async fn deferring_puts_a_job_back_without_using_an_attempt(f: Fixture) {
     );
 }
 
+/// See the suite list. The held job goes back without using an attempt; its endpoint's other
+/// deliveries due now go with it; another endpoint's, other kinds' and later ones stay.
+pub async fn deferring_a_delivery_moves_its_endpoints_due_backlog_with_it(f: Fixture) {
+    use gateway_core::event::Event;
+    use gateway_core::ids::{DeliveryId, EndpointId};
+    use gateway_core::merchant::test_merchant;
+
+    let first = new_endpoint("https://first.example/h", &["*"]);
+    let second = new_endpoint("https://second.example/h", &["*"]);
+    for endpoint in [&first, &second] {
+        f.store.create_endpoint(endpoint, None).await.unwrap();
+    }
+    for _ in 0..3 {
+        let event = Event::test(test_merchant::ID, T0);
+        f.store.create_test_delivery(&event, None).await.unwrap();
+    }
+    let soon = T0.plus(Duration::from_secs(30));
+    let much_later = T0.plus(Duration::from_secs(7200));
+    for at in [soon, much_later] {
+        let event = Event::test(test_merchant::ID, at);
+        f.store.create_test_delivery(&event, None).await.unwrap();
+    }
+    pending_payment(&f.store, T0).await;
+    let endpoint_of = |entity: String| {
+        let store = f.store.clone();
+        async move {
+            let id = DeliveryId::parse(&entity)?;
+            let delivery = store.delivery(test_merchant::ID, id).await.unwrap()?;
+            delivery.delivery.endpoint_id
+        }
+    };
+
+    let held = f
+        .queue
+        .claim_jobs("w1", T0, LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let busy: EndpointId = endpoint_of(held.entity_id.clone()).await.unwrap();
+    let later = T0.plus(Duration::from_secs(50)); // before the other claims' leases expire
+    assert_eq!(
+        f.queue
+            .defer_endpoint_backlog(&held.lease, &busy, later, T0)
+            .await,
+        Ok(2),
+        "its two other deliveries due now, not the one due before `later`"
+    );
+
+    let due_now = f.queue.claim_jobs("w2", T0, LEASE, 100).await.unwrap();
+    let mut endpoints = Vec::new();
+    for job in &due_now {
+        endpoints.push(endpoint_of(job.entity_id.clone()).await);
+    }
+    assert_eq!(
+        due_now.len(),
+        4,
+        "the other endpoint's three and the payment"
+    );
+    assert!(!endpoints.contains(&Some(busy.clone())));
+    assert_eq!(endpoints.iter().filter(|e| e.is_none()).count(), 1);
+    let at_soon = f.queue.claim_jobs("w3", soon, LEASE, 100).await.unwrap();
+    assert_eq!(
+        at_soon.len(),
+        2,
+        "both endpoints' deliveries due soon stayed"
+    );
+    let at_later = f.queue.claim_jobs("w3", later, LEASE, 100).await.unwrap();
+    let mut moved = Vec::new();
+    for job in &at_later {
+        moved.push(endpoint_of(job.entity_id.clone()).await);
+    }
+    assert_eq!(
+        moved,
+        vec![Some(busy.clone()); 3],
+        "the held one and the two moved"
+    );
+    let again = at_later.iter().find(|j| j.id == held.id).unwrap();
+    assert_eq!(again.attempt, 1, "deferring used no attempt");
+    assert_eq!(
+        f.queue
+            .defer_endpoint_backlog(&held.lease, &busy, later, later)
+            .await,
+        Err(StoreError::LeaseLost),
+        "the old holder cannot put it back"
+    );
+    // Every lease has expired by then; the first claims are the two deliveries due then.
+    let last = f
+        .queue
+        .claim_jobs("w4", much_later, LEASE, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        last.iter().filter(|job| job.attempt == 1).count(),
+        2,
+        "the deliveries due much later stayed where they were"
+    );
+}
+
 /// See the suite list.
 pub async fn custom_kinds_are_enqueued_claimed_and_reported_like_built_in_ones(f: Fixture) {
     let job = NewJob::custom("send_invoice", "inv_1", Some("{\"n\":1}".into()), T0);
@@ -338,6 +436,7 @@ macro_rules! queue_conformance_suite {
             a_held_lease_can_be_extended_and_a_lost_one_cannot,
             failures_requeue_at_the_given_time_or_end_failed,
             deferring_puts_a_job_back_without_using_an_attempt,
+            deferring_a_delivery_moves_its_endpoints_due_backlog_with_it,
             a_job_whose_worker_dies_on_the_last_attempt_ends_failed,
             released_jobs_are_queued_again_without_losing_an_attempt,
             concurrent_claimers_never_share_a_job,

@@ -207,13 +207,16 @@ mod plan_tests {
 
     use super::*;
 
-    /// The claim's generic plan (the one a prepared statement settles on) can use the partial
-    /// indexes, so a claim reads due rows only, however many jobs wait for later.
-    #[tokio::test]
-    async fn the_claims_generic_plan_uses_the_partial_indexes() {
+    /// The generic plan (the one a prepared statement settles on) of `statement`, executed
+    /// with `args`, on a fresh migrated database where sequential scans are a last resort.
+    async fn generic_plan(statement: &str, args: &str) -> String {
         let admin = std::env::var("GATEWAY_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let name = format!("gateway_claim_plan_{}", std::process::id());
+        let name = format!(
+            "gateway_plan_{}_{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
         let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
@@ -232,18 +235,17 @@ mod plan_tests {
             sqlx::query(setting).execute(&mut *tx).await.unwrap();
         }
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "PREPARE claim AS {}",
-            backend::CLAIM_DUE
+            "PREPARE planned AS {statement}"
         )))
         .execute(&mut *tx)
         .await
         .unwrap();
-        let plan: Vec<String> =
-            sqlx::query_scalar("EXPLAIN (COSTS OFF) EXECUTE claim(0, 'w', 0, 32, 'running')")
-                .fetch_all(&mut *tx)
-                .await
-                .unwrap();
-        let plan = plan.join("\n");
+        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN (COSTS OFF) EXECUTE planned({args})"
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
         tx.rollback().await.unwrap();
         store.pool.close().await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -252,8 +254,27 @@ mod plan_tests {
         .execute(&mut conn)
         .await
         .unwrap();
+        plan.join("\n")
+    }
+
+    /// A claim reads due rows only, however many jobs wait for later.
+    #[tokio::test]
+    async fn the_claims_generic_plan_uses_the_partial_indexes() {
+        let plan = generic_plan(backend::CLAIM_DUE, "0, 'w', 0, 32, 'running'").await;
         assert!(plan.contains("jobs_queued_by_due"), "{plan}");
         assert!(plan.contains("jobs_running_by_lease"), "{plan}");
         assert!(!plan.contains("Seq Scan on jobs"), "{plan}");
+    }
+
+    /// Moving an endpoint's due backlog walks the due jobs and looks up each one's delivery by
+    /// its key: never the endpoint's whole delivery history.
+    #[tokio::test]
+    async fn moving_a_due_backlog_reads_due_jobs_and_their_deliveries_by_key() {
+        let statement = crate::sql::move_due_backlog::<sqlx::Postgres>();
+        let plan = generic_plan(&statement, "0, 0, 'we_1'").await;
+        assert!(plan.contains("jobs_queued_by_due"), "{plan}");
+        assert!(plan.contains("webhook_deliveries_pkey"), "{plan}");
+        assert!(!plan.contains("webhook_deliveries_by_endpoint"), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
     }
 }

@@ -126,6 +126,18 @@ impl<DB: Database> Sql<DB> {
     }
 }
 
+/// What ends a subquery picking the rows a statement changes: on PostgreSQL, lock them in id
+/// order and skip those another transaction holds, so relays, claims and re-arms of several
+/// processes never deadlock (a skipped row is relayed or re-armed again later; a skipped claim
+/// means another worker is leasing the job). SQLite's writer already holds the whole database.
+pub(crate) fn skip_locked<DB: Dialect>() -> &'static str {
+    if DB::ROW_LOCKS {
+        " ORDER BY id FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    }
+}
+
 /// Implements [`Dialect`]'s single-statement methods inside `impl Dialect for <a sqlx database>`:
 /// the text is the same for every database, only the concrete types differ.
 macro_rules! single_statements {

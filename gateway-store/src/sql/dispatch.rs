@@ -12,7 +12,7 @@ use gateway_core::{DispatchBacklog, JobOutbox, OutboxJob, StoreError};
 
 use super::dialect::Fut;
 use super::store::{Backend, SqlStore};
-use super::{Dialect, Sql};
+use super::{Dialect, Sql, skip_locked};
 use crate::rows::{Column, ReadRow, claimed_job};
 
 #[async_trait]
@@ -100,18 +100,6 @@ fn outbox_job(row: &impl ReadRow) -> Result<OutboxJob, StoreError> {
         due: Timestamp::from_millis(due),
         version: format!("{status}:{attempts}:{updated_at}:{run_at}"),
     })
-}
-
-/// What ends a subquery picking the rows a statement changes: on PostgreSQL, lock them in id
-/// order and skip those another transaction holds, so relays, claims and re-arms of several
-/// processes never deadlock (a skipped row is relayed or re-armed again later; a skipped claim
-/// means another worker is leasing the job). SQLite's writer already holds the whole database.
-fn skip_locked<DB: Dialect>() -> &'static str {
-    if DB::ROW_LOCKS {
-        " ORDER BY id FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    }
 }
 
 /// The one statement that marks `jobs` as handed on at `now`, each only if its row is still in

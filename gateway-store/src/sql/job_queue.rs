@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway_core::clock::Timestamp;
+use gateway_core::ids::EndpointId;
 use gateway_core::jobs::{ClaimedJob, Lease, QueueReport};
 use gateway_core::{JobQueue, StoreError};
 use tokio::sync::Notify;
@@ -55,6 +56,19 @@ impl<B: Backend> JobQueue for SqlStore<B> {
     ) -> Result<(), StoreError> {
         self.backend
             .autocommit((lease.clone(), run_at, now), queue::defer_job::<B::DB>)
+            .await
+    }
+
+    async fn defer_endpoint_backlog(
+        &self,
+        lease: &Lease,
+        endpoint: &EndpointId,
+        run_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let args = (lease.clone(), endpoint.clone(), run_at, now);
+        self.backend
+            .transact(args, queue::defer_endpoint_backlog::<B::DB>, false)
             .await
     }
 

@@ -23,6 +23,8 @@ mod queue;
 mod reads;
 mod store;
 
-pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql, single_statements};
+pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql, single_statements, skip_locked};
 pub(crate) use health::{apply_change, before_attempt};
+#[cfg(test)]
+pub(crate) use queue::move_due_backlog;
 pub(crate) use store::{Backend, Command, SqlStore};

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use gateway_core::StoreError;
 use gateway_core::clock::Timestamp;
-use gateway_core::jobs::{JobStatus, Lease, NewJob};
+use gateway_core::ids::EndpointId;
+use gateway_core::jobs::{JobKind, JobStatus, Lease, NewJob};
 
 use super::dialect::Fut;
 use super::outbox::{complete_leased_job, push_job};
-use super::{Dialect, Sql};
+use super::{Dialect, Sql, skip_locked};
 
 /// `Ok` if the lease-checked update changed the job, `LeaseLost` otherwise.
 fn held(changed: u64) -> Result<(), StoreError> {
@@ -34,20 +35,62 @@ pub(crate) fn defer_job<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
     (lease, run_at, now): &'c (Lease, Timestamp, Timestamp),
 ) -> Fut<'c, ()> {
+    Box::pin(async move { held(DB::execute(conn, defer_statement(lease, *run_at, *now)).await?) })
+}
+
+/// The arguments of [`defer_endpoint_backlog`]: the held delivery job, its endpoint, when it
+/// and the backlog run again, now.
+pub(crate) type DeferBacklog = (Lease, EndpointId, Timestamp, Timestamp);
+
+/// Defers a held delivery job as [`defer_job`] does, and moves every other queued delivery to
+/// the same endpoint that is due at `now` to `run_at`; returns how many others moved. Only due
+/// rows move: the scan walks the queue's due index and reads each row's endpoint by the
+/// delivery's key, so its cost follows the jobs due now, never the endpoint's backlog or
+/// history (a backlog parked earlier is left where it is, and is parked again as a group once
+/// it comes due).
+pub(crate) fn defer_endpoint_backlog<'c, DB: Dialect>(
+    conn: &'c mut DB::Connection,
+    (lease, endpoint, run_at, now): &'c DeferBacklog,
+) -> Fut<'c, u64> {
     Box::pin(async move {
-        let sql = Sql::new(
-            "UPDATE jobs SET status = $1, run_at = $2, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
-                    dispatched_at = NULL, locked_by = NULL, locked_until = NULL, updated_at = $3
-             WHERE id = $4 AND status = $5 AND locked_by = $6",
-        )
-        .arg(JobStatus::Queued.as_str())
-        .arg(run_at.as_millis())
-        .arg(now.as_millis())
-        .arg(lease.job_id)
-        .arg(JobStatus::Running.as_str())
-        .arg(lease.worker.clone());
-        held(DB::execute(conn, sql).await?)
+        held(DB::execute(conn, defer_statement(lease, *run_at, *now)).await?)?;
+        let sql = Sql::new(&move_due_backlog::<DB>())
+            .arg(run_at.as_millis())
+            .arg(now.as_millis())
+            .arg(endpoint.to_string());
+        DB::execute(conn, sql).await
     })
+}
+
+/// The statement behind [`defer_endpoint_backlog`]: moves the queued delivery jobs due at `$2`
+/// whose delivery goes to endpoint `$3` to `$1`.
+pub(crate) fn move_due_backlog<DB: Dialect>() -> String {
+    format!(
+        "UPDATE jobs SET run_at = $1, dispatched_at = NULL, updated_at = $2
+         WHERE id IN (
+             SELECT j.id FROM jobs j
+             WHERE j.status = 'queued' AND j.run_at <= $2 AND j.kind = '{kind}'
+               AND (SELECT d.endpoint_id FROM webhook_deliveries d WHERE d.id = j.entity_id) = $3
+             {lock})",
+        kind = JobKind::DeliverWebhook.as_str(),
+        lock = skip_locked::<DB>(),
+    )
+}
+
+/// The lease-checked update that queues a running job again at `run_at`, giving back the
+/// attempt its claim took.
+fn defer_statement<DB: Dialect>(lease: &Lease, run_at: Timestamp, now: Timestamp) -> Sql<DB> {
+    Sql::new(
+        "UPDATE jobs SET status = $1, run_at = $2, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+                dispatched_at = NULL, locked_by = NULL, locked_until = NULL, updated_at = $3
+         WHERE id = $4 AND status = $5 AND locked_by = $6",
+    )
+    .arg(JobStatus::Queued.as_str())
+    .arg(run_at.as_millis())
+    .arg(now.as_millis())
+    .arg(lease.job_id)
+    .arg(JobStatus::Running.as_str())
+    .arg(lease.worker.clone())
 }
 
 /// Records a handler failure: queued again at `retry_at`, or `failed` when `None`.

@@ -268,4 +268,26 @@ mod tests {
         }
         store.close().await;
     }
+
+    #[tokio::test]
+    async fn moving_a_due_backlog_reads_due_jobs_and_their_deliveries_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let statement = crate::sql::move_due_backlog::<sqlx::Sqlite>();
+        let steps: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {statement}"
+        )))
+        .fetch_all(&store.reader)
+        .await
+        .unwrap();
+        let plan: Vec<String> = steps.into_iter().map(|step| step.3).collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("jobs_queued_by_due (run_at<?)"), "{plan}");
+        assert!(!plan.contains("SCAN jobs"), "{plan}");
+        assert!(!plan.contains("webhook_deliveries_by_endpoint"), "{plan}");
+        assert!(!plan.contains("SCAN d"), "{plan}");
+        store.close().await;
+    }
 }
