@@ -108,7 +108,10 @@ pub(crate) struct Writer {
 /// A `TRUNCATE` checkpoint must wait for readers of older snapshots, and the writes queue
 /// meanwhile. So it waits [`TRUNCATE_PATIENCE`] at most, and after a reader has blocked it
 /// (a long report, or `sqlite3 .backup` from another process) no truncation is tried for
-/// [`TRUNCATE_BACKOFF`]: writes go on, and the log grows until the reader ends.
+/// [`TRUNCATE_BACKOFF`]: writes go on, and the log grows until the reader ends. A truncation
+/// refused at once (another checkpoint, such as the background one, was running: SQLite runs
+/// one at a time and does not wait for it) is tried again after the next batch instead; backing
+/// off a second for it let the log grow by hundreds of MiB under load.
 #[derive(Debug)]
 pub(crate) struct WalBound {
     /// The `-wal` file beside the database.
@@ -152,6 +155,7 @@ impl WalBound {
     /// snapshot holds out for [`TRUNCATE_PATIENCE`]. The connection must not be in a
     /// transaction; any other write waits for it.
     async fn truncate(&self, conn: &mut SqliteConnection) {
+        let started = Instant::now();
         let outcome = async {
             set_busy_timeout(conn, TRUNCATE_PATIENCE).await?;
             let outcome: Result<(i64, i64, i64), sqlx::Error> =
@@ -162,20 +166,28 @@ impl WalBound {
             outcome
         }
         .await;
-        let blocked = match outcome {
-            Ok((0, _, _)) => false,
+        let back_off = match outcome {
+            Ok((0, _, _)) => None,
             Ok(_) => {
-                tracing::debug!("SQLite WAL truncation was blocked by a reader");
-                true
+                let waited = started.elapsed();
+                tracing::debug!(?waited, "SQLite WAL truncation was blocked");
+                back_off_after_blocked(waited)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "SQLite WAL truncation failed");
-                true
+                Some(TRUNCATE_BACKOFF)
             }
         };
         *self.blocked_until.lock().unwrap_or_else(|e| e.into_inner()) =
-            blocked.then(|| Instant::now() + TRUNCATE_BACKOFF);
+            back_off.map(|wait| Instant::now() + wait);
     }
+}
+
+/// How long to leave the log alone after a truncation that was blocked once it had `waited`:
+/// [`TRUNCATE_BACKOFF`] when a reader held out for the whole [`TRUNCATE_PATIENCE`]; nothing
+/// when it was refused sooner (another checkpoint was running), so the next batch tries again.
+fn back_off_after_blocked(waited: Duration) -> Option<Duration> {
+    (waited >= TRUNCATE_PATIENCE).then_some(TRUNCATE_BACKOFF)
 }
 
 async fn set_busy_timeout(
@@ -372,6 +384,20 @@ mod tests {
     use sqlx::sqlite::SqlitePoolOptions;
 
     use super::*;
+
+    #[test]
+    fn only_a_reader_that_held_out_makes_truncation_back_off() {
+        assert_eq!(back_off_after_blocked(Duration::ZERO), None);
+        assert_eq!(back_off_after_blocked(Duration::from_millis(3)), None);
+        assert_eq!(
+            back_off_after_blocked(TRUNCATE_PATIENCE),
+            Some(TRUNCATE_BACKOFF)
+        );
+        assert_eq!(
+            back_off_after_blocked(Duration::from_millis(70)),
+            Some(TRUNCATE_BACKOFF)
+        );
+    }
 
     async fn writer_on_scratch_table() -> (Writer, SqlitePool) {
         let pool = SqlitePoolOptions::new()
