@@ -240,8 +240,13 @@ mod plan_tests {
         .execute(&mut *tx)
         .await
         .unwrap();
+        let execute = if args.is_empty() {
+            "EXECUTE planned".to_owned()
+        } else {
+            format!("EXECUTE planned({args})")
+        };
         let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN (COSTS OFF) EXECUTE planned({args})"
+            "EXPLAIN (COSTS OFF) {execute}"
         )))
         .fetch_all(&mut *tx)
         .await
@@ -264,6 +269,17 @@ mod plan_tests {
         assert!(plan.contains("jobs_queued_by_due"), "{plan}");
         assert!(plan.contains("jobs_running_by_lease"), "{plan}");
         assert!(!plan.contains("Seq Scan on jobs"), "{plan}");
+    }
+
+    /// The Redis relay's reads, made on every claim, walk only the jobs awaiting dispatch.
+    #[tokio::test]
+    async fn the_relays_reads_walk_only_jobs_awaiting_dispatch() {
+        let plan = generic_plan(crate::sql::JOBS_TO_DISPATCH, "100").await;
+        assert!(plan.contains("jobs_awaiting_dispatch"), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+        let plan = generic_plan(crate::sql::DISPATCH_BACKLOG, "").await;
+        assert!(plan.contains("jobs_awaiting_dispatch"), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
     }
 
     /// Moving an endpoint's due backlog walks the due jobs and looks up each one's delivery by

@@ -15,29 +15,30 @@ use super::store::{Backend, SqlStore};
 use super::{Dialect, Sql, skip_locked};
 use crate::rows::{Column, ReadRow, claimed_job};
 
+/// Up to `$1` jobs not handed on since they were last queued. The statuses are literals, as in
+/// every statement that reads jobs by state, so the plan can use the partial index
+/// `jobs_awaiting_dispatch` (a prepared statement's generic plan cannot prove a parameter
+/// matches an index's predicate).
+pub(crate) const JOBS_TO_DISPATCH: &str =
+    "SELECT id, status, attempts, updated_at, run_at, locked_until FROM jobs
+     WHERE dispatched_at IS NULL AND status IN ('queued', 'running')
+     ORDER BY id LIMIT $1";
+
+/// How many jobs wait to be handed on, and when the first falls due (see [`JOBS_TO_DISPATCH`]).
+pub(crate) const DISPATCH_BACKLOG: &str = "SELECT CAST(COUNT(*) AS BIGINT) AS n,
+            MIN(CASE WHEN status = 'running' THEN locked_until ELSE run_at END) AS due
+     FROM jobs WHERE dispatched_at IS NULL AND status IN ('queued', 'running')";
+
 #[async_trait]
 impl<B: Backend> JobOutbox for SqlStore<B> {
     async fn jobs_to_dispatch(&self, limit: u32) -> Result<Vec<OutboxJob>, StoreError> {
-        let sql = Sql::new(
-            "SELECT id, status, attempts, updated_at, run_at, locked_until FROM jobs
-             WHERE dispatched_at IS NULL AND status IN ($1, $2)
-             ORDER BY id LIMIT $3",
-        )
-        .arg(JobStatus::Queued.as_str())
-        .arg(JobStatus::Running.as_str())
-        .arg(i64::from(limit));
+        let sql = Sql::new(JOBS_TO_DISPATCH).arg(i64::from(limit));
         let rows = B::DB::fetch_all(&mut *self.read().await?, sql).await?;
         rows.iter().map(outbox_job).collect()
     }
 
     async fn dispatch_backlog(&self) -> Result<DispatchBacklog, StoreError> {
-        let sql = Sql::new(
-            "SELECT CAST(COUNT(*) AS BIGINT) AS n,
-                    MIN(CASE WHEN status = $2 THEN locked_until ELSE run_at END) AS due
-             FROM jobs WHERE dispatched_at IS NULL AND status IN ($1, $2)",
-        )
-        .arg(JobStatus::Queued.as_str())
-        .arg(JobStatus::Running.as_str());
+        let sql = Sql::new(DISPATCH_BACKLOG);
         let Some(row) = B::DB::fetch_optional(&mut *self.read().await?, sql).await? else {
             return Ok(DispatchBacklog::default());
         };
@@ -137,17 +138,15 @@ fn rearm_lost_dispatches<'c, DB: Dialect>(
         let expired = Sql::new(&format!(
             "UPDATE jobs SET dispatched_at = NULL
              WHERE id IN (SELECT id FROM jobs
-                          WHERE status = $1 AND locked_until <= $2 AND dispatched_at < locked_until{})",
+                          WHERE status = 'running' AND locked_until <= $1 AND dispatched_at < locked_until{})",
             skip_locked::<DB>()
         ))
-        .arg(JobStatus::Running.as_str())
         .arg(now.as_millis());
         let overdue = Sql::new(&format!(
             "UPDATE jobs SET dispatched_at = NULL
-             WHERE id IN (SELECT id FROM jobs WHERE status = $1 AND run_at <= $2 AND dispatched_at <= $2{})",
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $1 AND dispatched_at <= $1{})",
             skip_locked::<DB>()
         ))
-        .arg(JobStatus::Queued.as_str())
         .arg(long_ago);
         Ok(DB::execute(conn, expired).await? + DB::execute(conn, overdue).await?)
     })

@@ -24,6 +24,8 @@ mod reads;
 mod store;
 
 pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql, single_statements, skip_locked};
+#[cfg(test)]
+pub(crate) use dispatch::{DISPATCH_BACKLOG, JOBS_TO_DISPATCH};
 pub(crate) use health::{apply_change, before_attempt};
 #[cfg(test)]
 pub(crate) use queue::move_due_backlog;

@@ -270,6 +270,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_relays_reads_walk_only_jobs_awaiting_dispatch() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        for sql in [crate::sql::JOBS_TO_DISPATCH, crate::sql::DISPATCH_BACKLOG] {
+            let steps: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .fetch_all(&store.reader)
+                    .await
+                    .unwrap();
+            let plan: Vec<String> = steps.into_iter().map(|step| step.3).collect();
+            let plan = plan.join("\n");
+            assert!(plan.contains("jobs_awaiting_dispatch"), "{plan}");
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
     async fn moving_a_due_backlog_reads_due_jobs_and_their_deliveries_by_key() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
