@@ -57,17 +57,24 @@ async fn dead_endpoint(client_timeout: Duration) -> (String, Arc<Held>) {
     (url, held)
 }
 
+/// A gateway on `backend` whose test merchant's webhooks go to a dead endpoint, with two
+/// attempts in flight per endpoint that time out after 300 ms.
+async fn app_with_a_dead_endpoint(backend: tests::Backend) -> (TestApp, Arc<Held>) {
+    let timeout = Duration::from_millis(300);
+    let (url, held) = dead_endpoint(timeout).await;
+    let options = TestOptions {
+        delivery_timeout: timeout,
+        max_in_flight_per_endpoint: 2,
+        ..TestOptions::default()
+    };
+    let app = TestApp::with_options_on(backend, options).await;
+    app.set_webhook_url(&url).await;
+    (app, held)
+}
+
 conformance! {
     async fn a_dead_endpoint_gets_at_most_its_limit_of_attempts_at_once(backend: Backend) {
-        let timeout = Duration::from_millis(300);
-        let (url, held) = dead_endpoint(timeout).await;
-        let options = TestOptions {
-            delivery_timeout: timeout,
-            max_in_flight_per_endpoint: 2,
-            ..TestOptions::default()
-        };
-        let app = TestApp::with_options_on(backend, options).await;
-        app.set_webhook_url(&url).await;
+        let (app, held) = app_with_a_dead_endpoint(backend).await;
         for _ in 0..4 {
             let order = app.create_order(1_000).await;
             app.create_upi_payment(&order, "success@paytm").await;
@@ -108,15 +115,7 @@ conformance! {
         // puts the endpoint's other due deliveries back with it, so the eight the claim left
         // are never claimed. Claimed and put back one by one, as before, they would be, each
         // time the backlog came due together, ahead of every other merchant's jobs.
-        let timeout = Duration::from_millis(300);
-        let (url, held) = dead_endpoint(timeout).await;
-        let options = TestOptions {
-            delivery_timeout: timeout,
-            max_in_flight_per_endpoint: 2,
-            ..TestOptions::default()
-        };
-        let app = TestApp::with_options_on(backend, options).await;
-        app.set_webhook_url(&url).await;
+        let (app, held) = app_with_a_dead_endpoint(backend).await;
         for _ in 0..40 {
             let sent = app.post("/api/v1/webhooks/test", json!({})).await;
             assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);

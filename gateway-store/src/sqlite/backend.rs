@@ -243,20 +243,27 @@ mod tests {
     use super::*;
     use crate::sqlite::SqliteStore;
 
-    #[tokio::test]
-    async fn a_claim_reads_only_due_rows_through_the_partial_indexes() {
+    /// SQLite's plan for `statement` on a fresh migrated file database, one step per line.
+    async fn query_plan(statement: &str) -> String {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
         let store = SqliteStore::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
+        let steps: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {statement}"
+        )))
+        .fetch_all(&store.reader)
+        .await
+        .unwrap();
+        store.close().await;
+        let plan: Vec<String> = steps.into_iter().map(|step| step.3).collect();
+        plan.join("\n")
+    }
+
+    #[tokio::test]
+    async fn a_claim_reads_only_due_rows_through_the_partial_indexes() {
         for sql in [CLAIM_DUE, CLAIM_FAIL_EXPIRED_LAST_ATTEMPTS] {
-            let steps: Vec<(i64, i64, i64, String)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                    .fetch_all(&store.reader)
-                    .await
-                    .unwrap();
-            let plan: Vec<String> = steps.into_iter().map(|step| step.3).collect();
-            let plan = plan.join("\n");
+            let plan = query_plan(sql).await;
             assert!(!plan.contains("SCAN jobs"), "{plan}");
             assert!(
                 plan.contains("jobs_running_by_lease (locked_until<?)"),
@@ -266,47 +273,22 @@ mod tests {
                 assert!(plan.contains("jobs_queued_by_due (run_at<?)"), "{plan}");
             }
         }
-        store.close().await;
     }
 
     #[tokio::test]
     async fn the_relays_reads_walk_only_jobs_awaiting_dispatch() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
-        let store = SqliteStore::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
         for sql in [crate::sql::JOBS_TO_DISPATCH, crate::sql::DISPATCH_BACKLOG] {
-            let steps: Vec<(i64, i64, i64, String)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                    .fetch_all(&store.reader)
-                    .await
-                    .unwrap();
-            let plan: Vec<String> = steps.into_iter().map(|step| step.3).collect();
-            let plan = plan.join("\n");
+            let plan = query_plan(sql).await;
             assert!(plan.contains("jobs_awaiting_dispatch"), "{plan}");
         }
-        store.close().await;
     }
 
     #[tokio::test]
     async fn moving_a_due_backlog_reads_due_jobs_and_their_deliveries_by_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
-        let store = SqliteStore::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        let statement = crate::sql::move_due_backlog::<sqlx::Sqlite>();
-        let steps: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {statement}"
-        )))
-        .fetch_all(&store.reader)
-        .await
-        .unwrap();
-        let plan: Vec<String> = steps.into_iter().map(|step| step.3).collect();
-        let plan = plan.join("\n");
+        let plan = query_plan(&crate::sql::move_due_backlog::<sqlx::Sqlite>()).await;
         assert!(plan.contains("jobs_queued_by_due (run_at<?)"), "{plan}");
         assert!(!plan.contains("SCAN jobs"), "{plan}");
         assert!(!plan.contains("webhook_deliveries_by_endpoint"), "{plan}");
         assert!(!plan.contains("SCAN d"), "{plan}");
-        store.close().await;
     }
 }
