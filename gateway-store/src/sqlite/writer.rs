@@ -184,10 +184,12 @@ impl WalBound {
 }
 
 /// How long to leave the log alone after a truncation that was blocked once it had `waited`:
-/// [`TRUNCATE_BACKOFF`] when a reader held out for the whole [`TRUNCATE_PATIENCE`]; nothing
-/// when it was refused sooner (another checkpoint was running), so the next batch tries again.
+/// [`TRUNCATE_BACKOFF`] when it waited on a reader (SQLite's busy handler sleeps until the
+/// whole [`TRUNCATE_PATIENCE`] has passed; half of it is the line, clear of timer slack);
+/// nothing when it was refused at once (another checkpoint was running), so the next batch
+/// tries again.
 fn back_off_after_blocked(waited: Duration) -> Option<Duration> {
-    (waited >= TRUNCATE_PATIENCE).then_some(TRUNCATE_BACKOFF)
+    (waited >= TRUNCATE_PATIENCE / 2).then_some(TRUNCATE_BACKOFF)
 }
 
 async fn set_busy_timeout(
@@ -389,6 +391,10 @@ mod tests {
     fn only_a_reader_that_held_out_makes_truncation_back_off() {
         assert_eq!(back_off_after_blocked(Duration::ZERO), None);
         assert_eq!(back_off_after_blocked(Duration::from_millis(3)), None);
+        assert_eq!(
+            back_off_after_blocked(Duration::from_millis(30)),
+            Some(TRUNCATE_BACKOFF)
+        );
         assert_eq!(
             back_off_after_blocked(TRUNCATE_PATIENCE),
             Some(TRUNCATE_BACKOFF)
