@@ -61,7 +61,8 @@ pub trait JobQueue: Send + Sync + 'static {
         now: Timestamp,
         duration: Duration,
     ) -> Result<(), StoreError>;
-    /// When the next queued job falls due.
+    /// When the next queued job falls due: any time not after now when one is due already, so
+    /// the worker claims again at once.
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
     /// Marks a held job completed (its work was done elsewhere, or was a no-op).
     async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError>;
@@ -163,7 +164,8 @@ pub trait JobOutbox: JobQueue {
     /// Re-arms jobs whose dispatch was lost (an entry dropped, a queue restarted empty): running
     /// under a lease that expired after their last dispatch, and queued ones, due for `overdue`
     /// and last handed on at least `overdue` ago, or all of them with `None` (the queue is
-    /// known to have lost everything). Returns how many.
+    /// known to have lost everything). Each re-armed row's version changes, so a relay that read
+    /// it earlier cannot mark it as handed on afterwards. Returns how many.
     async fn rearm_lost_dispatches(
         &self,
         now: Timestamp,

@@ -20,9 +20,11 @@
 //!    schedules it again at its new due time.
 //! 5. What Redis loses is re-armed from the rows ([`JobOutbox::rearm_lost_dispatches`]): when a
 //!    claim finds the consumer group missing (a new Redis, or one restarted without its data),
-//!    every queued job, at once and again [`RESTART_SETTLE`] later; a job whose lease expired
-//!    since its last dispatch, at once; any other queued job (an entry dropped), once it has
-//!    been due for `redispatch_after`.
+//!    every queued job; a job whose lease expired since its last dispatch, at once; any other
+//!    queued job (an entry dropped), once it has been due for `redispatch_after` longer than
+//!    the oldest unread entry has waited (a late entry is not a lost one). A re-arm moves
+//!    each row's version on, so a relay of another process that read a row before the re-arm
+//!    and handed it to the Redis that was lost cannot mark it as handed on afterwards.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,7 +48,8 @@ pub struct RedisQueueConfig {
     /// Job rows relayed per claim at most.
     pub relay_batch: u32,
     /// How long a queued job may stay due, after being handed on at least as long ago, before
-    /// its dispatch is taken as lost and it is handed on again.
+    /// its dispatch is taken as lost and it is handed on again; while workers are behind, as
+    /// much longer as the oldest unread entry has waited.
     pub redispatch_after: Duration,
     /// How often (in the claims' clock) a claim looks for lost dispatches.
     pub sweep_interval: Duration,
@@ -62,12 +65,6 @@ impl Default for RedisQueueConfig {
         }
     }
 }
-
-/// How long after finding Redis emptied a claim hands every queued job on once more: a claim of
-/// another process that relayed into the old Redis just before it died may mark its rows as
-/// handed on after the first re-arm, and those rows would otherwise wait for
-/// `redispatch_after`. (Rows relayed to the new Redis meanwhile become harmless duplicates.)
-const RESTART_SETTLE: Duration = Duration::from_secs(10);
 
 /// The consumer group every worker reads the stream through.
 const GROUP: &str = "workers";
@@ -103,13 +100,50 @@ end
 return out
 ";
 
-/// The stream's length, its unacknowledged entries and the schedule's size.
+/// The stream's length, its unacknowledged entries, the schedule's size, the score (due time)
+/// of its first job or -1 when it is empty, and how long ago (in Redis's clock, ms) the oldest
+/// entry of group `ARGV[1]` not read yet was added, or 0.
 const REPORT_LUA: &str = r"
 local pending = redis.pcall('XPENDING', KEYS[1], ARGV[1])
 local unacked = 0
 if type(pending) == 'table' and not pending.err then unacked = tonumber(pending[1]) or 0 end
-return {redis.call('XLEN', KEYS[1]), unacked, redis.call('ZCARD', KEYS[2])}
+local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local due = -1
+if first[2] then due = tonumber(first[2]) end
+local behind = 0
+local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+if type(groups) == 'table' and not groups.err then
+  for _, g in ipairs(groups) do
+    local info = {}
+    for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
+    if info['name'] == ARGV[1] then
+      local unread = redis.call('XRANGE', KEYS[1], '(' .. info['last-delivered-id'], '+', 'COUNT', 1)
+      if unread[1] then
+        local added = tonumber(string.match(unread[1][1], '^(%d+)'))
+        local t = redis.call('TIME')
+        behind = math.max(0, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - added)
+      end
+    end
+  end
+end
+return {redis.call('XLEN', KEYS[1]), unacked, redis.call('ZCARD', KEYS[2]), due, behind}
 ";
+
+/// What [`REPORT_LUA`] read: the stream and the schedule at one instant.
+struct RedisReport {
+    /// Entries in the stream no worker has read yet (acknowledged entries are deleted, so
+    /// the stream holds only unread and unacknowledged ones).
+    waiting: i64,
+    /// Entries read and not acknowledged.
+    unacknowledged: i64,
+    /// Jobs in the schedule.
+    scheduled: i64,
+    /// When the schedule's first job falls due.
+    first_scheduled: Option<Timestamp>,
+    /// How long the oldest unread entry has waited in the stream: how far the workers are
+    /// behind.
+    behind: Duration,
+}
 
 /// The entries a worker of this process holds for a job it leased.
 #[derive(Default)]
@@ -138,9 +172,6 @@ pub struct RedisQueue {
     held: Mutex<HashMap<i64, Held>>,
     /// One relay at a time per process, from reading the rows to marking them.
     relay: tokio::sync::Mutex<()>,
-    /// When to hand every queued job on once more after Redis came back empty (see
-    /// [`RESTART_SETTLE`]).
-    rearm_again_at: Mutex<Option<Timestamp>>,
     /// When (in the claims' clock) lost dispatches were last looked for.
     last_sweep: Mutex<Option<Timestamp>>,
 }
@@ -177,7 +208,6 @@ impl RedisQueue {
             config,
             held: Mutex::new(HashMap::new()),
             relay: tokio::sync::Mutex::new(()),
-            rearm_again_at: Mutex::new(None),
             last_sweep: Mutex::new(None),
         })
     }
@@ -201,9 +231,17 @@ impl RedisQueue {
             }
             *last = Some(now);
         }
+        // A job's entry may wait unread as long as the stream is behind: only one handed on
+        // longer ago than that (and `redispatch_after` more) has surely lost its entry. Counting
+        // a late entry as lost would add a duplicate to a queue already behind, and under a
+        // sustained overload every job would be handed on again each `redispatch_after`.
+        let behind = self.redis_report().await?.behind;
         let rearmed = self
             .outbox
-            .rearm_lost_dispatches(now, Some(self.config.redispatch_after))
+            .rearm_lost_dispatches(
+                now,
+                Some(self.config.redispatch_after.saturating_add(behind)),
+            )
             .await?;
         if rearmed > 0 {
             tracing::info!(
@@ -234,17 +272,12 @@ impl RedisQueue {
     }
 
     /// Re-arms every queued job when the consumer group had to be created (Redis is new or came
-    /// back empty), and once more [`RESTART_SETTLE`] later.
+    /// back empty).
     async fn recover_if_emptied(&self, now: Timestamp) -> Result<(), StoreError> {
         if self.ensure_group().await? {
-            *lock(&self.rearm_again_at) = Some(now.plus(RESTART_SETTLE));
-        } else if lock(&self.rearm_again_at)
-            .take_if(|at| now >= *at)
-            .is_none()
-        {
-            return Ok(());
+            self.rearm_everything(now).await?;
         }
-        self.rearm_everything(now).await
+        Ok(())
     }
 
     /// Remembers the entries of the jobs `worker` leased (taking them out of `entries`), to
@@ -308,6 +341,26 @@ impl RedisQueue {
             .await
             .map_err(redis_error)?;
         Ok((pairs, jobs))
+    }
+
+    /// Reads the stream and the schedule in one round trip (see [`REPORT_LUA`]).
+    async fn redis_report(&self) -> Result<RedisReport, StoreError> {
+        let mut redis = self.redis.clone();
+        let (length, unacknowledged, scheduled, first, behind): (i64, i64, i64, i64, u64) = self
+            .report_script
+            .key(&self.stream)
+            .key(&self.scheduled)
+            .arg(GROUP)
+            .invoke_async(&mut redis)
+            .await
+            .map_err(redis_error)?;
+        Ok(RedisReport {
+            waiting: length.saturating_sub(unacknowledged).max(0),
+            unacknowledged,
+            scheduled,
+            first_scheduled: (first >= 0).then(|| Timestamp::from_millis(first)),
+            behind: Duration::from_millis(behind),
+        })
     }
 
     /// Acknowledges and deletes `entries`.
@@ -417,16 +470,16 @@ impl JobQueue for RedisQueue {
     }
 
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        // The schedule's first job, or a row the next claim will relay: read only, so an idle
-        // worker's wait costs no write.
-        let mut redis = self.redis.clone();
-        let first: Vec<(String, i64)> = redis
-            .zrange_withscores(&self.scheduled, 0, 0)
-            .await
-            .map_err(redis_error)?;
-        let scheduled = first.first().map(|(_, due)| Timestamp::from_millis(*due));
+        // Read only, so an idle worker's wait costs no write. Entries already in the stream are
+        // due: a claim that read only stale entries (duplicates, jobs ended meanwhile) leases
+        // fewer jobs than it asked for, and must not make the worker wait out its poll
+        // interval while more entries are unread.
+        let redis = self.redis_report().await?;
+        if redis.waiting > 0 {
+            return Ok(Some(Timestamp::from_millis(0)));
+        }
         let unrelayed = self.outbox.dispatch_backlog().await?.earliest_due;
-        Ok(scheduled.into_iter().chain(unrelayed).min())
+        Ok(redis.first_scheduled.into_iter().chain(unrelayed).min())
     }
 
     async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
@@ -498,20 +551,12 @@ impl JobQueue for RedisQueue {
 
     async fn queue_report(&self, now: Timestamp) -> Result<QueueReport, StoreError> {
         let mut report = self.outbox.queue_report(now).await?;
-        let mut redis = self.redis.clone();
-        let (length, unacknowledged, scheduled): (i64, i64, i64) = self
-            .report_script
-            .key(&self.stream)
-            .key(&self.scheduled)
-            .arg(GROUP)
-            .invoke_async(&mut redis)
-            .await
-            .map_err(redis_error)?;
+        let redis = self.redis_report().await?;
         let awaiting_relay = self.outbox.dispatch_backlog().await?.jobs;
         report.dispatch = Some(DispatchReport {
-            waiting: length.saturating_sub(unacknowledged).max(0),
-            unacknowledged,
-            scheduled,
+            waiting: redis.waiting,
+            unacknowledged: redis.unacknowledged,
+            scheduled: redis.scheduled,
             awaiting_relay,
         });
         Ok(report)

@@ -223,7 +223,73 @@ on_both_stores!(
     a_redis_that_lost_its_keys_gets_every_job_back_from_the_rows,
     entries_a_dead_consumer_read_are_reclaimed_after_the_lease,
     a_dropped_entry_is_handed_on_again_once_overdue,
+    entries_left_unread_in_the_stream_are_due_at_once,
+    a_relay_that_marks_its_rows_after_a_rearm_leaves_them_to_be_handed_on_again,
+    a_queue_that_is_behind_does_not_take_its_late_entries_for_lost,
 );
+
+async fn entries_left_unread_in_the_stream_are_due_at_once(backend: Backend) {
+    let s = setup(backend).await;
+    for _ in 0..3 {
+        pending_payment(&s.store, T0).await;
+    }
+    // One claim relays all three and moves them to the stream, but leases only one.
+    assert_eq!(
+        s.queue.claim_jobs("w1", T0, LEASE, 1).await.unwrap().len(),
+        1
+    );
+    let report = s.queue.queue_report(T0).await.unwrap().dispatch.unwrap();
+    assert_eq!(
+        (report.waiting, report.scheduled, report.awaiting_relay),
+        (2, 0, 0)
+    );
+    // Nothing is scheduled and nothing awaits the relay, yet two jobs are due: a worker that
+    // waited for its poll interval here would drain the stream one claim per interval.
+    let next = s.queue.next_job_due().await.unwrap();
+    assert!(next.is_some_and(|due| due <= T0), "{next:?}");
+    assert_eq!(
+        s.queue.claim_jobs("w1", T0, LEASE, 10).await.unwrap().len(),
+        2
+    );
+    assert_eq!(s.queue.next_job_due().await.unwrap(), None);
+}
+
+async fn a_relay_that_marks_its_rows_after_a_rearm_leaves_them_to_be_handed_on_again(
+    backend: Backend,
+) {
+    let s = setup(backend).await;
+    assert!(
+        s.queue
+            .claim_jobs("w1", T0, LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for _ in 0..2 {
+        pending_payment(&s.store, T0).await;
+    }
+    let outbox = s.store.clone().job_outbox().unwrap();
+    // Another process's relay reads the rows and hands them to Redis; Redis then restarts
+    // empty, and this process re-arms every queued job before that relay marks its rows.
+    let read_before = outbox.jobs_to_dispatch(10).await.unwrap();
+    assert_eq!(read_before.len(), 2);
+    s.queue.delete_keys().await.unwrap();
+    outbox.rearm_lost_dispatches(T0, None).await.unwrap();
+    let nothing = outbox
+        .claim_jobs_by_id("other", &[], T0, LEASE, &read_before)
+        .await
+        .unwrap();
+    assert!(nothing.is_empty());
+    assert_eq!(
+        outbox.dispatch_backlog().await.unwrap().jobs,
+        2,
+        "the late mark found the rows changed: they still await the relay"
+    );
+    assert_eq!(
+        s.queue.claim_jobs("w1", T0, LEASE, 10).await.unwrap().len(),
+        2
+    );
+}
 
 async fn a_dropped_entry_is_handed_on_again_once_overdue(backend: Backend) {
     let s = setup(backend).await;
@@ -257,5 +323,43 @@ async fn a_dropped_entry_is_handed_on_again_once_overdue(backend: Backend) {
             .len(),
         1,
         "due for longer than redispatch_after: handed on again"
+    );
+}
+
+async fn a_queue_that_is_behind_does_not_take_its_late_entries_for_lost(backend: Backend) {
+    let s = setup(backend).await;
+    // As in `a_dropped_entry_is_handed_on_again_once_overdue`: the job's entry is lost.
+    let due = one_job_scheduled_for_later(&s).await;
+    let scheduled = format!("{}:jobs:scheduled", s.redis.prefix);
+    let mut conn = raw(&s.redis);
+    let _: i64 = redis::cmd("DEL").arg(scheduled).query(&mut conn).unwrap();
+    // But the stream's oldest unread entry was added long ago (an ID from 1970): for all the
+    // sweep can tell, the job's entry may be waiting behind it.
+    let _: String = redis::cmd("XADD")
+        .arg(format!("{}:jobs", s.redis.prefix))
+        .arg("1-1")
+        .arg("job")
+        .arg("not-a-job")
+        .query(&mut conn)
+        .unwrap();
+    let overdue = due.plus(REDISPATCH_AFTER);
+    assert!(
+        s.queue
+            .claim_jobs("w1", overdue, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a queue that far behind hands nothing on again"
+    );
+    // That claim read (and dropped) the old entry: the stream has caught up, and the job's
+    // entry is now surely lost.
+    let next_sweep = overdue.plus(Duration::from_secs(1));
+    assert_eq!(
+        s.queue
+            .claim_jobs("w1", next_sweep, LEASE, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
     );
 }

@@ -124,32 +124,49 @@ fn mark_statement<DB: Dialect>(jobs: &[OutboxJob], now: Timestamp) -> Sql<DB> {
     sql
 }
 
-/// Clears the dispatch of jobs a queue lost, so the relay hands them on again.
+/// Clears the dispatch of jobs a queue lost, so the relay hands them on again, and moves each
+/// row's version on ([`moves_version_to`]): a relay that read the row before and marks it after
+/// (its entry went to the Redis that lost it) then finds a changed row and leaves it unmarked.
 fn rearm_lost_dispatches<'c, DB: Dialect>(
     conn: &'c mut DB::Connection,
     (now, overdue): &'c (Timestamp, Option<Duration>),
 ) -> Fut<'c, u64> {
     Box::pin(async move {
-        // Without `overdue`, every queued job, due or not.
-        let long_ago = overdue.map_or(i64::MAX, |overdue| {
-            now.as_millis()
-                .saturating_sub(i64::try_from(overdue.as_millis()).unwrap_or(i64::MAX))
-        });
+        // Without `overdue`, every queued job, due or not, and handed on or not: a relay may
+        // have read one before this and handed it to the queue that was lost.
+        let (long_ago, awaiting_relay_too) = match overdue {
+            Some(overdue) => (
+                now.as_millis()
+                    .saturating_sub(i64::try_from(overdue.as_millis()).unwrap_or(i64::MAX)),
+                "",
+            ),
+            None => (i64::MAX, " OR dispatched_at IS NULL"),
+        };
         let expired = Sql::new(&format!(
-            "UPDATE jobs SET dispatched_at = NULL
+            "UPDATE jobs SET dispatched_at = NULL, {}
              WHERE id IN (SELECT id FROM jobs
                           WHERE status = 'running' AND locked_until <= $1 AND dispatched_at < locked_until{})",
+            moves_version_to("$1"),
             skip_locked::<DB>()
         ))
         .arg(now.as_millis());
         let overdue = Sql::new(&format!(
-            "UPDATE jobs SET dispatched_at = NULL
-             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $1 AND dispatched_at <= $1{})",
+            "UPDATE jobs SET dispatched_at = NULL, {}
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE status = 'queued' AND run_at <= $1 AND (dispatched_at <= $1{awaiting_relay_too}){})",
+            moves_version_to("$2"),
             skip_locked::<DB>()
         ))
-        .arg(long_ago);
+        .arg(long_ago)
+        .arg(now.as_millis());
         Ok(DB::execute(conn, expired).await? + DB::execute(conn, overdue).await?)
     })
+}
+
+/// The assignment that moves a re-armed row's `updated_at` (part of the version a relay marks
+/// rows by) to `now`, or a millisecond past its own when that is not earlier.
+fn moves_version_to(now: &str) -> String {
+    format!("updated_at = CASE WHEN updated_at < {now} THEN {now} ELSE updated_at + 1 END")
 }
 
 /// Marks the relayed jobs, fails the named jobs whose expired lease was their last attempt, then
