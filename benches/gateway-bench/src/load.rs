@@ -278,6 +278,19 @@ pub struct Settled {
     pub payments_per_s: f64,
     /// `POST /api/v1/payments` sent → `payment.success` received.
     pub latency: Latency,
+    /// Every payment created, in the order sent (not in the JSON report; see
+    /// `--latency-trace`).
+    #[serde(skip)]
+    pub trace: Vec<TracePoint>,
+}
+
+/// One payment of a run: when it was sent and how long its webhook took.
+#[derive(Debug, Clone, Copy)]
+pub struct TracePoint {
+    /// Since the run started.
+    pub sent: Duration,
+    /// Sent → `payment.success` received; `None` if it never arrived.
+    pub latency: Option<Duration>,
 }
 
 /// Waits for every payment in `made` to be delivered (at most `patience` after the last send)
@@ -305,18 +318,21 @@ pub async fn settle(
     let mut h = histogram();
     let mut undelivered = 0;
     let mut finished = last_send;
+    let mut trace = Vec::with_capacity(wanted.len());
     for m in &wanted {
-        match map.get(&m.id) {
-            Some(at) => {
-                record(&mut h, at.saturating_duration_since(m.sent));
-                finished = finished.max(*at);
-            }
-            None => {
-                undelivered += 1;
-                finished = finished.max(give_up);
-            }
+        let arrived = map.get(&m.id).copied();
+        finished = finished.max(arrived.unwrap_or(give_up));
+        let latency = arrived.map(|at| at.saturating_duration_since(m.sent));
+        match latency {
+            Some(latency) => record(&mut h, latency),
+            None => undelivered += 1,
         }
+        trace.push(TracePoint {
+            sent: m.sent.saturating_duration_since(start),
+            latency,
+        });
     }
+    trace.sort_by_key(|point| point.sent);
     let first_send = made.iter().map(|m| m.sent).min().unwrap_or(start);
     let send_window = last_send
         .saturating_duration_since(first_send)
@@ -336,6 +352,7 @@ pub async fn settle(
                 .as_secs_f64()
                 .max(1e-6),
         latency: Latency::of(&h),
+        trace,
     }
 }
 

@@ -96,6 +96,12 @@ struct Args {
     /// Where the results go.
     #[arg(long, default_value = "benches/results")]
     out: PathBuf,
+    /// Also write each `e2e` and `isolation` run's per-payment trace to this directory: one
+    /// CSV per run (`sent_ms,latency_ms`: when the payment was sent, from the run's start, and
+    /// how long until its `payment.success` arrived; empty when it never did). A stall shows
+    /// as a block of high latencies at one send time.
+    #[arg(long)]
+    latency_trace: Option<PathBuf>,
     /// The gateway binary (build it with `cargo build --release -p gateway-cli`).
     #[arg(long, default_value = "target/release/gateway")]
     gateway: PathBuf,
@@ -235,6 +241,7 @@ async fn run(args: Args, binary: PathBuf, backends: Vec<Backend>) -> anyhow::Res
             burst_requests: args.burst_requests,
             burst_clients: args.burst_clients,
             rounds: usize::from(args.rounds),
+            latency_trace: args.latency_trace.clone(),
         };
         let mut report = Report {
             backend: backend.name().to_owned(),

@@ -95,6 +95,7 @@ pub async fn run(plan: &Plan, gateway: &Gateway, monitor: &Monitor) -> anyhow::R
             resources: monitor.end(mark),
         };
         print(&run);
+        super::trace(plan, "e2e", &run);
         runs.push(run);
         gateway.drain_jobs(PATIENCE).await;
     }
@@ -116,6 +117,7 @@ pub async fn run(plan: &Plan, gateway: &Gateway, monitor: &Monitor) -> anyhow::R
             resources: monitor.end(mark),
         };
         print(&run);
+        super::trace(plan, "e2e", &run);
         runs.push(run);
         gateway.drain_jobs(PATIENCE).await;
     }

@@ -69,6 +69,7 @@ pub async fn run(
         resources: monitor.end(mark),
     };
     print(&alone);
+    super::trace(plan, "isolation", &alone);
     gateway.drain_jobs(PATIENCE).await;
 
     gateway.set_webhook_url(&b, &healthy_b).await?;
@@ -87,6 +88,7 @@ pub async fn run(
         resources: monitor.end(mark),
     };
     print(&with_healthy_merchant);
+    super::trace(plan, "isolation", &with_healthy_merchant);
     gateway.drain_jobs(PATIENCE).await;
 
     gateway.set_webhook_url(&b, &hole).await?;
@@ -105,6 +107,7 @@ pub async fn run(
         resources: monitor.end(mark),
     };
     print(&with_hanging_merchant);
+    super::trace(plan, "isolation", &with_hanging_merchant);
     let p99 = |run: &E2eRun| run.settled.latency.p99_us as f64;
     let increase = |before: f64, after: f64| {
         if before > 0.0 {
