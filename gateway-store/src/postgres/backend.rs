@@ -18,19 +18,79 @@ use tokio::sync::Notify;
 use super::{JOBS_CHANNEL, PostgresStore};
 use crate::error::db_error;
 use crate::metrics::{pool_status, timed_acquire};
+use crate::rows::Column;
 use crate::rows::claimed_job;
 use crate::sql::{
-    Backend, Batch, Bind, Command, Dialect, Fut, Sql, apply_change, before_attempt,
+    Backend, Batch, Bind, Command, Dialect, Fut, Sql, apply_change, before_attempt, renumbered,
     single_statements,
 };
 
-/// Statements run one after another (PostgreSQL prepares one statement per call).
+/// Statements sent [`STATEMENTS_PER_TRIP`] at a time as one statement: each a data-modifying
+/// `WITH` query of it, so a command's writes cost one round trip instead of one each (on an
+/// idle machine a round trip costs more than the statement; see
+/// `benches/results/idle-pg-trace-2026-12-01`). Such queries share one snapshot and run in no
+/// set order, which is why a [`Batch`]'s statements must be independent. Foreign keys are
+/// checked when the whole statement ends, so a row may reference one inserted beside it.
 #[derive(Default)]
-pub(crate) struct Sequence(Vec<Sql<Postgres>>);
+pub(crate) struct Sequence {
+    trips: Vec<Trip>,
+}
+
+/// Most statements sent as one: a large batch (an endpoint's catch-up) goes in several trips
+/// rather than as one huge statement to plan.
+const STATEMENTS_PER_TRIP: usize = 16;
+
+/// Statements (renumbered onto one argument list) and their arguments, sent together.
+struct Trip {
+    statements: Vec<String>,
+    sql: Sql<Postgres>,
+    bound: usize,
+}
+
+impl Trip {
+    fn new() -> Self {
+        Self {
+            statements: Vec::new(),
+            sql: Sql::new(""),
+            bound: 0,
+        }
+    }
+
+    /// The one statement that runs them all and returns the rows they changed, as `n`.
+    fn into_sql(mut self) -> Sql<Postgres> {
+        let text = match self.statements.as_slice() {
+            [one] => one.clone(),
+            many => {
+                let queries = many
+                    .iter()
+                    .enumerate()
+                    .map(|(n, statement)| format!("s{n} AS ({statement} RETURNING 1)"))
+                    .collect::<Vec<_>>()
+                    .join(",\n");
+                let counts = (0..many.len())
+                    .map(|n| format!("(SELECT COUNT(*) FROM s{n})"))
+                    .collect::<Vec<_>>()
+                    .join(" + ");
+                format!("WITH {queries}\nSELECT CAST({counts} AS BIGINT) AS n")
+            }
+        };
+        self.sql.set_text(text);
+        self.sql
+    }
+}
 
 impl Batch<Postgres> for Sequence {
     fn push(&mut self, sql: &'static str) -> &mut Self {
-        self.0.push(Sql::new(sql));
+        if self
+            .trips
+            .last()
+            .is_none_or(|trip| trip.statements.len() >= STATEMENTS_PER_TRIP)
+        {
+            self.trips.push(Trip::new());
+        }
+        if let Some(trip) = self.trips.last_mut() {
+            trip.statements.push(renumbered(sql, trip.bound));
+        }
         self
     }
 
@@ -38,8 +98,9 @@ impl Batch<Postgres> for Sequence {
     where
         Postgres: Bind<T>,
     {
-        if let Some(last) = self.0.pop() {
-            self.0.push(last.arg(value));
+        if let Some(trip) = self.trips.last_mut() {
+            trip.sql.bind(value);
+            trip.bound += 1;
         }
         self
     }
@@ -54,8 +115,14 @@ impl Dialect for Postgres {
     fn execute_batch<'c>(conn: &'c mut PgConnection, batch: Sequence) -> Fut<'c, u64> {
         Box::pin(async move {
             let mut changed = 0;
-            for sql in batch.0 {
-                changed += Self::execute(&mut *conn, sql).await?;
+            for trip in batch.trips {
+                changed += if trip.statements.len() == 1 {
+                    Self::execute(&mut *conn, trip.into_sql()).await?
+                } else {
+                    let row = Self::fetch_optional(&mut *conn, trip.into_sql()).await?;
+                    let n: i64 = row.map_or(Ok(0), |row| row.column("n"))?;
+                    u64::try_from(n).unwrap_or(0)
+                };
             }
             Ok(changed)
         })
@@ -237,3 +304,104 @@ pub(crate) const CLAIM_DUE: &str = "WITH due AS (
  UPDATE jobs j SET status = $5, locked_by = $2, locked_until = $3, attempts = j.attempts + 1, updated_at = $1
  FROM due WHERE j.id = due.id
  RETURNING j.id, j.kind, j.entity_id, j.payload, j.attempts, j.max_attempts, j.request_id";
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use sqlx::{Connection, PgConnection};
+
+    use super::*;
+
+    /// A connection in a transaction holding two scratch tables (dropped with it): `parent`,
+    /// and `child` whose rows must name a parent.
+    async fn scratch() -> PgConnection {
+        let url = std::env::var("GATEWAY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let mut conn = PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "BEGIN;
+             CREATE TEMP TABLE parent (id BIGINT PRIMARY KEY, note TEXT) ON COMMIT DROP;
+             CREATE TEMP TABLE child (id BIGINT PRIMARY KEY, parent BIGINT NOT NULL REFERENCES parent (id)) ON COMMIT DROP;
+             INSERT INTO parent VALUES (1, 'old');",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn statements_sent_together_share_one_argument_list() {
+        let mut batch = Sequence::default();
+        batch
+            .push("INSERT INTO parent (id, note) VALUES ($1, $2)")
+            .arg(2_i64)
+            .arg("two");
+        batch
+            .push("UPDATE parent SET note = $1 WHERE id = $2")
+            .arg("new")
+            .arg(1_i64);
+        let trip = batch.trips.pop().unwrap();
+        assert!(batch.trips.is_empty());
+        let (text, _) = trip.into_sql().into_parts().unwrap();
+        assert_eq!(
+            text,
+            "WITH s0 AS (INSERT INTO parent (id, note) VALUES ($1, $2) RETURNING 1),\n\
+             s1 AS (UPDATE parent SET note = $3 WHERE id = $4 RETURNING 1)\n\
+             SELECT CAST((SELECT COUNT(*) FROM s0) + (SELECT COUNT(*) FROM s1) AS BIGINT) AS n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_runs_in_trips_and_counts_every_row_it_changed() {
+        let mut conn = scratch().await;
+        let mut batch = Sequence::default();
+        // 20 parents and a child of each (a row may name a parent inserted beside it), an
+        // update of the old row and one that matches nothing: 42 statements, 3 trips.
+        for id in 2..22_i64 {
+            batch
+                .push("INSERT INTO parent (id, note) VALUES ($1, $2)")
+                .arg(id)
+                .arg(format!("parent {id}"));
+            batch
+                .push("INSERT INTO child (id, parent) VALUES ($1, $1)")
+                .arg(id);
+        }
+        batch
+            .push("UPDATE parent SET note = $1 WHERE id = $2 AND note = $3")
+            .arg("new")
+            .arg(1_i64)
+            .arg("old");
+        batch
+            .push("UPDATE parent SET note = $1 WHERE id = $2")
+            .arg("none")
+            .arg(99_i64);
+        assert_eq!(batch.trips.len(), 3);
+        let changed = Postgres::execute_batch(&mut conn, batch).await.unwrap();
+        assert_eq!(changed, 41);
+        let (parents, children, note): (i64, i64, String) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM parent), (SELECT COUNT(*) FROM child),
+                    (SELECT note FROM parent WHERE id = 1)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!((parents, children, note.as_str()), (21, 20, "new"));
+    }
+
+    #[tokio::test]
+    async fn a_child_naming_no_parent_fails_the_whole_trip() {
+        let mut conn = scratch().await;
+        let mut batch = Sequence::default();
+        batch
+            .push("INSERT INTO parent (id, note) VALUES ($1, $2)")
+            .arg(2_i64)
+            .arg("two");
+        batch
+            .push("INSERT INTO child (id, parent) VALUES ($1, $2)")
+            .arg(1_i64)
+            .arg(404_i64);
+        assert!(Postgres::execute_batch(&mut conn, batch).await.is_err());
+    }
+}

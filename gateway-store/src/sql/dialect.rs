@@ -58,11 +58,13 @@ pub(crate) trait Dialect:
     ) -> Fut<'c, Option<Self::Row>>;
     /// Runs a statement; returns the rows it changed.
     fn execute<'c>(conn: &'c mut Self::Connection, sql: Sql<Self>) -> Fut<'c, u64>;
-    /// Runs every statement of `batch` in order; returns the rows they changed in total.
+    /// Runs every statement of `batch` (see [`Batch`]); returns the rows they changed in total.
     fn execute_batch<'c>(conn: &'c mut Self::Connection, batch: Self::Batch) -> Fut<'c, u64>;
 }
 
-/// Statements built up, then run in order by [`Dialect::execute_batch`].
+/// Statements built up, then run by [`Dialect::execute_batch`]. They must not depend on each
+/// other's effects (PostgreSQL runs several as one statement, under one snapshot): independent
+/// inserts, and updates of rows no other statement of the batch touches.
 pub(crate) trait Batch<DB: Database>: Default + Send {
     /// Appends a statement whose parameters are numbered `$1`…`$n` as if it stood alone; bind
     /// its `n` values next, in order.
@@ -71,6 +73,27 @@ pub(crate) trait Batch<DB: Database>: Default + Send {
     fn arg<T>(&mut self, value: T) -> &mut Self
     where
         DB: Bind<T>;
+}
+
+/// `sql` with each parameter `$N` or `?N` written `$M`, `M = N + offset`: statements written to
+/// stand alone can then share one argument list. (Always `$`: SQLite numbers bare `?`
+/// parameters in order of appearance, so a statement whose lowest parameter is `?7` would
+/// otherwise have six unnamed ones.)
+pub(crate) fn renumbered(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut rest = sql;
+    while let Some(at) = rest.find(['?', '$']) {
+        out.push_str(&rest[..at]);
+        out.push('$');
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if let Ok(n) = rest[..digits].parse::<usize>() {
+            out.push_str(&(n + offset).to_string());
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One statement and its arguments.
@@ -103,8 +126,8 @@ impl<DB: Database> Sql<DB> {
         }
     }
 
-    /// Binds the next parameter.
-    pub(crate) fn arg<T>(mut self, value: T) -> Self
+    /// Appends `value` to the arguments in place (see [`Sql::arg`]).
+    pub(crate) fn bind<T>(&mut self, value: T)
     where
         DB: Bind<T>,
     {
@@ -113,6 +136,19 @@ impl<DB: Database> Sql<DB> {
         {
             self.error = Some(e);
         }
+    }
+
+    /// Replaces the text, keeping the arguments bound so far.
+    pub(crate) fn set_text(&mut self, text: String) {
+        self.text = text;
+    }
+
+    /// Binds the next parameter.
+    pub(crate) fn arg<T>(mut self, value: T) -> Self
+    where
+        DB: Bind<T>,
+    {
+        self.bind(value);
         self
     }
 

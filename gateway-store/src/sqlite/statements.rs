@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Sqlite, SqliteConnection};
 
 use crate::error::db_error;
-use crate::sql::{Batch, Bind};
+use crate::sql::{Batch, Bind, renumbered};
 
 /// Statements and their arguments, built up and then run in one call.
 #[derive(Debug, Default)]
@@ -26,21 +26,7 @@ impl Statements {
     /// Appends `sql`, whose parameters are numbered `$1`…`$n` (or `?1`…`?n`) as if it stood
     /// alone; bind its `n` values next, in order.
     pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
-        let offset = self.bound;
-        let mut rest = sql;
-        while let Some(at) = rest.find(['?', '$']) {
-            // Always `$N`: SQLite numbers bare `?` parameters in order of appearance, so a
-            // statement whose lowest parameter is `?7` would otherwise have six unnamed ones.
-            self.sql.push_str(&rest[..at]);
-            self.sql.push('$');
-            rest = &rest[at + 1..];
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if let Ok(n) = rest[..digits].parse::<usize>() {
-                self.sql.push_str(&(n + offset).to_string());
-            }
-            rest = &rest[digits..];
-        }
-        self.sql.push_str(rest);
+        self.sql.push_str(&renumbered(sql, self.bound));
         self.sql.push_str(";\n");
         self
     }
