@@ -71,6 +71,32 @@ async fn one_job_scheduled_for_later(s: &Setup) -> gateway_core::Timestamp {
     due
 }
 
+/// As [`one_job_scheduled_for_later`], then the schedule goes missing: the job's row says it
+/// was handed on, but Redis no longer has it. Returns when it falls due.
+async fn one_job_whose_dispatch_is_lost(s: &Setup) -> gateway_core::Timestamp {
+    let due = one_job_scheduled_for_later(s).await;
+    assert_eq!(
+        s.queue.next_job_due().await.unwrap(),
+        Some(due),
+        "scheduled"
+    );
+    let scheduled = format!("{}:jobs:scheduled", s.redis.prefix);
+    let _: i64 = redis::cmd("DEL")
+        .arg(scheduled)
+        .query(&mut raw(&s.redis))
+        .unwrap();
+    due
+}
+
+/// How many jobs a claim of up to `limit` at `now` leases.
+async fn claimed(s: &Setup, now: gateway_core::Timestamp, limit: u32) -> usize {
+    s.queue
+        .claim_jobs("w1", now, LEASE, limit)
+        .await
+        .unwrap()
+        .len()
+}
+
 async fn a_job_handed_on_twice_runs_once_and_leaves_nothing_unacknowledged(backend: Backend) {
     let s = setup(backend).await;
     pending_payment(&s.store, T0).await;
@@ -293,34 +319,15 @@ async fn a_relay_that_marks_its_rows_after_a_rearm_leaves_them_to_be_handed_on_a
 
 async fn a_dropped_entry_is_handed_on_again_once_overdue(backend: Backend) {
     let s = setup(backend).await;
-    // Relayed to the schedule (not due yet); then the schedule goes missing.
-    let due = one_job_scheduled_for_later(&s).await;
-    assert_eq!(
-        s.queue.next_job_due().await.unwrap(),
-        Some(due),
-        "scheduled"
-    );
-    let scheduled = format!("{}:jobs:scheduled", s.redis.prefix);
-    let _: i64 = redis::cmd("DEL")
-        .arg(scheduled)
-        .query(&mut raw(&s.redis))
-        .unwrap();
+    let due = one_job_whose_dispatch_is_lost(&s).await;
     assert_eq!(s.queue.next_job_due().await.unwrap(), None);
-    assert!(
-        s.queue
-            .claim_jobs("w1", due, LEASE, 1)
-            .await
-            .unwrap()
-            .is_empty(),
+    assert_eq!(
+        claimed(&s, due, 1).await,
+        0,
         "the row says it was handed on"
     );
-    let overdue = due.plus(REDISPATCH_AFTER);
     assert_eq!(
-        s.queue
-            .claim_jobs("w1", overdue, LEASE, 1)
-            .await
-            .unwrap()
-            .len(),
+        claimed(&s, due.plus(REDISPATCH_AFTER), 1).await,
         1,
         "due for longer than redispatch_after: handed on again"
     );
@@ -328,11 +335,7 @@ async fn a_dropped_entry_is_handed_on_again_once_overdue(backend: Backend) {
 
 async fn a_queue_that_is_behind_does_not_take_its_late_entries_for_lost(backend: Backend) {
     let s = setup(backend).await;
-    // As in `a_dropped_entry_is_handed_on_again_once_overdue`: the job's entry is lost.
-    let due = one_job_scheduled_for_later(&s).await;
-    let scheduled = format!("{}:jobs:scheduled", s.redis.prefix);
-    let mut conn = raw(&s.redis);
-    let _: i64 = redis::cmd("DEL").arg(scheduled).query(&mut conn).unwrap();
+    let due = one_job_whose_dispatch_is_lost(&s).await;
     // But the stream's oldest unread entry was added long ago (an ID from 1970): for all the
     // sweep can tell, the job's entry may be waiting behind it.
     let _: String = redis::cmd("XADD")
@@ -340,26 +343,18 @@ async fn a_queue_that_is_behind_does_not_take_its_late_entries_for_lost(backend:
         .arg("1-1")
         .arg("job")
         .arg("not-a-job")
-        .query(&mut conn)
+        .query(&mut raw(&s.redis))
         .unwrap();
     let overdue = due.plus(REDISPATCH_AFTER);
-    assert!(
-        s.queue
-            .claim_jobs("w1", overdue, LEASE, 10)
-            .await
-            .unwrap()
-            .is_empty(),
+    assert_eq!(
+        claimed(&s, overdue, 10).await,
+        0,
         "a queue that far behind hands nothing on again"
     );
     // That claim read (and dropped) the old entry: the stream has caught up, and the job's
     // entry is now surely lost.
-    let next_sweep = overdue.plus(Duration::from_secs(1));
     assert_eq!(
-        s.queue
-            .claim_jobs("w1", next_sweep, LEASE, 10)
-            .await
-            .unwrap()
-            .len(),
+        claimed(&s, overdue.plus(Duration::from_secs(1)), 10).await,
         1
     );
 }
