@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use gateway_core::StoreError;
-use gateway_core::jobs::{JOB_MAX_ATTEMPTS, JobStatus, NewJob};
+use gateway_core::jobs::{ClaimedJob, JOB_MAX_ATTEMPTS, JobStatus, NewJob};
 
 use super::{Fixture, LEASE, T0, new_endpoint, pending_payment};
 
@@ -300,6 +300,15 @@ pub async fn deferring_a_delivery_moves_its_endpoints_due_backlog_with_it(f: Fix
         }
     };
 
+    // Each claimed job's endpoint, in claim order (`None` for a job that is no delivery).
+    let endpoints_of = async |jobs: &[ClaimedJob]| {
+        let mut endpoints = Vec::new();
+        for job in jobs {
+            endpoints.push(endpoint_of(job.entity_id.clone()).await);
+        }
+        endpoints
+    };
+
     let held = f
         .queue
         .claim_jobs("w1", T0, LEASE, 1)
@@ -317,10 +326,7 @@ pub async fn deferring_a_delivery_moves_its_endpoints_due_backlog_with_it(f: Fix
     );
 
     let due_now = f.queue.claim_jobs("w2", T0, LEASE, 100).await.unwrap();
-    let mut endpoints = Vec::new();
-    for job in &due_now {
-        endpoints.push(endpoint_of(job.entity_id.clone()).await);
-    }
+    let endpoints = endpoints_of(&due_now).await;
     assert_eq!(
         due_now.len(),
         4,
@@ -335,10 +341,7 @@ pub async fn deferring_a_delivery_moves_its_endpoints_due_backlog_with_it(f: Fix
         "both endpoints' deliveries due soon stayed"
     );
     let at_later = f.queue.claim_jobs("w3", later, LEASE, 100).await.unwrap();
-    let mut moved = Vec::new();
-    for job in &at_later {
-        moved.push(endpoint_of(job.entity_id.clone()).await);
-    }
+    let moved = endpoints_of(&at_later).await;
     assert_eq!(
         moved,
         vec![Some(busy.clone()); 3],
