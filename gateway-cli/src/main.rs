@@ -1,11 +1,13 @@
 //! The `gateway` binary: one file per subcommand, configuration in `config.rs`, wiring in
-//! `app.rs`, log setup in `logging.rs`, the Prometheus endpoint in `metrics.rs`, the operator
-//! commands over the HTTP API in `ops/` (with their client in `api.rs`).
+//! `app.rs`, log setup in `logging.rs`, malloc's arena limit in `memory.rs`, the Prometheus
+//! endpoint in `metrics.rs`, the operator commands over the HTTP API in `ops/` (with their
+//! client in `api.rs`).
 
 mod api;
 mod app;
 mod config;
 mod logging;
+mod memory;
 mod merchants;
 mod metrics;
 mod ops;
@@ -73,8 +75,13 @@ enum Command {
     },
 }
 
+fn main() -> ExitCode {
+    memory::limit_arenas();
+    start()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn start() -> ExitCode {
     let cli = Cli::parse();
     logging::init(&cli.log);
     match run(cli).await {
