@@ -158,7 +158,9 @@ impl DeliverWebhook {
     /// by jitter so deliveries put back together spread out). When the endpoint is failing or
     /// not heard from yet, its other due deliveries go back with it in the same write: left in
     /// the queue, they would be claimed and put back one by one, ahead of every other
-    /// merchant's jobs, each time they came due together.
+    /// merchant's jobs, each time they came due together. One delivery at a time moves an
+    /// endpoint's backlog ([`BacklogMove`](crate::endpoint_slots::BacklogMove)); the others
+    /// put back only themselves meanwhile.
     async fn put_back(
         &self,
         job: &ClaimedJob,
@@ -169,13 +171,20 @@ impl DeliverWebhook {
         let health = self.endpoints.health(url, self.max_per_endpoint);
         let later = cx.now().plus(busy_wait(health, self.timeout, cx.jitter()));
         metrics::webhook_deferred(1);
-        match &delivery.endpoint_id {
-            Some(endpoint) if !health.is_healthy() => {
+        let backlog = match &delivery.endpoint_id {
+            Some(endpoint) if !health.is_healthy() => self
+                .endpoints
+                .move_backlog(url, self.max_per_endpoint)
+                .map(|right| (endpoint, right)),
+            _ => None,
+        };
+        match backlog {
+            Some((endpoint, _right)) => {
                 let others = cx.defer_endpoint_backlog(job, endpoint, later).await?;
                 metrics::webhook_deferred(others);
                 Ok(())
             }
-            _ => cx.defer(job, later).await,
+            None => cx.defer(job, later).await,
         }
     }
 }

@@ -10,7 +10,7 @@
 //! milliseconds, so a burst to it is never pushed back by a timeout-long wait.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,24 @@ struct Endpoint {
     typical_micros: AtomicU64,
     /// When each attempt now in flight started.
     running_since: Mutex<Vec<Instant>>,
+    /// Whether a delivery is moving this endpoint's due backlog now (see [`BacklogMove`]).
+    moving_backlog: AtomicBool,
+}
+
+/// The right to move an endpoint's due backlog back in the queue, held by one delivery at a
+/// time. The deliveries of one claim that find a dead endpoint busy are put back at the same
+/// moment; had each moved the backlog, their statements would all scan the same due rows at
+/// once, skipping those another was moving, and hold the database for as long. Dropping it
+/// gives it back.
+#[derive(Debug)]
+pub(crate) struct BacklogMove {
+    endpoint: Arc<Endpoint>,
+}
+
+impl Drop for BacklogMove {
+    fn drop(&mut self) {
+        self.endpoint.moving_backlog.store(false, Ordering::Release);
+    }
 }
 
 /// A held slot: one attempt in flight to its endpoint. Dropping it frees the slot.
@@ -138,6 +156,7 @@ impl EndpointSlots {
                     failures_in_a_row: AtomicU32::new(0),
                     typical_micros: AtomicU64::new(0),
                     running_since: Mutex::new(Vec::with_capacity(limit)),
+                    moving_backlog: AtomicBool::new(false),
                 })
             })
             .clone()
@@ -160,6 +179,16 @@ impl EndpointSlots {
             started,
             _permit: permit,
         })
+    }
+
+    /// The right to move `url`'s due backlog, or `None` while another delivery holds it.
+    pub(crate) fn move_backlog(&self, url: &str, limit: usize) -> Option<BacklogMove> {
+        let endpoint = self.endpoint(url, limit);
+        endpoint
+            .moving_backlog
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        Some(BacklogMove { endpoint })
     }
 
     /// Records how an attempt to `url` ended and how long it took.
@@ -284,6 +313,21 @@ mod tests {
         assert_eq!(busy_wait(failing(1), TIMEOUT, 1.0), TIMEOUT);
         assert_eq!(busy_wait(failing(3), TIMEOUT, 1.0), TIMEOUT * 4);
         assert_eq!(busy_wait(failing(30), TIMEOUT, 1.0), LONGEST_WAIT);
+    }
+
+    #[test]
+    fn one_delivery_at_a_time_moves_an_endpoints_backlog() {
+        let slots = EndpointSlots::default();
+        let first = slots.move_backlog("https://dead.example/hook", 2);
+        assert!(first.is_some());
+        assert!(slots.move_backlog("https://dead.example/hook", 2).is_none());
+        assert!(
+            slots
+                .move_backlog("https://other.example/hook", 2)
+                .is_some()
+        );
+        drop(first);
+        assert!(slots.move_backlog("https://dead.example/hook", 2).is_some());
     }
 
     #[tokio::test]

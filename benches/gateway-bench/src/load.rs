@@ -181,13 +181,16 @@ pub async fn closed_loop(
     Ok(out)
 }
 
+/// How long an idle connection is reused: half the gateway's default `IDLE_TIMEOUT_MS`.
+const REUSE_WITHIN: Duration = Duration::from_secs(5);
+
 /// Idle keep-alive connections shared by the tasks of an open-loop run.
 #[derive(Debug)]
 pub struct Pool {
     /// The gateway.
     addr: SocketAddr,
-    /// Connections not in use.
-    idle: Mutex<Vec<Conn>>,
+    /// Connections not in use, with when each was put back.
+    idle: Mutex<Vec<(Conn, Instant)>>,
     /// Caps connections in use; when it is exhausted the run is no longer open loop.
     limit: Arc<Semaphore>,
 }
@@ -202,12 +205,19 @@ impl Pool {
         })
     }
 
-    /// Takes an idle connection or opens one (waiting if `max` are in use).
+    /// Takes an idle connection or opens one (waiting if `max` are in use). A connection idle
+    /// for [`REUSE_WITHIN`] or longer is closed instead: the gateway may be closing it at that
+    /// moment, and a request written into that race fails as a transport error (this showed as
+    /// one or two "errors" in `isolation` phases that began after a long drain).
     async fn take(&self) -> anyhow::Result<(Conn, tokio::sync::OwnedSemaphorePermit)> {
         let permit = self.limit.clone().acquire_owned().await?;
-        let idle = self.idle.lock().expect("pool poisoned").pop();
+        let idle = {
+            let mut idle = self.idle.lock().expect("pool poisoned");
+            idle.retain(|(_, since)| since.elapsed() < REUSE_WITHIN);
+            idle.pop()
+        };
         let conn = match idle {
-            Some(c) => c,
+            Some((c, _)) => c,
             None => Conn::connect(self.addr).await?,
         };
         Ok((conn, permit))
@@ -215,7 +225,10 @@ impl Pool {
 
     /// Returns a healthy connection.
     fn put(&self, conn: Conn) {
-        self.idle.lock().expect("pool poisoned").push(conn);
+        self.idle
+            .lock()
+            .expect("pool poisoned")
+            .push((conn, Instant::now()));
     }
 }
 
@@ -228,6 +241,8 @@ pub struct Made {
     pub sent: Instant,
     /// Whether both requests answered 2xx.
     pub ok: bool,
+    /// The status of the request that failed (0 for a transport failure); 0 when `ok`.
+    pub failed_status: u16,
 }
 
 /// Creates an order and pays it (UPI, a succeeding test VPA), timing from the payment POST.
@@ -248,6 +263,7 @@ pub async fn make_payment(pool: &Pool, credentials: &Credentials) -> anyhow::Res
             id: String::new(),
             sent,
             ok: false,
+            failed_status: status,
         });
     };
     let body = format!(r#"{{"order_id":"{order_id}","method":"upi","vpa":"success@paytm"}}"#);
@@ -260,7 +276,12 @@ pub async fn make_payment(pool: &Pool, credentials: &Credentials) -> anyhow::Res
         .unwrap_or_default()
         .to_owned();
     pool.put(conn);
-    Ok(Made { id, sent, ok })
+    Ok(Made {
+        id,
+        sent,
+        ok,
+        failed_status: if ok { 0 } else { status },
+    })
 }
 
 /// The outcome of a run of payments followed to their `payment.success` webhooks.
@@ -270,6 +291,8 @@ pub struct Settled {
     pub payments: u64,
     /// Payments whose creation failed (non-2xx or transport).
     pub errors: u64,
+    /// The failures by HTTP status; 0 stands for a transport failure.
+    pub error_statuses: BTreeMap<u16, u64>,
     /// Payments created whose success webhook had not arrived when the bench stopped waiting.
     pub undelivered: u64,
     /// Rate at which payments were actually sent, per second.
@@ -337,9 +360,14 @@ pub async fn settle(
     let send_window = last_send
         .saturating_duration_since(first_send)
         .as_secs_f64();
+    let mut error_statuses = BTreeMap::new();
+    for m in made.iter().filter(|m| !m.ok) {
+        *error_statuses.entry(m.failed_status).or_insert(0) += 1;
+    }
     Settled {
         payments: made.len() as u64,
         errors: (made.len() - wanted.len()) as u64,
+        error_statuses,
         undelivered,
         send_rate: if send_window > 0.0 {
             (made.len().saturating_sub(1)) as f64 / send_window
@@ -420,5 +448,6 @@ fn failed() -> Made {
         id: String::new(),
         sent: Instant::now(),
         ok: false,
+        failed_status: 0,
     }
 }

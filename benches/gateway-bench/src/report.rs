@@ -116,16 +116,15 @@ pub struct WalAfter {
 }
 
 /// `0`, or the count with its statuses, e.g. `12 (503×12)`; 0 is a transport failure.
-fn errors_cell(s: &ApiStep) -> String {
-    if s.errors == 0 {
+fn errors_cell(errors: u64, error_statuses: &BTreeMap<u16, u64>) -> String {
+    if errors == 0 {
         return "0".to_owned();
     }
-    let statuses: Vec<String> = s
-        .error_statuses
+    let statuses: Vec<String> = error_statuses
         .iter()
         .map(|(status, n)| format!("{status}×{n}"))
         .collect();
-    format!("{} ({})", s.errors, statuses.join(", "))
+    format!("{errors} ({})", statuses.join(", "))
 }
 
 /// `median (min–max)` of a latency in µs, shown in ms.
@@ -162,7 +161,7 @@ fn e2e_row(out: &mut String, run: &E2eRun) {
         ms(s.latency.p90_us),
         ms(s.latency.p99_us),
         ms(s.latency.max_us),
-        s.errors,
+        errors_cell(s.errors, &s.error_statuses),
         s.undelivered,
         resources_cells(&run.resources)
     );
@@ -230,7 +229,7 @@ impl Report {
                         ms(s.latency.p90_us),
                         ms(s.latency.p99_us),
                         ms(s.latency.max_us),
-                        errors_cell(s),
+                        errors_cell(s.errors, &s.error_statuses),
                         resources_cells(&s.resources),
                         s.note.as_ref().map_or(String::new(), |n| format!(" {n}"))
                     );
