@@ -139,6 +139,7 @@ impl<DB: Database> Sql<DB> {
     }
 
     /// Replaces the text, keeping the arguments bound so far.
+    #[cfg(feature = "postgres")]
     pub(crate) fn set_text(&mut self, text: String) {
         self.text = text;
     }
