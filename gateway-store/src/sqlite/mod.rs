@@ -147,15 +147,23 @@ impl SqliteStore {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+    use std::path::{Path, PathBuf};
+
     use super::*;
+
+    /// A store over a new `gateway.db` in `dir`, and the database's path.
+    async fn file_store(dir: &Path) -> (SqliteStore, PathBuf) {
+        let database = dir.join("gateway.db");
+        let store = SqliteStore::connect(&format!("sqlite://{}", database.display()))
+            .await
+            .unwrap();
+        (store, database)
+    }
 
     #[tokio::test]
     async fn readers_sort_large_results_on_disk_and_the_writer_in_memory() {
         let dir = tempfile::tempdir().unwrap();
-        let database = dir.path().join("gateway.db");
-        let store = SqliteStore::connect(&format!("sqlite://{}", database.display()))
-            .await
-            .unwrap();
+        let (store, _) = file_store(dir.path()).await;
         let temp_store = |pool: &SqlitePool| {
             let pool = pool.clone();
             async move {
@@ -174,10 +182,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_idle_store_empties_its_wal() {
         let dir = tempfile::tempdir().unwrap();
-        let database = dir.path().join("gateway.db");
-        let store = SqliteStore::connect(&format!("sqlite://{}", database.display()))
-            .await
-            .unwrap();
+        let (store, database) = file_store(dir.path()).await;
         store.migrate().await.unwrap();
         let wal = wal_file(&database);
         assert_eq!(wal, dir.path().join("gateway.db-wal"));
