@@ -331,13 +331,18 @@ mod tests {
         conn
     }
 
+    /// Appends the insert of a `parent` row.
+    fn push_parent(batch: &mut Sequence, id: i64, note: &str) {
+        batch
+            .push("INSERT INTO parent (id, note) VALUES ($1, $2)")
+            .arg(id)
+            .arg(note.to_owned());
+    }
+
     #[test]
     fn statements_sent_together_share_one_argument_list() {
         let mut batch = Sequence::default();
-        batch
-            .push("INSERT INTO parent (id, note) VALUES ($1, $2)")
-            .arg(2_i64)
-            .arg("two");
+        push_parent(&mut batch, 2, "two");
         batch
             .push("UPDATE parent SET note = $1 WHERE id = $2")
             .arg("new")
@@ -360,10 +365,7 @@ mod tests {
         // 20 parents and a child of each (a row may name a parent inserted beside it), an
         // update of the old row and one that matches nothing: 42 statements, 3 trips.
         for id in 2..22_i64 {
-            batch
-                .push("INSERT INTO parent (id, note) VALUES ($1, $2)")
-                .arg(id)
-                .arg(format!("parent {id}"));
+            push_parent(&mut batch, id, &format!("parent {id}"));
             batch
                 .push("INSERT INTO child (id, parent) VALUES ($1, $1)")
                 .arg(id);
@@ -394,10 +396,7 @@ mod tests {
     async fn a_child_naming_no_parent_fails_the_whole_trip() {
         let mut conn = scratch().await;
         let mut batch = Sequence::default();
-        batch
-            .push("INSERT INTO parent (id, note) VALUES ($1, $2)")
-            .arg(2_i64)
-            .arg("two");
+        push_parent(&mut batch, 2, "two");
         batch
             .push("INSERT INTO child (id, parent) VALUES ($1, $2)")
             .arg(1_i64)
