@@ -31,7 +31,7 @@ pub const CATALOGUE: &[MetricDoc] = &[
         name: ACQUIRE,
         kind: MetricKind::Histogram,
         labels: &["pool"],
-        help: "Time to get a pooled connection (on PostgreSQL, for a write: the connection and its BEGIN).",
+        help: "Time to get a pooled connection (on PostgreSQL, for a write: the connection and its BEGIN; on SQLite's writer: a command's wait for its batch to start).",
     },
     MetricDoc {
         name: ACQUIRE_TIMEOUTS,
@@ -86,4 +86,11 @@ pub(crate) async fn timed_acquire<T>(
         counter!(ACQUIRE_TIMEOUTS, "pool" => pool).increment(1);
     }
     result
+}
+
+/// Records how long a write command waited in the SQLite writer's queue for its batch to start
+/// (the writer's "acquire": it has one connection, which every batch takes in turn).
+#[cfg(feature = "sqlite")]
+pub(crate) fn writer_waited(since: Instant) {
+    histogram!(ACQUIRE, "pool" => "writer").record(since.elapsed());
 }

@@ -21,7 +21,7 @@ use crate::metrics::{pool_status, timed_acquire};
 use crate::rows::Column;
 use crate::rows::claimed_job;
 use crate::sql::{
-    Backend, Batch, Bind, Command, Dialect, Fut, Sql, apply_change, before_attempt, renumbered,
+    Backend, Batch, Bind, Command, Dialect, Fut, Sql, apply_change, before_attempt,
     single_statements,
 };
 
@@ -108,6 +108,8 @@ impl Batch<Postgres> for Sequence {
 
 impl Dialect for Postgres {
     const ROW_LOCKS: bool = true;
+    type Connection = PgConnection;
+    type Row = sqlx::postgres::PgRow;
     type Batch = Sequence;
 
     single_statements!();
@@ -117,9 +119,10 @@ impl Dialect for Postgres {
             let mut changed = 0;
             for trip in batch.trips {
                 changed += if trip.statements.len() == 1 {
-                    Self::execute(&mut *conn, trip.into_sql()).await?
+                    <Self as Dialect>::execute(&mut *conn, trip.into_sql()).await?
                 } else {
-                    let row = Self::fetch_optional(&mut *conn, trip.into_sql()).await?;
+                    let row =
+                        <Self as Dialect>::fetch_optional(&mut *conn, trip.into_sql()).await?;
                     let n: i64 = row.map_or(Ok(0), |row| row.column("n"))?;
                     u64::try_from(n).unwrap_or(0)
                 };
@@ -143,6 +146,8 @@ async fn notify_jobs(conn: &mut PgConnection) -> Result<(), StoreError> {
 #[async_trait]
 impl Backend for PostgresStore {
     type DB = Postgres;
+    type Writes = Postgres;
+    type Reader = PoolConnection<Postgres>;
 
     async fn reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
         timed_acquire("main", self.pool.acquire())
@@ -304,6 +309,25 @@ pub(crate) const CLAIM_DUE: &str = "WITH due AS (
  UPDATE jobs j SET status = $5, locked_by = $2, locked_until = $3, attempts = j.attempts + 1, updated_at = $1
  FROM due WHERE j.id = due.id
  RETURNING j.id, j.kind, j.entity_id, j.payload, j.attempts, j.max_attempts, j.request_id";
+
+/// `sql` with each parameter `$N` (or `?N`) written `$M`, `M = N + offset`: statements written
+/// to stand alone can then share one argument list.
+fn renumbered(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut rest = sql;
+    while let Some(at) = rest.find(['?', '$']) {
+        out.push_str(&rest[..at]);
+        out.push('$');
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if let Ok(n) = rest[..digits].parse::<usize>() {
+            out.push_str(&(n + offset).to_string());
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
 
 #[cfg(test)]
 mod tests {

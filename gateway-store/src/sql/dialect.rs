@@ -8,14 +8,23 @@ use gateway_core::StoreError;
 use sqlx::error::BoxDynError;
 use sqlx::{Arguments, Database, Encode, Type};
 
-use crate::error::db_error;
 use crate::rows::ReadRow;
 
 /// A boxed future borrowing a connection for `'c`.
 pub(crate) type Fut<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
 
+/// A database's argument list: what [`Sql`] binds values into.
+pub(crate) trait Params {
+    /// The arguments of one statement.
+    type Arguments: Default + Send;
+}
+
+impl<DB: Database> Params for DB {
+    type Arguments = <DB as Database>::Arguments;
+}
+
 /// A database whose arguments accept `T`.
-pub(crate) trait Bind<T>: Database {
+pub(crate) trait Bind<T>: Params {
     /// Appends `value` to `args`.
     fn add(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError>;
 }
@@ -24,14 +33,14 @@ impl<DB: Database, T> Bind<T> for DB
 where
     T: for<'t> Encode<'t, DB> + Type<DB>,
 {
-    fn add(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError> {
+    fn add(args: &mut <DB as Database>::Arguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)
     }
 }
 
 /// A database the shared store layer runs on.
 pub(crate) trait Dialect:
-    Database<Row: ReadRow>
+    Params
     + Bind<String>
     + Bind<Option<String>>
     + Bind<&'static str>
@@ -42,7 +51,15 @@ pub(crate) trait Dialect:
     + Bind<Option<i32>>
     + Bind<bool>
     + Bind<Vec<u8>>
+    + Sized
+    + Send
+    + Sync
+    + 'static
 {
+    /// A connection statements run on.
+    type Connection: Send;
+    /// A row a statement returned.
+    type Row: ReadRow + Send;
     /// Whether a command must lock the rows its rule reads (`FOR UPDATE`); false where a write
     /// transaction already holds the whole database's write lock.
     const ROW_LOCKS: bool;
@@ -65,7 +82,7 @@ pub(crate) trait Dialect:
 /// Statements built up, then run by [`Dialect::execute_batch`]. They must not depend on each
 /// other's effects (PostgreSQL runs several as one statement, under one snapshot): independent
 /// inserts, and updates of rows no other statement of the batch touches.
-pub(crate) trait Batch<DB: Database>: Default + Send {
+pub(crate) trait Batch<DB: Params>: Default + Send {
     /// Appends a statement whose parameters are numbered `$1`…`$n` as if it stood alone; bind
     /// its `n` values next, in order.
     fn push(&mut self, sql: &'static str) -> &mut Self;
@@ -75,35 +92,63 @@ pub(crate) trait Batch<DB: Database>: Default + Send {
         DB: Bind<T>;
 }
 
-/// `sql` with each parameter `$N` or `?N` written `$M`, `M = N + offset`: statements written to
-/// stand alone can then share one argument list. (Always `$`: SQLite numbers bare `?`
-/// parameters in order of appearance, so a statement whose lowest parameter is `?7` would
-/// otherwise have six unnamed ones.)
-pub(crate) fn renumbered(sql: &str, offset: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut rest = sql;
-    while let Some(at) = rest.find(['?', '$']) {
-        out.push_str(&rest[..at]);
-        out.push('$');
-        rest = &rest[at + 1..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if let Ok(n) = rest[..digits].parse::<usize>() {
-            out.push_str(&(n + offset).to_string());
+/// A [`Batch`] whose statements run one after another, each a call of its own: for a database
+/// where a statement costs no round trip (SQLite on the writer's own thread).
+#[cfg(feature = "sqlite")]
+pub(crate) struct OneByOne<DB: Params> {
+    statements: Vec<Sql<DB>>,
+}
+
+#[cfg(feature = "sqlite")]
+impl<DB: Params> Default for OneByOne<DB> {
+    fn default() -> Self {
+        Self {
+            statements: Vec::new(),
         }
-        rest = &rest[digits..];
     }
-    out.push_str(rest);
-    out
+}
+
+#[cfg(feature = "sqlite")]
+impl<DB: Dialect> OneByOne<DB> {
+    /// Runs the statements in the order they were pushed; returns the rows they changed in
+    /// total.
+    pub(crate) fn execute(self, conn: &mut DB::Connection) -> Fut<'_, u64> {
+        Box::pin(async move {
+            let mut changed = 0;
+            for sql in self.statements {
+                changed += DB::execute(&mut *conn, sql).await?;
+            }
+            Ok(changed)
+        })
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl<DB: Params> Batch<DB> for OneByOne<DB> {
+    fn push(&mut self, sql: &'static str) -> &mut Self {
+        self.statements.push(Sql::new(sql));
+        self
+    }
+
+    fn arg<T>(&mut self, value: T) -> &mut Self
+    where
+        DB: Bind<T>,
+    {
+        if let Some(sql) = self.statements.last_mut() {
+            sql.bind(value);
+        }
+        self
+    }
 }
 
 /// One statement and its arguments.
-pub(crate) struct Sql<DB: Database> {
+pub(crate) struct Sql<DB: Params> {
     text: String,
     args: DB::Arguments,
     error: Option<BoxDynError>,
 }
 
-impl<DB: Database> Sql<DB> {
+impl<DB: Params> Sql<DB> {
     /// A statement with `$N` parameters.
     pub(crate) fn new(text: &str) -> Self {
         Self {
@@ -153,11 +198,11 @@ impl<DB: Database> Sql<DB> {
         self
     }
 
-    /// The text and arguments, ready for `sqlx::query_with`; an argument that failed to encode
-    /// is reported here, before anything runs.
+    /// The text and arguments, ready to run; an argument that failed to encode is reported
+    /// here, before anything runs.
     pub(crate) fn into_parts(self) -> Result<(String, DB::Arguments), StoreError> {
         match self.error {
-            Some(e) => Err(db_error(sqlx::Error::Encode(e))),
+            Some(e) => Err(StoreError::Other(format!("unencodable argument: {e}"))),
             None => Ok((self.text, self.args)),
         }
     }
@@ -180,9 +225,9 @@ pub(crate) fn skip_locked<DB: Dialect>() -> &'static str {
 macro_rules! single_statements {
     () => {
         fn fetch_all<'c>(
-            conn: &'c mut Self::Connection,
+            conn: &'c mut <Self as $crate::sql::Dialect>::Connection,
             sql: $crate::sql::Sql<Self>,
-        ) -> $crate::sql::Fut<'c, Vec<Self::Row>> {
+        ) -> $crate::sql::Fut<'c, Vec<<Self as $crate::sql::Dialect>::Row>> {
             Box::pin(async move {
                 let (text, args) = sql.into_parts()?;
                 sqlx::query_with(sqlx::AssertSqlSafe(text), args)
@@ -193,9 +238,9 @@ macro_rules! single_statements {
         }
 
         fn fetch_optional<'c>(
-            conn: &'c mut Self::Connection,
+            conn: &'c mut <Self as $crate::sql::Dialect>::Connection,
             sql: $crate::sql::Sql<Self>,
-        ) -> $crate::sql::Fut<'c, Option<Self::Row>> {
+        ) -> $crate::sql::Fut<'c, Option<<Self as $crate::sql::Dialect>::Row>> {
             Box::pin(async move {
                 let (text, args) = sql.into_parts()?;
                 sqlx::query_with(sqlx::AssertSqlSafe(text), args)
@@ -206,7 +251,7 @@ macro_rules! single_statements {
         }
 
         fn execute<'c>(
-            conn: &'c mut Self::Connection,
+            conn: &'c mut <Self as $crate::sql::Dialect>::Connection,
             sql: $crate::sql::Sql<Self>,
         ) -> $crate::sql::Fut<'c, u64> {
             Box::pin(async move {

@@ -54,7 +54,7 @@ impl<B: Backend> JobOutbox for SqlStore<B> {
         overdue: Option<Duration>,
     ) -> Result<u64, StoreError> {
         self.backend
-            .transact((now, overdue), rearm_lost_dispatches::<B::DB>, false)
+            .transact((now, overdue), rearm_lost_dispatches::<B::Writes>, false)
             .await
     }
 
@@ -78,7 +78,7 @@ impl<B: Backend> JobOutbox for SqlStore<B> {
         );
         let mut jobs = self
             .backend
-            .transact(args, claim_jobs_by_id::<B::DB>, false)
+            .transact(args, claim_jobs_by_id::<B::Writes>, false)
             .await?;
         jobs.sort_by_key(|job| job.id);
         Ok(jobs)

@@ -34,7 +34,10 @@ impl<B: Backend> JobQueue for SqlStore<B> {
         duration: Duration,
     ) -> Result<(), StoreError> {
         self.backend
-            .autocommit((lease.clone(), now, duration), queue::extend_lease::<B::DB>)
+            .autocommit(
+                (lease.clone(), now, duration),
+                queue::extend_lease::<B::Writes>,
+            )
             .await
     }
 
@@ -44,7 +47,7 @@ impl<B: Backend> JobQueue for SqlStore<B> {
 
     async fn complete_job(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
         self.backend
-            .autocommit((lease.clone(), now), queue::complete_job::<B::DB>)
+            .autocommit((lease.clone(), now), queue::complete_job::<B::Writes>)
             .await
     }
 
@@ -55,7 +58,7 @@ impl<B: Backend> JobQueue for SqlStore<B> {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.backend
-            .autocommit((lease.clone(), run_at, now), queue::defer_job::<B::DB>)
+            .autocommit((lease.clone(), run_at, now), queue::defer_job::<B::Writes>)
             .await
     }
 
@@ -68,7 +71,7 @@ impl<B: Backend> JobQueue for SqlStore<B> {
     ) -> Result<u64, StoreError> {
         let args = (lease.clone(), endpoint.clone(), run_at, now);
         self.backend
-            .transact(args, queue::defer_endpoint_backlog::<B::DB>, false)
+            .transact(args, queue::defer_endpoint_backlog::<B::Writes>, false)
             .await
     }
 
@@ -81,14 +84,18 @@ impl<B: Backend> JobQueue for SqlStore<B> {
     ) -> Result<(), StoreError> {
         let args = (lease.clone(), error.to_owned(), retry_at, now);
         self.backend
-            .autocommit(args, queue::fail_job::<B::DB>)
+            .autocommit(args, queue::fail_job::<B::Writes>)
             .await
     }
 
     async fn release_jobs(&self, worker: &str, now: Timestamp) -> Result<u64, StoreError> {
         // Workers in other processes can take these at once.
         self.backend
-            .transact((worker.to_owned(), now), queue::release_jobs::<B::DB>, true)
+            .transact(
+                (worker.to_owned(), now),
+                queue::release_jobs::<B::Writes>,
+                true,
+            )
             .await
     }
 
@@ -98,7 +105,11 @@ impl<B: Backend> JobQueue for SqlStore<B> {
 
     async fn prune_jobs(&self, completed_before: Timestamp, limit: u32) -> Result<u64, StoreError> {
         self.backend
-            .transact((completed_before, limit), queue::prune_jobs::<B::DB>, false)
+            .transact(
+                (completed_before, limit),
+                queue::prune_jobs::<B::Writes>,
+                false,
+            )
             .await
     }
 

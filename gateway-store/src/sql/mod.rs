@@ -23,9 +23,9 @@ mod queue;
 mod reads;
 mod store;
 
-pub(crate) use dialect::{
-    Batch, Bind, Dialect, Fut, Sql, renumbered, single_statements, skip_locked,
-};
+pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql, single_statements, skip_locked};
+#[cfg(feature = "sqlite")]
+pub(crate) use dialect::{OneByOne, Params};
 #[cfg(test)]
 pub(crate) use dispatch::{DISPATCH_BACKLOG, JOBS_TO_DISPATCH};
 pub(crate) use health::{apply_change, before_attempt};

@@ -1,5 +1,6 @@
 //! [`SqlStore`]: the one [`Store`] implementation, over a [`Backend`].
 
+use std::ops::DerefMut;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +28,6 @@ use gateway_core::store::{
 };
 use gateway_core::webhook::{DeliveryAttempt, DeliveryDetail, WebhookConfig, WebhookDelivery};
 use gateway_core::{JobOutbox, JobQueue, Store, StoreError};
-use sqlx::pool::PoolConnection;
 use tokio::sync::Notify;
 
 use super::dialect::{Dialect, Fut};
@@ -36,24 +36,28 @@ use super::{commands, endpoints, events, health, outbox, queue, reads};
 /// A write command: runs inside the transaction the backend gives it, over arguments it may
 /// be given more than once.
 pub(crate) type Command<DB, A, T> =
-    for<'c> fn(&'c mut <DB as sqlx::Database>::Connection, &'c A) -> Fut<'c, T>;
+    for<'c> fn(&'c mut <DB as Dialect>::Connection, &'c A) -> Fut<'c, T>;
 
 /// What differs between the databases a [`SqlStore`] runs on.
 #[async_trait]
 pub(crate) trait Backend: Send + Sync + 'static {
-    /// The database.
+    /// The database, as its readers see it.
     type DB: Dialect;
+    /// The database, as write commands see it (SQLite's writer owns its connection).
+    type Writes: Dialect;
+    /// A reader connection, returned to its pool when dropped.
+    type Reader: DerefMut<Target = <Self::DB as Dialect>::Connection> + Send;
 
     /// The backend's connection pools now.
     fn pools(&self) -> Vec<PoolStatus>;
     /// A connection for reads.
-    async fn reader(&self) -> Result<PoolConnection<Self::DB>, StoreError>;
+    async fn reader(&self) -> Result<Self::Reader, StoreError>;
     /// Runs `command` over `args` in one write transaction. With `wake`, workers in other
     /// processes hear of the jobs it enqueued once it commits.
     async fn transact<A, T>(
         &self,
         args: A,
-        command: Command<Self::DB, A, T>,
+        command: Command<Self::Writes, A, T>,
         wake: bool,
     ) -> Result<T, StoreError>
     where
@@ -63,7 +67,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
     async fn autocommit<A, T>(
         &self,
         args: A,
-        command: Command<Self::DB, A, T>,
+        command: Command<Self::Writes, A, T>,
     ) -> Result<T, StoreError>
     where
         A: Send + Sync + 'static,
@@ -100,7 +104,7 @@ pub(crate) struct SqlStore<B> {
 
 impl<B: Backend> SqlStore<B> {
     /// A reader connection, for one of the shared reads.
-    pub(super) async fn read(&self) -> Result<PoolConnection<B::DB>, StoreError> {
+    pub(super) async fn read(&self) -> Result<B::Reader, StoreError> {
         self.backend.reader().await
     }
 }
@@ -113,7 +117,7 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn probe_write(&self, now: Timestamp) -> Result<(), StoreError> {
         self.backend
-            .autocommit(now, commands::probe_write::<B::DB>)
+            .autocommit(now, commands::probe_write::<B::Writes>)
             .await
     }
 
@@ -125,7 +129,7 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend
             .transact(
                 (requested, explicit),
-                commands::claim_environment::<B::DB>,
+                commands::claim_environment::<B::Writes>,
                 false,
             )
             .await
@@ -134,14 +138,14 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn insert_merchant(&self, merchant: &NewMerchant) -> Result<(), StoreError> {
         let args = (merchant.clone(), false);
         self.backend
-            .autocommit(args, commands::write_merchant::<B::DB>)
+            .autocommit(args, commands::write_merchant::<B::Writes>)
             .await
     }
 
     async fn upsert_merchant(&self, merchant: &NewMerchant) -> Result<(), StoreError> {
         let args = (merchant.clone(), true);
         self.backend
-            .autocommit(args, commands::write_merchant::<B::DB>)
+            .autocommit(args, commands::write_merchant::<B::Writes>)
             .await
     }
 
@@ -153,7 +157,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<MerchantId, StoreError> {
         let args = (id_or_email.to_owned(), api_secret_hash.to_vec(), now);
         self.backend
-            .autocommit(args, commands::rotate_api_secret::<B::DB>)
+            .autocommit(args, commands::rotate_api_secret::<B::Writes>)
             .await
     }
 
@@ -179,7 +183,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<WebhookConfig, StoreError> {
         let args = (merchant, url.map(str::to_owned), now);
         self.backend
-            .transact(args, endpoints::set_webhook_url::<B::DB>, false)
+            .transact(args, endpoints::set_webhook_url::<B::Writes>, false)
             .await
     }
 
@@ -192,7 +196,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<(), StoreError> {
         let args = (merchant, secret.to_owned(), now, idempotency.cloned());
         self.backend
-            .transact(args, endpoints::set_webhook_secret::<B::DB>, false)
+            .transact(args, endpoints::set_webhook_secret::<B::Writes>, false)
             .await
     }
 
@@ -203,7 +207,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<(), StoreError> {
         let args = (endpoint.clone(), idempotency.cloned());
         self.backend
-            .transact(args, endpoints::create_endpoint::<B::DB>, false)
+            .transact(args, endpoints::create_endpoint::<B::Writes>, false)
             .await
     }
 
@@ -232,7 +236,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<WebhookEndpoint, StoreError> {
         let args = (merchant, id.clone(), patch.clone(), now);
         self.backend
-            .transact(args, endpoints::update_endpoint::<B::DB>, false)
+            .transact(args, endpoints::update_endpoint::<B::Writes>, false)
             .await
     }
 
@@ -243,7 +247,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<(), StoreError> {
         let args = (merchant, id.clone());
         self.backend
-            .transact(args, endpoints::delete_endpoint::<B::DB>, false)
+            .transact(args, endpoints::delete_endpoint::<B::Writes>, false)
             .await
     }
 
@@ -265,7 +269,7 @@ impl<B: Backend> Store for SqlStore<B> {
             idempotency.cloned(),
         );
         self.backend
-            .transact(args, endpoints::rotate_endpoint_secret::<B::DB>, false)
+            .transact(args, endpoints::rotate_endpoint_secret::<B::Writes>, false)
             .await
     }
 
@@ -285,7 +289,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<(), StoreError> {
         let args = (order.clone(), idempotency.cloned());
         self.backend
-            .transact(args, commands::create_order::<B::DB>, false)
+            .transact(args, commands::create_order::<B::Writes>, false)
             .await
     }
 
@@ -316,7 +320,7 @@ impl<B: Backend> Store for SqlStore<B> {
             idempotency.cloned(),
         );
         self.backend
-            .transact(args, commands::create_payment::<B::DB>, true)
+            .transact(args, commands::create_payment::<B::Writes>, true)
             .await
     }
 
@@ -362,7 +366,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<(), StoreError> {
         let args = (captured.clone(), amount, idempotency.cloned());
         self.backend
-            .transact(args, commands::capture_payment::<B::DB>, false)
+            .transact(args, commands::capture_payment::<B::Writes>, false)
             .await
     }
 
@@ -380,7 +384,7 @@ impl<B: Backend> Store for SqlStore<B> {
             idempotency.cloned(),
         );
         self.backend
-            .transact(args, commands::create_refund::<B::DB>, true)
+            .transact(args, commands::create_refund::<B::Writes>, true)
             .await
     }
 
@@ -444,7 +448,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<(), StoreError> {
         let args = (merchant, id, now, idempotency.cloned());
         self.backend
-            .transact(args, commands::retry_delivery::<B::DB>, true)
+            .transact(args, commands::retry_delivery::<B::Writes>, true)
             .await
     }
 
@@ -455,13 +459,13 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<(), StoreError> {
         let args = (event.clone(), idempotency.cloned());
         self.backend
-            .transact(args, commands::create_test_delivery::<B::DB>, true)
+            .transact(args, commands::create_test_delivery::<B::Writes>, true)
             .await
     }
 
     async fn enqueue_job(&self, job: &NewJob, now: Timestamp) -> Result<(), StoreError> {
         self.backend
-            .transact((job.clone(), now), queue::enqueue_job::<B::DB>, true)
+            .transact((job.clone(), now), queue::enqueue_job::<B::Writes>, true)
             .await
     }
 
@@ -486,7 +490,7 @@ impl<B: Backend> Store for SqlStore<B> {
         // No cross-process wake-up: the settling worker wakes itself for the deliveries.
         let args = (lease.clone(), settled.clone(), events.to_vec());
         self.backend
-            .transact(args, commands::settle_payment::<B::DB>, false)
+            .transact(args, commands::settle_payment::<B::Writes>, false)
             .await
     }
 
@@ -498,7 +502,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<bool, StoreError> {
         let args = (lease.clone(), settled.clone(), events.to_vec());
         self.backend
-            .transact(args, commands::settle_refund::<B::DB>, false)
+            .transact(args, commands::settle_refund::<B::Writes>, false)
             .await
     }
 
@@ -524,7 +528,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Recovering, StoreError> {
         let args = (merchant, id.clone(), since, now, key.cloned());
         self.backend
-            .transact(args, health::recover_endpoint::<B::DB>, true)
+            .transact(args, health::recover_endpoint::<B::Writes>, true)
             .await
     }
 
@@ -538,7 +542,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Resent, StoreError> {
         let args = (merchant, id.clone(), endpoint.cloned(), now, key.cloned());
         self.backend
-            .transact(args, events::resend_event::<B::DB>, true)
+            .transact(args, events::resend_event::<B::Writes>, true)
             .await
     }
 
@@ -548,13 +552,13 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn prune(&self, before: PruneBefore, limit: u32) -> Result<u64, StoreError> {
         self.backend
-            .transact((before, limit), outbox::prune::<B::DB>, false)
+            .transact((before, limit), outbox::prune::<B::Writes>, false)
             .await
     }
 
     async fn heartbeat(&self, worker: &str, now: Timestamp) -> Result<(), StoreError> {
         self.backend
-            .autocommit((worker.to_owned(), now), queue::heartbeat::<B::DB>)
+            .autocommit((worker.to_owned(), now), queue::heartbeat::<B::Writes>)
             .await
     }
 

@@ -1,7 +1,7 @@
-//! SQLite under the shared store layer: statements run on the connection's thread (several in
-//! one call where they do not depend on each other), every write command goes through the
-//! group-commit writer inside `BEGIN IMMEDIATE` (which locks the whole database, so no row
-//! locks are taken), and jobs are claimed with one `UPDATE … RETURNING`.
+//! SQLite under the shared store layer: readers run on sqlx's pool, every write command goes
+//! through the group-commit writer, on its own connection, inside `BEGIN IMMEDIATE` (which
+//! locks the whole database, so no row locks are taken), and jobs are claimed with one
+//! `UPDATE … RETURNING`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,29 +17,34 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection};
 
 use super::SqliteStore;
-use super::statements::Statements;
+use super::direct::{self, Rusqlite};
 use crate::error::db_error;
 use crate::metrics::{pool_status, timed_acquire};
 use crate::rows::claimed_job;
-use crate::sql::{Backend, Command, Dialect, apply_change, before_attempt, single_statements};
+use crate::sql::{
+    Backend, Batch, Command, Dialect, Fut, OneByOne, Sql, apply_change, before_attempt,
+    single_statements,
+};
 
+/// The readers' dialect.
 impl Dialect for Sqlite {
     const ROW_LOCKS: bool = false;
-    type Batch = Statements;
+    type Connection = SqliteConnection;
+    type Row = SqliteRow;
+    type Batch = OneByOne<Self>;
 
     single_statements!();
 
-    fn execute_batch<'c>(
-        conn: &'c mut SqliteConnection,
-        batch: Statements,
-    ) -> crate::sql::Fut<'c, u64> {
-        Box::pin(batch.execute(conn))
+    fn execute_batch<'c>(conn: &'c mut SqliteConnection, batch: OneByOne<Self>) -> Fut<'c, u64> {
+        batch.execute(conn)
     }
 }
 
 #[async_trait]
 impl Backend for SqliteStore {
     type DB = Sqlite;
+    type Writes = Rusqlite;
+    type Reader = PoolConnection<Sqlite>;
 
     async fn reader(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
         timed_acquire("reader", self.reader.acquire())
@@ -48,16 +53,13 @@ impl Backend for SqliteStore {
     }
 
     fn pools(&self) -> Vec<PoolStatus> {
-        vec![
-            pool_status("writer", &self.writer),
-            pool_status("reader", &self.reader),
-        ]
+        vec![self.write.status(), pool_status("reader", &self.reader)]
     }
 
     async fn transact<A, T>(
         &self,
         args: A,
-        command: Command<Sqlite, A, T>,
+        command: Command<Rusqlite, A, T>,
         _wake: bool,
     ) -> Result<T, StoreError>
     where
@@ -78,7 +80,7 @@ impl Backend for SqliteStore {
     async fn autocommit<A, T>(
         &self,
         args: A,
-        command: Command<Sqlite, A, T>,
+        command: Command<Rusqlite, A, T>,
     ) -> Result<T, StoreError>
     where
         A: Send + Sync + 'static,
@@ -112,24 +114,24 @@ impl Backend for SqliteStore {
     }
 }
 
-/// Fails jobs whose worker died on their last allowed attempt, then claims due jobs, in one call.
+/// Fails jobs whose worker died on their last allowed attempt, then claims due jobs.
 fn claim<'c>(
-    conn: &'c mut SqliteConnection,
+    conn: &'c mut rusqlite::Connection,
     (worker, now, until, limit): &'c (String, Timestamp, Timestamp, u32),
-) -> crate::sql::Fut<'c, Vec<SqliteRow>> {
-    let mut statements = Statements::default();
-    statements
-        .push(CLAIM_FAIL_EXPIRED_LAST_ATTEMPTS)
-        .bind(now.as_millis())
-        .bind(JobStatus::Failed.as_str());
-    statements
-        .push(CLAIM_DUE)
-        .bind(now.as_millis())
-        .bind(worker.clone())
-        .bind(until.as_millis())
-        .bind(i64::from(*limit))
-        .bind(JobStatus::Running.as_str());
-    Box::pin(statements.fetch_all(conn))
+) -> Fut<'c, Vec<direct::Row>> {
+    Box::pin(async move {
+        let fail_expired = Sql::new(CLAIM_FAIL_EXPIRED_LAST_ATTEMPTS)
+            .arg(now.as_millis())
+            .arg(JobStatus::Failed.as_str());
+        Rusqlite::execute(conn, fail_expired).await?;
+        let due = Sql::new(CLAIM_DUE)
+            .arg(now.as_millis())
+            .arg(worker.clone())
+            .arg(until.as_millis())
+            .arg(i64::from(*limit))
+            .arg(JobStatus::Running.as_str());
+        Rusqlite::fetch_all(conn, due).await
+    })
 }
 
 // The statuses in the next two statements are literals, not parameters, so that the planner
@@ -153,37 +155,37 @@ const CLAIM_DUE: &str = "WITH due AS (
  RETURNING id, kind, entity_id, payload, attempts, max_attempts, request_id";
 
 /// Asks core what the attempt does to its endpoint, then requeues or completes the job under
-/// its lease, updates the delivery and logs the attempt in one call (three rows change, or the
-/// lease was lost and the command rolls back), then applies the endpoint's change.
+/// its lease, updates the delivery and logs the attempt (three rows change, or the lease was
+/// lost and the command rolls back), then applies the endpoint's change.
 fn record_attempt<'c>(
-    conn: &'c mut SqliteConnection,
+    conn: &'c mut rusqlite::Connection,
     (lease, attempt, disable_after, now): &'c (Lease, DeliveryAttempt, Duration, Timestamp),
-) -> crate::sql::Fut<'c, ()> {
+) -> Fut<'c, ()> {
     Box::pin(async move {
         let (attempt, change) =
-            before_attempt::<Sqlite>(conn, attempt, *disable_after, *now).await?;
-        if attempt_statements(lease, &attempt, *now)
-            .execute(&mut *conn)
-            .await?
-            != 3
-        {
+            before_attempt::<Rusqlite>(conn, attempt, *disable_after, *now).await?;
+        if Rusqlite::execute_batch(conn, attempt_statements(lease, &attempt, *now)).await? != 3 {
             return Err(StoreError::LeaseLost);
         }
         if let Some(change) = &change {
-            apply_change::<Sqlite>(conn, change, *now).await?;
+            apply_change::<Rusqlite>(conn, change, *now).await?;
         }
         Ok(())
     })
 }
 
 /// The job's requeue or completion, the delivery's update and the attempt's log row.
-fn attempt_statements(lease: &Lease, attempt: &DeliveryAttempt, now: Timestamp) -> Statements {
+fn attempt_statements(
+    lease: &Lease,
+    attempt: &DeliveryAttempt,
+    now: Timestamp,
+) -> OneByOne<Rusqlite> {
     let id = attempt.delivery_id.to_string();
     let (job_status, attempts_reset) = match attempt.next_retry_at {
         Some(_) => (JobStatus::Queued, true),
         None => (JobStatus::Completed, false),
     };
-    let mut statements = Statements::default();
+    let mut statements = OneByOne::default();
     statements
         .push(
             "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), dispatched_at = NULL,
@@ -191,49 +193,54 @@ fn attempt_statements(lease: &Lease, attempt: &DeliveryAttempt, now: Timestamp) 
                     locked_by = NULL, locked_until = NULL, updated_at = $4
              WHERE id = $5 AND status = $6 AND locked_by = $7",
         )
-        .bind(job_status.as_str())
-        .bind(attempt.next_retry_at.map(Timestamp::as_millis))
-        .bind(attempts_reset)
-        .bind(now.as_millis())
-        .bind(lease.job_id)
-        .bind(JobStatus::Running.as_str())
-        .bind(lease.worker.clone());
+        .arg(job_status.as_str())
+        .arg(attempt.next_retry_at.map(Timestamp::as_millis))
+        .arg(attempts_reset)
+        .arg(now.as_millis())
+        .arg(lease.job_id)
+        .arg(JobStatus::Running.as_str())
+        .arg(lease.worker.clone());
     push_attempt(&mut statements, &id, attempt, now);
     statements
 }
 
 /// Appends the delivery's update and the attempt's log row.
-fn push_attempt(statements: &mut Statements, id: &str, attempt: &DeliveryAttempt, now: Timestamp) {
+fn push_attempt(
+    statements: &mut OneByOne<Rusqlite>,
+    id: &str,
+    attempt: &DeliveryAttempt,
+    now: Timestamp,
+) {
     statements
         .push(
             "UPDATE webhook_deliveries SET status = $1, attempts = $2, last_attempt_at = $3, next_retry_at = $4, response_code = $5,
                     response_body = $6, duration_ms = $7, error = $8, updated_at = $9
              WHERE id = $10",
         )
-        .bind(attempt.status.as_str())
-        .bind(attempt.attempt)
-        .bind(attempt.attempted_at.as_millis())
-        .bind(attempt.next_retry_at.map(Timestamp::as_millis))
-        .bind(attempt.response_code)
-        .bind(attempt.response_body.clone())
-        .bind(attempt.duration_ms)
-        .bind(attempt.error.clone())
-        .bind(now.as_millis())
-        .bind(id.to_owned());
+        .arg(attempt.status.as_str())
+        .arg(attempt.attempt)
+        .arg(attempt.attempted_at.as_millis())
+        .arg(attempt.next_retry_at.map(Timestamp::as_millis))
+        .arg(attempt.response_code)
+        .arg(attempt.response_body.clone())
+        .arg(attempt.duration_ms)
+        .arg(attempt.error.clone())
+        .arg(now.as_millis())
+        .arg(id.to_owned());
     statements
         .push(
             "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(id.to_owned())
-        .bind(attempt.attempt)
-        .bind(attempt.attempted_at.as_millis())
-        .bind(attempt.response_code)
-        .bind(attempt.response_body.clone())
-        .bind(attempt.duration_ms)
-        .bind(attempt.error.clone())
-        .bind(attempt.status.as_str())
-        .bind(attempt.next_retry_at.map(Timestamp::as_millis));
+        .arg(id.to_owned())
+        .arg(attempt.attempt)
+        .arg(attempt.attempted_at.as_millis())
+        .arg(attempt.response_code)
+        .arg(attempt.response_body.clone())
+        .arg(attempt.duration_ms)
+        .arg(attempt.error.clone())
+        .arg(attempt.status.as_str())
+        .arg(attempt.next_retry_at.map(Timestamp::as_millis));
 }
 
 #[cfg(test)]
@@ -285,7 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn moving_a_due_backlog_reads_due_jobs_and_their_deliveries_by_key() {
-        let plan = query_plan(&crate::sql::move_due_backlog::<sqlx::Sqlite>()).await;
+        let plan = query_plan(&crate::sql::move_due_backlog::<Rusqlite>()).await;
         assert!(plan.contains("jobs_queued_by_due (run_at<?)"), "{plan}");
         assert!(!plan.contains("SCAN jobs"), "{plan}");
         assert!(!plan.contains("webhook_deliveries_by_endpoint"), "{plan}");

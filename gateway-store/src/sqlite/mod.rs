@@ -1,19 +1,23 @@
 //! [`SqliteStore`]: the embedded backend.
 //!
-//! Writer discipline: one pooled connection does every write. Commands go through a group-commit
-//! [`writer::Writer`]: those queued together run one after another in a single `BEGIN IMMEDIATE`
-//! transaction (which holds the write lock from its first statement, so it never fails half-way
-//! on a lock upgrade). Several connections read concurrently under WAL. Other processes on the
-//! same file wait on `busy_timeout`.
+//! Writer discipline: one connection, owned by the writer's thread, does every write. Commands
+//! go through a group-commit [`writer::Writer`]: those queued together run one after another in
+//! a single `BEGIN IMMEDIATE` transaction (which holds the write lock from its first statement,
+//! so it never fails half-way on a lock upgrade). Several sqlx connections read concurrently
+//! under WAL. Other processes on the same file wait on `busy_timeout`.
 
 mod backend;
-mod statements;
+mod direct;
 mod writer;
 
+use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use direct::sqlite_error;
 use gateway_core::StoreError;
+use rusqlite::{Connection, OpenFlags};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -23,17 +27,20 @@ use crate::error::db_error;
 /// [`gateway_core::Store`] with [`SqliteStore::into_store`] (or [`crate::open`]).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    /// One connection: SQLite has one writer at a time, so queueing here beats lock retries.
-    writer: SqlitePool,
     /// Concurrent readers (WAL lets them run beside the writer).
     reader: SqlitePool,
-    /// Group commit of write commands over `writer`.
+    /// Group commit of write commands on the writer's own connection.
     write: writer::Writer,
+    /// How a connection of this store is opened (the readers', and the migrations' own).
+    options: SqliteConnectOptions,
+    /// The directory of a `sqlite::memory:` database, removed with the last clone.
+    _scratch: Option<Arc<tempfile::TempDir>>,
 }
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often a reader connection copies the WAL back into the database file.
+/// How often a reader connection copies the WAL back into the database file; after this long
+/// without writes the writer empties the WAL.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// Past this size the writer empties the WAL (see [`writer::WalBound`]).
 const WAL_TRUNCATE_AT: u64 = 32 * 1024 * 1024;
@@ -41,6 +48,8 @@ const WAL_TRUNCATE_AT: u64 = 32 * 1024 * 1024;
 const WAL_SIZE_LIMIT: u64 = 4 * 1024 * 1024;
 /// How long a request waits for a pooled connection before the store reports `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prepared statements the writer keeps: every statement text the write commands use.
+const WRITER_STATEMENTS: usize = 256;
 
 /// SQLite's name for the WAL of `database`: the same path with `-wal` appended.
 fn wal_file(database: &std::path::Path) -> std::path::PathBuf {
@@ -57,78 +66,85 @@ impl SqliteStore {
 
     /// Opens the database at `url`; a missing file is created only with `create_if_missing`
     /// (otherwise it is an error that names the path, so a mistyped path is noticed).
+    ///
+    /// `sqlite::memory:` is a database in a temporary directory, removed when the store is
+    /// dropped: the writer's connection and the readers' must see the same database, which
+    /// SQLite's in-memory databases (one per connection) cannot offer.
     pub async fn connect_with(url: &str, create_if_missing: bool) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?;
+        let (options, scratch, create_if_missing) = if url.contains(":memory:") {
+            let dir = tempfile::tempdir().map_err(|e| {
+                StoreError::Other(format!("cannot create a directory for sqlite::memory: {e}"))
+            })?;
+            let options = options.filename(dir.path().join("gateway.db"));
+            (options, Some(Arc::new(dir)), true)
+        } else {
+            (options, None, create_if_missing)
+        };
         let path = options.get_filename().to_owned();
-        if !create_if_missing && !url.contains(":memory:") && !path.exists() {
+        if !create_if_missing && !path.exists() {
             return Err(StoreError::Other(format!(
                 "the SQLite database {} does not exist (create it with `gateway migrate`)",
                 path.display()
             )));
         }
+        // The writer first: it creates the file and sets WAL mode.
+        let write = writer::Writer::start(
+            open_writer(&path, create_if_missing)?,
+            Some(writer::WalBound::new(
+                wal_file(&path),
+                WAL_TRUNCATE_AT,
+                BUSY_TIMEOUT,
+            )),
+            CHECKPOINT_INTERVAL,
+        )?;
+        // A reader's temporary tables can be as large as the tables it reports on (`jobs
+        // status` sorts every job kept), so past its page cache a sort goes to a temporary
+        // file: 720,000 jobs sorted in memory took about 47 MiB, on every `jobs status` and
+        // metrics scrape.
         let options = options
-            .create_if_missing(create_if_missing)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL under WAL survives process crashes (kill -9); only a power loss can drop
             // the last commits. See docs/operations.md.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            // 2 MiB of page cache per connection (5 of them): the working set of a gateway is
-            // the newest rows, and the OS page cache holds the rest.
-            .pragma("cache_size", "-2000")
-            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string());
-        let in_memory = url.contains(":memory:");
-        // The writer never checkpoints (a checkpoint inside a commit would stall every write
-        // behind its fsync); a reader connection does, in the background.
-        // The writer's temporary tables are small (a claim's due ids): memory. A reader's can be
-        // as large as the tables it reports on (`jobs status` sorts every job kept), so past
-        // its page cache a sort goes to a temporary file: 720,000 jobs sorted in memory took
-        // about 47 MiB, on every `jobs status` and metrics scrape.
-        let writer_options = options.clone().pragma("temp_store", "memory");
-        let writer_options = if in_memory {
-            writer_options
-        } else {
-            writer_options.pragma("wal_autocheckpoint", "0")
-        };
-        let options = options.pragma("temp_store", "file");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
+            .pragma("cache_size", CACHE_SIZE)
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
+            .pragma("temp_store", "file");
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(writer_options)
+            .connect_with(options.clone())
             .await
             .map_err(db_error)?;
-        // An in-memory database exists per connection, so it must share the writer.
-        let reader = if in_memory {
-            writer.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
-                .await
-                .map_err(db_error)?
-        };
-        let wal = (!in_memory)
-            .then(|| writer::WalBound::new(wal_file(&path), WAL_TRUNCATE_AT, BUSY_TIMEOUT));
-        let write = writer::Writer::start(writer.clone(), wal);
-        if !in_memory {
-            write.checkpoint_in_background(reader.clone(), CHECKPOINT_INTERVAL);
-        }
+        write.checkpoint_in_background(reader.clone(), CHECKPOINT_INTERVAL);
         Ok(Self {
-            writer,
             reader,
             write,
+            options,
+            _scratch: scratch,
         })
     }
 
     /// Applies the embedded migrations.
+    ///
+    /// They run on a connection of their own, not a reader's. Run on a reader, once in a
+    /// full test run a `SELECT d.*` right after them panicked inside sqlx (the row had more
+    /// columns than the statement sqlx had prepared): a reader's view of the schema can lag.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.writer)
+        let own = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(self.options.clone())
             .await
-            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+            .map_err(db_error)?;
+        let migrated = sqlx::migrate!("./migrations/sqlite")
+            .run(&own)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")));
+        own.close().await;
+        migrated
     }
 
     /// The [`gateway_core::Store`] over this database.
@@ -136,11 +152,42 @@ impl SqliteStore {
         std::sync::Arc::new(crate::sql::SqlStore { backend: self })
     }
 
-    /// Closes both pools, checkpointing the WAL.
+    /// Closes the readers and the writer, checkpointing the WAL.
     pub async fn close(&self) {
         self.reader.close().await;
-        self.writer.close().await;
+        self.write.close().await;
     }
+}
+
+/// 2 MiB of page cache per connection (5 of them): the working set of a gateway is the newest
+/// rows, and the OS page cache holds the rest.
+const CACHE_SIZE: &str = "-2000";
+
+/// Opens the writer's connection to `path` with the store's settings.
+fn open_writer(path: &Path, create_if_missing: bool) -> Result<Connection, StoreError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create_if_missing {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags).map_err(sqlite_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite_error)?;
+    conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
+    for (pragma, value) in [
+        ("journal_mode", "WAL"),
+        ("synchronous", "NORMAL"),
+        ("foreign_keys", "ON"),
+        ("cache_size", CACHE_SIZE),
+        ("journal_size_limit", &WAL_SIZE_LIMIT.to_string()),
+        // The writer's temporary tables are small (a claim's due ids).
+        ("temp_store", "MEMORY"),
+        // The writer never checkpoints (a checkpoint inside a commit would stall every write
+        // behind its fsync); a reader connection does, in the background.
+        ("wal_autocheckpoint", "0"),
+    ] {
+        conn.pragma_update(None, pragma, value)
+            .map_err(sqlite_error)?;
+    }
+    Ok(conn)
 }
 
 #[cfg(test)]
@@ -175,7 +222,16 @@ mod tests {
         };
         // 1 is FILE, 2 is MEMORY.
         assert_eq!(temp_store(&store.reader).await, 1);
-        assert_eq!(temp_store(&store.writer).await, 2);
+        let writers = store
+            .write
+            .write(|conn| {
+                Box::pin(async move {
+                    conn.query_row("PRAGMA temp_store", [], |row| row.get::<_, i64>(0))
+                        .map_err(sqlite_error)
+                })
+            })
+            .await;
+        assert_eq!(writers, Ok(2));
         store.close().await;
     }
 
@@ -188,8 +244,10 @@ mod tests {
         assert_eq!(wal, dir.path().join("gateway.db-wal"));
         let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
         assert!(size() > 0, "the migrations left no WAL to empty");
+        // A truncation tried while the migrations still wrote (through a reader connection)
+        // was blocked, and the next waits out the writer's one-second back-off.
         let mut waited = Duration::ZERO;
-        while size() > 0 && waited < 5 * CHECKPOINT_INTERVAL {
+        while size() > 0 && waited < Duration::from_secs(1) + 5 * CHECKPOINT_INTERVAL {
             tokio::time::sleep(Duration::from_millis(50)).await;
             waited += Duration::from_millis(50);
         }
