@@ -22,7 +22,7 @@ use crate::rows::Column;
 use crate::rows::claimed_job;
 use crate::sql::{
     Backend, Batch, Bind, Command, Dialect, Fut, Sql, apply_change, before_attempt,
-    single_statements,
+    bind_attempt_outcome, single_statements,
 };
 
 /// Statements sent [`STATEMENTS_PER_TRIP`] at a time as one statement: each a data-modifying
@@ -252,7 +252,8 @@ impl Backend for PostgresStore {
             Some(_) => (JobStatus::Queued, true),
             None => (JobStatus::Completed, false),
         };
-        let sql = Sql::<Postgres>::new(
+        let sql = bind_attempt_outcome(
+            Sql::<Postgres>::new(
             "WITH delivery AS (
                  SELECT id FROM webhook_deliveries WHERE id = $10 FOR UPDATE),
              job AS (
@@ -268,16 +269,10 @@ impl Backend for PostgresStore {
                   RETURNING id)
              INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
              SELECT id, $2, $3, $5, $6, $7, $8, $1, $4 FROM updated",
+        ),
+            attempt,
+            now,
         )
-        .arg(attempt.status.as_str())
-        .arg(attempt.attempt)
-        .arg(attempt.attempted_at.as_millis())
-        .arg(attempt.next_retry_at.map(Timestamp::as_millis))
-        .arg(attempt.response_code)
-        .arg(attempt.response_body.clone())
-        .arg(attempt.duration_ms)
-        .arg(attempt.error.clone())
-        .arg(now.as_millis())
         .arg(attempt.delivery_id.to_string())
         .arg(lease.job_id)
         .arg(lease.worker.clone())

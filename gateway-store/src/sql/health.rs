@@ -135,6 +135,25 @@ pub(crate) async fn before_attempt<DB: Dialect>(
     Ok((recorded, Some(HealthChange { endpoint, decision })))
 }
 
+/// `sql` with the outcome of `attempt` bound as `$1`…`$9`: its status, number, time, next retry,
+/// response code and body, duration and error, then `now` (the rows' `updated_at`). Each
+/// backend's statements that record an attempt take these first.
+pub(crate) fn bind_attempt_outcome<DB: Dialect>(
+    sql: Sql<DB>,
+    attempt: &DeliveryAttempt,
+    now: Timestamp,
+) -> Sql<DB> {
+    sql.arg(attempt.status.as_str())
+        .arg(attempt.attempt)
+        .arg(attempt.attempted_at.as_millis())
+        .arg(attempt.next_retry_at.map(Timestamp::as_millis))
+        .arg(attempt.response_code)
+        .arg(attempt.response_body.clone())
+        .arg(attempt.duration_ms)
+        .arg(attempt.error.clone())
+        .arg(now.as_millis())
+}
+
 /// Runs after the attempt is written, in its transaction: writes `failing_since`, disables the
 /// endpoint with its `webhook_endpoint.disabled` event fanned out to the merchant's other
 /// endpoints, or brings the endpoint's waiting deliveries forward.

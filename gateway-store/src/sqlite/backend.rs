@@ -22,8 +22,8 @@ use crate::error::db_error;
 use crate::metrics::{pool_status, timed_acquire};
 use crate::rows::claimed_job;
 use crate::sql::{
-    Backend, Batch, Command, Dialect, Fut, OneByOne, Sql, apply_change, before_attempt,
-    single_statements,
+    Backend, Command, Dialect, Fut, OneByOne, Sql, apply_change, before_attempt,
+    bind_attempt_outcome, single_statements,
 };
 
 /// The readers' dialect.
@@ -164,7 +164,13 @@ fn record_attempt<'c>(
     Box::pin(async move {
         let (attempt, change) =
             before_attempt::<Rusqlite>(conn, attempt, *disable_after, *now).await?;
-        if Rusqlite::execute_batch(conn, attempt_statements(lease, &attempt, *now)).await? != 3 {
+        let id = attempt.delivery_id.to_string();
+        let mut changed = Rusqlite::execute(conn, release_job(lease, &attempt, *now)).await?;
+        for statement in [UPDATE_DELIVERY, LOG_ATTEMPT] {
+            let sql = bind_attempt_outcome(Sql::new(statement), &attempt, *now).arg(id.clone());
+            changed += Rusqlite::execute(conn, sql).await?;
+        }
+        if changed != 3 {
             return Err(StoreError::LeaseLost);
         }
         if let Some(change) = &change {
@@ -174,74 +180,40 @@ fn record_attempt<'c>(
     })
 }
 
-/// The job's requeue or completion, the delivery's update and the attempt's log row.
-fn attempt_statements(
-    lease: &Lease,
-    attempt: &DeliveryAttempt,
-    now: Timestamp,
-) -> OneByOne<Rusqlite> {
-    let id = attempt.delivery_id.to_string();
+/// The job's requeue (for the attempt's retry) or completion, under its lease.
+fn release_job(lease: &Lease, attempt: &DeliveryAttempt, now: Timestamp) -> Sql<Rusqlite> {
     let (job_status, attempts_reset) = match attempt.next_retry_at {
         Some(_) => (JobStatus::Queued, true),
         None => (JobStatus::Completed, false),
     };
-    let mut statements = OneByOne::default();
-    statements
-        .push(
-            "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), dispatched_at = NULL,
-                    attempts = CASE WHEN $3 THEN 0 ELSE attempts END,
-                    locked_by = NULL, locked_until = NULL, updated_at = $4
-             WHERE id = $5 AND status = $6 AND locked_by = $7",
-        )
-        .arg(job_status.as_str())
-        .arg(attempt.next_retry_at.map(Timestamp::as_millis))
-        .arg(attempts_reset)
-        .arg(now.as_millis())
-        .arg(lease.job_id)
-        .arg(JobStatus::Running.as_str())
-        .arg(lease.worker.clone());
-    push_attempt(&mut statements, &id, attempt, now);
-    statements
+    Sql::new(
+        "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), dispatched_at = NULL,
+                attempts = CASE WHEN $3 THEN 0 ELSE attempts END,
+                locked_by = NULL, locked_until = NULL, updated_at = $4
+         WHERE id = $5 AND status = $6 AND locked_by = $7",
+    )
+    .arg(job_status.as_str())
+    .arg(attempt.next_retry_at.map(Timestamp::as_millis))
+    .arg(attempts_reset)
+    .arg(now.as_millis())
+    .arg(lease.job_id)
+    .arg(JobStatus::Running.as_str())
+    .arg(lease.worker.clone())
 }
 
-/// Appends the delivery's update and the attempt's log row.
-fn push_attempt(
-    statements: &mut OneByOne<Rusqlite>,
-    id: &str,
-    attempt: &DeliveryAttempt,
-    now: Timestamp,
-) {
-    statements
-        .push(
-            "UPDATE webhook_deliveries SET status = $1, attempts = $2, last_attempt_at = $3, next_retry_at = $4, response_code = $5,
-                    response_body = $6, duration_ms = $7, error = $8, updated_at = $9
-             WHERE id = $10",
-        )
-        .arg(attempt.status.as_str())
-        .arg(attempt.attempt)
-        .arg(attempt.attempted_at.as_millis())
-        .arg(attempt.next_retry_at.map(Timestamp::as_millis))
-        .arg(attempt.response_code)
-        .arg(attempt.response_body.clone())
-        .arg(attempt.duration_ms)
-        .arg(attempt.error.clone())
-        .arg(now.as_millis())
-        .arg(id.to_owned());
-    statements
-        .push(
-            "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .arg(id.to_owned())
-        .arg(attempt.attempt)
-        .arg(attempt.attempted_at.as_millis())
-        .arg(attempt.response_code)
-        .arg(attempt.response_body.clone())
-        .arg(attempt.duration_ms)
-        .arg(attempt.error.clone())
-        .arg(attempt.status.as_str())
-        .arg(attempt.next_retry_at.map(Timestamp::as_millis));
-}
+// The next two take the attempt's outcome as `$1`…`$9` (see `bind_attempt_outcome`) and the
+// delivery's id as `$10`.
+
+/// The delivery's state after the attempt.
+const UPDATE_DELIVERY: &str = "UPDATE webhook_deliveries
+    SET status = $1, attempts = $2, last_attempt_at = $3, next_retry_at = $4, response_code = $5,
+        response_body = $6, duration_ms = $7, error = $8, updated_at = $9
+  WHERE id = $10";
+
+/// The attempt's log row.
+const LOG_ATTEMPT: &str = "INSERT INTO webhook_attempts
+    (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
+    VALUES ($10, $2, $3, $5, $6, $7, $8, $1, $4)";
 
 #[cfg(test)]
 mod tests {
