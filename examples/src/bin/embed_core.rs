@@ -30,8 +30,8 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // A file rather than `sqlite::memory:` so the store's connections share one database and
-    // the file can be inspected while the program runs. It is removed when `dir` drops.
+    // A file rather than `sqlite::memory:` so that it can be inspected while the program runs.
+    // It is removed when `dir` drops.
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let url = format!("sqlite://{}", dir.path().join("embedded.db").display());
     let store = gateway_store::open(&url)
