@@ -587,6 +587,21 @@ mod tests {
         assert_eq!(insert(&writer, 1).await, Ok(1));
     }
 
+    #[tokio::test]
+    async fn a_closed_writer_refuses_later_writes() {
+        let writer = writer_on_scratch_table();
+        assert_eq!(insert(&writer, 1).await, Ok(1));
+        assert_eq!(writer.status().size, 1);
+        writer.close().await;
+        assert!(matches!(
+            insert(&writer, 2).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert_eq!(writer.status().size, 0);
+        // Closing twice is harmless.
+        writer.close().await;
+    }
+
     /// A file database with the store's WAL settings, a scratch table, its writer (bounded by
     /// `wal`) and a reader pool.
     async fn file_database(
