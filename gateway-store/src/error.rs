@@ -29,13 +29,19 @@ fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
     }
     #[cfg(feature = "sqlite")]
     if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        // SQLITE_BUSY (5), SQLITE_LOCKED (6) and SQLITE_READONLY (8), with or without
-        // extended codes.
         return db
             .code()
-            .is_some_and(|c| matches!(c.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6 | 8)));
+            .and_then(|code| code.parse().ok())
+            .is_some_and(sqlite_transient);
     }
     false
+}
+
+/// Whether a SQLite result code (primary or extended) is worth retrying later: SQLITE_BUSY (5),
+/// SQLITE_LOCKED (6) or SQLITE_READONLY (8).
+#[cfg(feature = "sqlite")]
+pub(crate) fn sqlite_transient(code: i32) -> bool {
+    matches!(code & 0xff, 5 | 6 | 8)
 }
 
 /// PostgreSQL SQLSTATEs that mean "try again": connection exceptions (class 08), the server
@@ -65,6 +71,23 @@ mod tests {
         }
         for code in ["23505", "23503", "23514", "42P01", "22P02"] {
             assert!(!pg_transient(code), "{code}");
+        }
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod sqlite_tests {
+    use super::sqlite_transient;
+
+    #[test]
+    fn busy_locked_and_read_only_are_transient_with_or_without_extended_codes() {
+        // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_READONLY_RECOVERY
+        for code in [5, 517, 6, 8, 264] {
+            assert!(sqlite_transient(code), "{code}");
+        }
+        // SQLITE_ERROR, SQLITE_CONSTRAINT, SQLITE_CONSTRAINT_UNIQUE, SQLITE_CORRUPT, SQLITE_FULL
+        for code in [1, 19, 2067, 11, 13] {
+            assert!(!sqlite_transient(code), "{code}");
         }
     }
 }

@@ -15,6 +15,7 @@ use gateway_core::StoreError;
 use rusqlite::types::{FromSql, ToSql, ToSqlOutput, Value, ValueRef};
 use sqlx::error::BoxDynError;
 
+use crate::error::sqlite_transient;
 use crate::rows::Column;
 use crate::sql::{Bind, Dialect, Fut, OneByOne, Params, Sql};
 
@@ -168,13 +169,7 @@ pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
                 ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
                     StoreError::Conflict(message)
                 }
-                code if matches!(
-                    code & 0xff,
-                    ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED | ffi::SQLITE_READONLY
-                ) =>
-                {
-                    StoreError::Unavailable(message)
-                }
+                code if sqlite_transient(code) => StoreError::Unavailable(message),
                 _ => StoreError::Other(message),
             }
         }
