@@ -119,8 +119,9 @@ fn prepare(
     Ok(statement)
 }
 
-/// Runs `sql`, returning at most `limit` of its rows (it runs to completion regardless, so an
-/// `UPDATE … RETURNING` changes every row it matches).
+/// Runs `sql`, returning at most `limit` of its rows. It stops stepping there: a read that
+/// matches more rows reads no further, and an `INSERT`, `UPDATE` or `DELETE … RETURNING` has
+/// made all its changes by its first row (SQLite runs them on the first step).
 fn query(
     conn: &rusqlite::Connection,
     sql: Sql<Rusqlite>,
@@ -134,17 +135,18 @@ fn query(
         .collect();
     let mut rows = statement.raw_query();
     let mut kept = Vec::new();
-    while let Some(row) = rows.next().map_err(sqlite_error)? {
-        if kept.len() < limit {
-            let values = (0..columns.len())
-                .map(|index| row.get::<_, Value>(index))
-                .collect::<Result<_, _>>()
-                .map_err(sqlite_error)?;
-            kept.push(Row {
-                columns: Arc::clone(&columns),
-                values,
-            });
-        }
+    while kept.len() < limit {
+        let Some(row) = rows.next().map_err(sqlite_error)? else {
+            break;
+        };
+        let values = (0..columns.len())
+            .map(|index| row.get::<_, Value>(index))
+            .collect::<Result<_, _>>()
+            .map_err(sqlite_error)?;
+        kept.push(Row {
+            columns: Arc::clone(&columns),
+            values,
+        });
     }
     Ok(kept)
 }
@@ -227,6 +229,21 @@ mod tests {
         ));
         let read = Sql::<Rusqlite>::new("SELECT id FROM t");
         assert_eq!(run(Rusqlite::execute(&mut conn, read)), Ok(0));
+    }
+
+    #[test]
+    fn the_first_row_of_an_update_returning_comes_after_all_its_changes() {
+        let mut conn = scratch();
+        conn.execute_batch("INSERT INTO t (id, n) VALUES ('a', 1), ('b', 1), ('c', 1)")
+            .unwrap();
+        let bump = Sql::<Rusqlite>::new("UPDATE t SET n = n + 1 RETURNING id");
+        let first = run(Rusqlite::fetch_optional(&mut conn, bump)).unwrap();
+        assert!(first.is_some());
+        let bumped = Sql::<Rusqlite>::new("SELECT id FROM t WHERE n = 2");
+        assert_eq!(
+            run(Rusqlite::fetch_all(&mut conn, bumped)).unwrap().len(),
+            3
+        );
     }
 
     #[test]
