@@ -200,29 +200,17 @@ impl Backend for PostgresStore {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        let now_ms = now.as_millis();
-        let mut tx = self.begin_bookkeeping().await?;
-        // A job whose worker died on its last allowed attempt is not retried forever. Rows another
-        // claimer holds are skipped here too (it fails them itself).
-        // Statuses in the WHERE clauses are literals so that the partial indexes apply to the
-        // generic plans of these prepared statements (a parameter hides which index fits).
-        let expired = Sql::<Postgres>::new(
-            "UPDATE jobs SET status = $2, locked_by = NULL, locked_until = NULL, updated_at = $1,
-                    last_error = COALESCE(last_error, 'lease expired on the final attempt')
-             WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND locked_until <= $1 AND attempts >= max_attempts
-                          FOR UPDATE SKIP LOCKED)",
-        )
-        .arg(now_ms)
-        .arg(JobStatus::Failed.as_str());
-        Postgres::execute(&mut tx, expired).await?;
+        let mut conn = timed_acquire("main", self.pool.acquire())
+            .await
+            .map_err(db_error)?;
         let claim = Sql::<Postgres>::new(CLAIM_DUE)
-            .arg(now_ms)
+            .arg(now.as_millis())
             .arg(worker.to_owned())
             .arg(now.plus(lease).as_millis())
             .arg(i64::from(limit))
-            .arg(JobStatus::Running.as_str());
-        let rows = Postgres::fetch_all(&mut tx, claim).await?;
-        tx.commit().await.map_err(db_error)?;
+            .arg(JobStatus::Running.as_str())
+            .arg(JobStatus::Failed.as_str());
+        let rows = Postgres::fetch_all(&mut conn, claim).await?;
         let mut jobs = rows
             .iter()
             .map(|row| claimed_job(row, worker))
@@ -293,16 +281,32 @@ impl Backend for PostgresStore {
     }
 }
 
-/// Leases up to `$4` due jobs, oldest due first: queued ones whose time has come, running
-/// ones whose lease expired. Rows another claimer holds are skipped.
-pub(crate) const CLAIM_DUE: &str = "WITH due AS (
+/// One statement, so one round trip committed on its own: fails the jobs whose worker died on
+/// their last allowed attempt (so they are not retried forever), and leases up to `$4` due jobs,
+/// oldest due first: queued ones whose time has come, running ones whose lease expired with
+/// attempts left. The two sets are disjoint, so no row is changed twice by the one statement.
+/// Rows another claimer holds are skipped. It commits without waiting for its WAL flush, as the
+/// worker's other bookkeeping does (see [`PostgresStore::begin_bookkeeping`]): `set_config`
+/// with `is_local` lasts to the end of the statement's own transaction, its commit included.
+///
+/// Statuses in the WHERE clauses are literals so that the partial indexes apply to the generic
+/// plan of this prepared statement (a parameter hides which index fits).
+pub(crate) const CLAIM_DUE: &str = "WITH expired AS (
+     UPDATE jobs SET status = $6, locked_by = NULL, locked_until = NULL, updated_at = $1,
+            last_error = COALESCE(last_error, 'lease expired on the final attempt')
+     WHERE id IN (SELECT id FROM jobs
+                  WHERE status = 'running' AND locked_until <= $1 AND attempts >= max_attempts
+                  FOR UPDATE SKIP LOCKED)),
+ due AS (
      SELECT id FROM jobs
-     WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until <= $1)
+     WHERE (status = 'queued' AND run_at <= $1)
+        OR (status = 'running' AND locked_until <= $1 AND attempts < max_attempts)
      ORDER BY run_at, id
      LIMIT $4
      FOR UPDATE SKIP LOCKED)
  UPDATE jobs j SET status = $5, locked_by = $2, locked_until = $3, attempts = j.attempts + 1, updated_at = $1
- FROM due WHERE j.id = due.id
+ FROM due CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS bookkeeping
+ WHERE j.id = due.id
  RETURNING j.id, j.kind, j.entity_id, j.payload, j.attempts, j.max_attempts, j.request_id";
 
 /// `sql` with each parameter `$N` (or `?N`) written `$M`, `M = N + offset`: statements written

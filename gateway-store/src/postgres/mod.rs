@@ -207,27 +207,52 @@ mod plan_tests {
 
     use super::*;
 
+    /// A fresh migrated database, dropped by [`Scratch::remove`].
+    struct Scratch {
+        store: PostgresStore,
+        admin: sqlx::PgConnection,
+        name: String,
+    }
+
+    impl Scratch {
+        async fn new() -> Self {
+            let admin_url = std::env::var("GATEWAY_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+            let name = format!(
+                "gateway_plan_{}_{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            );
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let (server, _) = admin_url.rsplit_once('/').unwrap();
+            let store = PostgresStore::connect(&format!("{server}/{name}"))
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            Self { store, admin, name }
+        }
+
+        async fn remove(mut self) {
+            self.store.pool.close().await;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&mut self.admin)
+            .await
+            .unwrap();
+        }
+    }
+
     /// The generic plan (the one a prepared statement settles on) of `statement`, executed
     /// with `args`, on a fresh migrated database where sequential scans are a last resort.
     async fn generic_plan(statement: &str, args: &str) -> String {
-        let admin = std::env::var("GATEWAY_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let name = format!(
-            "gateway_plan_{}_{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        );
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let (server, _) = admin.rsplit_once('/').unwrap();
-        let store = PostgresStore::connect(&format!("{server}/{name}"))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        let mut tx = store.pool.begin().await.unwrap();
+        let scratch = Scratch::new().await;
+        let mut tx = scratch.store.pool.begin().await.unwrap();
         for setting in [
             "SET LOCAL plan_cache_mode = force_generic_plan",
             "SET LOCAL enable_seqscan = off",
@@ -252,20 +277,48 @@ mod plan_tests {
         .await
         .unwrap();
         tx.rollback().await.unwrap();
-        store.pool.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
+        scratch.remove().await;
+        plan.join("\n")
+    }
+
+    /// A claim is one statement committed on its own, and like the worker's other bookkeeping
+    /// it does not wait for its WAL flush: run inside a transaction, it leaves that
+    /// transaction's `synchronous_commit` off once it has claimed a job.
+    #[tokio::test]
+    async fn a_claim_turns_off_the_flush_wait_of_its_own_commit() {
+        let scratch = Scratch::new().await;
+        sqlx::query(
+            "INSERT INTO jobs (kind, entity_id, status, max_attempts, run_at, created_at, updated_at)
+             VALUES ('process_payment', 'pay_1', 'queued', 3, 0, 0, 0)",
+        )
+        .execute(&scratch.store.pool)
         .await
         .unwrap();
-        plan.join("\n")
+        let mut tx = scratch.store.pool.begin().await.unwrap();
+        let claimed = sqlx::query(backend::CLAIM_DUE)
+            .bind(0_i64)
+            .bind("w")
+            .bind(1_i64)
+            .bind(8_i64)
+            .bind("running")
+            .bind("failed")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(setting, "off");
+        tx.rollback().await.unwrap();
+        scratch.remove().await;
     }
 
     /// A claim reads due rows only, however many jobs wait for later.
     #[tokio::test]
     async fn the_claims_generic_plan_uses_the_partial_indexes() {
-        let plan = generic_plan(backend::CLAIM_DUE, "0, 'w', 0, 32, 'running'").await;
+        let plan = generic_plan(backend::CLAIM_DUE, "0, 'w', 0, 32, 'running', 'failed'").await;
         assert!(plan.contains("jobs_queued_by_due"), "{plan}");
         assert!(plan.contains("jobs_running_by_lease"), "{plan}");
         assert!(!plan.contains("Seq Scan on jobs"), "{plan}");

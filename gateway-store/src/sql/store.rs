@@ -288,6 +288,14 @@ impl<B: Backend> Store for SqlStore<B> {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let args = (order.clone(), idempotency.cloned());
+        if idempotency.is_none() {
+            // A single INSERT then: committed on its own, it spares PostgreSQL's BEGIN and
+            // COMMIT round trips.
+            return self
+                .backend
+                .autocommit(args, commands::create_order::<B::Writes>)
+                .await;
+        }
         self.backend
             .transact(args, commands::create_order::<B::Writes>, false)
             .await
