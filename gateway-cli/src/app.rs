@@ -30,6 +30,7 @@ pub enum Purpose {
 pub async fn open_store(config: &Config, purpose: Purpose) -> anyhow::Result<Arc<dyn Store>> {
     let options = gateway_store::OpenOptions {
         create_if_missing: !config.production || purpose == Purpose::Migrate,
+        postgres_connections: config.database_pool_size,
     };
     let store = gateway_store::open_with(&config.database_url, options)
         .await

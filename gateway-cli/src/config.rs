@@ -22,6 +22,15 @@ pub struct Settings {
         global = true
     )]
     pub database_url: String,
+    /// PostgreSQL connections each gateway process holds at most (SQLite ignores it). The
+    /// database's `max_connections` must cover every process's pool.
+    #[arg(
+        long,
+        env = "DATABASE_POOL_SIZE",
+        default_value_t = gateway_store::DEFAULT_POSTGRES_CONNECTIONS,
+        global = true
+    )]
+    pub database_pool_size: u32,
     /// `development` (seeds the test merchant, allows private webhook targets) or `production`.
     #[arg(
         long = "env",
@@ -122,6 +131,8 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
+    /// See [`Settings::database_pool_size`].
+    pub database_pool_size: u32,
     pub production: bool,
     pub environment: Environment,
     pub pepper: String,
@@ -204,8 +215,12 @@ impl Settings {
         if !(1..=3650).contains(&self.event_retention_days) {
             bail!("EVENT_RETENTION_DAYS must be between 1 and 3650");
         }
+        if !(2..=1_000).contains(&self.database_pool_size) {
+            bail!("DATABASE_POOL_SIZE must be between 2 and 1000");
+        }
         Ok(Config {
             database_url: self.database_url,
+            database_pool_size: self.database_pool_size,
             production,
             environment,
             pepper,
@@ -417,6 +432,27 @@ mod tests {
             refused(&["--queue-url", "redis://r/0", "--queue-key-prefix", "a b"])
                 .contains("QUEUE_KEY_PREFIX")
         );
+    }
+
+    #[test]
+    fn the_postgres_pool_holds_sixteen_connections_unless_configured_between_two_and_a_thousand() {
+        assert_eq!(validate(&[]).unwrap().database_pool_size, 16);
+        assert_eq!(
+            validate(&["--database-pool-size", "64"])
+                .unwrap()
+                .database_pool_size,
+            64
+        );
+        for bad in ["0", "1", "1001"] {
+            let error = format!(
+                "{:#}",
+                validate(&["--database-pool-size", bad]).unwrap_err()
+            );
+            assert!(
+                error.contains("DATABASE_POOL_SIZE must be between 2 and 1000"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -48,12 +48,18 @@ pub struct OpenOptions {
     /// Create an SQLite file that does not exist yet (production opens only an existing one;
     /// `gateway migrate` creates it, explicitly).
     pub create_if_missing: bool,
+    /// Most PostgreSQL connections this process holds (at least 2); SQLite ignores it.
+    pub postgres_connections: u32,
 }
+
+/// PostgreSQL connections per process unless [`OpenOptions`] says otherwise.
+pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 16;
 
 impl Default for OpenOptions {
     fn default() -> Self {
         Self {
             create_if_missing: true,
+            postgres_connections: DEFAULT_POSTGRES_CONNECTIONS,
         }
     }
 }
@@ -79,7 +85,7 @@ pub async fn open_with(
     }
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PostgresStore::connect(url).await?;
+        let store = PostgresStore::connect_with_max(url, options.postgres_connections).await?;
         store.migrate().await?;
         return Ok(store.into_store());
     }

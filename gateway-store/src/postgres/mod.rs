@@ -28,7 +28,7 @@ use crate::error::db_error;
 pub const JOBS_CHANNEL: &str = "gateway_jobs";
 
 /// Connections per process unless the caller asks otherwise.
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+pub const DEFAULT_MAX_CONNECTIONS: u32 = crate::DEFAULT_POSTGRES_CONNECTIONS;
 /// How long a request waits for a connection before the store reports `Unavailable` (a down
 /// database fails fast instead of hanging requests).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
