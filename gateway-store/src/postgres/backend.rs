@@ -15,14 +15,14 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
 use tokio::sync::Notify;
 
-use super::{JOBS_CHANNEL, PostgresStore};
+use super::{BEGIN_BOOKKEEPING, JOBS_CHANNEL, PostgresStore};
 use crate::error::db_error;
 use crate::metrics::{pool_status, timed_acquire};
 use crate::rows::Column;
 use crate::rows::claimed_job;
 use crate::sql::{
-    Backend, Batch, Bind, Command, Dialect, Fut, Sql, apply_change, before_attempt,
-    bind_attempt_outcome, single_statements,
+    Backend, Batch, Bind, Command, Dialect, Fut, Sql, apply_change, bind_attempt_outcome,
+    confirm_change, foresee_change, single_statements,
 };
 
 /// Statements sent [`STATEMENTS_PER_TRIP`] at a time as one statement: each a data-modifying
@@ -227,21 +227,56 @@ impl Backend for PostgresStore {
         disable_after: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_bookkeeping().await?;
-        // The endpoint first (locked only if the attempt changes its health), as every command
-        // that touches an endpoint and its deliveries locks them.
-        let (attempt, change) =
-            before_attempt::<Postgres>(&mut tx, attempt, disable_after, now).await?;
-        let attempt = &attempt;
-        // One statement: lock the delivery row before its job (as retry_delivery does), requeue
-        // or complete the job under its lease, update the delivery and log the attempt. The
-        // attempt is logged only if the lease was still held.
-        let (job_status, attempts_reset) = match attempt.next_retry_at {
-            Some(_) => (JobStatus::Queued, true),
-            None => (JobStatus::Completed, false),
+        let mut conn = timed_acquire("main", self.pool.acquire())
+            .await
+            .map_err(db_error)?;
+        let Some(foreseen) =
+            foresee_change::<Postgres>(&mut conn, attempt, disable_after, now).await?
+        else {
+            // The common case: only the attempt's own rows change, in one statement committed
+            // on its own (a round trip instead of three).
+            return held(Postgres::execute(&mut conn, record_attempt(lease, attempt, now)).await?);
         };
-        let sql = bind_attempt_outcome(
-            Sql::<Postgres>::new(
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN_BOOKKEEPING)
+            .await
+            .map_err(db_error)?;
+        // The endpoint first (locked, as the attempt changes its health), as every command that
+        // touches an endpoint and its deliveries locks them.
+        let (attempt, change) =
+            confirm_change::<Postgres>(&mut tx, attempt, Some(foreseen), disable_after, now)
+                .await?;
+        held(Postgres::execute(&mut tx, record_attempt(lease, &attempt, now)).await?)?;
+        if let Some(change) = &change {
+            apply_change::<Postgres>(&mut tx, change, now).await?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn subscribe_jobs(&self, wake: Arc<Notify>) -> Result<(), StoreError> {
+        self.subscribe(wake).await
+    }
+}
+
+/// `Ok` if the attempt was recorded, `LeaseLost` if the job's lease had ended.
+fn held(changed: u64) -> Result<(), StoreError> {
+    if changed == 0 {
+        Err(StoreError::LeaseLost)
+    } else {
+        Ok(())
+    }
+}
+
+/// One statement that records `attempt` under `lease`: locks the delivery row before its job (as
+/// `retry_delivery` does), requeues or completes the job under its lease, updates the delivery
+/// and logs the attempt. Nothing is written unless the lease was still held. Like a claim, it
+/// commits without waiting for its WAL flush (see [`BEGIN_BOOKKEEPING`]).
+fn record_attempt(lease: &Lease, attempt: &DeliveryAttempt, now: Timestamp) -> Sql<Postgres> {
+    let (job_status, attempts_reset) = match attempt.next_retry_at {
+        Some(_) => (JobStatus::Queued, true),
+        None => (JobStatus::Completed, false),
+    };
+    bind_attempt_outcome(
+        Sql::<Postgres>::new(
             "WITH delivery AS (
                  SELECT id FROM webhook_deliveries WHERE id = $10 FOR UPDATE),
              job AS (
@@ -256,29 +291,18 @@ impl Backend for PostgresStore {
                   WHERE id = $10 AND EXISTS (SELECT 1 FROM job)
                   RETURNING id)
              INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at)
-             SELECT id, $2, $3, $5, $6, $7, $8, $1, $4 FROM updated",
+             SELECT id, $2, $3, $5, $6, $7, $8, $1, $4
+             FROM updated CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS bookkeeping",
         ),
-            attempt,
-            now,
-        )
-        .arg(attempt.delivery_id.to_string())
-        .arg(lease.job_id)
-        .arg(lease.worker.clone())
-        .arg(job_status.as_str())
-        .arg(attempts_reset)
-        .arg(JobStatus::Running.as_str());
-        if Postgres::execute(&mut tx, sql).await? == 0 {
-            return Err(StoreError::LeaseLost);
-        }
-        if let Some(change) = &change {
-            apply_change::<Postgres>(&mut tx, change, now).await?;
-        }
-        tx.commit().await.map_err(db_error)
-    }
-
-    async fn subscribe_jobs(&self, wake: Arc<Notify>) -> Result<(), StoreError> {
-        self.subscribe(wake).await
-    }
+        attempt,
+        now,
+    )
+    .arg(attempt.delivery_id.to_string())
+    .arg(lease.job_id)
+    .arg(lease.worker.clone())
+    .arg(job_status.as_str())
+    .arg(attempts_reset)
+    .arg(JobStatus::Running.as_str())
 }
 
 /// One statement, so one round trip committed on its own: fails the jobs whose worker died on
@@ -286,8 +310,8 @@ impl Backend for PostgresStore {
 /// oldest due first: queued ones whose time has come, running ones whose lease expired with
 /// attempts left. The two sets are disjoint, so no row is changed twice by the one statement.
 /// Rows another claimer holds are skipped. It commits without waiting for its WAL flush, as the
-/// worker's other bookkeeping does (see [`PostgresStore::begin_bookkeeping`]): `set_config`
-/// with `is_local` lasts to the end of the statement's own transaction, its commit included.
+/// worker's other bookkeeping does (see [`BEGIN_BOOKKEEPING`]): `set_config` with `is_local`
+/// lasts to the end of the statement's own transaction, its commit included.
 ///
 /// Statuses in the WHERE clauses are literals so that the partial indexes apply to the generic
 /// plan of this prepared statement (a parameter hides which index fits).

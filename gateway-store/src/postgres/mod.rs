@@ -27,6 +27,15 @@ use crate::error::db_error;
 /// The `LISTEN/NOTIFY` channel on which every job insert is announced.
 pub const JOBS_CHANNEL: &str = "gateway_jobs";
 
+/// Starts a transaction of the worker's own bookkeeping (delivery attempts) that commits without
+/// waiting for its WAL flush, in one round trip (both statements go in one simple-query
+/// message). A crash of the database may lose the last fraction of a second of them: the job is
+/// then claimed again or the webhook sent again, which the at-least-once design already allows.
+/// A later durable commit flushes them too, so nothing that depends on one can outlive it. Money
+/// (payments, refunds, settlements) always waits for the flush. Claims, and attempts that change
+/// nothing else, are single statements that turn the wait off themselves.
+const BEGIN_BOOKKEEPING: &str = "BEGIN; SET LOCAL synchronous_commit = off";
+
 /// Connections per process unless the caller asks otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = crate::DEFAULT_POSTGRES_CONNECTIONS;
 /// How long a request waits for a connection before the store reports `Unavailable` (a down
@@ -88,23 +97,6 @@ impl PostgresStore {
         crate::metrics::timed_acquire("main", self.pool.begin())
             .await
             .map_err(db_error)
-    }
-
-    /// Starts a transaction of the worker's own bookkeeping (claims, delivery attempts) that
-    /// commits without waiting for its WAL flush. A crash of the database may lose the last
-    /// fraction of a second of them: the job is then claimed again or the webhook sent again,
-    /// which the at-least-once design already allows. A later durable commit flushes them too,
-    /// so nothing that depends on one can outlive it. Money (payments, refunds, settlements)
-    /// always waits for the flush.
-    async fn begin_bookkeeping(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        // One round trip: both statements go in one simple-query message.
-        crate::metrics::timed_acquire(
-            "main",
-            self.pool
-                .begin_with("BEGIN; SET LOCAL synchronous_commit = off"),
-        )
-        .await
-        .map_err(db_error)
     }
 
     /// The [`gateway_core::Store`] over this database.
@@ -188,7 +180,7 @@ mod tests {
         let url = std::env::var("GATEWAY_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
         let store = PostgresStore::connect_with_max(&url, 2).await.unwrap();
-        let mut bookkeeping = store.begin_bookkeeping().await.unwrap();
+        let mut bookkeeping = store.pool.begin_with(BEGIN_BOOKKEEPING).await.unwrap();
         assert_eq!(synchronous_commit(&mut bookkeeping).await, "off");
         bookkeeping.commit().await.unwrap();
         // SET LOCAL ends with its transaction: the same pooled connection waits again.

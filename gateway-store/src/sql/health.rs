@@ -105,34 +105,60 @@ pub(crate) async fn before_attempt<DB: Dialect>(
     disable_after: Duration,
     now: Timestamp,
 ) -> Result<(DeliveryAttempt, Option<HealthChange>), StoreError> {
-    let decide = |endpoint: &AttemptedEndpoint| {
-        let decision = after_attempt(&endpoint.health, attempt, disable_after, now);
-        decision.changes(&endpoint.health).then_some(decision)
-    };
+    let foreseen = foresee_change::<DB>(conn, attempt, disable_after, now).await?;
+    confirm_change::<DB>(conn, attempt, foreseen, disable_after, now).await
+}
+
+/// The first step of [`before_attempt`], without a lock: the change recording `attempt` makes
+/// to its endpoint as last committed. `None` (the common case) needs no lock and no second
+/// step: the attempt is recorded as it is and nothing else changes, so it may be recorded in
+/// one statement of its own.
+pub(crate) async fn foresee_change<DB: Dialect>(
+    conn: &mut DB::Connection,
+    attempt: &DeliveryAttempt,
+    disable_after: Duration,
+    now: Timestamp,
+) -> Result<Option<HealthChange>, StoreError> {
     let Some(endpoint) = delivery_endpoint::<DB>(conn, attempt.delivery_id).await? else {
-        return Ok((attempt.clone(), None));
+        return Ok(None);
     };
-    let endpoint_id = endpoint.id.clone();
-    let (endpoint, decision) = match decide(&endpoint) {
-        None => return Ok((attempt.clone(), None)),
-        // Without row locks the whole database is locked already: the read stands.
-        Some(decision) if !DB::ROW_LOCKS => (endpoint, decision),
-        Some(_) => {
-            let Some(locked) = read_endpoint::<DB>(conn, &endpoint_id, true).await? else {
-                return Ok((attempt.clone(), None));
-            };
-            match decide(&locked) {
-                None => return Ok((attempt.clone(), None)),
-                Some(decision) => (locked, decision),
-            }
-        }
+    Ok(decide(endpoint, attempt, disable_after, now))
+}
+
+/// The second step of [`before_attempt`], in the transaction that records `attempt`: a
+/// foreseen change is decided again over the locked endpoint (where rows lock; otherwise the
+/// whole database is locked already and the read stands).
+pub(crate) async fn confirm_change<DB: Dialect>(
+    conn: &mut DB::Connection,
+    attempt: &DeliveryAttempt,
+    foreseen: Option<HealthChange>,
+    disable_after: Duration,
+    now: Timestamp,
+) -> Result<(DeliveryAttempt, Option<HealthChange>), StoreError> {
+    let change = match foreseen {
+        Some(change) if DB::ROW_LOCKS => read_endpoint::<DB>(conn, &change.endpoint.id, true)
+            .await?
+            .and_then(|locked| decide(locked, attempt, disable_after, now)),
+        unlocked => unlocked,
     };
-    let recorded = if decision.disable.is_some() {
-        ended_by_disable(attempt.clone())
-    } else {
-        attempt.clone()
+    let recorded = match &change {
+        Some(change) if change.decision.disable.is_some() => ended_by_disable(attempt.clone()),
+        _ => attempt.clone(),
     };
-    Ok((recorded, Some(HealthChange { endpoint, decision })))
+    Ok((recorded, change))
+}
+
+/// Core's decision on what `attempt` does to `endpoint`, if it changes anything.
+fn decide(
+    endpoint: AttemptedEndpoint,
+    attempt: &DeliveryAttempt,
+    disable_after: Duration,
+    now: Timestamp,
+) -> Option<HealthChange> {
+    let decision = after_attempt(&endpoint.health, attempt, disable_after, now);
+    decision
+        .changes(&endpoint.health)
+        .then_some(HealthChange { endpoint, decision })
 }
 
 /// `sql` with the outcome of `attempt` bound as `$1`…`$9`: its status, number, time, next retry,

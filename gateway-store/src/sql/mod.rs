@@ -28,7 +28,9 @@ pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql, single_statements, skip
 pub(crate) use dialect::{OneByOne, Params};
 #[cfg(test)]
 pub(crate) use dispatch::{DISPATCH_BACKLOG, JOBS_TO_DISPATCH};
-pub(crate) use health::{apply_change, before_attempt, bind_attempt_outcome};
+pub(crate) use health::{
+    apply_change, before_attempt, bind_attempt_outcome, confirm_change, foresee_change,
+};
 #[cfg(test)]
 pub(crate) use queue::move_due_backlog;
 pub(crate) use store::{Backend, Command, SqlStore};
