@@ -97,6 +97,33 @@ async fn open_selects_postgres_for_both_url_schemes_and_rejects_others() {
 }
 
 #[tokio::test]
+async fn the_pool_holds_as_many_connections_as_the_options_say() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let pool_max = |store: &Arc<dyn gateway_core::Store>| {
+        store
+            .pools()
+            .iter()
+            .find(|pool| pool.name == "main")
+            .map(|pool| pool.max)
+    };
+    let default = gateway_store::open(&db.url).await.unwrap();
+    assert_eq!(
+        pool_max(&default),
+        Some(gateway_store::DEFAULT_POSTGRES_CONNECTIONS)
+    );
+    let sized = gateway_store::open_with(
+        &db.url,
+        gateway_store::OpenOptions {
+            postgres_connections: 5,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(pool_max(&sized), Some(5));
+}
+
+#[tokio::test]
 async fn an_unreachable_postgres_is_unavailable_quickly() {
     let started = std::time::Instant::now();
     let result =
