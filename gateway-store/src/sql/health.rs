@@ -99,6 +99,7 @@ fn attempted_endpoint(row: &impl ReadRow) -> Result<AttemptedEndpoint, StoreErro
 /// Runs first in the transaction that records `attempt`: asks core what the attempt does to its
 /// endpoint (locking the endpoint if that changes anything) and returns the attempt as it must
 /// be recorded (ended `failed` if it disables the endpoint) with the change to apply after it.
+#[cfg(feature = "sqlite")]
 pub(crate) async fn before_attempt<DB: Dialect>(
     conn: &mut DB::Connection,
     attempt: &DeliveryAttempt,

@@ -28,9 +28,11 @@ pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql, single_statements, skip
 pub(crate) use dialect::{OneByOne, Params};
 #[cfg(test)]
 pub(crate) use dispatch::{DISPATCH_BACKLOG, JOBS_TO_DISPATCH};
-pub(crate) use health::{
-    apply_change, before_attempt, bind_attempt_outcome, confirm_change, foresee_change,
-};
+#[cfg(feature = "sqlite")]
+pub(crate) use health::before_attempt;
+pub(crate) use health::{apply_change, bind_attempt_outcome};
+#[cfg(feature = "postgres")]
+pub(crate) use health::{confirm_change, foresee_change};
 #[cfg(test)]
 pub(crate) use queue::move_due_backlog;
 pub(crate) use store::{Backend, Command, SqlStore};
