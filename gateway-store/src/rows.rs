@@ -61,6 +61,77 @@ impl<R> ReadRow for R where
 {
 }
 
+/// A table as its decoder reads it. Reads name these columns rather than `SELECT *`: sqlx's
+/// SQLite rows trust the columns of the statement as it was prepared, and a `*` that a
+/// migration run by another process widened since would not match them (sqlx's worker
+/// panics).
+pub(crate) struct Table {
+    /// The table's name.
+    pub(crate) name: &'static str,
+    /// The decoder's columns, comma-separated.
+    columns: &'static str,
+}
+
+impl Table {
+    /// The table `name` as a decoder that takes `columns` (comma-separated) reads it.
+    pub(crate) const fn new(name: &'static str, columns: &'static str) -> Self {
+        Self { name, columns }
+    }
+
+    /// `SELECT` the decoder's columns `FROM` the table.
+    pub(crate) fn select(&self) -> String {
+        format!("SELECT {} FROM {}", self.columns, self.name)
+    }
+
+    /// The decoder's columns, each qualified by `alias` (for a join).
+    pub(crate) fn columns_of(&self, alias: &str) -> String {
+        self.columns
+            .split(", ")
+            .map(|column| format!("{alias}.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The columns [`order`] reads.
+pub(crate) const ORDERS: Table = Table::new(
+    "orders",
+    "id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at",
+);
+
+/// The columns [`payment`] reads.
+pub(crate) const PAYMENTS: Table = Table::new(
+    "payments",
+    "id, order_id, merchant_id, amount, currency, method, vpa, card_network, card_last4, card_expiry_month, card_expiry_year, status, captured, error_code, error_description, created_at, updated_at, settled_at",
+);
+
+/// The columns [`refund`] reads.
+pub(crate) const REFUNDS: Table = Table::new(
+    "refunds",
+    "id, payment_id, merchant_id, amount, reason, status, created_at, processed_at",
+);
+
+/// The columns [`delivery`] reads.
+pub(crate) const DELIVERIES: Table = Table::new(
+    "webhook_deliveries",
+    "id, merchant_id, endpoint_id, event_id, event, payload, status, attempts, created_at, last_attempt_at, next_retry_at, response_code, response_body, duration_ms, error",
+);
+
+/// The columns [`event`] reads.
+pub(crate) const EVENTS: Table = Table::new("events", "id, merchant_id, type, payload, created_at");
+
+/// The columns [`attempt`] reads.
+pub(crate) const ATTEMPTS: Table = Table::new(
+    "webhook_attempts",
+    "delivery_id, attempt, attempted_at, response_code, response_body, duration_ms, error, status, next_retry_at",
+);
+
+/// The columns [`idempotency_record`] reads.
+pub(crate) const IDEMPOTENCY_KEYS: Table = Table::new(
+    "idempotency_keys",
+    "key, fingerprint, response, created_at, expires_at",
+);
+
 /// The error for a stored value that cannot be read back.
 pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Other(format!("unreadable {what} in the database"))

@@ -71,3 +71,55 @@ mod redis_postgres {
     gateway_store::store_conformance_suite!(FreshWithRedis(Backend::Postgres));
     gateway_store::queue_conformance_suite!(FreshWithRedis(Backend::Postgres));
 }
+
+/// Reads name their columns, so a statement prepared before another process adds a column (a
+/// migration during a rolling upgrade) still reads rows afterwards. With `SELECT *` PostgreSQL
+/// refuses the cached plan ("must not change result type") and sqlx's SQLite rows no longer
+/// match the columns they were prepared with.
+#[tokio::test]
+async fn reads_survive_a_column_added_by_another_process() {
+    use gateway_core::merchant::SecretHasher;
+    use sqlx::Connection;
+
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDatabase::create(backend).await;
+        let store = gateway_store::open(&db.url).await.unwrap();
+        store
+            .upsert_merchant(
+                &SecretHasher::new("pepper").test_merchant(gateway_store::conformance::T0),
+            )
+            .await
+            .unwrap();
+        let order = gateway_store::conformance::new_order();
+        store.create_order(&order, None).await.unwrap();
+        // Enough reads at once that every pooled connection prepares the statement.
+        let read_all = || async {
+            let mut reads = tokio::task::JoinSet::new();
+            for _ in 0..16 {
+                let (store, merchant, id) = (store.clone(), order.merchant_id, order.id.clone());
+                reads.spawn(async move { store.order(merchant, &id).await });
+            }
+            while let Some(read) = reads.join_next().await {
+                let read = read.expect("the read does not panic");
+                assert_eq!(
+                    read.unwrap().map(|o| o.id),
+                    Some(order.id.clone()),
+                    "{backend:?}"
+                );
+            }
+        };
+        read_all().await;
+        let widen = "ALTER TABLE orders ADD COLUMN added_by_a_later_release TEXT";
+        match backend {
+            Backend::Sqlite => {
+                let mut other = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+                sqlx::query(widen).execute(&mut other).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut other = sqlx::PgConnection::connect(&db.url).await.unwrap();
+                sqlx::query(widen).execute(&mut other).await.unwrap();
+            }
+        }
+        read_all().await;
+    }
+}

@@ -17,7 +17,7 @@ use super::dialect::Fut;
 use super::outbox::claim_idempotency_key;
 use super::reads::{collect, list};
 use super::{Dialect, Sql};
-use crate::rows::{self, Column, ReadRow};
+use crate::rows::{self, Column, ReadRow, Table};
 
 /// The merchant's endpoints in the order fan-out visits them (oldest first), as they are in
 /// the calling transaction.
@@ -50,6 +50,12 @@ fn enabled_events(row: &impl ReadRow) -> Result<EnabledEvents, StoreError> {
         .map_err(|_| rows::corrupt("enabled_events"))
 }
 
+/// The columns [`endpoint`] reads.
+const ENDPOINTS: Table = Table::new(
+    "webhook_endpoints",
+    "id, merchant_id, url, description, enabled_events, metadata, status, disabled_reason, failing_since, created_at, updated_at",
+);
+
 /// A `webhook_endpoints` row.
 fn endpoint(row: &impl ReadRow) -> Result<WebhookEndpoint, StoreError> {
     let metadata: String = row.column("metadata")?;
@@ -76,11 +82,11 @@ pub(crate) async fn endpoint_row<DB: Dialect>(
     id: &EndpointId,
     lock: bool,
 ) -> Result<Option<WebhookEndpoint>, StoreError> {
-    const TEXT: &str = "SELECT * FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2";
+    let text = format!("{} WHERE id = $1 AND merchant_id = $2", ENDPOINTS.select());
     let sql = if lock {
-        Sql::locking(TEXT)
+        Sql::locking(&text)
     } else {
-        Sql::new(TEXT)
+        Sql::new(&text)
     };
     let sql = sql.arg(id.to_string()).arg(merchant.to_string());
     DB::fetch_optional(conn, sql)
@@ -98,7 +104,7 @@ pub(crate) async fn list_endpoints<DB: Dialect>(
 ) -> Result<Page<WebhookEndpoint>, StoreError> {
     list::<DB, _>(
         conn,
-        ("webhook_endpoints", "merchant_id = $1", 1),
+        (&ENDPOINTS, "merchant_id = $1", 1),
         |sql| sql.arg(merchant.to_string()),
         request,
         endpoint,

@@ -31,7 +31,7 @@ pub(crate) async fn list<DB: Dialect>(
     list_ordered::<DB, _>(
         conn,
         (
-            "events",
+            &rows::EVENTS,
             "merchant_id = $1 AND ($2 IS NULL OR type = $2)
              AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4)",
             4,
@@ -55,9 +55,12 @@ pub(crate) async fn event<DB: Dialect>(
     merchant: MerchantId,
     id: &EventId,
 ) -> Result<Option<RecordedEvent>, StoreError> {
-    let sql = Sql::new("SELECT * FROM events WHERE id = $1 AND merchant_id = $2")
-        .arg(id.to_string())
-        .arg(merchant.to_string());
+    let sql = Sql::new(&format!(
+        "{} WHERE id = $1 AND merchant_id = $2",
+        rows::EVENTS.select()
+    ))
+    .arg(id.to_string())
+    .arg(merchant.to_string());
     DB::fetch_optional(conn, sql)
         .await?
         .as_ref()

@@ -18,7 +18,9 @@ use gateway_core::store::{
 use gateway_core::webhook::{DeliveryDetail, WebhookDelivery};
 
 use super::{Dialect, Sql};
-use crate::rows::{self, Column, ReadRow};
+use crate::rows::{
+    self, ATTEMPTS, Column, DELIVERIES, IDEMPOTENCY_KEYS, ORDERS, PAYMENTS, REFUNDS, ReadRow, Table,
+};
 
 pub(crate) fn collect<R: ReadRow, T>(
     rows: Vec<R>,
@@ -31,7 +33,7 @@ pub(crate) fn collect<R: ReadRow, T>(
 /// `bind`), newest first, with how many match in all.
 pub(crate) async fn list<DB: Dialect, T>(
     conn: &mut DB::Connection,
-    (table, filter, params): (&str, &str, usize),
+    (table, filter, params): (&Table, &str, usize),
     bind: impl Fn(Sql<DB>) -> Sql<DB>,
     request: PageRequest,
     read: fn(&DB::Row) -> Result<T, StoreError>,
@@ -49,16 +51,18 @@ pub(crate) async fn list<DB: Dialect, T>(
 /// [`list`] in the order `order_by`.
 pub(crate) async fn list_ordered<DB: Dialect, T>(
     conn: &mut DB::Connection,
-    (table, filter, params, order_by): (&str, &str, usize, &str),
+    (table, filter, params, order_by): (&Table, &str, usize, &str),
     bind: impl Fn(Sql<DB>) -> Sql<DB>,
     request: PageRequest,
     read: fn(&DB::Row) -> Result<T, StoreError>,
 ) -> Result<Page<T>, StoreError> {
     let total = bind(Sql::new(&format!(
-        "SELECT COUNT(*) AS n FROM {table} WHERE {filter}"
+        "SELECT COUNT(*) AS n FROM {} WHERE {filter}",
+        table.name
     )));
     let rows = bind(Sql::new(&format!(
-        "SELECT * FROM {table} WHERE {filter} ORDER BY {order_by} LIMIT ${} OFFSET ${}",
+        "{} WHERE {filter} ORDER BY {order_by} LIMIT ${} OFFSET ${}",
+        table.select(),
         params + 1,
         params + 2
     )));
@@ -144,9 +148,10 @@ pub(crate) async fn idempotency_record<DB: Dialect>(
     key: &str,
     now: Timestamp,
 ) -> Result<Option<IdempotencyRecord>, StoreError> {
-    let sql = Sql::new(
-        "SELECT * FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND expires_at > $3",
-    )
+    let sql = Sql::new(&format!(
+        "{} WHERE merchant_id = $1 AND key = $2 AND expires_at > $3",
+        IDEMPOTENCY_KEYS.select()
+    ))
     .arg(merchant.to_string())
     .arg(key.to_owned())
     .arg(now.as_millis());
@@ -163,9 +168,12 @@ pub(crate) async fn order<DB: Dialect>(
     merchant: MerchantId,
     id: &OrderId,
 ) -> Result<Option<Order>, StoreError> {
-    let sql = Sql::new("SELECT * FROM orders WHERE id = $1 AND merchant_id = $2")
-        .arg(id.to_string())
-        .arg(merchant.to_string());
+    let sql = Sql::new(&format!(
+        "{} WHERE id = $1 AND merchant_id = $2",
+        ORDERS.select()
+    ))
+    .arg(id.to_string())
+    .arg(merchant.to_string());
     DB::fetch_optional(conn, sql)
         .await?
         .as_ref()
@@ -184,7 +192,7 @@ pub(crate) async fn orders<DB: Dialect>(
     list::<DB, _>(
         conn,
         (
-            "orders",
+            &ORDERS,
             "merchant_id = $1 AND ($2 IS NULL OR status = $2)",
             2,
         ),
@@ -201,9 +209,12 @@ pub(crate) async fn payment<DB: Dialect>(
     merchant: Option<MerchantId>,
     id: &PaymentId,
 ) -> Result<Option<Payment>, StoreError> {
-    let sql = Sql::new("SELECT * FROM payments WHERE id = $1 AND ($2 IS NULL OR merchant_id = $2)")
-        .arg(id.to_string())
-        .arg(merchant.map(|m| m.to_string()));
+    let sql = Sql::new(&format!(
+        "{} WHERE id = $1 AND ($2 IS NULL OR merchant_id = $2)",
+        PAYMENTS.select()
+    ))
+    .arg(id.to_string())
+    .arg(merchant.map(|m| m.to_string()));
     DB::fetch_optional(conn, sql)
         .await?
         .as_ref()
@@ -217,11 +228,12 @@ pub(crate) async fn payment_snapshot<DB: Dialect>(
     merchant: MerchantId,
     id: &PaymentId,
 ) -> Result<Option<PaymentSnapshot>, StoreError> {
-    let sql = Sql::new(
-        "SELECT p.*, (SELECT CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) FROM refunds r
+    let sql = Sql::new(&format!(
+        "SELECT {}, (SELECT CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) FROM refunds r
                       WHERE r.payment_id = p.id AND r.status <> $3) AS refunded
          FROM payments p WHERE p.id = $1 AND p.merchant_id = $2",
-    )
+        PAYMENTS.columns_of("p")
+    ))
     .arg(id.to_string())
     .arg(merchant.to_string())
     .arg(RefundStatus::Failed.as_str());
@@ -248,7 +260,7 @@ pub(crate) async fn payments<DB: Dialect>(
     list::<DB, _>(
         conn,
         (
-            "payments",
+            &PAYMENTS,
             "merchant_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR order_id = $3)",
             3,
         ),
@@ -265,9 +277,12 @@ pub(crate) async fn refund<DB: Dialect>(
     merchant: Option<MerchantId>,
     id: &RefundId,
 ) -> Result<Option<Refund>, StoreError> {
-    let sql = Sql::new("SELECT * FROM refunds WHERE id = $1 AND ($2 IS NULL OR merchant_id = $2)")
-        .arg(id.to_string())
-        .arg(merchant.map(|m| m.to_string()));
+    let sql = Sql::new(&format!(
+        "{} WHERE id = $1 AND ($2 IS NULL OR merchant_id = $2)",
+        REFUNDS.select()
+    ))
+    .arg(id.to_string())
+    .arg(merchant.map(|m| m.to_string()));
     DB::fetch_optional(conn, sql)
         .await?
         .as_ref()
@@ -286,7 +301,7 @@ pub(crate) async fn refunds<DB: Dialect>(
     list::<DB, _>(
         conn,
         (
-            "refunds",
+            &REFUNDS,
             "merchant_id = $1 AND ($2 IS NULL OR payment_id = $2)",
             2,
         ),
@@ -369,7 +384,7 @@ pub(crate) async fn deliveries<DB: Dialect>(
     }
     list::<DB, _>(
         conn,
-        ("webhook_deliveries", &condition, params),
+        (&DELIVERIES, &condition, params),
         |sql| {
             let mut sql = sql.arg(merchant.to_string());
             if let Some(endpoint) = &filter.endpoint_id {
@@ -392,14 +407,20 @@ pub(crate) async fn delivery<DB: Dialect>(
     merchant: MerchantId,
     id: DeliveryId,
 ) -> Result<Option<DeliveryDetail>, StoreError> {
-    let sql = Sql::new("SELECT * FROM webhook_deliveries WHERE id = $1 AND merchant_id = $2")
-        .arg(id.to_string())
-        .arg(merchant.to_string());
+    let sql = Sql::new(&format!(
+        "{} WHERE id = $1 AND merchant_id = $2",
+        DELIVERIES.select()
+    ))
+    .arg(id.to_string())
+    .arg(merchant.to_string());
     let Some(row) = DB::fetch_optional(conn, sql).await? else {
         return Ok(None);
     };
-    let attempts = Sql::new("SELECT * FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id")
-        .arg(id.to_string());
+    let attempts = Sql::new(&format!(
+        "{} WHERE delivery_id = $1 ORDER BY id",
+        ATTEMPTS.select()
+    ))
+    .arg(id.to_string());
     let attempts = DB::fetch_all(conn, attempts).await?;
     Ok(Some(DeliveryDetail {
         delivery: rows::delivery(&row)?,
@@ -413,14 +434,15 @@ pub(crate) async fn delivery_target<DB: Dialect>(
     conn: &mut DB::Connection,
     id: DeliveryId,
 ) -> Result<Option<DeliveryTarget>, StoreError> {
-    let sql = Sql::new(
-        "SELECT d.*, e.url AS target_url, e.status AS target_status,
+    let sql = Sql::new(&format!(
+        "SELECT {}, e.url AS target_url, e.status AS target_status,
                 COALESCE(e.secret, m.webhook_secret) AS target_secret,
                 e.previous_secret, e.previous_secret_expires_at
          FROM webhook_deliveries d JOIN merchants m ON m.id = d.merchant_id
          LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.merchant_id = d.merchant_id
          WHERE d.id = $1",
-    )
+        DELIVERIES.columns_of("d")
+    ))
     .arg(id.to_string());
     DB::fetch_optional(conn, sql)
         .await?

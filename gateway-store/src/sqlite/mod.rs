@@ -133,6 +133,7 @@ impl SqliteStore {
     /// They run on a connection of their own, not a reader's. Run on a reader, once in a
     /// full test run a `SELECT d.*` right after them panicked inside sqlx (the row had more
     /// columns than the statement sqlx had prepared): a reader's view of the schema can lag.
+    /// Reads now name their columns (`rows::Table`), which closes that for good.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let own = SqlitePoolOptions::new()
             .max_connections(1)
