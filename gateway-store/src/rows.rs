@@ -78,9 +78,13 @@ impl Table {
         Self { name, columns }
     }
 
-    /// `SELECT` the decoder's columns `FROM` the table.
-    pub(crate) fn select(&self) -> String {
-        format!("SELECT {} FROM {}", self.columns, self.name)
+    /// `SELECT` the decoder's columns `FROM` the table `WHERE` `condition` (which may go on
+    /// with `ORDER BY` and `LIMIT`).
+    pub(crate) fn select_where(&self, condition: &str) -> String {
+        format!(
+            "SELECT {} FROM {} WHERE {condition}",
+            self.columns, self.name
+        )
     }
 
     /// The decoder's columns, each qualified by `alias` (for a join).

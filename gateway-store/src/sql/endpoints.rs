@@ -82,7 +82,7 @@ pub(crate) async fn endpoint_row<DB: Dialect>(
     id: &EndpointId,
     lock: bool,
 ) -> Result<Option<WebhookEndpoint>, StoreError> {
-    let text = format!("{} WHERE id = $1 AND merchant_id = $2", ENDPOINTS.select());
+    let text = ENDPOINTS.select_where("id = $1 AND merchant_id = $2");
     let sql = if lock {
         Sql::locking(&text)
     } else {

@@ -55,12 +55,9 @@ pub(crate) async fn event<DB: Dialect>(
     merchant: MerchantId,
     id: &EventId,
 ) -> Result<Option<RecordedEvent>, StoreError> {
-    let sql = Sql::new(&format!(
-        "{} WHERE id = $1 AND merchant_id = $2",
-        rows::EVENTS.select()
-    ))
-    .arg(id.to_string())
-    .arg(merchant.to_string());
+    let sql = Sql::new(&rows::EVENTS.select_where("id = $1 AND merchant_id = $2"))
+        .arg(id.to_string())
+        .arg(merchant.to_string());
     DB::fetch_optional(conn, sql)
         .await?
         .as_ref()

@@ -60,12 +60,11 @@ pub(crate) async fn list_ordered<DB: Dialect, T>(
         "SELECT COUNT(*) AS n FROM {} WHERE {filter}",
         table.name
     )));
-    let rows = bind(Sql::new(&format!(
-        "{} WHERE {filter} ORDER BY {order_by} LIMIT ${} OFFSET ${}",
-        table.select(),
+    let rows = bind(Sql::new(&table.select_where(&format!(
+        "{filter} ORDER BY {order_by} LIMIT ${} OFFSET ${}",
         params + 1,
         params + 2
-    )));
+    ))));
     let total = count::<DB>(conn, total).await?;
     let rows = DB::fetch_all(conn, rows.arg(request.limit).arg(request.offset)).await?;
     Ok(Page {
@@ -148,10 +147,9 @@ pub(crate) async fn idempotency_record<DB: Dialect>(
     key: &str,
     now: Timestamp,
 ) -> Result<Option<IdempotencyRecord>, StoreError> {
-    let sql = Sql::new(&format!(
-        "{} WHERE merchant_id = $1 AND key = $2 AND expires_at > $3",
-        IDEMPOTENCY_KEYS.select()
-    ))
+    let sql = Sql::new(
+        &IDEMPOTENCY_KEYS.select_where("merchant_id = $1 AND key = $2 AND expires_at > $3"),
+    )
     .arg(merchant.to_string())
     .arg(key.to_owned())
     .arg(now.as_millis());
@@ -168,12 +166,9 @@ pub(crate) async fn order<DB: Dialect>(
     merchant: MerchantId,
     id: &OrderId,
 ) -> Result<Option<Order>, StoreError> {
-    let sql = Sql::new(&format!(
-        "{} WHERE id = $1 AND merchant_id = $2",
-        ORDERS.select()
-    ))
-    .arg(id.to_string())
-    .arg(merchant.to_string());
+    let sql = Sql::new(&ORDERS.select_where("id = $1 AND merchant_id = $2"))
+        .arg(id.to_string())
+        .arg(merchant.to_string());
     DB::fetch_optional(conn, sql)
         .await?
         .as_ref()
@@ -209,12 +204,9 @@ pub(crate) async fn payment<DB: Dialect>(
     merchant: Option<MerchantId>,
     id: &PaymentId,
 ) -> Result<Option<Payment>, StoreError> {
-    let sql = Sql::new(&format!(
-        "{} WHERE id = $1 AND ($2 IS NULL OR merchant_id = $2)",
-        PAYMENTS.select()
-    ))
-    .arg(id.to_string())
-    .arg(merchant.map(|m| m.to_string()));
+    let sql = Sql::new(&PAYMENTS.select_where("id = $1 AND ($2 IS NULL OR merchant_id = $2)"))
+        .arg(id.to_string())
+        .arg(merchant.map(|m| m.to_string()));
     DB::fetch_optional(conn, sql)
         .await?
         .as_ref()
@@ -277,12 +269,9 @@ pub(crate) async fn refund<DB: Dialect>(
     merchant: Option<MerchantId>,
     id: &RefundId,
 ) -> Result<Option<Refund>, StoreError> {
-    let sql = Sql::new(&format!(
-        "{} WHERE id = $1 AND ($2 IS NULL OR merchant_id = $2)",
-        REFUNDS.select()
-    ))
-    .arg(id.to_string())
-    .arg(merchant.map(|m| m.to_string()));
+    let sql = Sql::new(&REFUNDS.select_where("id = $1 AND ($2 IS NULL OR merchant_id = $2)"))
+        .arg(id.to_string())
+        .arg(merchant.map(|m| m.to_string()));
     DB::fetch_optional(conn, sql)
         .await?
         .as_ref()
@@ -407,20 +396,14 @@ pub(crate) async fn delivery<DB: Dialect>(
     merchant: MerchantId,
     id: DeliveryId,
 ) -> Result<Option<DeliveryDetail>, StoreError> {
-    let sql = Sql::new(&format!(
-        "{} WHERE id = $1 AND merchant_id = $2",
-        DELIVERIES.select()
-    ))
-    .arg(id.to_string())
-    .arg(merchant.to_string());
+    let sql = Sql::new(&DELIVERIES.select_where("id = $1 AND merchant_id = $2"))
+        .arg(id.to_string())
+        .arg(merchant.to_string());
     let Some(row) = DB::fetch_optional(conn, sql).await? else {
         return Ok(None);
     };
-    let attempts = Sql::new(&format!(
-        "{} WHERE delivery_id = $1 ORDER BY id",
-        ATTEMPTS.select()
-    ))
-    .arg(id.to_string());
+    let attempts =
+        Sql::new(&ATTEMPTS.select_where("delivery_id = $1 ORDER BY id")).arg(id.to_string());
     let attempts = DB::fetch_all(conn, attempts).await?;
     Ok(Some(DeliveryDetail {
         delivery: rows::delivery(&row)?,
