@@ -1,6 +1,7 @@
 //! The store's metrics: its connection pools, and how long callers wait for a connection.
 //! (The domain's metrics are in [`gateway_core::metrics`].)
 
+#[cfg(feature = "postgres")]
 use std::future::Future;
 use std::time::Instant;
 
@@ -62,6 +63,7 @@ pub fn pools_observed(pools: &[PoolStatus]) {
 }
 
 /// The occupancy of `pool`, named `name`.
+#[cfg(feature = "postgres")]
 pub(crate) fn pool_status<DB: sqlx::Database>(
     name: &'static str,
     pool: &sqlx::Pool<DB>,
@@ -75,6 +77,7 @@ pub(crate) fn pool_status<DB: sqlx::Database>(
 }
 
 /// Runs `acquire` (getting a connection from `pool`), timing it and counting timeouts.
+#[cfg(feature = "postgres")]
 pub(crate) async fn timed_acquire<T>(
     pool: &'static str,
     acquire: impl Future<Output = Result<T, sqlx::Error>>,
@@ -86,6 +89,15 @@ pub(crate) async fn timed_acquire<T>(
         counter!(ACQUIRE_TIMEOUTS, "pool" => pool).increment(1);
     }
     result
+}
+
+/// Records how long a read waited for one of SQLite's reader connections, and whether it gave up.
+#[cfg(feature = "sqlite")]
+pub(crate) fn reader_waited(since: Instant, timed_out: bool) {
+    histogram!(ACQUIRE, "pool" => "reader").record(since.elapsed());
+    if timed_out {
+        counter!(ACQUIRE_TIMEOUTS, "pool" => "reader").increment(1);
+    }
 }
 
 /// Records how long a write command waited in the SQLite writer's queue for its batch to start

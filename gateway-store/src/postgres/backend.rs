@@ -12,6 +12,7 @@ use gateway_core::jobs::{ClaimedJob, JobStatus, Lease};
 use gateway_core::store::PoolStatus;
 use gateway_core::webhook::DeliveryAttempt;
 use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres};
 use tokio::sync::Notify;
 
@@ -22,7 +23,7 @@ use crate::rows::Column;
 use crate::rows::claimed_job;
 use crate::sql::{
     Backend, Batch, Bind, Command, Dialect, Fut, Sql, apply_change, bind_attempt_outcome,
-    confirm_change, foresee_change, single_statements,
+    confirm_change, foresee_change,
 };
 
 /// Statements sent [`STATEMENTS_PER_TRIP`] at a time as one statement: each a data-modifying
@@ -109,10 +110,39 @@ impl Batch<Postgres> for Sequence {
 impl Dialect for Postgres {
     const ROW_LOCKS: bool = true;
     type Connection = PgConnection;
-    type Row = sqlx::postgres::PgRow;
+    type Row = PgRow;
     type Batch = Sequence;
 
-    single_statements!();
+    fn fetch_all<'c>(conn: &'c mut PgConnection, sql: Sql<Self>) -> Fut<'c, Vec<PgRow>> {
+        Box::pin(async move {
+            let (text, args) = sql.into_parts()?;
+            sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_error)
+        })
+    }
+
+    fn fetch_optional<'c>(conn: &'c mut PgConnection, sql: Sql<Self>) -> Fut<'c, Option<PgRow>> {
+        Box::pin(async move {
+            let (text, args) = sql.into_parts()?;
+            sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_error)
+        })
+    }
+
+    fn execute<'c>(conn: &'c mut PgConnection, sql: Sql<Self>) -> Fut<'c, u64> {
+        Box::pin(async move {
+            let (text, args) = sql.into_parts()?;
+            sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+                .execute(&mut *conn)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(db_error)
+        })
+    }
 
     fn execute_batch<'c>(conn: &'c mut PgConnection, batch: Sequence) -> Fut<'c, u64> {
         Box::pin(async move {

@@ -23,7 +23,7 @@ mod queue;
 mod reads;
 mod store;
 
-pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql, single_statements, skip_locked};
+pub(crate) use dialect::{Batch, Bind, Dialect, Fut, Sql, skip_locked};
 #[cfg(feature = "sqlite")]
 pub(crate) use dialect::{OneByOne, Params};
 #[cfg(test)]

@@ -1,7 +1,7 @@
-//! SQLite under the shared store layer: readers run on sqlx's pool, every write command goes
-//! through the group-commit writer, on its own connection, inside `BEGIN IMMEDIATE` (which
-//! locks the whole database, so no row locks are taken), and jobs are claimed with one
-//! `UPDATE … RETURNING`.
+//! SQLite under the shared store layer: reads run on the reading task's own thread, every
+//! write command goes through the group-commit writer, on its own connection, inside
+//! `BEGIN IMMEDIATE` (which locks the whole database, so no row locks are taken), and jobs are
+//! claimed with one `UPDATE … RETURNING`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,48 +12,27 @@ use gateway_core::clock::Timestamp;
 use gateway_core::jobs::{ClaimedJob, JobStatus, Lease};
 use gateway_core::store::PoolStatus;
 use gateway_core::webhook::DeliveryAttempt;
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Sqlite, SqliteConnection};
 
 use super::SqliteStore;
 use super::direct::{self, Rusqlite};
-use crate::error::db_error;
-use crate::metrics::{pool_status, timed_acquire};
+use super::readers::Reader;
 use crate::rows::claimed_job;
 use crate::sql::{
-    Backend, Command, Dialect, Fut, OneByOne, Sql, apply_change, before_attempt,
-    bind_attempt_outcome, single_statements,
+    Backend, Command, Dialect, Fut, Sql, apply_change, before_attempt, bind_attempt_outcome,
 };
-
-/// The readers' dialect.
-impl Dialect for Sqlite {
-    const ROW_LOCKS: bool = false;
-    type Connection = SqliteConnection;
-    type Row = SqliteRow;
-    type Batch = OneByOne<Self>;
-
-    single_statements!();
-
-    fn execute_batch<'c>(conn: &'c mut SqliteConnection, batch: OneByOne<Self>) -> Fut<'c, u64> {
-        batch.execute(conn)
-    }
-}
 
 #[async_trait]
 impl Backend for SqliteStore {
-    type DB = Sqlite;
+    type DB = Rusqlite;
     type Writes = Rusqlite;
-    type Reader = PoolConnection<Sqlite>;
+    type Reader = Reader;
 
-    async fn reader(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
-        timed_acquire("reader", self.reader.acquire())
-            .await
-            .map_err(db_error)
+    async fn reader(&self) -> Result<Reader, StoreError> {
+        self.readers.acquire().await
     }
 
     fn pools(&self) -> Vec<PoolStatus> {
-        vec![self.write.status(), pool_status("reader", &self.reader)]
+        vec![self.write.status(), self.readers.status()]
     }
 
     async fn transact<A, T>(
@@ -228,14 +207,20 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
         let store = SqliteStore::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
-        let steps: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {statement}"
-        )))
-        .fetch_all(&store.reader)
-        .await
-        .unwrap();
+        let plan = {
+            let reader = store.readers.acquire().await.unwrap();
+            let mut explain = reader
+                .prepare(&format!("EXPLAIN QUERY PLAN {statement}"))
+                .unwrap();
+            // Unbound parameters are NULL: the plan does not depend on them.
+            let mut steps = explain.raw_query();
+            let mut plan = Vec::new();
+            while let Some(step) = steps.next().unwrap() {
+                plan.push(step.get::<_, String>(3).unwrap());
+            }
+            plan
+        };
         store.close().await;
-        let plan: Vec<String> = steps.into_iter().map(|step| step.3).collect();
         plan.join("\n")
     }
 

@@ -1,13 +1,13 @@
-//! The writer's dialect: SQLite called directly (through rusqlite) on the thread that owns the
-//! writer's connection.
+//! SQLite's dialect: SQLite called directly (through rusqlite) on the thread that holds the
+//! connection: the writer's own thread, or a reading task's.
 //!
 //! Through sqlx every statement is a round trip to the connection's own thread; under load the
 //! wait for that thread cost more than the statement, and the one writer paid it serially for
-//! every statement of every command. Here a statement is a function call on the writer's thread,
-//! prepared once and kept in the connection's statement cache.
+//! every statement of every command. Here a statement is a function call on the thread that holds
+//! the connection, prepared once and kept in the connection's statement cache.
 //!
-//! Readers stay on sqlx (they run concurrently, and a hop there costs no other request). Both
-//! crates link the same `libsqlite3-sys`, so both open the same file with the same SQLite.
+//! The readers' connections ([`super::readers`]) use it too, on the tasks that read. sqlx (for
+//! migrations) links the same `libsqlite3-sys`, so both open the same file with the same SQLite.
 
 use std::sync::Arc;
 
@@ -70,7 +70,7 @@ impl Dialect for Rusqlite {
     type Batch = OneByOne<Self>;
 
     fn fetch_all<'c>(conn: &'c mut rusqlite::Connection, sql: Sql<Self>) -> Fut<'c, Vec<Row>> {
-        Box::pin(async move { query(conn, sql, usize::MAX) })
+        Box::pin(async move { off_the_runtime(|| query(conn, sql, usize::MAX)) })
     }
 
     fn fetch_optional<'c>(
@@ -89,6 +89,19 @@ impl Dialect for Rusqlite {
         batch: OneByOne<Self>,
     ) -> Fut<'c, u64> {
         batch.execute(conn)
+    }
+}
+
+/// Runs `read`, which may take a while (it reads many rows), without holding up other tasks:
+/// on a worker of a multi-threaded runtime (a reader serving a request) the worker's other
+/// tasks move to another thread first. On the writer's thread and on a current-thread runtime it
+/// just runs.
+fn off_the_runtime<T>(read: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(read)
+        }
+        _ => read(),
     }
 }
 

@@ -3,11 +3,13 @@
 //! Writer discipline: one connection, owned by the writer's thread, does every write. Commands
 //! go through a group-commit [`writer::Writer`]: those queued together run one after another in
 //! a single `BEGIN IMMEDIATE` transaction (which holds the write lock from its first statement,
-//! so it never fails half-way on a lock upgrade). Several sqlx connections read concurrently
-//! under WAL. Other processes on the same file wait on `busy_timeout`.
+//! so it never fails half-way on a lock upgrade). A few reader connections read concurrently
+//! under WAL, on the reading tasks themselves ([`readers`]). Other processes on the same file
+//! wait on `busy_timeout`.
 
 mod backend;
 mod direct;
+mod readers;
 mod writer;
 
 use std::path::Path;
@@ -18,7 +20,6 @@ use std::time::Duration;
 use direct::sqlite_error;
 use gateway_core::StoreError;
 use rusqlite::{Connection, OpenFlags};
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::db_error;
@@ -28,10 +29,10 @@ use crate::error::db_error;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     /// Concurrent readers (WAL lets them run beside the writer).
-    reader: SqlitePool,
+    readers: Arc<readers::Readers>,
     /// Group commit of write commands on the writer's own connection.
     write: writer::Writer,
-    /// How a connection of this store is opened (the readers', and the migrations' own).
+    /// How the migrations' own connection is opened.
     options: SqliteConnectOptions,
     /// The directory of a `sqlite::memory:` database, removed with the last clone.
     _scratch: Option<Arc<tempfile::TempDir>>,
@@ -46,10 +47,15 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 const WAL_TRUNCATE_AT: u64 = 32 * 1024 * 1024;
 /// What SQLite leaves of the WAL file when it starts the log over by itself.
 const WAL_SIZE_LIMIT: u64 = 4 * 1024 * 1024;
-/// How long a request waits for a pooled connection before the store reports `Unavailable`.
+/// How long a request waits for a reader connection before the store reports `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reader connections. A read holds one only while SQLite runs it on the reading task's thread,
+/// so more than the runtime's threads (plus the background checkpoint) would sit idle.
+const READERS: u32 = 4;
 /// Prepared statements the writer keeps: every statement text the write commands use.
 const WRITER_STATEMENTS: usize = 256;
+/// Prepared statements each reader keeps: every statement text the reads use.
+const READER_STATEMENTS: usize = 128;
 
 /// SQLite's name for the WAL of `database`: the same path with `-wal` appended.
 fn wal_file(database: &std::path::Path) -> std::path::PathBuf {
@@ -99,29 +105,17 @@ impl SqliteStore {
             )),
             CHECKPOINT_INTERVAL,
         )?;
-        // A reader's temporary tables can be as large as the tables it reports on (`jobs
-        // status` sorts every job kept), so past its page cache a sort goes to a temporary
-        // file: 720,000 jobs sorted in memory took about 47 MiB, on every `jobs status` and
-        // metrics scrape.
+        let readers = readers::Readers::open(&path, READERS, ACQUIRE_TIMEOUT, configure_reader)?;
+        // The migrations' connection: NORMAL under WAL survives process crashes (kill -9); only
+        // a power loss can drop the last commits. See docs/operations.md.
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL under WAL survives process crashes (kill -9); only a power loss can drop
-            // the last commits. See docs/operations.md.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true)
-            .pragma("cache_size", CACHE_SIZE)
-            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
-            .pragma("temp_store", "file");
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
-            .await
-            .map_err(db_error)?;
-        write.checkpoint_in_background(reader.clone(), CHECKPOINT_INTERVAL);
+            .foreign_keys(true);
+        write.checkpoint_in_background(Arc::clone(&readers), CHECKPOINT_INTERVAL);
         Ok(Self {
-            reader,
+            readers,
             write,
             options,
             _scratch: scratch,
@@ -155,7 +149,7 @@ impl SqliteStore {
 
     /// Closes the readers and the writer, checkpointing the WAL.
     pub async fn close(&self) {
-        self.reader.close().await;
+        self.readers.close().await;
         self.write.close().await;
     }
 }
@@ -163,6 +157,25 @@ impl SqliteStore {
 /// 2 MiB of page cache per connection (5 of them): the working set of a gateway is the newest
 /// rows, and the OS page cache holds the rest.
 const CACHE_SIZE: &str = "-2000";
+
+/// Sets up a reader connection. Its checkpoints (the background one runs on a reader) sync as
+/// the writer's commits do, and leave the log no larger than the writer's would. A reader's
+/// temporary tables can be as large as the tables it reports on (`jobs status` sorts every job
+/// kept), so past its page cache a sort goes to a temporary file: 720,000 jobs sorted in memory
+/// took about 47 MiB, on every `jobs status` and metrics scrape.
+fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(READER_STATEMENTS);
+    for (pragma, value) in [
+        ("synchronous", "NORMAL"),
+        ("cache_size", CACHE_SIZE),
+        ("journal_size_limit", &WAL_SIZE_LIMIT.to_string()),
+        ("temp_store", "FILE"),
+    ] {
+        conn.pragma_update(None, pragma, value)?;
+    }
+    Ok(())
+}
 
 /// Opens the writer's connection to `path` with the store's settings.
 fn open_writer(path: &Path, create_if_missing: bool) -> Result<Connection, StoreError> {
@@ -212,17 +225,15 @@ mod tests {
     async fn readers_sort_large_results_on_disk_and_the_writer_in_memory() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = file_store(dir.path()).await;
-        let temp_store = |pool: &SqlitePool| {
-            let pool = pool.clone();
-            async move {
-                sqlx::query_scalar::<_, i64>("PRAGMA temp_store")
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap()
-            }
-        };
+        let readers: i64 = store
+            .readers
+            .acquire()
+            .await
+            .unwrap()
+            .query_row("PRAGMA temp_store", [], |row| row.get(0))
+            .unwrap();
         // 1 is FILE, 2 is MEMORY.
-        assert_eq!(temp_store(&store.reader).await, 1);
+        assert_eq!(readers, 1);
         let writers = store
             .write
             .write(|conn| {

@@ -24,11 +24,11 @@ use gateway_core::StoreError;
 use gateway_core::request_id;
 use gateway_core::store::PoolStatus;
 use rusqlite::Connection;
-use sqlx::SqlitePool;
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::direct::sqlite_error;
+use super::readers::Readers;
 
 /// A future borrowing the writer's connection.
 pub(crate) type WriteFuture<'c, T> =
@@ -254,23 +254,28 @@ impl Writer {
         }
     }
 
-    /// Every `interval`, until the writer stops, runs a passive checkpoint on a connection of
-    /// `readers`: it copies committed pages from the WAL into the database file (and waits for
-    /// their fsync) beside the writer instead of inside one of its commits.
-    pub(crate) fn checkpoint_in_background(&self, readers: SqlitePool, interval: Duration) {
+    /// Every `interval`, until the writer or `readers` stop, runs a passive checkpoint on a
+    /// reader connection: it copies committed pages from the WAL into the database file (and
+    /// waits for their fsync) beside the writer instead of inside one of its commits, on a
+    /// blocking thread rather than one of the runtime's.
+    pub(crate) fn checkpoint_in_background(&self, readers: Arc<Readers>, interval: Duration) {
         let alive = self.queue.downgrade();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                if alive.upgrade().is_none_or(|queue| queue.is_closed()) || readers.is_closed() {
+                if alive.upgrade().is_none_or(|queue| queue.is_closed()) {
                     return;
                 }
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&readers)
-                    .await
-                {
+                let Ok(reader) = readers.acquire().await else {
+                    return;
+                };
+                let checkpoint = tokio::task::spawn_blocking(move || {
+                    reader.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                })
+                .await;
+                if let Ok(Err(e)) = checkpoint {
                     tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
                 }
             }
@@ -475,8 +480,6 @@ async fn run_once(conn: &mut Connection, pending: &mut [Box<dyn Command>]) -> Re
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use sqlx::sqlite::SqlitePoolOptions;
-
     use super::*;
 
     /// An idle writer empties its WAL after this long.
@@ -607,18 +610,14 @@ mod tests {
     async fn file_database(
         dir: &tempfile::TempDir,
         truncate_at: u64,
-    ) -> (Writer, SqlitePool, Arc<WalBound>) {
+    ) -> (Writer, Arc<Readers>, Arc<WalBound>) {
         let file = dir.path().join("writer.db");
         let conn = Connection::open(&file).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
         conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY, pad TEXT)")
             .unwrap();
-        let readers = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&file))
-            .await
-            .unwrap();
+        let readers = Readers::open(&file, 1, Duration::from_secs(5), |_| Ok(())).unwrap();
         let wal = WalBound::new(
             dir.path().join("writer.db-wal"),
             truncate_at,
@@ -700,10 +699,10 @@ mod tests {
         let (writer, readers, wal) = file_database(&dir, truncate_at).await;
         insert_padded(&writer, 0).await;
         // A read transaction held open on an early snapshot, as a long report or a backup does.
-        let mut report = readers.begin().await.unwrap();
-        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
-            .fetch_one(&mut *report)
-            .await
+        let report = readers.acquire().await.unwrap();
+        report.execute_batch("BEGIN").unwrap();
+        let seen: i64 = report
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
             .unwrap();
         assert_eq!(seen, 1);
         // Were each batch to wait out the busy timeout (5 s) for the reader, these would take
@@ -712,7 +711,8 @@ mod tests {
             insert_padded(&writer, n).await;
         }
         assert!(wal.size() > truncate_at, "{}", wal.size());
-        report.rollback().await.unwrap();
+        report.execute_batch("ROLLBACK").unwrap();
+        drop(report);
         // Once the reader is gone (and the back-off over), the next write empties the log.
         let mut n = 300_i64;
         while wal.size() > truncate_at && n < 1_000 {
@@ -733,9 +733,11 @@ mod tests {
         // Nothing else empties it: the writer never checkpoints by itself, and a passive
         // checkpoint leaves the file's size alone.
         assert!(eventually(|| wal.size() == 0).await, "{}", wal.size());
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
-            .fetch_one(&readers)
+        let rows: i64 = readers
+            .acquire()
             .await
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
             .unwrap();
         assert_eq!(rows, 200);
     }

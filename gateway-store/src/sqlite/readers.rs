@@ -1,0 +1,226 @@
+//! The readers' connections: SQLite called directly, on the task that reads.
+//!
+//! Through sqlx a read went to its connection's own thread and back, and the connection stayed
+//! taken until the reading task was next polled. Under load that wait, not the read, held the
+//! four connections: a read waited 17 ms on average for one, on the critical path of every
+//! payment (`benches/results/sqlite-readers-2026-12-01`). Here a read of one row is a function
+//! call of tens of microseconds that holds its connection for just that long, so a few
+//! connections serve every task. A read of many rows ([`super::direct`]'s `fetch_all`) first
+//! hands the runtime's other tasks to another thread, so a long report stalls no request.
+
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gateway_core::StoreError;
+use gateway_core::store::PoolStatus;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::direct::sqlite_error;
+
+/// A fixed set of reader connections to one database file.
+#[derive(Debug)]
+pub(crate) struct Readers {
+    /// The connections nobody holds now.
+    idle: Mutex<Vec<Connection>>,
+    /// One permit per connection: holding one guarantees an idle connection to take.
+    permits: Arc<Semaphore>,
+    /// How many connections there are.
+    size: u32,
+    /// How long [`Readers::acquire`] waits before the store reports `Unavailable`.
+    acquire_timeout: Duration,
+}
+
+impl Readers {
+    /// Opens `size` connections to the database at `path`, each set up by `configure`.
+    pub(crate) fn open(
+        path: &Path,
+        size: u32,
+        acquire_timeout: Duration,
+        configure: impl Fn(&Connection) -> rusqlite::Result<()>,
+    ) -> Result<Arc<Self>, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connections = (0..size)
+            .map(|_| {
+                let conn = Connection::open_with_flags(path, flags)?;
+                configure(&conn)?;
+                Ok(conn)
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sqlite_error)?;
+        Ok(Arc::new(Self {
+            idle: Mutex::new(connections),
+            permits: Arc::new(Semaphore::new(size as usize)),
+            size,
+            acquire_timeout,
+        }))
+    }
+
+    /// Takes a connection, waiting while all are held; `Unavailable` once closed or after the
+    /// acquire timeout.
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Result<Reader, StoreError> {
+        let started = Instant::now();
+        let permit =
+            tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned()).await;
+        crate::metrics::reader_waited(started, permit.is_err());
+        let permit = match permit {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_closed)) => return Err(StoreError::Unavailable("the store is closed".into())),
+            Err(_timeout) => {
+                return Err(StoreError::Unavailable(
+                    "no SQLite reader connection came free in time".into(),
+                ));
+            }
+        };
+        let conn = self
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .ok_or_else(|| StoreError::Other("a reader permit without a connection".into()))?;
+        Ok(Reader {
+            conn: Some(conn),
+            readers: Arc::clone(self),
+            _permit: permit,
+        })
+    }
+
+    /// The connections now, for metrics.
+    pub(crate) fn status(&self) -> PoolStatus {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let size = if self.permits.is_closed() {
+            0
+        } else {
+            self.size
+        };
+        PoolStatus {
+            name: "reader",
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX).min(size),
+            max: self.size,
+        }
+    }
+
+    /// Waits for every held connection to come back, then closes them all; later acquires
+    /// fail.
+    pub(crate) async fn close(&self) {
+        if let Ok(all) = self.permits.acquire_many(self.size).await {
+            self.permits.close();
+            drop(all);
+        }
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// A reader connection, back in its pool when dropped.
+#[derive(Debug)]
+pub(crate) struct Reader {
+    conn: Option<Connection>,
+    readers: Arc<Readers>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Deref for Reader {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl DerefMut for Reader {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        // A read cut short (its task cancelled, or a panic) must not leave a transaction, and
+        // with it an old snapshot, to the next reader.
+        if !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::warn!(error = %e, "SQLite reader rollback failed; the connection is dropped");
+            return;
+        }
+        self.readers
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn scratch(dir: &tempfile::TempDir, size: u32) -> Arc<Readers> {
+        let path = dir.path().join("readers.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER)")
+            .unwrap();
+        Readers::open(&path, size, Duration::from_millis(50), |_| Ok(())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_held_connection_is_not_handed_out_twice_and_comes_back_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let readers = scratch(&dir, 1);
+        let held = readers.acquire().await.unwrap();
+        assert_eq!(readers.status().idle, 0);
+        assert!(matches!(
+            readers.acquire().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        drop(held);
+        assert_eq!(readers.status().idle, 1);
+        let again = readers.acquire().await.unwrap();
+        let n: i64 = again
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[tokio::test]
+    async fn a_reader_dropped_inside_a_transaction_comes_back_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let readers = scratch(&dir, 1);
+        let reader = readers.acquire().await.unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        assert!(!reader.is_autocommit());
+        drop(reader);
+        assert!(readers.acquire().await.unwrap().is_autocommit());
+    }
+
+    #[tokio::test]
+    async fn a_closed_pool_waits_for_its_readers_then_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let readers = scratch(&dir, 2);
+        let held = readers.acquire().await.unwrap();
+        let closing = {
+            let readers = Arc::clone(&readers);
+            tokio::spawn(async move { readers.close().await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!closing.is_finished());
+        drop(held);
+        closing.await.unwrap();
+        assert_eq!(readers.status().size, 0);
+        assert!(matches!(
+            readers.acquire().await,
+            Err(StoreError::Unavailable(_))
+        ));
+    }
+}
