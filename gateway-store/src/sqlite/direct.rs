@@ -259,6 +259,20 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_of_many_rows_runs_on_a_worker_of_a_multi_threaded_runtime() {
+        let mut conn = scratch();
+        conn.execute_batch("INSERT INTO t (id, n) VALUES ('a', 1), ('b', 2)")
+            .unwrap();
+        let read = Sql::<Rusqlite>::new("SELECT id FROM t ORDER BY id");
+        let rows = Rusqlite::fetch_all(&mut conn, read).await.unwrap();
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|row| Column::<String>::column(row, "id").unwrap())
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+    }
+
     #[test]
     fn a_batch_reports_every_row_its_statements_changed() {
         let mut conn = scratch();
