@@ -9,8 +9,8 @@
 //! hands the runtime's other tasks to another thread, so a long report stalls no request.
 
 use std::ops::{Deref, DerefMut};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use gateway_core::StoreError;
@@ -20,42 +20,57 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::direct::sqlite_error;
 
-/// A fixed set of reader connections to one database file.
+/// Up to `size` reader connections to one database file, opened as they are first needed.
 #[derive(Debug)]
 pub(crate) struct Readers {
     /// The connections nobody holds now.
     idle: Mutex<Vec<Connection>>,
-    /// One permit per connection: holding one guarantees an idle connection to take.
+    /// One permit per connection that may be held; a permit that finds no idle connection
+    /// opens one.
     permits: Arc<Semaphore>,
-    /// How many connections there are.
+    /// The most connections there may be.
     size: u32,
+    /// The database file.
+    path: PathBuf,
+    /// Sets up each connection opened.
+    configure: fn(&Connection) -> rusqlite::Result<()>,
     /// How long [`Readers::acquire`] waits before the store reports `Unavailable`.
     acquire_timeout: Duration,
 }
 
 impl Readers {
-    /// Opens `size` connections to the database at `path`, each set up by `configure`.
+    /// Readers of the database at `path`, each connection set up by `configure`. The first
+    /// connection opens now, so a database that cannot be read fails here.
     pub(crate) fn open(
         path: &Path,
         size: u32,
         acquire_timeout: Duration,
-        configure: impl Fn(&Connection) -> rusqlite::Result<()>,
+        configure: fn(&Connection) -> rusqlite::Result<()>,
     ) -> Result<Arc<Self>, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connections = (0..size)
-            .map(|_| {
-                let conn = Connection::open_with_flags(path, flags)?;
-                configure(&conn)?;
-                Ok(conn)
-            })
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sqlite_error)?;
-        Ok(Arc::new(Self {
-            idle: Mutex::new(connections),
+        let readers = Self {
+            idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size as usize)),
             size,
+            path: path.to_owned(),
+            configure,
             acquire_timeout,
-        }))
+        };
+        let first = readers.connect()?;
+        readers.idle().push(first);
+        Ok(Arc::new(readers))
+    }
+
+    /// A new connection.
+    fn connect(&self) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(sqlite_error)?;
+        (self.configure)(&conn).map_err(sqlite_error)?;
+        Ok(conn)
+    }
+
+    /// The idle connections, locked.
+    fn idle(&self) -> MutexGuard<'_, Vec<Connection>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes a connection, waiting while all are held; `Unavailable` once closed or after the
@@ -74,12 +89,11 @@ impl Readers {
                 ));
             }
         };
-        let conn = self
-            .idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .ok_or_else(|| StoreError::Other("a reader permit without a connection".into()))?;
+        let idle = self.idle().pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.connect()?,
+        };
         Ok(Reader {
             conn: Some(conn),
             readers: Arc::clone(self),
@@ -89,16 +103,17 @@ impl Readers {
 
     /// The connections now, for metrics.
     pub(crate) fn status(&self) -> PoolStatus {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).len();
-        let size = if self.permits.is_closed() {
+        let idle = u32::try_from(self.idle().len()).unwrap_or(u32::MAX);
+        let held = if self.permits.is_closed() {
             0
         } else {
-            self.size
+            let free = u32::try_from(self.permits.available_permits()).unwrap_or(u32::MAX);
+            self.size.saturating_sub(free)
         };
         PoolStatus {
             name: "reader",
-            size,
-            idle: u32::try_from(idle).unwrap_or(u32::MAX).min(size),
+            size: held + idle,
+            idle,
             max: self.size,
         }
     }
@@ -110,7 +125,7 @@ impl Readers {
             self.permits.close();
             drop(all);
         }
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.idle().clear();
     }
 }
 
@@ -143,19 +158,16 @@ impl DerefMut for Reader {
 impl Drop for Reader {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
-        // A read cut short (its task cancelled, or a panic) must not leave a transaction, and
-        // with it an old snapshot, to the next reader.
+        // A read left inside a transaction (a panic, or a task dropped between statements) must
+        // not hand its old snapshot to the next reader. Should that fail, the connection closes
+        // and the next reader to find none idle opens another.
         if !conn.is_autocommit()
             && let Err(e) = conn.execute_batch("ROLLBACK")
         {
-            tracing::warn!(error = %e, "SQLite reader rollback failed; the connection is dropped");
+            tracing::warn!(error = %e, "SQLite reader rollback failed; the connection is closed");
             return;
         }
-        self.readers
-            .idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
+        self.readers.idle().push(conn);
     }
 }
 
@@ -179,7 +191,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let readers = scratch(&dir, 1);
         let held = readers.acquire().await.unwrap();
-        assert_eq!(readers.status().idle, 0);
+        assert_eq!((readers.status().size, readers.status().idle), (1, 0));
         assert!(matches!(
             readers.acquire().await,
             Err(StoreError::Unavailable(_))
@@ -202,6 +214,18 @@ mod tests {
         assert!(!reader.is_autocommit());
         drop(reader);
         assert!(readers.acquire().await.unwrap().is_autocommit());
+    }
+
+    #[tokio::test]
+    async fn connections_open_as_they_are_needed_up_to_the_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let readers = scratch(&dir, 3);
+        assert_eq!((readers.status().size, readers.status().idle), (1, 1));
+        let first = readers.acquire().await.unwrap();
+        let second = readers.acquire().await.unwrap();
+        assert_eq!((readers.status().size, readers.status().idle), (2, 0));
+        drop((first, second));
+        assert_eq!((readers.status().size, readers.status().idle), (2, 2));
     }
 
     #[tokio::test]
