@@ -13,6 +13,7 @@ const POOL_CONNECTIONS: &str = "gateway_db_pool_connections";
 const POOL_MAX_CONNECTIONS: &str = "gateway_db_pool_max_connections";
 const ACQUIRE: &str = "gateway_db_acquire_seconds";
 const ACQUIRE_TIMEOUTS: &str = "gateway_db_acquire_timeouts_total";
+const SQLITE_WRITER: &str = "gateway_sqlite_writer_seconds";
 
 /// Every metric the store records.
 pub const CATALOGUE: &[MetricDoc] = &[
@@ -39,6 +40,12 @@ pub const CATALOGUE: &[MetricDoc] = &[
         kind: MetricKind::Counter,
         labels: &["pool"],
         help: "Requests for a connection that gave up after the pool's acquire timeout (answered 503).",
+    },
+    MetricDoc {
+        name: SQLITE_WRITER,
+        kind: MetricKind::Histogram,
+        labels: &["work"],
+        help: "SQLite only: time the writer's thread spent on each piece of work, a group commit (batch: BEGIN to COMMIT; the writer's commands over this count is the mean batch size) or emptying the WAL (wal_truncate).",
     },
 ];
 
@@ -105,4 +112,24 @@ pub(crate) fn reader_waited(since: Instant, timed_out: bool) {
 #[cfg(feature = "sqlite")]
 pub(crate) fn writer_waited(since: Instant) {
     histogram!(ACQUIRE, "pool" => "writer").record(since.elapsed());
+}
+
+/// What SQLite's writer thread spends its time on, for [`sqlite_writer_worked`].
+#[cfg(feature = "sqlite")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WriterWork {
+    /// One group commit, `BEGIN` to `COMMIT`.
+    Batch,
+    /// A `TRUNCATE` checkpoint of the WAL.
+    WalTruncate,
+}
+
+/// Records how long SQLite's writer thread spent on one piece of `work`, begun at `since`.
+#[cfg(feature = "sqlite")]
+pub(crate) fn sqlite_writer_worked(work: WriterWork, since: Instant) {
+    let work = match work {
+        WriterWork::Batch => "batch",
+        WriterWork::WalTruncate => "wal_truncate",
+    };
+    histogram!(SQLITE_WRITER, "work" => work).record(since.elapsed());
 }

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::direct::sqlite_error;
 use super::readers::Readers;
+use crate::metrics::WriterWork;
 
 /// A future borrowing the writer's connection.
 pub(crate) type WriteFuture<'c, T> =
@@ -180,6 +181,7 @@ impl WalBound {
             conn.busy_timeout(self.busy_timeout)?;
             outcome
         })();
+        crate::metrics::sqlite_writer_worked(WriterWork::WalTruncate, started);
         let back_off = match outcome {
             Ok(0) => None,
             Ok(_) => {
@@ -375,6 +377,7 @@ impl WriterThread {
             return;
         }
         self.busy.store(true, Ordering::Relaxed);
+        let started = Instant::now();
         let conn = &mut self.conn;
         // A panicking command fails its batch (its callers see the writer's error when their
         // replies are dropped), not every write after it.
@@ -385,6 +388,7 @@ impl WriterThread {
             tracing::error!("a SQLite write batch panicked; its commands failed");
             rollback(&self.conn);
         }
+        crate::metrics::sqlite_writer_worked(WriterWork::Batch, started);
         self.truncate_wal_if(|wal| wal.size() > wal.truncate_at);
         self.busy.store(false, Ordering::Relaxed);
     }
