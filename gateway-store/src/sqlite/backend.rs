@@ -240,6 +240,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_claim_is_compiled_once_whatever_its_limit_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.db");
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store.close().await;
+        let mut writer = crate::sqlite::open_writer(&path, false).unwrap();
+        let mut reader = rusqlite::Connection::open(&path).unwrap();
+        crate::sqlite::configure_reader(&reader).unwrap();
+        for conn in [&mut writer, &mut reader] {
+            for (n, limit) in [1_u32, 16, 3, 32, 7, 16].into_iter().enumerate() {
+                let now = Timestamp::from_millis(1_000 + i64::try_from(n).unwrap());
+                let until = Timestamp::from_millis(60_000);
+                claim(conn, &("worker-1".to_owned(), now, until, limit))
+                    .await
+                    .unwrap();
+            }
+            // SQLite reads a bound `LIMIT` while planning; unless told to plan without bound
+            // values, it compiles the statement again after every new binding.
+            let recompiled = conn
+                .prepare_cached(CLAIM_DUE)
+                .unwrap()
+                .get_status(rusqlite::StatementStatus::RePrepare);
+            assert_eq!(recompiled, 0);
+        }
+    }
+
+    #[tokio::test]
     async fn the_relays_reads_walk_only_jobs_awaiting_dispatch() {
         for sql in [crate::sql::JOBS_TO_DISPATCH, crate::sql::DISPATCH_BACKLOG] {
             let plan = query_plan(sql).await;
