@@ -45,7 +45,7 @@ pub const CATALOGUE: &[MetricDoc] = &[
         name: SQLITE_WRITER,
         kind: MetricKind::Histogram,
         labels: &["work"],
-        help: "SQLite only: time the writer's thread spent on each piece of work, a group commit (batch: BEGIN to COMMIT; the writer's commands over this count is the mean batch size) or emptying the WAL (wal_truncate).",
+        help: "SQLite only: time the writer's thread spent on each piece of work, a group commit (batch: BEGIN to COMMIT; the writer's commands over this count is the mean batch size) or checkpointing the whole WAL (wal_restart under load, wal_truncate once writes stop).",
     },
 ];
 
@@ -120,7 +120,9 @@ pub(crate) fn writer_waited(since: Instant) {
 pub(crate) enum WriterWork {
     /// One group commit, `BEGIN` to `COMMIT`.
     Batch,
-    /// A `TRUNCATE` checkpoint of the WAL.
+    /// A `RESTART` checkpoint of the WAL (under load).
+    WalRestart,
+    /// A `TRUNCATE` checkpoint of the WAL (once writes stop).
     WalTruncate,
 }
 
@@ -129,6 +131,7 @@ pub(crate) enum WriterWork {
 pub(crate) fn sqlite_writer_worked(work: WriterWork, since: Instant) {
     let work = match work {
         WriterWork::Batch => "batch",
+        WriterWork::WalRestart => "wal_restart",
         WriterWork::WalTruncate => "wal_truncate",
     };
     histogram!(SQLITE_WRITER, "work" => work).record(since.elapsed());

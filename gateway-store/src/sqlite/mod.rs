@@ -206,7 +206,7 @@ fn open_writer(path: &Path, create_if_missing: bool) -> Result<Connection, Store
         ("synchronous", "NORMAL"),
         ("foreign_keys", "ON"),
         ("cache_size", CACHE_SIZE),
-        ("journal_size_limit", &WAL_SIZE_LIMIT.to_string()),
+        // (Its `journal_size_limit` is the WAL bound's: see `writer::WalBound`.)
         // The writer's temporary tables are small (a claim's due ids).
         ("temp_store", "MEMORY"),
         // The writer never checkpoints (a checkpoint inside a commit would stall every write
