@@ -45,8 +45,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// Past this size the writer empties the WAL (see [`writer::WalBound`]).
 const WAL_TRUNCATE_AT: u64 = 32 * 1024 * 1024;
-/// What SQLite leaves of the WAL file when it starts the log over by itself.
-const WAL_SIZE_LIMIT: u64 = 4 * 1024 * 1024;
 /// How long a request waits for a reader connection before the store reports `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reader connections. A read holds one only while SQLite runs it on the reading task's thread,
@@ -159,7 +157,8 @@ impl SqliteStore {
 const CACHE_SIZE: &str = "-2000";
 
 /// Sets up a reader connection. Its checkpoints (the background one runs on a reader) sync as
-/// the writer's commits do, and leave the log no larger than the writer's would. A reader's
+/// the writer's commits do. (A reader never starts the log over, so the log's size limit is the
+/// writer's alone: see `writer::WalBound`.) A reader's
 /// temporary tables can be as large as the tables it reports on (`jobs status` sorts every job
 /// kept), so past its page cache a sort goes to a temporary file: 720,000 jobs sorted in memory
 /// took about 47 MiB, on every `jobs status` and metrics scrape.
@@ -170,7 +169,6 @@ fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
     for (pragma, value) in [
         ("synchronous", "NORMAL"),
         ("cache_size", CACHE_SIZE),
-        ("journal_size_limit", &WAL_SIZE_LIMIT.to_string()),
         ("temp_store", "FILE"),
     ] {
         conn.pragma_update(None, pragma, value)?;
@@ -206,7 +204,7 @@ fn open_writer(path: &Path, create_if_missing: bool) -> Result<Connection, Store
         ("synchronous", "NORMAL"),
         ("foreign_keys", "ON"),
         ("cache_size", CACHE_SIZE),
-        // (Its `journal_size_limit` is the WAL bound's: see `writer::WalBound`.)
+        // (Its `journal_size_limit` is set by the WAL bound: see `writer::WalBound`.)
         // The writer's temporary tables are small (a claim's due ids).
         ("temp_store", "MEMORY"),
         // The writer never checkpoints (a checkpoint inside a commit would stall every write

@@ -124,9 +124,9 @@ pub(crate) struct Writer {
 /// file ([`Checkpoint::Truncate`]).
 ///
 /// Such a checkpoint must wait for readers of older snapshots, and the writes queue
-/// meanwhile. So it waits [`TRUNCATE_PATIENCE`] at most, and after a reader has blocked it
-/// (a long report, or `sqlite3 .backup` from another process) no truncation is tried for
-/// [`TRUNCATE_BACKOFF`]: writes go on, and the log grows until the reader ends. A truncation
+/// meanwhile. So it waits [`CHECKPOINT_PATIENCE`] at most, and after a reader has blocked it
+/// (a long report, or `sqlite3 .backup` from another process) none is tried for
+/// [`CHECKPOINT_BACKOFF`]: writes go on, and the log grows until the reader ends. A checkpoint
 /// refused at once (another checkpoint, such as the background one, was running: SQLite runs
 /// one at a time and does not wait for it) is tried again after the next batch instead; backing
 /// off a second for it let the log grow by hundreds of MiB under load.
@@ -134,18 +134,18 @@ pub(crate) struct Writer {
 pub(crate) struct WalBound {
     /// The `-wal` file beside the database.
     pub(crate) path: PathBuf,
-    /// Past this many bytes the writer truncates the log after its batch.
+    /// Past this many bytes the writer starts the log over after its batch.
     pub(crate) truncate_at: u64,
-    /// The connections' usual busy timeout, restored after a truncation.
+    /// The connections' usual busy timeout, restored after a whole-log checkpoint.
     pub(crate) busy_timeout: Duration,
-    /// No truncation is tried before this, after one a reader blocked.
+    /// No whole-log checkpoint is tried before this, after one a reader blocked.
     blocked_until: Mutex<Option<Instant>>,
 }
 
-/// How long a truncation waits for readers of older snapshots.
-const TRUNCATE_PATIENCE: Duration = Duration::from_millis(50);
-/// How long after a blocked truncation the next is tried.
-const TRUNCATE_BACKOFF: Duration = Duration::from_secs(1);
+/// How long a whole-log checkpoint waits for readers of older snapshots.
+const CHECKPOINT_PATIENCE: Duration = Duration::from_millis(50);
+/// How long after a blocked whole-log checkpoint the next is tried.
+const CHECKPOINT_BACKOFF: Duration = Duration::from_secs(1);
 
 impl WalBound {
     /// A bound for the log at `path`; `busy_timeout` is what the connections use otherwise.
@@ -163,8 +163,8 @@ impl WalBound {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
 
-    /// Whether a truncation may be tried now (none was blocked by a reader lately).
-    fn may_truncate(&self) -> bool {
+    /// Whether a whole-log checkpoint may be tried now (none was blocked by a reader lately).
+    fn may_checkpoint(&self) -> bool {
         let blocked_until = *self.blocked_until.lock().unwrap_or_else(|e| e.into_inner());
         blocked_until.is_none_or(|until| Instant::now() >= until)
     }
@@ -177,12 +177,12 @@ impl WalBound {
     }
 
     /// Copies the whole log into the database file and starts it over (`mode`), unless a
-    /// reader of an older snapshot holds out for [`TRUNCATE_PATIENCE`]. The connection must
+    /// reader of an older snapshot holds out for [`CHECKPOINT_PATIENCE`]. The connection must
     /// not be in a transaction; any other write waits for it.
     fn checkpoint(&self, conn: &mut Connection, mode: Checkpoint) {
         let started = Instant::now();
         let outcome = (|| {
-            conn.busy_timeout(TRUNCATE_PATIENCE)?;
+            conn.busy_timeout(CHECKPOINT_PATIENCE)?;
             let outcome = conn.query_row(mode.pragma(), [], |row| row.get::<_, i64>(0));
             conn.busy_timeout(self.busy_timeout)?;
             outcome
@@ -197,7 +197,7 @@ impl WalBound {
             }
             Err(e) => {
                 tracing::warn!(error = %e, ?mode, "SQLite WAL checkpoint failed");
-                Some(TRUNCATE_BACKOFF)
+                Some(CHECKPOINT_BACKOFF)
             }
         };
         *self.blocked_until.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -233,13 +233,13 @@ impl Checkpoint {
     }
 }
 
-/// How long to leave the log alone after a truncation that was blocked once it had `waited`:
-/// [`TRUNCATE_BACKOFF`] when it waited on a reader (SQLite's busy handler sleeps until the
-/// whole [`TRUNCATE_PATIENCE`] has passed; half of it is the line, clear of timer slack);
-/// nothing when it was refused at once (another checkpoint was running), so the next batch
-/// tries again.
+/// How long to leave the log alone after a whole-log checkpoint that was blocked once it had
+/// `waited`: [`CHECKPOINT_BACKOFF`] when it waited on a reader (SQLite's busy handler sleeps
+/// until the whole [`CHECKPOINT_PATIENCE`] has passed; half of it is the line, clear of timer
+/// slack); nothing when it was refused at once (another checkpoint was running), so the next
+/// batch tries again.
 fn back_off_after_blocked(waited: Duration) -> Option<Duration> {
-    (waited >= TRUNCATE_PATIENCE / 2).then_some(TRUNCATE_BACKOFF)
+    (waited >= CHECKPOINT_PATIENCE / 2).then_some(CHECKPOINT_BACKOFF)
 }
 
 impl Writer {
@@ -437,7 +437,7 @@ impl WriterThread {
         if let Some(wal) = self
             .wal
             .as_deref()
-            .filter(|wal| due(wal) && wal.may_truncate())
+            .filter(|wal| due(wal) && wal.may_checkpoint())
         {
             wal.checkpoint(&mut self.conn, mode);
         }
@@ -534,15 +534,15 @@ mod tests {
         assert_eq!(back_off_after_blocked(Duration::from_millis(3)), None);
         assert_eq!(
             back_off_after_blocked(Duration::from_millis(30)),
-            Some(TRUNCATE_BACKOFF)
+            Some(CHECKPOINT_BACKOFF)
         );
         assert_eq!(
-            back_off_after_blocked(TRUNCATE_PATIENCE),
-            Some(TRUNCATE_BACKOFF)
+            back_off_after_blocked(CHECKPOINT_PATIENCE),
+            Some(CHECKPOINT_BACKOFF)
         );
         assert_eq!(
             back_off_after_blocked(Duration::from_millis(70)),
-            Some(TRUNCATE_BACKOFF)
+            Some(CHECKPOINT_BACKOFF)
         );
     }
 
