@@ -737,7 +737,7 @@ mod tests {
             largest = largest.max(wal.size());
         }
         // The size is read right after a commit is answered, possibly before that batch's
-        // truncation: one more commit's frames at most.
+        // checkpoint: one more commit's frames at most.
         assert!(
             largest <= truncate_at + 32 * 1024,
             "the WAL reached {largest} bytes"
@@ -772,7 +772,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_long_reader_delays_the_truncation_not_the_writes() {
+    async fn a_long_reader_delays_the_checkpoint_not_the_writes() {
         let dir = tempfile::tempdir().unwrap();
         let truncate_at = 64 * 1024;
         let (writer, readers, wal) = file_database(&dir, truncate_at).await;
@@ -792,7 +792,8 @@ mod tests {
         assert!(wal.size() > truncate_at, "{}", wal.size());
         report.execute_batch("ROLLBACK").unwrap();
         drop(report);
-        // Once the reader is gone (and the back-off over), the next write empties the log.
+        // Once the reader is gone (and the back-off over), the log starts over and the next
+        // commit cuts the file back to the bound.
         let mut n = 300_i64;
         while wal.size() > truncate_at && n < 1_000 {
             insert_padded(&writer, n).await;
