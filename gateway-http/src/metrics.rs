@@ -2,10 +2,10 @@
 //! Routes are the router's templates (`/api/v1/payments/{id}`), never the concrete path, so the
 //! label values stay bounded; requests no route matched share `unmatched`.
 
+use std::future::Future;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use gateway_core::metrics::{MetricDoc, MetricKind, status_class};
 use metrics::{counter, histogram};
@@ -36,19 +36,20 @@ pub fn describe() {
     }
 }
 
-/// Records the request's count and latency once its response is ready.
-pub(crate) async fn record(req: Request, next: Next) -> Response {
+/// Runs the request through `run` and records its count and latency once its response is
+/// ready. `route` is the request's route template.
+pub(crate) async fn record<F>(req: Request, route: &str, run: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let method = method_label(req.method());
-    let response = next.run(req).await;
+    let response = run(req).await;
     let class = status_class(response.status().as_u16());
-    counter!(REQUESTS, "route" => route.clone(), "method" => method, "status_class" => class)
+    counter!(REQUESTS, "route" => route.to_owned(), "method" => method, "status_class" => class)
         .increment(1);
-    histogram!(REQUEST_DURATION, "route" => route, "method" => method).record(started.elapsed());
+    histogram!(REQUEST_DURATION, "route" => route.to_owned(), "method" => method)
+        .record(started.elapsed());
     response
 }
 

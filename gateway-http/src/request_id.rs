@@ -1,4 +1,4 @@
-//! Request ids and the request span: the one middleware that names each request.
+//! Request ids and the request span: how each request is named.
 //!
 //! Each request gets an id: the client's (or a proxy's) `X-Request-Id` when it is 1–128
 //! characters of `[A-Za-z0-9._:-]`, otherwise a new `req_` + 20 alphanumerics (an unusable
@@ -20,11 +20,11 @@
 //! below 500, so a busy gateway does not pay for a line per request unless an operator asks
 //! (`RUST_LOG=info,gateway::access=debug`); `warn` for a 5xx, which is always worth a look.
 
+use std::future::Future;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use gateway_core::ids::MerchantId;
 use gateway_core::request_id;
@@ -34,8 +34,16 @@ use tracing::field::Empty;
 /// The header a request id comes in and goes out in.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Names the request (see the module docs) and runs it inside its span and id scope.
-pub(crate) async fn name_the_request(req: Request, next: Next) -> Response {
+/// Names the request (see the module docs) and runs it, through `run`, inside its span and id
+/// scope. `route` is the request's route template.
+pub(crate) async fn name_the_request<F>(
+    req: Request,
+    route: &str,
+    run: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let started = Instant::now();
     let id = req
         .headers()
@@ -43,11 +51,6 @@ pub(crate) async fn name_the_request(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(request_id::accept)
         .map_or_else(request_id::generate, str::to_owned);
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
     let span = tracing::error_span!(
         "request",
         request_id = %id,
@@ -55,7 +58,7 @@ pub(crate) async fn name_the_request(req: Request, next: Next) -> Response {
         route = %route,
         merchant = Empty,
     );
-    let mut response = request_id::scope(Some(id.clone()), next.run(req))
+    let mut response = request_id::scope(Some(id.clone()), run(req))
         .instrument(span.clone())
         .await;
     span.in_scope(|| access_line(response.status(), started));
