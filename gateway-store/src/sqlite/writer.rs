@@ -16,7 +16,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -110,6 +110,8 @@ pub(crate) struct Writer {
     queue: mpsc::Sender<Message>,
     /// Whether a batch is running now (the writer's "connection in use", for metrics).
     busy: Arc<AtomicBool>,
+    /// Batches run so far: the background checkpoint skips a tick when none ran since the last.
+    batches: Arc<AtomicU64>,
     #[cfg(test)]
     wal: Option<Arc<WalBound>>,
 }
@@ -253,6 +255,7 @@ impl Writer {
     ) -> Result<Self, StoreError> {
         let (queue, messages) = mpsc::channel(QUEUE_DEPTH);
         let busy = Arc::new(AtomicBool::new(false));
+        let batches = Arc::new(AtomicU64::new(0));
         if let Some(wal) = &wal {
             wal.limit_file(&conn).map_err(sqlite_error)?;
         }
@@ -267,6 +270,7 @@ impl Writer {
             conn,
             runtime,
             busy: Arc::clone(&busy),
+            batches: Arc::clone(&batches),
             wal: wal.clone(),
             idle_after,
         };
@@ -277,6 +281,7 @@ impl Writer {
         Ok(Self {
             queue,
             busy,
+            batches,
             #[cfg(test)]
             wal,
         })
@@ -293,20 +298,27 @@ impl Writer {
         }
     }
 
-    /// Every `interval`, until the writer or `readers` stop, runs a passive checkpoint on a
-    /// reader connection: it copies committed pages from the WAL into the database file (and
-    /// waits for their fsync) beside the writer instead of inside one of its commits, on a
-    /// blocking thread rather than one of the runtime's.
+    /// Every `interval` in which the writer ran a batch, until the writer or `readers` stop,
+    /// runs a passive checkpoint on a reader connection: it copies committed pages from the WAL
+    /// into the database file (and waits for their fsync) beside the writer instead of inside
+    /// one of its commits, on a blocking thread rather than one of the runtime's.
     pub(crate) fn checkpoint_in_background(&self, readers: Arc<Readers>, interval: Duration) {
         let alive = self.queue.downgrade();
+        let batches = Arc::clone(&self.batches);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut copied_after = 0;
             loop {
                 ticks.tick().await;
                 if alive.upgrade().is_none_or(|queue| queue.is_closed()) {
                     return;
                 }
+                let ran = batches.load(Ordering::Relaxed);
+                if ran == copied_after {
+                    continue;
+                }
+                copied_after = ran;
                 let Ok(reader) = readers.acquire().await else {
                     return;
                 };
@@ -362,6 +374,7 @@ struct WriterThread {
     conn: Connection,
     runtime: Runtime,
     busy: Arc<AtomicBool>,
+    batches: Arc<AtomicU64>,
     wal: Option<Arc<WalBound>>,
     idle_after: Duration,
 }
@@ -426,6 +439,7 @@ impl WriterThread {
             rollback(&self.conn);
         }
         crate::metrics::sqlite_writer_worked(WriterWork::Batch, started);
+        self.batches.fetch_add(1, Ordering::Relaxed);
         // The file only grows past the bound when the log does: each restart cuts it back.
         self.checkpoint_wal_if(Checkpoint::Restart, |wal| wal.size() > wal.truncate_at);
         self.busy.store(false, Ordering::Relaxed);
