@@ -227,6 +227,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use std::path::{Path, PathBuf};
+    use std::sync::atomic::Ordering;
 
     use super::*;
 
@@ -282,6 +283,39 @@ mod tests {
             waited += Duration::from_millis(50);
         }
         assert_eq!(size(), 0, "the WAL was not emptied after {waited:?} idle");
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_background_checkpoint_runs_after_writes_and_sleeps_while_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = file_store(dir.path()).await;
+        store.migrate().await.unwrap();
+        let ran = || store.write.passive_checkpoints.load(Ordering::Relaxed);
+        let idle = 10 * PASSIVE_CHECKPOINT_INTERVAL;
+        // The migrations write on a connection of their own, not through the writer.
+        tokio::time::sleep(idle).await;
+        assert_eq!(ran(), 0, "an idle store checkpointed");
+
+        let wrote = store
+            .write
+            .write(|conn| {
+                Box::pin(async move {
+                    conn.execute_batch("CREATE TABLE scratch (n INTEGER)")
+                        .map_err(sqlite_error)
+                })
+            })
+            .await;
+        assert_eq!(wrote, Ok(()));
+        let mut waited = Duration::ZERO;
+        while ran() == 0 && waited < Duration::from_secs(5) {
+            tokio::time::sleep(PASSIVE_CHECKPOINT_INTERVAL).await;
+            waited += PASSIVE_CHECKPOINT_INTERVAL;
+        }
+        assert_eq!(ran(), 1, "one write, one checkpoint");
+
+        tokio::time::sleep(idle).await;
+        assert_eq!(ran(), 1, "the store checkpointed again without a write");
         store.close().await;
     }
 }

@@ -114,6 +114,9 @@ pub(crate) struct Writer {
     batches: Arc<AtomicU64>,
     #[cfg(test)]
     wal: Option<Arc<WalBound>>,
+    /// Passive checkpoints the background task has run.
+    #[cfg(test)]
+    pub(crate) passive_checkpoints: Arc<AtomicU64>,
 }
 
 /// Keeps a file database's write-ahead log small.
@@ -284,6 +287,8 @@ impl Writer {
             batches,
             #[cfg(test)]
             wal,
+            #[cfg(test)]
+            passive_checkpoints: Arc::default(),
         })
     }
 
@@ -305,6 +310,8 @@ impl Writer {
     pub(crate) fn checkpoint_in_background(&self, readers: Arc<Readers>, interval: Duration) {
         let alive = self.queue.downgrade();
         let batches = Arc::clone(&self.batches);
+        #[cfg(test)]
+        let passive_checkpoints = Arc::clone(&self.passive_checkpoints);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -329,6 +336,8 @@ impl Writer {
                 if let Ok(Err(e)) = checkpoint {
                     tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
                 }
+                #[cfg(test)]
+                passive_checkpoints.fetch_add(1, Ordering::Relaxed);
             }
         });
     }
