@@ -1,13 +1,15 @@
-"""Medians of 3 (min–max) of the round-3 runs in r1/, r2/, r3/ beside this file.
+"""Medians of 3 (min–max) of the runs in r1/, r2/, r3/ of a round's directory: the round-3 runs
+beside this file, or those of the directory given (round 4 reuses it).
 
-    python3 benches/results/round3-2026-12-01/summarise.py
+    python3 benches/results/round3-2026-12-01/summarise.py [DIR]
 """
 import glob
 import json
 import os
 import statistics
+import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 
 
 def spread(values, fmt):
