@@ -1,11 +1,12 @@
 #!/bin/bash
 # usage: writer-per-phase.sh GATEWAY BENCH — the isolation scenario on SQLite while the SQLite
 # writer's counters are scraped every second (gw-with-metrics.sh); prints, per second, the group
-# commits, whole-log checkpoints (wal_restart) and the time the writer spent in each.
+# commits, whole-log checkpoints (wal_restart) and the time the writer spent in each. The bench's
+# report goes to runs/writer-per-phase (OUT names another path, absolute or from this directory).
 set -u
 cd "$(dirname "$0")"
 GW_BINARY=$1 "$2" --gateway "$PWD/gw-with-metrics.sh" --backend sqlite --scenarios isolation \
-  --out "runs/writer-per-phase" > runs/writer-per-phase.log 2>&1 &
+  --out "${OUT:-runs/writer-per-phase}" > "${OUT:-runs/writer-per-phase}.log" 2>&1 &
 bench=$!
 echo "time batches/s batch_ms/s restarts/s restart_ms/s"
 prev=""
@@ -19,4 +20,4 @@ while kill -0 "$bench" 2>/dev/null; do
   prev=$now
   sleep 1
 done
-grep -E "e2e A " runs/writer-per-phase.log
+grep -E "e2e A " "${OUT:-runs/writer-per-phase}.log"
