@@ -1,14 +1,20 @@
 """Medians of 3 (min–max) of runs/: the bench's e2e figures and, from each run's last /metrics
 scrape, the SQLite writer's time per payment.
 
-    python3 benches/results/sqlite-wal-restart-2026-12-01/summarise.py
+    python3 benches/results/sqlite-wal-restart-2026-12-01/summarise.py [RUNS [NAME=LABEL...]]
+
+RUNS is another directory of such runs (run.sh with OUT); each NAME=LABEL is a variant of them
+(VARIANTS), and its column's header.
 """
 import glob
 import os
 import re
 import statistics
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+RUNS = sys.argv[1] if len(sys.argv) > 1 else f"{HERE}/runs"
+VARIANTS = dict(a.split("=", 1) for a in sys.argv[2:]) or {"base": "base, 7f40b32", "new": "new, 67099a2"}
 
 
 def spread(values, fmt):
@@ -31,8 +37,8 @@ def metric(text, name, labels=""):
 
 
 figures = {}
-for variant in ("base", "new"):
-    runs = sorted(glob.glob(f"{HERE}/runs/{variant}-*.md"))
+for variant in VARIANTS:
+    runs = sorted(glob.glob(f"{RUNS}/{variant}-*.md"))
     col = figures.setdefault(variant, {})
     for report in [r for r in runs if "/api-" not in r]:
         text = open(report.replace(".md", ".metrics")).read()
@@ -56,17 +62,18 @@ for variant in ("base", "new"):
             + metric(text, "gateway_sqlite_writer_seconds_count", 'work="wal_truncate"'))
         col.setdefault("payments", []).append(payments)
 
-for variant in ("base", "new"):
-    col = figures[variant]
-    for report in sorted(glob.glob(f"{HERE}/runs/api-{variant}-*.md")):
+for variant in VARIANTS:
+    col = figures.setdefault(variant, {})
+    for report in sorted(glob.glob(f"{RUNS}/api-{variant}-*.md")):
         for endpoint, label in (("POST /api/v1/orders", "orders"), ("POST /api/v1/payments", "POST payments"),
                                 ("GET /api/v1/payments/{id}", "GET payment")):
             r = row(report, f"`{endpoint}`")
             col.setdefault(f"api, 64 connections: {label} req/s", []).append(float(r[2]))
             col.setdefault(f"api, 64 connections: {label} p99 ms", []).append(float(r[5]))
 
-print(f"| figure | base, 7f40b32 ({len(figures['base']['payments'])} runs) | new, 67099a2 ({len(figures['new']['payments'])} runs) |")
-print("|---|---|---|")
-for key in figures["base"]:
+rounds = {v: len(figures[v].get("payments", figures[v].get("api, 64 connections: orders req/s", []))) for v in VARIANTS}
+print("| figure | " + " | ".join(f"{label} ({rounds[v]} runs)" for v, label in VARIANTS.items()) + " |")
+print("|---|" + "---|" * len(VARIANTS))
+for key in figures[next(iter(VARIANTS))]:
     fmt = (lambda v: f"{v:,.1f}") if key.endswith("ms") or "per batch" in key else (lambda v: f"{v:,.0f}")
-    print(f"| {key} | {spread(figures['base'][key], fmt)} | {spread(figures['new'][key], fmt)} |")
+    print(f"| {key} | " + " | ".join(spread(figures[v][key], fmt) for v in VARIANTS) + " |")
