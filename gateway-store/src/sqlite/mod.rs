@@ -9,6 +9,7 @@
 
 mod backend;
 mod direct;
+mod passive;
 mod readers;
 mod writer;
 
@@ -99,16 +100,29 @@ impl SqliteStore {
             )));
         }
         // The writer first: it creates the file and sets WAL mode.
+        let writer_connection = open_writer(&path, create_if_missing)?;
+        let database = passive::DatabaseFile::open(&path)
+            .map(Arc::new)
+            .map_err(|e| {
+                StoreError::Other(format!("cannot open {} to flush it: {e}", path.display()))
+            })?;
         let write = writer::Writer::start(
-            open_writer(&path, create_if_missing)?,
+            writer_connection,
             Some(writer::WalBound::new(
                 wal_file(&path),
                 WAL_TRUNCATE_AT,
                 BUSY_TIMEOUT,
             )),
             IDLE_TRUNCATE_AFTER,
+            Some(Arc::clone(&database)),
         )?;
-        let readers = readers::Readers::open(&path, READERS, ACQUIRE_TIMEOUT, configure_reader)?;
+        let readers = readers::Readers::open(
+            &path,
+            READERS,
+            ACQUIRE_TIMEOUT,
+            configure_reader,
+            Some(Arc::clone(&database)),
+        )?;
         // The migrations' connection: NORMAL under WAL survives process crashes (kill -9); only
         // a power loss can drop the last commits. See docs/operations.md.
         let options = options
@@ -116,7 +130,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        write.checkpoint_in_background(Arc::clone(&readers), PASSIVE_CHECKPOINT_INTERVAL);
+        write.checkpoint_in_background(
+            Arc::clone(&readers),
+            Some(database),
+            PASSIVE_CHECKPOINT_INTERVAL,
+        );
         Ok(Self {
             readers,
             write,

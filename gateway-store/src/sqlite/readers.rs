@@ -19,6 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::direct::sqlite_error;
+use super::passive::DatabaseFile;
 
 /// Up to `size` reader connections to one database file, opened as they are first needed.
 #[derive(Debug)]
@@ -36,16 +37,20 @@ pub(crate) struct Readers {
     configure: fn(&Connection) -> rusqlite::Result<()>,
     /// How long [`Readers::acquire`] waits before the store reports `Unavailable`.
     acquire_timeout: Duration,
+    /// Kept open until the connections above have closed (see [`DatabaseFile`]).
+    _database: Option<Arc<DatabaseFile>>,
 }
 
 impl Readers {
     /// Readers of the database at `path`, each connection set up by `configure`. The first
-    /// connection opens now, so a database that cannot be read fails here.
+    /// connection opens now, so a database that cannot be read fails here. `database`, the
+    /// store's own descriptor of the file, closes only after every reader connection.
     pub(crate) fn open(
         path: &Path,
         size: u32,
         acquire_timeout: Duration,
         configure: fn(&Connection) -> rusqlite::Result<()>,
+        database: Option<Arc<DatabaseFile>>,
     ) -> Result<Arc<Self>, StoreError> {
         let readers = Self {
             idle: Mutex::new(Vec::new()),
@@ -54,6 +59,7 @@ impl Readers {
             path: path.to_owned(),
             configure,
             acquire_timeout,
+            _database: database,
         };
         let first = readers.connect()?;
         readers.idle().push(first);
@@ -183,7 +189,7 @@ mod tests {
             .unwrap()
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER)")
             .unwrap();
-        Readers::open(&path, size, Duration::from_millis(50), |_| Ok(())).unwrap()
+        Readers::open(&path, size, Duration::from_millis(50), |_| Ok(()), None).unwrap()
     }
 
     #[tokio::test]

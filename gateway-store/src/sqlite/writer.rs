@@ -28,6 +28,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::direct::sqlite_error;
+use super::passive::{self, DatabaseFile};
 use super::readers::Readers;
 use crate::metrics::WriterWork;
 
@@ -117,6 +118,9 @@ pub(crate) struct Writer {
     /// Passive checkpoints the background task has run.
     #[cfg(test)]
     pub(crate) passive_checkpoints: Arc<AtomicU64>,
+    /// Those of them after which the database file was flushed.
+    #[cfg(test)]
+    pub(crate) flushed_passes: Arc<AtomicU64>,
 }
 
 /// Keeps a file database's write-ahead log small.
@@ -250,11 +254,13 @@ fn back_off_after_blocked(waited: Duration) -> Option<Duration> {
 impl Writer {
     /// Starts the writer's thread, which owns `conn` and stops when every handle is dropped or
     /// the writer is closed. With `wal`, the writer keeps the log under its bound, and empties
-    /// it once no write came for `idle_after`.
+    /// it once no write came for `idle_after`. `database`, the store's own descriptor of the
+    /// file, closes only after `conn`.
     pub(crate) fn start(
         conn: Connection,
         wal: Option<WalBound>,
         idle_after: Duration,
+        database: Option<Arc<DatabaseFile>>,
     ) -> Result<Self, StoreError> {
         let (queue, messages) = mpsc::channel(QUEUE_DEPTH);
         let busy = Arc::new(AtomicBool::new(false));
@@ -271,6 +277,7 @@ impl Writer {
             .map_err(|e| StoreError::Other(format!("cannot start the SQLite writer: {e}")))?;
         let thread = WriterThread {
             conn,
+            _database: database,
             runtime,
             busy: Arc::clone(&busy),
             batches: Arc::clone(&batches),
@@ -289,6 +296,8 @@ impl Writer {
             wal,
             #[cfg(test)]
             passive_checkpoints: Arc::default(),
+            #[cfg(test)]
+            flushed_passes: Arc::default(),
         })
     }
 
@@ -304,14 +313,22 @@ impl Writer {
     }
 
     /// Every `interval` in which the writer ran a batch, until the writer or `readers` stop,
-    /// runs a passive checkpoint on a reader connection: it copies committed pages from the WAL
-    /// into the database file (and waits for their fsync) beside the writer instead of inside
-    /// one of its commits, on a blocking thread rather than one of the runtime's.
-    pub(crate) fn checkpoint_in_background(&self, readers: Arc<Readers>, interval: Duration) {
+    /// runs a passive checkpoint on a reader connection ([`passive::copy_log`]): it copies
+    /// committed pages from the WAL into the database file and flushes them (with `database`)
+    /// beside the writer instead of inside one of its commits, on a blocking thread rather than
+    /// one of the runtime's.
+    pub(crate) fn checkpoint_in_background(
+        &self,
+        readers: Arc<Readers>,
+        database: Option<Arc<DatabaseFile>>,
+        interval: Duration,
+    ) {
         let alive = self.queue.downgrade();
         let batches = Arc::clone(&self.batches);
         #[cfg(test)]
         let passive_checkpoints = Arc::clone(&self.passive_checkpoints);
+        #[cfg(test)]
+        let flushed_passes = Arc::clone(&self.flushed_passes);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -329,12 +346,26 @@ impl Writer {
                 let Ok(reader) = readers.acquire().await else {
                     return;
                 };
-                let checkpoint = tokio::task::spawn_blocking(move || {
-                    reader.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                let database = database.clone();
+                let pass = tokio::task::spawn_blocking(move || {
+                    passive::copy_log(&reader, database.as_deref())
                 })
                 .await;
-                if let Ok(Err(e)) = checkpoint {
-                    tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
+                match pass {
+                    Ok(Ok(pass)) => {
+                        tracing::trace!(
+                            logged = pass.logged,
+                            copied = pass.copied,
+                            flushed = pass.flushed,
+                            "SQLite background checkpoint"
+                        );
+                        #[cfg(test)]
+                        flushed_passes.fetch_add(u64::from(pass.flushed), Ordering::Relaxed);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "SQLite background checkpoint failed; the WAL grows until one succeeds")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "SQLite background checkpoint panicked"),
                 }
                 #[cfg(test)]
                 passive_checkpoints.fetch_add(1, Ordering::Relaxed);
@@ -381,6 +412,8 @@ fn stopped() -> StoreError {
 /// The writer's thread: its connection, and the runtime that polls commands on it.
 struct WriterThread {
     conn: Connection,
+    /// Kept open until `conn` has closed (see [`DatabaseFile`]).
+    _database: Option<Arc<DatabaseFile>>,
     runtime: Runtime,
     busy: Arc<AtomicBool>,
     batches: Arc<AtomicU64>,
@@ -573,7 +606,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
             .unwrap();
-        Writer::start(conn, None, IDLE_AFTER).unwrap()
+        Writer::start(conn, None, IDLE_AFTER, None).unwrap()
     }
 
     fn count(conn: &Connection) -> Result<i64, StoreError> {
@@ -692,13 +725,13 @@ mod tests {
         conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
         conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY, pad TEXT)")
             .unwrap();
-        let readers = Readers::open(&file, 1, Duration::from_secs(5), |_| Ok(())).unwrap();
+        let readers = Readers::open(&file, 1, Duration::from_secs(5), |_| Ok(()), None).unwrap();
         let wal = WalBound::new(
             dir.path().join("writer.db-wal"),
             truncate_at,
             Duration::from_secs(5),
         );
-        let writer = Writer::start(conn, Some(wal), idle_after).unwrap();
+        let writer = Writer::start(conn, Some(wal), idle_after, None).unwrap();
         let wal = writer.wal.clone().unwrap();
         (writer, readers, wal)
     }
@@ -740,12 +773,33 @@ mod tests {
         let file = dir.path().join("writer.db");
         let size = || std::fs::metadata(&file).unwrap().len();
         let before = size();
-        writer.checkpoint_in_background(readers, Duration::from_millis(20));
+        writer.checkpoint_in_background(readers, None, Duration::from_millis(20));
         assert!(
             eventually(|| size() > before + 100 * 500).await,
             "{before} → {}",
             size()
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_background_checkpoint_flushes_the_database_file_after_copying() {
+        let dir = tempfile::tempdir().unwrap();
+        // Never idle long enough to have the log emptied, which would leave nothing to copy.
+        let (writer, readers, _wal) =
+            file_database_idle_after(&dir, u64::MAX, Duration::from_secs(3600)).await;
+        let database = DatabaseFile::open(&dir.path().join("writer.db")).unwrap();
+        writer.checkpoint_in_background(
+            readers,
+            Some(Arc::new(database)),
+            Duration::from_millis(20),
+        );
+        insert_padded(&writer, 1).await;
+        let passes = || writer.passive_checkpoints.load(Ordering::Relaxed);
+        assert!(
+            eventually(|| passes() >= 1).await,
+            "no background checkpoint ran"
+        );
+        assert_eq!(writer.flushed_passes.load(Ordering::Relaxed), passes());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
