@@ -117,6 +117,16 @@ mod tests {
         }
     }
 
+    /// A read transaction on `holder`, at the database as it is now: while it lasts, no
+    /// checkpoint copies a frame committed after it into the file.
+    fn hold_snapshot(holder: &mut Connection) -> rusqlite::Transaction<'_> {
+        let snapshot = holder.transaction().unwrap();
+        let _: i64 = snapshot
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        snapshot
+    }
+
     #[test]
     fn a_pass_held_short_of_the_end_flushes_the_database_file_itself() {
         let dir = tempfile::tempdir().unwrap();
@@ -124,10 +134,7 @@ mod tests {
         insert(&writer, 0, 20);
         // A reader of this snapshot keeps the frames written after it out of the file.
         let mut holder = Connection::open(&path).unwrap();
-        let snapshot = holder.transaction().unwrap();
-        let _: i64 = snapshot
-            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
-            .unwrap();
+        let snapshot = hold_snapshot(&mut holder);
         insert(&writer, 20, 20);
 
         let reader = Connection::open(&path).unwrap();
@@ -157,10 +164,7 @@ mod tests {
             .unwrap();
         // A reader of a snapshot wholly in the file keeps any copying out of it.
         let mut holder = Connection::open(&path).unwrap();
-        let snapshot = holder.transaction().unwrap();
-        let _: i64 = snapshot
-            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
-            .unwrap();
+        let snapshot = hold_snapshot(&mut holder);
         insert(&writer, 20, 20);
 
         let reader = Connection::open(&path).unwrap();
