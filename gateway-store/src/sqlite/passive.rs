@@ -11,7 +11,7 @@
 //! not tell whether it flushed (it reports the log's end as the pass saw it at the start), and
 //! flushing a file with nothing left to write costs no write.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::path::Path;
 
 use rusqlite::Connection;
@@ -27,9 +27,14 @@ use rusqlite::Connection;
 pub(crate) struct DatabaseFile(File);
 
 impl DatabaseFile {
-    /// Opens the database file at `path`, read-only.
+    /// Opens the database file at `path`. Nothing is written through it, but Windows flushes
+    /// only a file opened for writing.
     pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
-        File::open(path).map(Self)
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map(Self)
     }
 
     /// Waits until the file's data written so far is on disk.
