@@ -121,7 +121,7 @@ impl SqliteStore {
             READERS,
             ACQUIRE_TIMEOUT,
             configure_reader,
-            Some(Arc::clone(&database)),
+            Some(database),
         )?;
         // The migrations' connection: NORMAL under WAL survives process crashes (kill -9); only
         // a power loss can drop the last commits. See docs/operations.md.
@@ -130,11 +130,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        write.checkpoint_in_background(
-            Arc::clone(&readers),
-            Some(database),
-            PASSIVE_CHECKPOINT_INTERVAL,
-        );
+        write.checkpoint_in_background(Arc::clone(&readers), PASSIVE_CHECKPOINT_INTERVAL);
         Ok(Self {
             readers,
             write,

@@ -37,8 +37,9 @@ pub(crate) struct Readers {
     configure: fn(&Connection) -> rusqlite::Result<()>,
     /// How long [`Readers::acquire`] waits before the store reports `Unavailable`.
     acquire_timeout: Duration,
-    /// Kept open until the connections above have closed (see [`DatabaseFile`]).
-    _database: Option<Arc<DatabaseFile>>,
+    /// The store's own descriptor of the file, for the background checkpoint to flush it; kept
+    /// open until the connections above have closed (see [`DatabaseFile`]).
+    database: Option<Arc<DatabaseFile>>,
 }
 
 impl Readers {
@@ -59,7 +60,7 @@ impl Readers {
             path: path.to_owned(),
             configure,
             acquire_timeout,
-            _database: database,
+            database,
         };
         let first = readers.connect()?;
         readers.idle().push(first);
@@ -72,6 +73,11 @@ impl Readers {
         let conn = Connection::open_with_flags(&self.path, flags).map_err(sqlite_error)?;
         (self.configure)(&conn).map_err(sqlite_error)?;
         Ok(conn)
+    }
+
+    /// The store's own descriptor of the database file, if it was given one.
+    pub(crate) fn database_file(&self) -> Option<Arc<DatabaseFile>> {
+        self.database.clone()
     }
 
     /// The idle connections, locked.

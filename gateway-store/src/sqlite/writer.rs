@@ -314,15 +314,10 @@ impl Writer {
 
     /// Every `interval` in which the writer ran a batch, until the writer or `readers` stop,
     /// runs a passive checkpoint on a reader connection ([`passive::copy_log`]): it copies
-    /// committed pages from the WAL into the database file and flushes them (with `database`)
-    /// beside the writer instead of inside one of its commits, on a blocking thread rather than
-    /// one of the runtime's.
-    pub(crate) fn checkpoint_in_background(
-        &self,
-        readers: Arc<Readers>,
-        database: Option<Arc<DatabaseFile>>,
-        interval: Duration,
-    ) {
+    /// committed pages from the WAL into the database file and flushes them (with the readers'
+    /// [`DatabaseFile`]) beside the writer instead of inside one of its commits, on a blocking
+    /// thread rather than one of the runtime's.
+    pub(crate) fn checkpoint_in_background(&self, readers: Arc<Readers>, interval: Duration) {
         let alive = self.queue.downgrade();
         let batches = Arc::clone(&self.batches);
         #[cfg(test)]
@@ -346,7 +341,7 @@ impl Writer {
                 let Ok(reader) = readers.acquire().await else {
                     return;
                 };
-                let database = database.clone();
+                let database = readers.database_file();
                 let pass = tokio::task::spawn_blocking(move || {
                     passive::copy_log(&reader, database.as_deref())
                 })
@@ -725,7 +720,9 @@ mod tests {
         conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
         conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY, pad TEXT)")
             .unwrap();
-        let readers = Readers::open(&file, 1, Duration::from_secs(5), |_| Ok(()), None).unwrap();
+        let database = Arc::new(DatabaseFile::open(&file).unwrap());
+        let readers =
+            Readers::open(&file, 1, Duration::from_secs(5), |_| Ok(()), Some(database)).unwrap();
         let wal = WalBound::new(
             dir.path().join("writer.db-wal"),
             truncate_at,
@@ -773,7 +770,7 @@ mod tests {
         let file = dir.path().join("writer.db");
         let size = || std::fs::metadata(&file).unwrap().len();
         let before = size();
-        writer.checkpoint_in_background(readers, None, Duration::from_millis(20));
+        writer.checkpoint_in_background(readers, Duration::from_millis(20));
         assert!(
             eventually(|| size() > before + 100 * 500).await,
             "{before} → {}",
@@ -787,12 +784,7 @@ mod tests {
         // Never idle long enough to have the log emptied, which would leave nothing to copy.
         let (writer, readers, _wal) =
             file_database_idle_after(&dir, u64::MAX, Duration::from_secs(3600)).await;
-        let database = DatabaseFile::open(&dir.path().join("writer.db")).unwrap();
-        writer.checkpoint_in_background(
-            readers,
-            Some(Arc::new(database)),
-            Duration::from_millis(20),
-        );
+        writer.checkpoint_in_background(readers, Duration::from_millis(20));
         insert_padded(&writer, 1).await;
         let passes = || writer.passive_checkpoints.load(Ordering::Relaxed);
         assert!(
