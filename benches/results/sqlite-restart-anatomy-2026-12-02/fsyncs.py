@@ -4,7 +4,7 @@ file, the log, or another), with count, median, 90th percentile and sum in ms.""
 import collections, re, sys
 
 for name in sys.argv[1:]:
-    threads = dict(l.split(None, 1) for l in open(f"runs/{name}.threads") if l.strip())
+    threads = dict(f for f in (l.split(None, 1) for l in open(f"runs/{name}.threads")) if len(f) == 2)
     writer = next(t for t, c in threads.items() if c.strip() == "sqlite-writer")
     ends = []
     for line in open(f"runs/{name}.log"):

@@ -19,7 +19,7 @@ def phases(name):
 def main():
     for name in sys.argv[1:]:
         lead = float(open(f"runs/{name}.clock").read())
-        threads = dict(l.split(None, 1) for l in open(f"runs/{name}.threads") if l.strip())
+        threads = dict(f for f in (l.split(None, 1) for l in open(f"runs/{name}.threads")) if len(f) == 2)
         writer = next(t for t, c in threads.items() if c.strip() == "sqlite-writer")
         rows = []
         logs = set()

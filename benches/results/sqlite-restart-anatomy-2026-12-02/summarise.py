@@ -22,7 +22,7 @@ def phases(name):
 
 def main():
     for name in sys.argv[1:]:
-        threads = dict(l.split(None, 1) for l in open(f"runs/{name}.threads") if l.strip())
+        threads = dict(f for f in (l.split(None, 1) for l in open(f"runs/{name}.threads")) if len(f) == 2)
         writer = next(tid for tid, comm in threads.items() if comm.strip() == "sqlite-writer")
         calls = []
         for line in open(f"runs/{name}.trace"):
