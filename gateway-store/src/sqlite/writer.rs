@@ -799,6 +799,16 @@ mod tests {
             .unwrap();
     }
 
+    /// Inserts rows 0, 1, … until the log is past its bound; returns the next row's number.
+    async fn fill_past_bound(writer: &Writer, wal: &WalBound) -> i64 {
+        let mut n = 0_i64;
+        while wal.size() <= wal.truncate_at {
+            insert_padded(writer, n).await;
+            n += 1;
+        }
+        n
+    }
+
     /// Polls `done` every 10 ms, at most 2 s of waiting.
     async fn eventually(mut done: impl FnMut() -> bool) -> bool {
         for _ in 0..200 {
@@ -888,11 +898,7 @@ mod tests {
             file_database_idle_after(&dir, truncate_at, Duration::from_secs(3600)).await;
         // Passes run by hand below, as the background checkpoint runs them.
         wal.paced.store(true, Ordering::Release);
-        let mut n = 0_i64;
-        while wal.size() <= truncate_at {
-            insert_padded(&writer, n).await;
-            n += 1;
-        }
+        let n = fill_past_bound(&writer, &wal).await;
         let crossed = wal.size();
         for n in n..n + 5 {
             insert_padded(&writer, n).await;
@@ -948,11 +954,7 @@ mod tests {
         // Never idle here: only the bound starts the log over.
         let (writer, _readers, wal) =
             file_database_idle_after(&dir, truncate_at, Duration::from_secs(3600)).await;
-        let mut n = 0_i64;
-        while wal.size() <= truncate_at {
-            insert_padded(&writer, n).await;
-            n += 1;
-        }
+        let n = fill_past_bound(&writer, &wal).await;
         let (mut smallest, mut largest) = (u64::MAX, 0);
         for n in n..n + 400 {
             insert_padded(&writer, n).await;
