@@ -113,7 +113,7 @@ pub(crate) struct Writer {
     busy: Arc<AtomicBool>,
     /// Batches run so far: the background checkpoint skips a tick when none ran since the last.
     batches: Arc<AtomicU64>,
-    /// The log's bound, whose restarts the background checkpoint paces.
+    #[cfg(test)]
     wal: Option<Arc<WalBound>>,
     /// Passive checkpoints the background task has run.
     #[cfg(test)]
@@ -130,17 +130,15 @@ pub(crate) struct Writer {
 /// then grows with every commit and never gives the space back. So once the log passes
 /// [`WalBound::truncate_at`] the writer checkpoints all of it and has the next commit start it
 /// over at the top of the file ([`Checkpoint::Restart`]), and once writes stop it empties the
-/// file ([`Checkpoint::Truncate`]). Beside a background checkpoint the restart waits for the end
-/// of its next pass ([`WalBound::restart_due`]).
+/// file ([`Checkpoint::Truncate`]).
 ///
 /// Such a checkpoint must wait for readers of older snapshots, and the writes queue
 /// meanwhile. So it waits [`CHECKPOINT_PATIENCE`] at most, and after a reader has blocked it
 /// (a long report, or `sqlite3 .backup` from another process) none is tried for
 /// [`CHECKPOINT_BACKOFF`]: writes go on, and the log grows until the reader ends. A checkpoint
 /// refused at once (another checkpoint, such as the background one, was running: SQLite runs
-/// one at a time and does not wait for it) is tried again when next due (after the next batch,
-/// or beside a background checkpoint after its next pass) instead; backing off a second for it
-/// let the log grow by hundreds of MiB under load.
+/// one at a time and does not wait for it) is tried again after the next batch instead; backing
+/// off a second for it let the log grow by hundreds of MiB under load.
 #[derive(Debug)]
 pub(crate) struct WalBound {
     /// The `-wal` file beside the database.
@@ -151,10 +149,6 @@ pub(crate) struct WalBound {
     pub(crate) busy_timeout: Duration,
     /// No whole-log checkpoint is tried before this, after one a reader blocked.
     blocked_until: Mutex<Option<Instant>>,
-    /// Whether a background checkpoint runs beside the writer.
-    paced: AtomicBool,
-    /// The background checkpoint's finished passes.
-    passes: AtomicU64,
 }
 
 /// How long a whole-log checkpoint waits for readers of older snapshots.
@@ -170,36 +164,7 @@ impl WalBound {
             truncate_at,
             busy_timeout,
             blocked_until: Mutex::new(None),
-            paced: AtomicBool::new(false),
-            passes: AtomicU64::new(0),
         }
-    }
-
-    /// Past this size the log starts over after the next batch whatever the background
-    /// checkpoint is doing: a quarter more than the bound. Under the heaviest load a pass comes
-    /// before the log grows that much; at half as much again, tries refused while a long pass
-    /// ran let it reach 61 MiB (benches/results/sqlite-restart-pacing-2026-12-02).
-    fn hard_limit(&self) -> u64 {
-        self.truncate_at.saturating_add(self.truncate_at / 4)
-    }
-
-    /// Passes the background checkpoint has finished.
-    fn background_passes(&self) -> u64 {
-        self.passes.load(Ordering::Acquire)
-    }
-
-    /// Whether the log, `size` bytes after a batch, should start over now; `just_passed`: a
-    /// pass of the background checkpoint finished since the previous batch.
-    ///
-    /// Every write waits while the log starts over, for as long as flushing the log and the
-    /// database file takes. Each background pass leaves both flushed up to where it began, so
-    /// right after one there is least left: past the bound the writer waits for the next pass
-    /// (at most one interval, a few MiB under load), up to [`WalBound::hard_limit`] should none
-    /// come. At an arbitrary moment a restart found up to a whole interval of the log to flush
-    /// (benches/results/sqlite-restart-pacing-2026-12-02).
-    fn restart_due(&self, size: u64, just_passed: bool) -> bool {
-        let paced = self.paced.load(Ordering::Acquire);
-        size > self.truncate_at && (!paced || just_passed || size > self.hard_limit())
     }
 
     /// The log's size now (0 when it does not exist).
@@ -280,8 +245,8 @@ impl Checkpoint {
 /// How long to leave the log alone after a whole-log checkpoint that was blocked once it had
 /// `waited`: [`CHECKPOINT_BACKOFF`] when it waited on a reader (SQLite's busy handler sleeps
 /// until the whole [`CHECKPOINT_PATIENCE`] has passed; half of it is the line, clear of timer
-/// slack); nothing when it was refused at once (another checkpoint was running), so it is tried
-/// again when next due.
+/// slack); nothing when it was refused at once (another checkpoint was running), so the next
+/// batch tries again.
 fn back_off_after_blocked(waited: Duration) -> Option<Duration> {
     (waited >= CHECKPOINT_PATIENCE / 2).then_some(CHECKPOINT_BACKOFF)
 }
@@ -317,7 +282,6 @@ impl Writer {
             busy: Arc::clone(&busy),
             batches: Arc::clone(&batches),
             wal: wal.clone(),
-            passes_seen: 0,
             idle_after,
         };
         std::thread::Builder::new()
@@ -328,6 +292,7 @@ impl Writer {
             queue,
             busy,
             batches,
+            #[cfg(test)]
             wal,
             #[cfg(test)]
             passive_checkpoints: Arc::default(),
@@ -351,15 +316,10 @@ impl Writer {
     /// runs a passive checkpoint on a reader connection ([`passive::copy_log`]): it copies
     /// committed pages from the WAL into the database file and flushes them (with the readers'
     /// [`DatabaseFile`]) beside the writer instead of inside one of its commits, on a blocking
-    /// thread rather than one of the runtime's. Each pass tells the log's bound, so the writer
-    /// starts the log over right after one.
+    /// thread rather than one of the runtime's.
     pub(crate) fn checkpoint_in_background(&self, readers: Arc<Readers>, interval: Duration) {
         let alive = self.queue.downgrade();
         let batches = Arc::clone(&self.batches);
-        let wal = self.wal.clone();
-        if let Some(wal) = &wal {
-            wal.paced.store(true, Ordering::Release);
-        }
         #[cfg(test)]
         let passive_checkpoints = Arc::clone(&self.passive_checkpoints);
         #[cfg(test)]
@@ -394,9 +354,6 @@ impl Writer {
                             flushed = pass.flushed,
                             "SQLite background checkpoint"
                         );
-                        if let Some(wal) = &wal {
-                            wal.passes.fetch_add(1, Ordering::Release);
-                        }
                         #[cfg(test)]
                         flushed_passes.fetch_add(u64::from(pass.flushed), Ordering::Relaxed);
                     }
@@ -456,8 +413,6 @@ struct WriterThread {
     busy: Arc<AtomicBool>,
     batches: Arc<AtomicU64>,
     wal: Option<Arc<WalBound>>,
-    /// The background checkpoint's passes when the writer last looked.
-    passes_seen: u64,
     idle_after: Duration,
 }
 
@@ -522,13 +477,8 @@ impl WriterThread {
         }
         crate::metrics::sqlite_writer_worked(WriterWork::Batch, started);
         self.batches.fetch_add(1, Ordering::Relaxed);
-        let passes = self.wal.as_deref().map_or(0, WalBound::background_passes);
-        let just_passed = passes != self.passes_seen;
-        self.passes_seen = passes;
         // The file only grows past the bound when the log does: each restart cuts it back.
-        self.checkpoint_wal_if(Checkpoint::Restart, |wal| {
-            wal.restart_due(wal.size(), just_passed)
-        });
+        self.checkpoint_wal_if(Checkpoint::Restart, |wal| wal.size() > wal.truncate_at);
         self.busy.store(false, Ordering::Relaxed);
     }
 
@@ -799,16 +749,6 @@ mod tests {
             .unwrap();
     }
 
-    /// Inserts rows 0, 1, … until the log is past its bound; returns the next row's number.
-    async fn fill_past_bound(writer: &Writer, wal: &WalBound) -> i64 {
-        let mut n = 0_i64;
-        while wal.size() <= wal.truncate_at {
-            insert_padded(writer, n).await;
-            n += 1;
-        }
-        n
-    }
-
     /// Polls `done` every 10 ms, at most 2 s of waiting.
     async fn eventually(mut done: impl FnMut() -> bool) -> bool {
         for _ in 0..200 {
@@ -873,80 +813,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn beside_a_background_checkpoint_the_log_starts_over_right_after_one_of_its_passes() {
-        let wal = WalBound::new(PathBuf::from("unused-wal"), 1000, Duration::from_secs(5));
-        // Alone, the writer starts the log over as soon as it passes the bound.
-        assert!(!wal.restart_due(1000, false));
-        assert!(wal.restart_due(1001, false));
-        wal.paced.store(true, Ordering::Release);
-        assert!(
-            !wal.restart_due(1001, false),
-            "no pass since the last batch"
-        );
-        assert!(wal.restart_due(1001, true), "a pass just finished");
-        assert!(!wal.restart_due(1000, true), "within the bound");
-        assert!(!wal.restart_due(1250, false), "at the hard limit");
-        assert!(wal.restart_due(1251, false), "past the hard limit");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn past_the_bound_the_log_starts_over_right_after_a_pass_of_the_background_checkpoint() {
-        let dir = tempfile::tempdir().unwrap();
-        let truncate_at = 256 * 1024;
-        let (writer, readers, wal) =
-            file_database_idle_after(&dir, truncate_at, Duration::from_secs(3600)).await;
-        // Passes run by hand below, as the background checkpoint runs them.
-        wal.paced.store(true, Ordering::Release);
-        let n = fill_past_bound(&writer, &wal).await;
-        let crossed = wal.size();
-        for n in n..n + 5 {
-            insert_padded(&writer, n).await;
-        }
-        assert!(wal.size() > crossed, "started over without a pass");
-        let reader = readers.acquire().await.unwrap();
-        passive::copy_log(&reader, readers.database_file().as_deref()).unwrap();
-        wal.passes.fetch_add(1, Ordering::Release);
-        // The batch after the pass checkpoints the whole log; the one after it starts the log
-        // over and cuts the file back to the bound.
-        let waiting = wal.size();
-        insert_padded(&writer, n + 5).await;
-        insert_padded(&writer, n + 6).await;
-        assert!(
-            wal.size() <= truncate_at,
-            "{waiting} bytes before the pass, {} after",
-            wal.size()
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn without_a_pass_of_the_background_checkpoint_the_log_grows_to_its_hard_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let truncate_at = 256 * 1024;
-        let (writer, readers, wal) =
-            file_database_idle_after(&dir, truncate_at, Duration::from_secs(3600)).await;
-        // Its first tick comes at once, before any batch, and is skipped; the next would be in
-        // an hour.
-        writer.checkpoint_in_background(readers, Duration::from_secs(3600));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let mut largest = 0;
-        for n in 0..600_i64 {
-            insert_padded(&writer, n).await;
-            largest = largest.max(wal.size());
-        }
-        assert_eq!(wal.background_passes(), 0);
-        // Past the bound the writer waited for a pass, then started the log over at the hard
-        // limit (one more commit's frames at most, as in the bound's own test).
-        assert!(
-            largest > truncate_at + 32 * 1024,
-            "the WAL started over at {largest} bytes, before its hard limit"
-        );
-        assert!(
-            largest <= wal.hard_limit() + 32 * 1024,
-            "the WAL reached {largest} bytes"
-        );
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn under_load_the_log_starts_over_in_its_file_instead_of_emptying_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -954,7 +820,11 @@ mod tests {
         // Never idle here: only the bound starts the log over.
         let (writer, _readers, wal) =
             file_database_idle_after(&dir, truncate_at, Duration::from_secs(3600)).await;
-        let n = fill_past_bound(&writer, &wal).await;
+        let mut n = 0_i64;
+        while wal.size() <= truncate_at {
+            insert_padded(&writer, n).await;
+            n += 1;
+        }
         let (mut smallest, mut largest) = (u64::MAX, 0);
         for n in n..n + 400 {
             insert_padded(&writer, n).await;
