@@ -133,12 +133,14 @@ pub(crate) struct Writer {
 /// file ([`Checkpoint::Truncate`]).
 ///
 /// Such a checkpoint must wait for readers of older snapshots, and the writes queue
-/// meanwhile. So it waits [`CHECKPOINT_PATIENCE`] at most, and after a reader has blocked it
-/// (a long report, or `sqlite3 .backup` from another process) none is tried for
-/// [`CHECKPOINT_BACKOFF`]: writes go on, and the log grows until the reader ends. A checkpoint
-/// refused at once (another checkpoint, such as the background one, was running: SQLite runs
-/// one at a time and does not wait for it) is tried again after the next batch instead; backing
-/// off a second for it let the log grow by hundreds of MiB under load.
+/// meanwhile. So it waits [`CHECKPOINT_PATIENCE`] at most. After a reader has held it up (a long
+/// report, `sqlite3 .backup` from another process, or a request's read that lost its core for a
+/// moment) the next is tried once [`CHECKPOINT_BACKOFF`] has passed or the log has grown by a
+/// quarter of the bound, whichever comes first, the growth doubling with each hold-up in a row
+/// (see [`HeldUp`]): writes go on meanwhile. A checkpoint refused at once (another checkpoint,
+/// such as the background one, was running: SQLite runs one at a time and does not wait for it)
+/// is tried again after the next batch; backing off a second for it let the log grow by
+/// hundreds of MiB under load.
 #[derive(Debug)]
 pub(crate) struct WalBound {
     /// The `-wal` file beside the database.
@@ -147,14 +149,48 @@ pub(crate) struct WalBound {
     pub(crate) truncate_at: u64,
     /// The connections' usual busy timeout, restored after a whole-log checkpoint.
     pub(crate) busy_timeout: Duration,
-    /// No whole-log checkpoint is tried before this, after one a reader blocked.
-    blocked_until: Mutex<Option<Instant>>,
+    /// How long after a hold-up the next whole-log checkpoint is tried, however little the log
+    /// grew ([`CHECKPOINT_BACKOFF`]).
+    backoff: Duration,
+    /// Since the last whole-log checkpoint a reader held up, when none succeeded since.
+    held_up: Mutex<Option<HeldUp>>,
 }
 
 /// How long a whole-log checkpoint waits for readers of older snapshots.
 const CHECKPOINT_PATIENCE: Duration = Duration::from_millis(50);
-/// How long after a blocked whole-log checkpoint the next is tried.
+/// How long after a blocked whole-log checkpoint the next is tried, if the log has not grown
+/// enough to try it sooner.
 const CHECKPOINT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// When to try the whole-log checkpoint again after a reader held one up.
+///
+/// A time alone let the log grow unchecked meanwhile: at about 60 MiB a second under load, one
+/// hold-up of a moment took it from 40 to 106 MiB within that second
+/// (benches/results/sqlite-restart-pacing-2026-12-02, and the figures in
+/// benches/results/sqlite-held-checkpoint-2026-12-02). Growth alone would retry a checkpoint
+/// behind a long backup every few MiB, each retry stalling writes for [`CHECKPOINT_PATIENCE`];
+/// doubling the step keeps those stalls to a handful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HeldUp {
+    /// The next try comes at this time at the latest…
+    until: Instant,
+    /// …or as soon as the log is larger than this.
+    past: u64,
+    /// How much the log must grow from this hold-up's size: a quarter of the bound after the
+    /// first, twice the previous step after each one in a row.
+    step: u64,
+}
+
+/// How a whole-log checkpoint ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// It copied the whole log and starts it over.
+    Done,
+    /// Another checkpoint was running; tried again after the next batch.
+    RefusedAtOnce,
+    /// A reader of an older snapshot held out, or the checkpoint failed.
+    HeldUp,
+}
 
 impl WalBound {
     /// A bound for the log at `path`; `busy_timeout` is what the connections use otherwise.
@@ -163,7 +199,8 @@ impl WalBound {
             path,
             truncate_at,
             busy_timeout,
-            blocked_until: Mutex::new(None),
+            backoff: CHECKPOINT_BACKOFF,
+            held_up: Mutex::new(None),
         }
     }
 
@@ -172,10 +209,35 @@ impl WalBound {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
 
-    /// Whether a whole-log checkpoint may be tried now (none was blocked by a reader lately).
-    fn may_checkpoint(&self) -> bool {
-        let blocked_until = *self.blocked_until.lock().unwrap_or_else(|e| e.into_inner());
-        blocked_until.is_none_or(|until| Instant::now() >= until)
+    fn last_hold_up(&self) -> std::sync::MutexGuard<'_, Option<HeldUp>> {
+        self.held_up.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a whole-log checkpoint may be tried `now` with the log `size` bytes long: none
+    /// was held up since the last that succeeded, or the hold-up's wait is over.
+    fn may_checkpoint(&self, size: u64, now: Instant) -> bool {
+        self.last_hold_up()
+            .is_none_or(|held| now >= held.until || size > held.past)
+    }
+
+    /// Records how a whole-log checkpoint `ended` at `now`, the log then `size` bytes long.
+    fn record(&self, ended: Ended, size: u64, now: Instant) {
+        let mut held_up = self.last_hold_up();
+        match ended {
+            Ended::Done => *held_up = None,
+            // A hold-up's wait, if any, is over (the checkpoint was tried): the next batch tries.
+            Ended::RefusedAtOnce => {}
+            Ended::HeldUp => {
+                let step = held_up.map_or(self.truncate_at / 4, |previous| {
+                    previous.step.saturating_mul(2)
+                });
+                *held_up = Some(HeldUp {
+                    until: now + self.backoff,
+                    past: size.saturating_add(step),
+                    step,
+                });
+            }
+        }
     }
 
     /// Has the writer's connection cut the file back to [`WalBound::truncate_at`] whenever a
@@ -197,20 +259,23 @@ impl WalBound {
             outcome
         })();
         crate::metrics::sqlite_writer_worked(mode.work(), started);
-        let back_off = match outcome {
-            Ok(0) => None,
+        let ended = match outcome {
+            Ok(0) => Ended::Done,
             Ok(_) => {
                 let waited = started.elapsed();
                 tracing::debug!(?waited, ?mode, "SQLite WAL checkpoint was blocked");
-                back_off_after_blocked(waited)
+                if held_up_by_reader(waited) {
+                    Ended::HeldUp
+                } else {
+                    Ended::RefusedAtOnce
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, ?mode, "SQLite WAL checkpoint failed");
-                Some(CHECKPOINT_BACKOFF)
+                Ended::HeldUp
             }
         };
-        *self.blocked_until.lock().unwrap_or_else(|e| e.into_inner()) =
-            back_off.map(|wait| Instant::now() + wait);
+        self.record(ended, self.size(), Instant::now());
     }
 }
 
@@ -242,13 +307,12 @@ impl Checkpoint {
     }
 }
 
-/// How long to leave the log alone after a whole-log checkpoint that was blocked once it had
-/// `waited`: [`CHECKPOINT_BACKOFF`] when it waited on a reader (SQLite's busy handler sleeps
-/// until the whole [`CHECKPOINT_PATIENCE`] has passed; half of it is the line, clear of timer
-/// slack); nothing when it was refused at once (another checkpoint was running), so the next
-/// batch tries again.
-fn back_off_after_blocked(waited: Duration) -> Option<Duration> {
-    (waited >= CHECKPOINT_PATIENCE / 2).then_some(CHECKPOINT_BACKOFF)
+/// Whether a whole-log checkpoint that was blocked once it had `waited` waited on a reader
+/// (SQLite's busy handler sleeps until the whole [`CHECKPOINT_PATIENCE`] has passed; half of it
+/// is the line, clear of timer slack), rather than being refused at once because another
+/// checkpoint was running.
+fn held_up_by_reader(waited: Duration) -> bool {
+    waited >= CHECKPOINT_PATIENCE / 2
 }
 
 impl Writer {
@@ -431,7 +495,7 @@ impl WriterThread {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(_idle) => {
-                    self.checkpoint_wal_if(Checkpoint::Truncate, |wal| wal.size() > 0);
+                    self.checkpoint_wal_if(Checkpoint::Truncate, |_, size| size > 0);
                     continue;
                 }
             }
@@ -478,18 +542,18 @@ impl WriterThread {
         crate::metrics::sqlite_writer_worked(WriterWork::Batch, started);
         self.batches.fetch_add(1, Ordering::Relaxed);
         // The file only grows past the bound when the log does: each restart cuts it back.
-        self.checkpoint_wal_if(Checkpoint::Restart, |wal| wal.size() > wal.truncate_at);
+        self.checkpoint_wal_if(Checkpoint::Restart, |wal, size| size > wal.truncate_at);
         self.busy.store(false, Ordering::Relaxed);
     }
 
-    /// Checkpoints the whole WAL (`mode`) when `due` says so and no reader blocked such a
-    /// checkpoint lately.
-    fn checkpoint_wal_if(&mut self, mode: Checkpoint, due: impl Fn(&WalBound) -> bool) {
-        if let Some(wal) = self
-            .wal
-            .as_deref()
-            .filter(|wal| due(wal) && wal.may_checkpoint())
-        {
+    /// Checkpoints the whole WAL (`mode`) when `due` says so of the log's size and no reader
+    /// holds such a checkpoint off (see [`WalBound::may_checkpoint`]).
+    fn checkpoint_wal_if(&mut self, mode: Checkpoint, due: impl Fn(&WalBound, u64) -> bool) {
+        let Some(wal) = self.wal.as_deref() else {
+            return;
+        };
+        let size = wal.size();
+        if due(wal, size) && wal.may_checkpoint(size, Instant::now()) {
             wal.checkpoint(&mut self.conn, mode);
         }
     }
@@ -580,21 +644,48 @@ mod tests {
     const IDLE_AFTER: Duration = Duration::from_millis(20);
 
     #[test]
-    fn only_a_reader_that_held_out_makes_truncation_back_off() {
-        assert_eq!(back_off_after_blocked(Duration::ZERO), None);
-        assert_eq!(back_off_after_blocked(Duration::from_millis(3)), None);
-        assert_eq!(
-            back_off_after_blocked(Duration::from_millis(30)),
-            Some(CHECKPOINT_BACKOFF)
+    fn only_a_checkpoint_that_waited_was_held_up_by_a_reader() {
+        assert!(!held_up_by_reader(Duration::ZERO));
+        assert!(!held_up_by_reader(Duration::from_millis(3)));
+        assert!(held_up_by_reader(Duration::from_millis(30)));
+        assert!(held_up_by_reader(CHECKPOINT_PATIENCE));
+        assert!(held_up_by_reader(Duration::from_millis(70)));
+    }
+
+    #[test]
+    fn after_a_hold_up_the_next_try_comes_with_growth_doubling_or_after_the_backoff() {
+        let wal = WalBound::new(PathBuf::from("unused-wal"), 1000, Duration::from_secs(5));
+        let start = Instant::now();
+        let later = |ms| start + Duration::from_millis(ms);
+        assert!(wal.may_checkpoint(1001, start), "nothing held it up yet");
+
+        wal.record(Ended::HeldUp, 1100, start);
+        assert!(
+            !wal.may_checkpoint(1350, later(10)),
+            "a quarter of the bound"
         );
-        assert_eq!(
-            back_off_after_blocked(CHECKPOINT_PATIENCE),
-            Some(CHECKPOINT_BACKOFF)
-        );
-        assert_eq!(
-            back_off_after_blocked(Duration::from_millis(70)),
-            Some(CHECKPOINT_BACKOFF)
-        );
+        assert!(wal.may_checkpoint(1351, later(10)));
+        assert!(wal.may_checkpoint(1100, later(1000)), "the backoff is over");
+
+        // Refused at once: the wait stays over, so the next batch tries again.
+        wal.record(Ended::RefusedAtOnce, 1400, later(20));
+        assert!(wal.may_checkpoint(1400, later(20)));
+
+        // Held up again: twice the step, from the size then.
+        wal.record(Ended::HeldUp, 1400, later(30));
+        assert!(!wal.may_checkpoint(1900, later(40)));
+        assert!(wal.may_checkpoint(1901, later(40)));
+        wal.record(Ended::HeldUp, 1901, later(50));
+        assert!(!wal.may_checkpoint(2901, later(60)));
+        assert!(wal.may_checkpoint(2902, later(60)));
+        assert!(!wal.may_checkpoint(1901, later(1049)));
+        assert!(wal.may_checkpoint(1901, later(1050)));
+
+        // A checkpoint that succeeds ends the run of hold-ups: the next starts at a quarter.
+        wal.record(Ended::Done, 0, later(60));
+        assert!(wal.may_checkpoint(0, later(60)));
+        wal.record(Ended::HeldUp, 1100, later(70));
+        assert!(wal.may_checkpoint(1351, later(70)));
     }
 
     fn writer_on_scratch_table() -> Writer {
@@ -714,6 +805,17 @@ mod tests {
         truncate_at: u64,
         idle_after: Duration,
     ) -> (Writer, Arc<Readers>, Arc<WalBound>) {
+        file_database_with(dir, truncate_at, idle_after, CHECKPOINT_BACKOFF).await
+    }
+
+    /// [`file_database_idle_after`], a whole-log checkpoint a reader held up tried again after
+    /// `backoff` at the latest.
+    async fn file_database_with(
+        dir: &tempfile::TempDir,
+        truncate_at: u64,
+        idle_after: Duration,
+        backoff: Duration,
+    ) -> (Writer, Arc<Readers>, Arc<WalBound>) {
         let file = dir.path().join("writer.db");
         let conn = Connection::open(&file).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
@@ -723,11 +825,12 @@ mod tests {
         let database = Arc::new(DatabaseFile::open(&file).unwrap());
         let readers =
             Readers::open(&file, 1, Duration::from_secs(5), |_| Ok(()), Some(database)).unwrap();
-        let wal = WalBound::new(
+        let mut wal = WalBound::new(
             dir.path().join("writer.db-wal"),
             truncate_at,
             Duration::from_secs(5),
         );
+        wal.backoff = backoff;
         let writer = Writer::start(conn, Some(wal), idle_after, None).unwrap();
         let wal = writer.wal.clone().unwrap();
         (writer, readers, wal)
@@ -870,6 +973,98 @@ mod tests {
             n += 1;
         }
         assert!(wal.size() <= truncate_at + 32 * 1024, "{}", wal.size());
+    }
+
+    /// Opens a read transaction on `reader` at the database as it is now: until it ends, no
+    /// checkpoint can start the log over.
+    fn hold_snapshot(reader: &Connection) {
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+    }
+
+    /// Inserts rows from `n` on until the log is larger than `size`; returns the next row's
+    /// number.
+    async fn fill_past(writer: &Writer, wal: &WalBound, size: u64, mut n: i64) -> i64 {
+        while wal.size() <= size {
+            insert_padded(writer, n).await;
+            n += 1;
+        }
+        n
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_a_reader_let_go_the_log_starts_over_once_it_grew_not_after_a_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let truncate_at = 64 * 1024;
+        // Were the next try to wait for time alone, it would come in an hour.
+        let (writer, readers, wal) = file_database_with(
+            &dir,
+            truncate_at,
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        )
+        .await;
+        let reader = readers.acquire().await.unwrap();
+        hold_snapshot(&reader);
+        let n = fill_past(&writer, &wal, truncate_at, 0).await;
+        // The batch that crossed the bound tried the checkpoint, after answering; the next
+        // command runs once that try has ended.
+        insert_padded(&writer, n).await;
+        let n = n + 1;
+        let held = wal
+            .last_hold_up()
+            .expect("the reader held the checkpoint up");
+        assert_eq!(held.step, truncate_at / 4);
+        reader.execute_batch("ROLLBACK").unwrap();
+        drop(reader);
+
+        // Once the log has grown by the step, the next batch checkpoints it and the one after
+        // starts it over, cutting the file back to the bound.
+        let n = fill_past(&writer, &wal, held.past, n).await;
+        insert_padded(&writer, n).await;
+        assert!(
+            wal.size() <= truncate_at,
+            "{} bytes, held up at {} bytes",
+            wal.size(),
+            held.past - held.step
+        );
+        assert_eq!(*wal.last_hold_up(), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn behind_a_long_reader_the_tries_thin_out_as_the_log_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let truncate_at = 64 * 1024;
+        let (writer, readers, wal) = file_database_with(
+            &dir,
+            truncate_at,
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        )
+        .await;
+        let reader = readers.acquire().await.unwrap();
+        hold_snapshot(&reader);
+        let mut n = fill_past(&writer, &wal, truncate_at, 0).await;
+        insert_padded(&writer, n).await;
+        n += 1;
+        let mut steps = vec![wal.last_hold_up().unwrap().step];
+        // Sixteen times the bound of log behind one reader, tried ever more rarely, not at
+        // every batch.
+        while wal.size() < 16 * truncate_at {
+            insert_padded(&writer, n).await;
+            n += 1;
+            let step = wal.last_hold_up().unwrap().step;
+            if steps.last() != Some(&step) {
+                steps.push(step);
+            }
+        }
+        let expected: Vec<u64> = (0..steps.len()).map(|k| (truncate_at / 4) << k).collect();
+        assert_eq!(steps, expected);
+        // Tried at 1, 1¼, 1¾, 2¾, 4¾ and 8¾ times the bound (the next at 16¾): six tries.
+        assert!((5..=7).contains(&steps.len()), "{steps:?}");
+        reader.execute_batch("ROLLBACK").unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
