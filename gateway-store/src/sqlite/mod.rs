@@ -49,7 +49,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const PASSIVE_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 /// After this long without writes the writer empties the WAL.
 const IDLE_TRUNCATE_AFTER: Duration = Duration::from_millis(250);
-/// Past this size the writer checkpoints the whole WAL and starts it over (see [`writer::WalBound`]).
+/// Past this size the writer checkpoints the whole WAL and starts it over, right after the
+/// background checkpoint's next pass and at 40 MiB at the latest (see [`writer::WalBound`]).
 const WAL_TRUNCATE_AT: u64 = 32 * 1024 * 1024;
 /// How long a request waits for a reader connection before the store reports `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -113,7 +113,7 @@ pub(crate) struct Writer {
     busy: Arc<AtomicBool>,
     /// Batches run so far: the background checkpoint skips a tick when none ran since the last.
     batches: Arc<AtomicU64>,
-    #[cfg(test)]
+    /// The log's bound, whose restarts the background checkpoint paces.
     wal: Option<Arc<WalBound>>,
     /// Passive checkpoints the background task has run.
     #[cfg(test)]
@@ -130,17 +130,18 @@ pub(crate) struct Writer {
 /// then grows with every commit and never gives the space back. So once the log passes
 /// [`WalBound::truncate_at`] the writer checkpoints all of it and has the next commit start it
 /// over at the top of the file ([`Checkpoint::Restart`]), and once writes stop it empties the
-/// file ([`Checkpoint::Truncate`]).
+/// file ([`Checkpoint::Truncate`]). Beside a background checkpoint the restart waits for the end
+/// of its next pass ([`WalBound::restart_due`]).
 ///
 /// Such a checkpoint must wait for readers of older snapshots, and the writes queue
 /// meanwhile. So it waits [`CHECKPOINT_PATIENCE`] at most. After a reader has held it up (a long
 /// report, `sqlite3 .backup` from another process, or a request's read that lost its core for a
-/// moment) the next is tried once [`CHECKPOINT_BACKOFF`] has passed or the log has grown by a
-/// quarter of the bound, whichever comes first, the growth doubling with each hold-up in a row
+/// moment) the next is tried once [`CHECKPOINT_BACKOFF`] has passed or the log has grown by an
+/// eighth of the bound, whichever comes first, the growth doubling with each hold-up in a row
 /// (see [`HeldUp`]): writes go on meanwhile. A checkpoint refused at once (another checkpoint,
 /// such as the background one, was running: SQLite runs one at a time and does not wait for it)
-/// is tried again after the next batch; backing off a second for it let the log grow by
-/// hundreds of MiB under load.
+/// is tried again when next due (after the next batch, or beside a background checkpoint after
+/// its next pass); backing off a second for it let the log grow by hundreds of MiB under load.
 #[derive(Debug)]
 pub(crate) struct WalBound {
     /// The `-wal` file beside the database.
@@ -154,6 +155,10 @@ pub(crate) struct WalBound {
     backoff: Duration,
     /// Since the last whole-log checkpoint a reader held up, when none succeeded since.
     held_up: Mutex<Option<HeldUp>>,
+    /// Whether a background checkpoint runs beside the writer.
+    paced: AtomicBool,
+    /// The background checkpoint's finished passes.
+    passes: AtomicU64,
 }
 
 /// How long a whole-log checkpoint waits for readers of older snapshots.
@@ -176,7 +181,7 @@ struct HeldUp {
     until: Instant,
     /// …or as soon as the log is larger than this.
     past: u64,
-    /// How much the log must grow from this hold-up's size: a quarter of the bound after the
+    /// How much the log must grow from this hold-up's size: an eighth of the bound after the
     /// first, twice the previous step after each one in a row.
     step: u64,
 }
@@ -201,7 +206,38 @@ impl WalBound {
             busy_timeout,
             backoff: CHECKPOINT_BACKOFF,
             held_up: Mutex::new(None),
+            paced: AtomicBool::new(false),
+            passes: AtomicU64::new(0),
         }
+    }
+
+    /// Past this size the log starts over after the next batch whatever the background
+    /// checkpoint is doing: a quarter more than the bound. Under the heaviest load a pass comes
+    /// before the log grows that much; at half as much again, tries refused while a long pass
+    /// ran let it reach 61 MiB (benches/results/sqlite-restart-pacing-2026-12-02).
+    fn hard_limit(&self) -> u64 {
+        self.truncate_at.saturating_add(self.truncate_at / 4)
+    }
+
+    /// Passes the background checkpoint has finished.
+    fn background_passes(&self) -> u64 {
+        self.passes.load(Ordering::Acquire)
+    }
+
+    /// Whether the log, `size` bytes after a batch, should start over now; `just_passed`: a
+    /// pass of the background checkpoint finished since the previous batch.
+    ///
+    /// Every write waits while the log starts over, for as long as flushing the log and the
+    /// database file takes. Each background pass leaves both flushed up to where it began, so
+    /// right after one there is least left: past the bound the writer waits for the next pass
+    /// (at most one interval, a few MiB under load), up to [`WalBound::hard_limit`] should none
+    /// come. At an arbitrary moment a restart found up to a whole interval of the log to flush
+    /// (benches/results/sqlite-restart-pacing-2026-12-02). Undone once for a 106 MiB log in a
+    /// 10-minute run, it came back with the retries of [`HeldUp`], which explain that
+    /// (benches/results/sqlite-pacing-held-2026-12-02).
+    fn restart_due(&self, size: u64, just_passed: bool) -> bool {
+        let paced = self.paced.load(Ordering::Acquire);
+        size > self.truncate_at && (!paced || just_passed || size > self.hard_limit())
     }
 
     /// The log's size now (0 when it does not exist).
@@ -228,7 +264,7 @@ impl WalBound {
             // A hold-up's wait, if any, is over (the checkpoint was tried): the next batch tries.
             Ended::RefusedAtOnce => {}
             Ended::HeldUp => {
-                let step = held_up.map_or(self.truncate_at / 4, |previous| {
+                let step = held_up.map_or(self.truncate_at / 8, |previous| {
                     previous.step.saturating_mul(2)
                 });
                 *held_up = Some(HeldUp {
@@ -346,6 +382,7 @@ impl Writer {
             busy: Arc::clone(&busy),
             batches: Arc::clone(&batches),
             wal: wal.clone(),
+            passes_seen: 0,
             idle_after,
         };
         std::thread::Builder::new()
@@ -356,7 +393,6 @@ impl Writer {
             queue,
             busy,
             batches,
-            #[cfg(test)]
             wal,
             #[cfg(test)]
             passive_checkpoints: Arc::default(),
@@ -380,10 +416,15 @@ impl Writer {
     /// runs a passive checkpoint on a reader connection ([`passive::copy_log`]): it copies
     /// committed pages from the WAL into the database file and flushes them (with the readers'
     /// [`DatabaseFile`]) beside the writer instead of inside one of its commits, on a blocking
-    /// thread rather than one of the runtime's.
+    /// thread rather than one of the runtime's. Each pass tells the log's bound, so the writer
+    /// starts the log over right after one.
     pub(crate) fn checkpoint_in_background(&self, readers: Arc<Readers>, interval: Duration) {
         let alive = self.queue.downgrade();
         let batches = Arc::clone(&self.batches);
+        let wal = self.wal.clone();
+        if let Some(wal) = &wal {
+            wal.paced.store(true, Ordering::Release);
+        }
         #[cfg(test)]
         let passive_checkpoints = Arc::clone(&self.passive_checkpoints);
         #[cfg(test)]
@@ -418,6 +459,9 @@ impl Writer {
                             flushed = pass.flushed,
                             "SQLite background checkpoint"
                         );
+                        if let Some(wal) = &wal {
+                            wal.passes.fetch_add(1, Ordering::Release);
+                        }
                         #[cfg(test)]
                         flushed_passes.fetch_add(u64::from(pass.flushed), Ordering::Relaxed);
                     }
@@ -477,6 +521,8 @@ struct WriterThread {
     busy: Arc<AtomicBool>,
     batches: Arc<AtomicU64>,
     wal: Option<Arc<WalBound>>,
+    /// The background checkpoint's passes when the writer last looked.
+    passes_seen: u64,
     idle_after: Duration,
 }
 
@@ -541,8 +587,13 @@ impl WriterThread {
         }
         crate::metrics::sqlite_writer_worked(WriterWork::Batch, started);
         self.batches.fetch_add(1, Ordering::Relaxed);
+        let passes = self.wal.as_deref().map_or(0, WalBound::background_passes);
+        let just_passed = passes != self.passes_seen;
+        self.passes_seen = passes;
         // The file only grows past the bound when the log does: each restart cuts it back.
-        self.checkpoint_wal_if(Checkpoint::Restart, |wal, size| size > wal.truncate_at);
+        self.checkpoint_wal_if(Checkpoint::Restart, |wal, size| {
+            wal.restart_due(size, just_passed)
+        });
         self.busy.store(false, Ordering::Relaxed);
     }
 
@@ -661,10 +712,10 @@ mod tests {
 
         wal.record(Ended::HeldUp, 1100, start);
         assert!(
-            !wal.may_checkpoint(1350, later(10)),
-            "a quarter of the bound"
+            !wal.may_checkpoint(1225, later(10)),
+            "an eighth of the bound"
         );
-        assert!(wal.may_checkpoint(1351, later(10)));
+        assert!(wal.may_checkpoint(1226, later(10)));
         assert!(wal.may_checkpoint(1100, later(1000)), "the backoff is over");
 
         // Refused at once: the wait stays over, so the next batch tries again.
@@ -673,19 +724,20 @@ mod tests {
 
         // Held up again: twice the step, from the size then.
         wal.record(Ended::HeldUp, 1400, later(30));
-        assert!(!wal.may_checkpoint(1900, later(40)));
-        assert!(wal.may_checkpoint(1901, later(40)));
-        wal.record(Ended::HeldUp, 1901, later(50));
-        assert!(!wal.may_checkpoint(2901, later(60)));
-        assert!(wal.may_checkpoint(2902, later(60)));
-        assert!(!wal.may_checkpoint(1901, later(1049)));
-        assert!(wal.may_checkpoint(1901, later(1050)));
+        assert!(!wal.may_checkpoint(1650, later(40)));
+        assert!(wal.may_checkpoint(1651, later(40)));
+        wal.record(Ended::HeldUp, 1651, later(50));
+        assert!(!wal.may_checkpoint(2151, later(60)));
+        assert!(wal.may_checkpoint(2152, later(60)));
+        assert!(!wal.may_checkpoint(1651, later(1049)));
+        assert!(wal.may_checkpoint(1651, later(1050)));
 
-        // A checkpoint that succeeds ends the run of hold-ups: the next starts at a quarter.
+        // A checkpoint that succeeds ends the run of hold-ups: the next starts at an eighth.
         wal.record(Ended::Done, 0, later(60));
         assert!(wal.may_checkpoint(0, later(60)));
         wal.record(Ended::HeldUp, 1100, later(70));
-        assert!(wal.may_checkpoint(1351, later(70)));
+        assert!(!wal.may_checkpoint(1225, later(70)));
+        assert!(wal.may_checkpoint(1226, later(70)));
     }
 
     fn writer_on_scratch_table() -> Writer {
@@ -916,6 +968,80 @@ mod tests {
         );
     }
 
+    #[test]
+    fn beside_a_background_checkpoint_the_log_starts_over_right_after_one_of_its_passes() {
+        let wal = WalBound::new(PathBuf::from("unused-wal"), 1000, Duration::from_secs(5));
+        // Alone, the writer starts the log over as soon as it passes the bound.
+        assert!(!wal.restart_due(1000, false));
+        assert!(wal.restart_due(1001, false));
+        wal.paced.store(true, Ordering::Release);
+        assert!(
+            !wal.restart_due(1001, false),
+            "no pass since the last batch"
+        );
+        assert!(wal.restart_due(1001, true), "a pass just finished");
+        assert!(!wal.restart_due(1000, true), "within the bound");
+        assert!(!wal.restart_due(1250, false), "at the hard limit");
+        assert!(wal.restart_due(1251, false), "past the hard limit");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_bound_the_log_starts_over_right_after_a_pass_of_the_background_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let truncate_at = 256 * 1024;
+        let (writer, readers, wal) =
+            file_database_idle_after(&dir, truncate_at, Duration::from_secs(3600)).await;
+        // Passes run by hand below, as the background checkpoint runs them.
+        wal.paced.store(true, Ordering::Release);
+        let n = fill_past(&writer, &wal, wal.truncate_at, 0).await;
+        let crossed = wal.size();
+        for n in n..n + 5 {
+            insert_padded(&writer, n).await;
+        }
+        assert!(wal.size() > crossed, "started over without a pass");
+        let reader = readers.acquire().await.unwrap();
+        passive::copy_log(&reader, readers.database_file().as_deref()).unwrap();
+        wal.passes.fetch_add(1, Ordering::Release);
+        // The batch after the pass checkpoints the whole log; the one after it starts the log
+        // over and cuts the file back to the bound.
+        let waiting = wal.size();
+        insert_padded(&writer, n + 5).await;
+        insert_padded(&writer, n + 6).await;
+        assert!(
+            wal.size() <= truncate_at,
+            "{waiting} bytes before the pass, {} after",
+            wal.size()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_a_pass_of_the_background_checkpoint_the_log_grows_to_its_hard_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let truncate_at = 256 * 1024;
+        let (writer, readers, wal) =
+            file_database_idle_after(&dir, truncate_at, Duration::from_secs(3600)).await;
+        // Its first tick comes at once, before any batch, and is skipped; the next would be in
+        // an hour.
+        writer.checkpoint_in_background(readers, Duration::from_secs(3600));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut largest = 0;
+        for n in 0..600_i64 {
+            insert_padded(&writer, n).await;
+            largest = largest.max(wal.size());
+        }
+        assert_eq!(wal.background_passes(), 0);
+        // Past the bound the writer waited for a pass, then started the log over at the hard
+        // limit (one more commit's frames at most, as in the bound's own test).
+        assert!(
+            largest > truncate_at + 32 * 1024,
+            "the WAL started over at {largest} bytes, before its hard limit"
+        );
+        assert!(
+            largest <= wal.hard_limit() + 32 * 1024,
+            "the WAL reached {largest} bytes"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn under_load_the_log_starts_over_in_its_file_instead_of_emptying_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -923,11 +1049,7 @@ mod tests {
         // Never idle here: only the bound starts the log over.
         let (writer, _readers, wal) =
             file_database_idle_after(&dir, truncate_at, Duration::from_secs(3600)).await;
-        let mut n = 0_i64;
-        while wal.size() <= truncate_at {
-            insert_padded(&writer, n).await;
-            n += 1;
-        }
+        let n = fill_past(&writer, &wal, wal.truncate_at, 0).await;
         let (mut smallest, mut largest) = (u64::MAX, 0);
         for n in n..n + 400 {
             insert_padded(&writer, n).await;
@@ -1016,7 +1138,7 @@ mod tests {
         let held = wal
             .last_hold_up()
             .expect("the reader held the checkpoint up");
-        assert_eq!(held.step, truncate_at / 4);
+        assert_eq!(held.step, truncate_at / 8);
         reader.execute_batch("ROLLBACK").unwrap();
         drop(reader);
 
@@ -1060,10 +1182,10 @@ mod tests {
                 steps.push(step);
             }
         }
-        let expected: Vec<u64> = (0..steps.len()).map(|k| (truncate_at / 4) << k).collect();
+        let expected: Vec<u64> = (0..steps.len()).map(|k| (truncate_at / 8) << k).collect();
         assert_eq!(steps, expected);
-        // Tried at 1, 1¼, 1¾, 2¾, 4¾ and 8¾ times the bound (the next at 16¾): six tries.
-        assert!((5..=7).contains(&steps.len()), "{steps:?}");
+        // Tried at 1, 1⅛, 1⅜, 1⅞, 2⅞, 4⅞ and 8⅞ times the bound (the next at 16⅞): seven.
+        assert!((6..=8).contains(&steps.len()), "{steps:?}");
         reader.execute_batch("ROLLBACK").unwrap();
     }
 
