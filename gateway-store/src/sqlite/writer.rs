@@ -1116,25 +1116,31 @@ mod tests {
         n
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn after_a_reader_let_go_the_log_starts_over_once_it_grew_not_after_a_wait() {
-        let dir = tempfile::tempdir().unwrap();
-        let truncate_at = 64 * 1024;
-        // Were the next try to wait for time alone, it would come in an hour.
-        let (writer, readers, wal) = file_database_with(
-            &dir,
-            truncate_at,
-            Duration::from_secs(3600),
-            Duration::from_secs(3600),
-        )
-        .await;
+    /// A writer whose log (bound `truncate_at`, never emptied for idleness) a reader's
+    /// snapshot held up as it crossed the bound; a held-up checkpoint is tried again after an
+    /// hour at the latest. Returns the writer, the log, the reader (still in its snapshot) and
+    /// the next row's number.
+    async fn held_up_at_the_bound(
+        dir: &tempfile::TempDir,
+        truncate_at: u64,
+    ) -> (Writer, Arc<WalBound>, crate::sqlite::readers::Reader, i64) {
+        let hour = Duration::from_secs(3600);
+        let (writer, readers, wal) = file_database_with(dir, truncate_at, hour, hour).await;
         let reader = readers.acquire().await.unwrap();
         hold_snapshot(&reader);
         let n = fill_past(&writer, &wal, truncate_at, 0).await;
         // The batch that crossed the bound tried the checkpoint, after answering; the next
         // command runs once that try has ended.
         insert_padded(&writer, n).await;
-        let n = n + 1;
+        (writer, wal, reader, n + 1)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_a_reader_let_go_the_log_starts_over_once_it_grew_not_after_a_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let truncate_at = 64 * 1024;
+        // Were the next try to wait for time alone, it would come in an hour.
+        let (writer, wal, reader, n) = held_up_at_the_bound(&dir, truncate_at).await;
         let held = wal
             .last_hold_up()
             .expect("the reader held the checkpoint up");
@@ -1159,18 +1165,7 @@ mod tests {
     async fn behind_a_long_reader_the_tries_thin_out_as_the_log_grows() {
         let dir = tempfile::tempdir().unwrap();
         let truncate_at = 64 * 1024;
-        let (writer, readers, wal) = file_database_with(
-            &dir,
-            truncate_at,
-            Duration::from_secs(3600),
-            Duration::from_secs(3600),
-        )
-        .await;
-        let reader = readers.acquire().await.unwrap();
-        hold_snapshot(&reader);
-        let mut n = fill_past(&writer, &wal, truncate_at, 0).await;
-        insert_padded(&writer, n).await;
-        n += 1;
+        let (writer, wal, reader, mut n) = held_up_at_the_bound(&dir, truncate_at).await;
         let mut steps = vec![wal.last_hold_up().unwrap().step];
         // Sixteen times the bound of log behind one reader, tried ever more rarely, not at
         // every batch.
