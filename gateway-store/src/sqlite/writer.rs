@@ -169,12 +169,12 @@ const CHECKPOINT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// When to try the whole-log checkpoint again after a reader held one up.
 ///
-/// A time alone let the log grow unchecked meanwhile: at about 60 MiB a second under load, one
-/// hold-up of a moment took it from 40 to 106 MiB within that second
-/// (benches/results/sqlite-restart-pacing-2026-12-02, and the figures in
-/// benches/results/sqlite-held-checkpoint-2026-12-02). Growth alone would retry a checkpoint
-/// behind a long backup every few MiB, each retry stalling writes for [`CHECKPOINT_PATIENCE`];
-/// doubling the step keeps those stalls to a handful.
+/// A time alone let the log grow unchecked meanwhile, by a second's worth of commits: 60–100
+/// MiB under load. A 200 ms read every 2 s took it to 137 MiB
+/// (benches/results/sqlite-held-checkpoint-2026-12-02), and one hold-up may be how a 10-minute
+/// run reached 106 MiB (benches/results/sqlite-restart-pacing-2026-12-02). Growth alone would
+/// retry a checkpoint behind a long backup every few MiB, each retry stalling writes for
+/// [`CHECKPOINT_PATIENCE`]; doubling the step keeps those stalls to a handful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct HeldUp {
     /// The next try comes at this time at the latest…
@@ -189,9 +189,9 @@ struct HeldUp {
 /// How a whole-log checkpoint ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ended {
-    /// It copied the whole log and starts it over.
+    /// It copied the whole log into the database file.
     Done,
-    /// Another checkpoint was running; tried again after the next batch.
+    /// Another checkpoint was running; tried again when next due.
     RefusedAtOnce,
     /// A reader of an older snapshot held out, or the checkpoint failed.
     HeldUp,
@@ -233,8 +233,8 @@ impl WalBound {
     /// (at most one interval, a few MiB under load), up to [`WalBound::hard_limit`] should none
     /// come. At an arbitrary moment a restart found up to a whole interval of the log to flush
     /// (benches/results/sqlite-restart-pacing-2026-12-02). Undone once for a 106 MiB log in a
-    /// 10-minute run, it came back with the retries of [`HeldUp`], which explain that
-    /// (benches/results/sqlite-pacing-held-2026-12-02).
+    /// 10-minute run, it came back with the retries of [`HeldUp`], which close one way to get
+    /// there (benches/results/sqlite-pacing-held-2026-12-02).
     fn restart_due(&self, size: u64, just_passed: bool) -> bool {
         let paced = self.paced.load(Ordering::Acquire);
         size > self.truncate_at && (!paced || just_passed || size > self.hard_limit())
@@ -245,6 +245,7 @@ impl WalBound {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
 
+    /// The hold-up since the last whole-log checkpoint that succeeded, if any.
     fn last_hold_up(&self) -> std::sync::MutexGuard<'_, Option<HeldUp>> {
         self.held_up.lock().unwrap_or_else(|e| e.into_inner())
     }
